@@ -1,0 +1,60 @@
+//! `vxgw [OPTIONS] -- [EAL ARGS]`: the gateway's data-plane process.
+//!
+//! vxgw's own options come first; everything after `--` goes to DPDK's EAL untouched
+//! (`-l`, `--vdev`, `-a`, `--file-prefix`, `--no-huge`, `--in-memory`, ...).
+
+use clap::Parser;
+use vxgw::app::{self, Options};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vxgw",
+    version,
+    about = "DPDK poll-mode VXLAN gateway",
+    after_help = "EAL arguments follow `--`, e.g.\n  vxgw --forward net_pcap0:net_null0 -- -l 0-1 --no-pci --in-memory \\\n       --vdev=net_pcap0,rx_pcap=in.pcap --vdev=net_null0"
+)]
+struct Cli {
+    /// Forward between two ports, both directions: ID:ID or NAME:NAME (repeatable).
+    /// Default: all ports paired in id order.
+    #[arg(long = "forward", value_name = "A:B", value_parser = parse_pair)]
+    forward: Vec<(String, String)>,
+    /// Print a JSON statistics line every SECS seconds (0: off).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    stats_period: u64,
+    /// Receive descriptors per queue.
+    #[arg(long, default_value_t = 1024)]
+    rx_desc: u16,
+    /// Transmit descriptors per queue.
+    #[arg(long, default_value_t = 1024)]
+    tx_desc: u16,
+    /// Mbufs in the packet pool (0: sized from ports and queues).
+    #[arg(long, default_value_t = 0)]
+    mbufs: u32,
+    /// EAL arguments (after `--`).
+    #[arg(last = true, value_name = "EAL ARGS")]
+    eal: Vec<String>,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
+        _ => Err(format!("'{s}' is not A:B (two port ids or names)")),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let opts = Options {
+        forward: cli.forward,
+        stats_period: cli.stats_period,
+        rx_desc: cli.rx_desc,
+        tx_desc: cli.tx_desc,
+        mbufs: cli.mbufs,
+    };
+    let mut eal_args = vec![std::env::args().next().unwrap_or_else(|| "vxgw".into())];
+    eal_args.extend(cli.eal);
+    if let Err(e) = app::run(&opts, &eal_args) {
+        eprintln!("vxgw: {e}");
+        std::process::exit(1);
+    }
+}

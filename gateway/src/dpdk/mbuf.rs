@@ -1,0 +1,368 @@
+//! Owned mbufs and fixed-size bursts of them. Nothing here allocates on the heap.
+
+use std::ptr::NonNull;
+
+use super::{DpdkError, Mempool, Result};
+use dpdk_sys::rte_mbuf;
+
+/// Packets per rx/tx burst: DPDK's customary 32 (one burst fills a few cache lines
+/// of pointers and amortises the driver call).
+pub const BURST_SIZE: usize = 32;
+
+/// One packet buffer, owned: dropping it returns it to its pool.
+/// Only the first segment is exposed as bytes; ports are configured without
+/// scatter, so received packets are single-segment.
+#[repr(transparent)]
+pub struct Mbuf(NonNull<rte_mbuf>);
+
+// SAFETY: an mbuf is owned by exactly one Mbuf handle at a time; moving it to another
+// lcore moves that ownership (this is how DPDK rings hand mbufs between lcores).
+unsafe impl Send for Mbuf {}
+
+impl Mbuf {
+    /// Allocates an empty mbuf from `pool`.
+    pub fn alloc(pool: &Mempool) -> Result<Mbuf> {
+        // SAFETY: pool is a live mempool.
+        let m = unsafe { dpdk_sys::rte_pktmbuf_alloc(pool.as_ptr()) };
+        NonNull::new(m)
+            .map(Mbuf)
+            .ok_or_else(|| DpdkError::Unsupported(format!("mempool {} is empty", pool.name())))
+    }
+
+    /// Allocates an mbuf holding a copy of `bytes`.
+    pub fn from_bytes(pool: &Mempool, bytes: &[u8]) -> Result<Mbuf> {
+        let mut m = Mbuf::alloc(pool)?;
+        let dst = m.append(bytes.len()).ok_or_else(|| {
+            DpdkError::Unsupported(format!("{} bytes do not fit an mbuf", bytes.len()))
+        })?;
+        dst.copy_from_slice(bytes);
+        Ok(m)
+    }
+
+    /// # Safety
+    /// `raw` must be a valid mbuf that the caller owns and gives up.
+    #[inline]
+    pub(crate) unsafe fn from_raw(raw: *mut rte_mbuf) -> Mbuf {
+        // SAFETY: the caller guarantees raw is a valid, owned, non-null mbuf.
+        Mbuf(unsafe { NonNull::new_unchecked(raw) })
+    }
+
+    #[inline]
+    pub(crate) fn into_raw(self) -> *mut rte_mbuf {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    #[inline]
+    fn raw(&self) -> &rte_mbuf {
+        // SAFETY: we own a valid mbuf.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Bytes of the packet (first segment).
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        let m = self.raw();
+        // SAFETY: buf_addr + data_off .. + data_len lies inside the mbuf's buffer,
+        // which we own for the lifetime of &self.
+        unsafe {
+            std::slice::from_raw_parts(
+                (m.buf_addr as *const u8).add(m.data_off as usize),
+                m.data_len as usize,
+            )
+        }
+    }
+
+    /// Mutable bytes of the packet (first segment).
+    #[inline]
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let m = self.raw();
+        let (addr, off, len) = (
+            m.buf_addr as *mut u8,
+            m.data_off as usize,
+            m.data_len as usize,
+        );
+        // SAFETY: as in `data`, and &mut self gives exclusive access; refcnt is 1 for
+        // mbufs this layer hands out (no indirect/shared buffers are created).
+        unsafe { std::slice::from_raw_parts_mut(addr.add(off), len) }
+    }
+
+    /// Total packet length (all segments).
+    #[inline]
+    pub fn pkt_len(&self) -> usize {
+        self.raw().pkt_len as usize
+    }
+
+    /// Number of segments.
+    #[inline]
+    pub fn segments(&self) -> u16 {
+        self.raw().nb_segs
+    }
+
+    /// Free bytes in front of the data.
+    #[inline]
+    pub fn headroom(&self) -> usize {
+        self.raw().data_off as usize
+    }
+
+    /// The port the packet was received on.
+    #[inline]
+    pub fn rx_port(&self) -> u16 {
+        self.raw().port
+    }
+
+    /// Grows the packet at the front by `n` bytes; returns the whole new data.
+    #[inline]
+    pub fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
+        let n = u16::try_from(n).ok()?;
+        // SAFETY: we own the mbuf; rte_pktmbuf_prepend checks the headroom.
+        let p = unsafe { dpdk_sys::rte_pktmbuf_prepend(self.0.as_ptr(), n) };
+        if p.is_null() {
+            None
+        } else {
+            Some(self.data_mut())
+        }
+    }
+
+    /// Removes `n` bytes from the front; false if the first segment is shorter.
+    #[inline]
+    pub fn adj(&mut self, n: usize) -> bool {
+        let Ok(n) = u16::try_from(n) else {
+            return false;
+        };
+        // SAFETY: we own the mbuf; rte_pktmbuf_adj checks the length.
+        !unsafe { dpdk_sys::rte_pktmbuf_adj(self.0.as_ptr(), n) }.is_null()
+    }
+
+    /// Grows the packet at the end by `n` bytes; returns the new tail bytes.
+    pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
+        let n16 = u16::try_from(n).ok()?;
+        // SAFETY: we own the mbuf; rte_pktmbuf_append checks the tailroom and returns
+        // a pointer to n writable bytes inside the last segment.
+        let p = unsafe { dpdk_sys::rte_pktmbuf_append(self.0.as_ptr(), n16) };
+        if p.is_null() {
+            None
+        } else {
+            // SAFETY: p points to n bytes we own, valid for the borrow of self.
+            Some(unsafe { std::slice::from_raw_parts_mut(p as *mut u8, n) })
+        }
+    }
+
+    /// Removes `n` bytes from the end; false if the last segment is shorter.
+    pub fn trim(&mut self, n: usize) -> bool {
+        let Ok(n) = u16::try_from(n) else {
+            return false;
+        };
+        // SAFETY: we own the mbuf; rte_pktmbuf_trim checks the length.
+        unsafe { dpdk_sys::rte_pktmbuf_trim(self.0.as_ptr(), n) == 0 }
+    }
+
+    /// A deep copy into a new mbuf from `pool` (for flooding one frame to many ports).
+    pub fn copy(&self, pool: &Mempool) -> Option<Mbuf> {
+        // SAFETY: both are live; rte_pktmbuf_copy allocates and copies all data.
+        let m = unsafe { dpdk_sys::rte_pktmbuf_copy(self.0.as_ptr(), pool.as_ptr(), 0, u32::MAX) };
+        NonNull::new(m).map(Mbuf)
+    }
+}
+
+impl Drop for Mbuf {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: we own the mbuf and give it back exactly once.
+        unsafe { dpdk_sys::rte_pktmbuf_free(self.0.as_ptr()) }
+    }
+}
+
+/// Up to `BURST_SIZE` owned mbufs in a fixed array: what one rx call returns and
+/// one tx call sends. Dropping it frees what is still inside (one bulk call).
+pub struct MbufBurst {
+    ptrs: [*mut rte_mbuf; BURST_SIZE],
+    len: usize,
+}
+
+// SAFETY: the burst owns its mbufs (see Mbuf's Send).
+unsafe impl Send for MbufBurst {}
+
+impl Default for MbufBurst {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MbufBurst {
+    /// An empty burst.
+    pub const fn new() -> Self {
+        MbufBurst {
+            ptrs: [std::ptr::null_mut(); BURST_SIZE],
+            len: 0,
+        }
+    }
+
+    /// Number of mbufs held.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True when no more mbufs fit.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.len == BURST_SIZE
+    }
+
+    /// Adds an mbuf; gives it back when the burst is full.
+    #[inline]
+    pub fn push(&mut self, m: Mbuf) -> std::result::Result<(), Mbuf> {
+        if self.len == BURST_SIZE {
+            return Err(m);
+        }
+        self.ptrs[self.len] = m.into_raw();
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Removes and returns the last mbuf.
+    #[inline]
+    pub fn pop(&mut self) -> Option<Mbuf> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        // SAFETY: ptrs[..len] are owned, valid mbufs; this one leaves the burst.
+        Some(unsafe { Mbuf::from_raw(self.ptrs[self.len]) })
+    }
+
+    /// Bytes of packet `i` (first segment). Panics if `i >= len`, like slice indexing.
+    #[inline]
+    pub fn data(&self, i: usize) -> &[u8] {
+        assert!(i < self.len);
+        // SAFETY: ptrs[i] is an owned valid mbuf (i < len); Mbuf is repr(transparent)
+        // over the pointer, so a &*mut rte_mbuf can be viewed as &Mbuf.
+        let m: &Mbuf = unsafe { &*(&self.ptrs[i] as *const *mut rte_mbuf as *const Mbuf) };
+        m.data()
+    }
+
+    /// Mutable access to mbuf `i`. Panics if `i >= len`.
+    #[inline]
+    pub fn get_mut(&mut self, i: usize) -> &mut Mbuf {
+        assert!(i < self.len);
+        // SAFETY: as in `data`, with exclusive access through &mut self.
+        unsafe { &mut *(&mut self.ptrs[i] as *mut *mut rte_mbuf as *mut Mbuf) }
+    }
+
+    /// Hints the CPU to load packet `i`'s first cache line (the headers).
+    #[inline]
+    pub fn prefetch(&self, i: usize) {
+        if i < self.len {
+            // SAFETY: ptrs[i] is a valid mbuf; reading its header fields is allowed.
+            let m = unsafe { &*self.ptrs[i] };
+            // SAFETY: computing an address inside the mbuf's buffer.
+            let p = unsafe { (m.buf_addr as *const u8).add(m.data_off as usize) };
+            prefetch_read(p);
+        }
+    }
+
+    /// Moves the mbufs out one by one (front to back). The burst is empty afterwards.
+    #[inline]
+    pub fn drain(&mut self) -> impl Iterator<Item = Mbuf> + '_ {
+        let n = std::mem::replace(&mut self.len, 0);
+        // SAFETY: ptrs[..n] were owned by the burst and each is handed out once.
+        self.ptrs[..n].iter().map(|&p| unsafe { Mbuf::from_raw(p) })
+    }
+
+    /// Frees every mbuf held (one bulk call).
+    #[inline]
+    pub fn free_all(&mut self) {
+        if self.len > 0 {
+            // SAFETY: ptrs[..len] are owned valid mbufs, freed once, then forgotten.
+            unsafe { dpdk_sys::rte_pktmbuf_free_bulk(self.ptrs.as_mut_ptr(), self.len as u32) };
+            self.len = 0;
+        }
+    }
+
+    pub(crate) fn raw_parts_mut(&mut self) -> (&mut [*mut rte_mbuf; BURST_SIZE], &mut usize) {
+        (&mut self.ptrs, &mut self.len)
+    }
+}
+
+impl Drop for MbufBurst {
+    fn drop(&mut self) {
+        self.free_all();
+    }
+}
+
+/// Software prefetch of one cache line for reading.
+#[inline(always)]
+pub(crate) fn prefetch_read(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch is a hint; it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// A per-queue transmit buffer: packets are collected and sent a burst at a time.
+/// Owned by one worker together with its `TxQueue`.
+pub struct TxBuffer {
+    burst: MbufBurst,
+}
+
+impl Default for TxBuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TxBuffer {
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        TxBuffer {
+            burst: MbufBurst::new(),
+        }
+    }
+
+    /// Queues `m`; sends a full burst first when needed. Returns packets dropped
+    /// because the device queue was full.
+    #[inline]
+    pub fn push(&mut self, m: Mbuf, q: &mut super::TxQueue) -> u64 {
+        let mut dropped = 0;
+        if self.burst.is_full() {
+            dropped = self.flush(q);
+        }
+        // Cannot fail: flush emptied a full burst.
+        let _ = self.burst.push(m);
+        dropped
+    }
+
+    /// Sends what is queued; frees (and returns the count of) what the device refused.
+    #[inline]
+    pub fn flush(&mut self, q: &mut super::TxQueue) -> u64 {
+        if self.burst.is_empty() {
+            return 0;
+        }
+        let want = self.burst.len();
+        let sent = q.tx_burst(&mut self.burst);
+        let dropped = (want - sent) as u64;
+        self.burst.free_all();
+        dropped
+    }
+
+    /// Packets waiting.
+    pub fn len(&self) -> usize {
+        self.burst.len()
+    }
+
+    /// True when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.burst.is_empty()
+    }
+}

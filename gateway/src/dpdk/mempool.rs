@@ -1,0 +1,72 @@
+//! Packet-buffer pools (`rte_pktmbuf_pool_create`).
+
+use std::ffi::CString;
+use std::ptr::NonNull;
+
+use super::{DpdkError, Result};
+
+/// A pool of packet buffers. Shared by `Arc` with the rx queues that fill from it;
+/// freed when the last holder is gone.
+pub struct Mempool {
+    raw: NonNull<dpdk_sys::rte_mempool>,
+    name: String,
+}
+
+// SAFETY: an rte_mempool is designed for concurrent use from many lcores
+// (per-lcore caches plus a lock-free ring); the handle is just a pointer to it.
+unsafe impl Send for Mempool {}
+// SAFETY: as above; every method takes &self and DPDK synchronises internally.
+unsafe impl Sync for Mempool {}
+
+impl Mempool {
+    /// Creates a pool of `count` mbufs with `data_room` bytes each (headroom
+    /// included), a per-lcore cache of `cache` mbufs, on NUMA `socket`.
+    pub fn new(name: &str, count: u32, cache: u32, data_room: u16, socket: u32) -> Result<Mempool> {
+        let cname = CString::new(name).map_err(|e| DpdkError::InvalidArgument(e.to_string()))?;
+        // SAFETY: cname is a valid C string; EAL is initialised (an Eal exists).
+        let raw = unsafe {
+            dpdk_sys::rte_pktmbuf_pool_create(
+                cname.as_ptr(),
+                count,
+                cache,
+                0,
+                data_room,
+                socket as i32,
+            )
+        };
+        let raw =
+            NonNull::new(raw).ok_or_else(|| DpdkError::from_errno("rte_pktmbuf_pool_create"))?;
+        Ok(Mempool {
+            raw,
+            name: name.to_string(),
+        })
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Mbufs currently handed out (in queues, in flight, held by the application).
+    pub fn in_use(&self) -> u32 {
+        // SAFETY: raw is a live pool.
+        unsafe { dpdk_sys::rte_mempool_in_use_count(self.raw.as_ptr()) }
+    }
+
+    /// Mbufs available in the pool (including per-lcore caches).
+    pub fn available(&self) -> u32 {
+        // SAFETY: raw is a live pool.
+        unsafe { dpdk_sys::rte_mempool_avail_count(self.raw.as_ptr()) }
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut dpdk_sys::rte_mempool {
+        self.raw.as_ptr()
+    }
+}
+
+impl Drop for Mempool {
+    fn drop(&mut self) {
+        // SAFETY: last handle to the pool; queues holding it are gone (they keep an Arc).
+        unsafe { dpdk_sys::rte_mempool_free(self.raw.as_ptr()) }
+    }
+}

@@ -1,0 +1,24 @@
+//! The only safe layer over `dpdk-sys`: EAL, mempools, mbufs, ports, queues, lcores.
+//!
+//! This layer moves packets; it knows nothing of VXLAN or of what the packets mean.
+//! Every `unsafe` block of the gateway lives under this directory, each with a
+//! `// SAFETY:` line saying why it holds.
+
+mod eal;
+mod error;
+mod lcore;
+mod mbuf;
+mod mempool;
+mod port;
+mod ring;
+
+pub use eal::Eal;
+pub use error::DpdkError;
+pub use lcore::{current_lcore, tsc_hz, tsc_now, LaunchedWorker};
+pub use mbuf::{Mbuf, MbufBurst, TxBuffer, BURST_SIZE};
+pub use mempool::Mempool;
+pub use port::{LinkStatus, Port, PortConfig, PortStats, RxQueue, StartedPort, TxQueue};
+pub use ring::Ring;
+
+/// Result type of the DPDK layer.
+pub type Result<T> = std::result::Result<T, DpdkError>;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what vxgw needs to build, run and test on Debian 12. Idempotent: packages
+# already present are skipped by apt; safe to run on every CI start.
+set -euo pipefail
+
+PKGS=(
+  # build: DPDK headers/libs (pkg-config libdpdk), bindgen's libclang, C compiler
+  libdpdk-dev dpdk dpdk-dev pkg-config libclang-dev clang build-essential libpcap-dev
+  # lab and tests: namespaces, captures, peers, traffic
+  iproute2 tshark tcpdump python3-scapy iperf3 curl procps ethtool
+)
+# Extra groups, selected by the caller: `install-deps.sh --with-perf`, `--with-metrics`.
+for arg in "$@"; do
+  case "$arg" in
+    --with-perf) PKGS+=(openvswitch-switch-dpdk linux-perf valgrind) ;;
+    --with-metrics) PKGS+=(prometheus) ;;
+    *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture; answer no without a prompt.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
