@@ -113,6 +113,7 @@ fn run_with_eal(eal: &Eal, opts: &Options) -> Result<(), AppError> {
         want.next_power_of_two() - 1
     };
     let pool = Arc::new(Mempool::new(
+        eal,
         "vxgw_pool",
         mbufs,
         cache,

@@ -2,16 +2,30 @@
 
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::{DpdkError, Result};
 
 static EAL_INITIALISED: AtomicBool = AtomicBool::new(false);
 
-/// The initialised Environment Abstraction Layer. One per process; dropping it runs
-/// `rte_eal_cleanup` (after every port, pool and worker built on it is gone).
+/// The initialised Environment Abstraction Layer. One per process. Pools and rings
+/// hold a share of it, so `rte_eal_cleanup` runs only once the `Eal` and everything
+/// built on it are gone, whatever order they are dropped in.
 pub struct Eal {
+    guard: Arc<EalGuard>,
     main_lcore: u32,
     worker_lcores: Vec<u32>,
+}
+
+/// Keeps EAL's memory alive; the last one dropped cleans EAL up.
+pub(crate) struct EalGuard;
+
+impl Drop for EalGuard {
+    fn drop(&mut self) {
+        // SAFETY: the last holder of EAL memory is gone (pools, rings and ports hold
+        // a guard), so nothing refers to EAL-managed memory any more.
+        unsafe { dpdk_sys::rte_eal_cleanup() };
+    }
 }
 
 impl Eal {
@@ -57,9 +71,14 @@ impl Eal {
             lc = unsafe { dpdk_sys::rte_get_next_lcore(lc, 1, 0) };
         }
         Ok(Eal {
+            guard: Arc::new(EalGuard),
             main_lcore,
             worker_lcores,
         })
+    }
+
+    pub(crate) fn guard(&self) -> Arc<EalGuard> {
+        self.guard.clone()
     }
 
     /// The lcore the calling (main) thread runs on.
@@ -102,13 +121,5 @@ impl Eal {
         unsafe { std::ffi::CStr::from_ptr(dpdk_sys::rte_version()) }
             .to_string_lossy()
             .into_owned()
-    }
-}
-
-impl Drop for Eal {
-    fn drop(&mut self) {
-        // SAFETY: called once, from the main thread, after the owner has stopped the
-        // workers and dropped ports and pools (the binary's shutdown order).
-        unsafe { dpdk_sys::rte_eal_cleanup() };
     }
 }

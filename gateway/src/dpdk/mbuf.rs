@@ -269,12 +269,15 @@ impl MbufBurst {
         }
     }
 
-    /// Moves the mbufs out one by one (front to back). The burst is empty afterwards.
+    /// Moves the mbufs out one by one (front to back). The burst is empty afterwards;
+    /// mbufs the iterator did not yield are freed when it is dropped.
     #[inline]
-    pub fn drain(&mut self) -> impl Iterator<Item = Mbuf> + '_ {
-        let n = std::mem::replace(&mut self.len, 0);
-        // SAFETY: ptrs[..n] were owned by the burst and each is handed out once.
-        self.ptrs[..n].iter().map(|&p| unsafe { Mbuf::from_raw(p) })
+    pub fn drain(&mut self) -> Drain<'_> {
+        let end = std::mem::replace(&mut self.len, 0);
+        Drain {
+            ptrs: &mut self.ptrs[..end],
+            next: 0,
+        }
     }
 
     /// Frees every mbuf held (one bulk call).
@@ -289,6 +292,34 @@ impl MbufBurst {
 
     pub(crate) fn raw_parts_mut(&mut self) -> (&mut [*mut rte_mbuf; BURST_SIZE], &mut usize) {
         (&mut self.ptrs, &mut self.len)
+    }
+}
+
+/// Iterator of [`MbufBurst::drain`].
+pub struct Drain<'a> {
+    ptrs: &'a mut [*mut rte_mbuf],
+    next: usize,
+}
+
+impl Iterator for Drain<'_> {
+    type Item = Mbuf;
+
+    #[inline]
+    fn next(&mut self) -> Option<Mbuf> {
+        let p = *self.ptrs.get(self.next)?;
+        self.next += 1;
+        // SAFETY: each pointer of the drained burst is an owned mbuf, yielded once.
+        Some(unsafe { Mbuf::from_raw(p) })
+    }
+}
+
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        let rest = &mut self.ptrs[self.next..];
+        if !rest.is_empty() {
+            // SAFETY: the mbufs not yielded are still owned by the drain; freed once.
+            unsafe { dpdk_sys::rte_pktmbuf_free_bulk(rest.as_mut_ptr(), rest.len() as u32) };
+        }
     }
 }
 

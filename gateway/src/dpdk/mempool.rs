@@ -3,13 +3,17 @@
 use std::ffi::CString;
 use std::ptr::NonNull;
 
-use super::{DpdkError, Result};
+use std::sync::Arc;
+
+use super::eal::EalGuard;
+use super::{DpdkError, Eal, Result};
 
 /// A pool of packet buffers. Shared by `Arc` with the rx queues that fill from it;
 /// freed when the last holder is gone.
 pub struct Mempool {
     raw: NonNull<dpdk_sys::rte_mempool>,
     name: String,
+    eal: Option<Arc<EalGuard>>,
 }
 
 // SAFETY: an rte_mempool is designed for concurrent use from many lcores
@@ -21,7 +25,14 @@ unsafe impl Sync for Mempool {}
 impl Mempool {
     /// Creates a pool of `count` mbufs with `data_room` bytes each (headroom
     /// included), a per-lcore cache of `cache` mbufs, on NUMA `socket`.
-    pub fn new(name: &str, count: u32, cache: u32, data_room: u16, socket: u32) -> Result<Mempool> {
+    pub fn new(
+        eal: &Eal,
+        name: &str,
+        count: u32,
+        cache: u32,
+        data_room: u16,
+        socket: u32,
+    ) -> Result<Mempool> {
         let cname = CString::new(name).map_err(|e| DpdkError::InvalidArgument(e.to_string()))?;
         // SAFETY: cname is a valid C string; EAL is initialised (an Eal exists).
         let raw = unsafe {
@@ -39,6 +50,7 @@ impl Mempool {
         Ok(Mempool {
             raw,
             name: name.to_string(),
+            eal: Some(eal.guard()),
         })
     }
 
@@ -66,7 +78,18 @@ impl Mempool {
 
 impl Drop for Mempool {
     fn drop(&mut self) {
-        // SAFETY: last handle to the pool; queues holding it are gone (they keep an Arc).
+        let in_use = self.in_use();
+        if in_use > 0 {
+            // Mbufs of this pool are still owned somewhere: freeing the pool (or EAL's
+            // memory) would leave them dangling. Leak both instead, loudly.
+            eprintln!(
+                "vxgw: mempool {} dropped with {in_use} mbufs in use; not freeing it",
+                self.name
+            );
+            std::mem::forget(self.eal.take());
+            return;
+        }
+        // SAFETY: last handle to the pool (queues keep an Arc) and no mbuf is out.
         unsafe { dpdk_sys::rte_mempool_free(self.raw.as_ptr()) }
     }
 }

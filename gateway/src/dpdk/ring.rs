@@ -4,11 +4,15 @@
 use std::ffi::CString;
 use std::ptr::NonNull;
 
-use super::{DpdkError, Mbuf, Result};
+use std::sync::Arc;
+
+use super::eal::EalGuard;
+use super::{DpdkError, Eal, Mbuf, Result};
 
 /// A multi-producer multi-consumer ring of mbufs.
 pub struct Ring {
     raw: NonNull<dpdk_sys::rte_ring>,
+    _eal: Arc<EalGuard>,
 }
 
 // SAFETY: an MP/MC rte_ring is safe for concurrent enqueue/dequeue from any lcore.
@@ -18,12 +22,15 @@ unsafe impl Sync for Ring {}
 
 impl Ring {
     /// Creates a ring with room for `count - 1` mbufs (`count` a power of two).
-    pub fn new(name: &str, count: u32, socket: u32) -> Result<Ring> {
+    pub fn new(eal: &Eal, name: &str, count: u32, socket: u32) -> Result<Ring> {
         let c = CString::new(name).map_err(|e| DpdkError::InvalidArgument(e.to_string()))?;
         // SAFETY: valid C string; flags 0 = multi-producer/multi-consumer.
         let raw = unsafe { dpdk_sys::rte_ring_create(c.as_ptr(), count, socket as i32, 0) };
         NonNull::new(raw)
-            .map(|raw| Ring { raw })
+            .map(|raw| Ring {
+                raw,
+                _eal: eal.guard(),
+            })
             .ok_or_else(|| DpdkError::from_errno("rte_ring_create"))
     }
 
