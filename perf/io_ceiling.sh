@@ -30,7 +30,7 @@ for r in $(seq 1 "$RUNS"); do
   cleanup_prefix $P
   P=perf_vx_$$
   # shellcheck disable=SC2086
-  run_for "$SECS" "$OUT/vxgw_$r.log" "$VXGW" --forward net_pcap0:net_null0 --stats-period 1 --mbufs 32767 -- \
+  run_for "$SECS" "$OUT/vxgw_$r.log" "$VXGW" --forward net_pcap0,net_null0 --stats-period 1 --mbufs 32767 -- \
     --no-pci $MEM --file-prefix=$P -l 0-1 "${VDEVS[@]}"
   cleanup_prefix $P
   t=$(testpmd_rate "$OUT/testpmd_$r.log" 1)

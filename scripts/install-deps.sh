@@ -7,7 +7,7 @@ PKGS=(
   # build: DPDK headers/libs (pkg-config libdpdk), bindgen's libclang, C compiler
   libdpdk-dev dpdk dpdk-dev pkg-config libclang-dev clang build-essential libpcap-dev
   # lab and tests: namespaces, captures, peers, traffic
-  iproute2 tshark tcpdump python3-scapy iperf3 curl procps ethtool
+  iproute2 iputils-ping tshark tcpdump python3-scapy iperf3 curl procps ethtool shellcheck
 )
 # Extra groups, selected by the caller: `install-deps.sh --with-perf`, `--with-metrics`.
 for arg in "$@"; do

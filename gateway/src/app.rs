@@ -79,9 +79,9 @@ fn run_with_eal(eal: &Eal, opts: &Options) -> Result<(), AppError> {
     }
     let all = Port::all();
     let pairs: Vec<(u16, u16)> = if opts.forward.is_empty() {
-        if all.len() < 2 || all.len() % 2 != 0 {
+        if all.len() < 2 || !all.len().is_multiple_of(2) {
             return Err(AppError::Config(format!(
-                "{} port(s) found: plain forwarding pairs ports, give an even number or --forward A:B",
+                "{} port(s) found: plain forwarding pairs ports, give an even number or --forward A,B",
                 all.len()
             )));
         }

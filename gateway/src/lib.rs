@@ -9,3 +9,4 @@ pub mod dpdk;
 pub mod forward;
 pub mod metrics;
 pub mod shutdown;
+pub mod wire;

@@ -52,7 +52,7 @@ fn pcap_frames_cross_intact_both_directions() {
     let mut p = Process::spawn(
         Path::new(VXGW),
         &args(
-            &["--forward", "net_pcap0:net_pcap1", "--stats-period", "1"],
+            &["--forward", "net_pcap0,net_pcap1", "--stats-period", "1"],
             eal_args(&prefix, &vdevs),
         ),
     );
@@ -134,7 +134,7 @@ fn bad_eal_arguments_fail_clearly() {
 fn unknown_port_fails_clearly() {
     let prefix = file_prefix("noport");
     let eal = eal_args(&prefix, &["net_null0".into(), "net_null1".into()]);
-    let (code, err) = run_to_exit(args(&["--forward", "net_null0:net_foo7"], eal));
+    let (code, err) = run_to_exit(args(&["--forward", "net_null0,net_foo7"], eal));
     assert_eq!(code, Some(1), "stderr:\n{err}");
     assert!(
         err.contains("vxgw: unknown port 'net_foo7': known ports are 0 (net_null0), 1 (net_null1)"),
@@ -158,5 +158,5 @@ fn no_worker_lcore_fails_clearly() {
 fn malformed_options_are_usage_errors() {
     let (code, err) = run_to_exit(vec!["--forward".into(), "net_null0".into()]);
     assert_eq!(code, Some(2), "stderr:\n{err}");
-    assert!(err.contains("is not A:B"), "{err}");
+    assert!(err.contains("is not A,B"), "{err}");
 }

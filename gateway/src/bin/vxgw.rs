@@ -11,12 +11,13 @@ use vxgw::app::{self, Options};
     name = "vxgw",
     version,
     about = "DPDK poll-mode VXLAN gateway",
-    after_help = "EAL arguments follow `--`, e.g.\n  vxgw --forward net_pcap0:net_null0 -- -l 0-1 --no-pci --in-memory \\\n       --vdev=net_pcap0,rx_pcap=in.pcap --vdev=net_null0"
+    after_help = "EAL arguments follow `--`, e.g.\n  vxgw --forward net_pcap0,net_null0 -- -l 0-1 --no-pci --in-memory \\\n       --vdev=net_pcap0,rx_pcap=in.pcap --vdev=net_null0"
 )]
 struct Cli {
-    /// Forward between two ports, both directions: ID:ID or NAME:NAME (repeatable).
+    /// Forward between two ports, both directions: ID,ID or NAME,NAME (repeatable;
+    /// a comma because PCI names contain colons).
     /// Default: all ports paired in id order.
-    #[arg(long = "forward", value_name = "A:B", value_parser = parse_pair)]
+    #[arg(long = "forward", value_name = "A,B", value_parser = parse_pair)]
     forward: Vec<(String, String)>,
     /// Print a JSON statistics line every SECS seconds (0: off).
     #[arg(long, value_name = "SECS", default_value_t = 0)]
@@ -36,9 +37,9 @@ struct Cli {
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
-    match s.split_once(':') {
+    match s.split_once(',') {
         Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
-        _ => Err(format!("'{s}' is not A:B (two port ids or names)")),
+        _ => Err(format!("'{s}' is not A,B (two port ids or names)")),
     }
 }
 

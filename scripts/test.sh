@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test command: everything CI runs, in order, on a fresh Debian 12 machine.
+#
+#   sudo scripts/test.sh            # deps, lint, unit + DPDK + CLI tests, script tests, lab
+#   scripts/test.sh --no-deps       # skip the apt step (packages already present)
+#
+# Needs root for the netns lab and EAL (hugepages are not needed: tests use --no-huge).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+[ "${1:-}" = "--no-deps" ] || scripts/install-deps.sh
+
+# From here on every suite runs even when an earlier one failed; the summary decides.
+set +e
+step() { printf '\n== %s ==\n' "$*"; }
+passed=0 failed=0
+record() { if [ "$1" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $2"; fi; }
+
+step "format and lint"
+cargo fmt --all -- --check; record $? "cargo fmt"
+cargo clippy --workspace --all-targets -q -- -D warnings; record $? "cargo clippy"
+
+step "cargo test (unit, property, DPDK in-process, vxgw binary)"
+cargo test --workspace 2>&1 | tee /tmp/vxgw-cargo-test.log | grep -E '^(test result|running|test .* FAILED|failures)'
+record "${PIPESTATUS[0]}" "cargo test (log: /tmp/vxgw-cargo-test.log)"
+
+step "operator scripts"
+bash tests/scripts_test.sh | tail -3; record "${PIPESTATUS[0]}" "tests/scripts_test.sh"
+
+step "netns lab (scripts/lab.sh: ping and TCP through vxgw)"
+bash scripts/lab.sh; record $? "scripts/lab.sh"
+
+echo
+echo "suites: $passed passed, $failed failed"
+[ "$failed" = 0 ]
