@@ -1,16 +1,31 @@
-//! Bringing the gateway up and down: EAL, pool, ports, workers, stats, shutdown.
+//! Bringing the gateway up and down: EAL, pool, ports, workers, the control loop,
+//! shutdown. Two modes: the gateway (a configuration file: VXLAN bridging) and plain
+//! forwarding (port pairs, the plumbing check and performance baseline).
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::dpdk::{self, Eal, LaunchedWorker, Mempool, Port, PortConfig, StartedPort, BURST_SIZE};
-use crate::forward::{self, Lane, WorkerCounters};
+use crate::control::config::Config;
+use crate::dpdk::{
+    self, Eal, LaunchedWorker, Mempool, Port, PortConfig, RxQueue, StartedPort, TxQueue,
+    BURST_SIZE,
+};
+use crate::forward::{self, Lane};
+use crate::pipeline::{DropReason, Event};
 use crate::shutdown::StopFlag;
+use crate::tables::fdb::{Fdb, FdbDest};
+use crate::tables::neighbours::Neighbours;
+use crate::tables::snapshot::{ResolvedPort, Snapshot, SnapshotCell};
+use crate::worker::{Clock, Shared, Worker, WorkerCounters};
 
 /// What the operator asked for on the command line (everything before `--`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Port pairs to forward between, both directions (ids or device names).
+    /// Gateway mode: the configuration file.
+    pub config: Option<PathBuf>,
+    /// Forwarding mode: port pairs, both directions (ids or device names).
     /// Empty: all ports paired in id order (0<->1, 2<->3, ...).
     pub forward: Vec<(String, String)>,
     /// Print a JSON stats line every this many seconds (0: never).
@@ -32,9 +47,12 @@ pub enum AppError {
     /// Nothing to run on.
     #[error("no worker lcore: the EAL lcore list (-l/--lcores) must name at least one lcore besides the main lcore {0}")]
     NoWorkerLcore(u32),
-    /// A port named on the command line does not exist.
+    /// A port named on the command line or in the configuration does not exist.
     #[error("unknown port '{name}': known ports are {known}")]
     UnknownPort { name: String, known: String },
+    /// The configuration file is not valid.
+    #[error("invalid configuration:\n  {}", .0.join("\n  "))]
+    InvalidConfig(Vec<String>),
     /// Bad combination of options.
     #[error("{0}")]
     Config(String),
@@ -46,11 +64,33 @@ pub enum AppError {
     Io(#[from] std::io::Error),
 }
 
-fn resolve_port(spec: &str, all: &[Port]) -> Result<u16, AppError> {
-    let found = match spec.parse::<u16>() {
-        Ok(id) => all.iter().find(|p| p.id() == id),
-        Err(_) => all.iter().find(|p| p.name() == spec),
+/// Runs until SIGINT/SIGTERM. `eal_args[0]` is the program name.
+pub fn run(opts: &Options, eal_args: &[String]) -> Result<(), AppError> {
+    // Read the configuration before EAL starts, so a bad file fails fast.
+    let cfg = match &opts.config {
+        Some(p) => Some(Config::load(p).map_err(AppError::InvalidConfig)?),
+        None => None,
     };
+    if cfg.is_some() && !opts.forward.is_empty() {
+        return Err(AppError::Config(
+            "--config and --forward are exclusive (gateway or plain forwarding)".into(),
+        ));
+    }
+    let eal = Eal::init(eal_args).map_err(AppError::Eal)?;
+    if eal.worker_lcores().is_empty() {
+        return Err(AppError::NoWorkerLcore(eal.main_lcore()));
+    }
+    match cfg {
+        Some(cfg) => run_gateway(&eal, opts, &cfg),
+        None => run_forward(&eal, opts),
+    }
+}
+
+fn resolve_port(spec: &str, all: &[Port]) -> Result<u16, AppError> {
+    let found = all
+        .iter()
+        .find(|p| p.name() == spec)
+        .or_else(|| spec.parse::<u16>().ok().and_then(|id| all.iter().find(|p| p.id() == id)));
     found.map(|p| p.id()).ok_or_else(|| AppError::UnknownPort {
         name: spec.to_string(),
         known: if all.is_empty() {
@@ -64,24 +104,81 @@ fn resolve_port(spec: &str, all: &[Port]) -> Result<u16, AppError> {
     })
 }
 
-/// Runs until SIGINT/SIGTERM. `eal_args[0]` is the program name.
-pub fn run(opts: &Options, eal_args: &[String]) -> Result<(), AppError> {
-    let eal = Eal::init(eal_args).map_err(AppError::Eal)?;
-    let result = run_with_eal(&eal, opts);
-    drop(eal);
-    result
+/// Started ports with one rx and one tx queue per worker.
+struct Ports {
+    pool: Arc<Mempool>,
+    started: Vec<StartedPort>,
+    rx: HashMap<u16, Vec<RxQueue>>,
+    tx: HashMap<u16, Vec<TxQueue>>,
 }
 
-fn run_with_eal(eal: &Eal, opts: &Options) -> Result<(), AppError> {
-    let workers = eal.worker_lcores().to_vec();
-    if workers.is_empty() {
-        return Err(AppError::NoWorkerLcore(eal.main_lcore()));
+fn bring_up(
+    eal: &Eal,
+    ids: &[u16],
+    mtus: &HashMap<u16, u16>,
+    opts: &Options,
+) -> Result<Ports, AppError> {
+    let workers = eal.worker_lcores();
+    let nq = workers.len() as u16;
+    let cache = 256u32;
+    let mbufs = if opts.mbufs > 0 {
+        opts.mbufs
+    } else {
+        // Every rx ring full, every tx ring full, a burst and a cache per worker, slack.
+        let per_port = (opts.rx_desc as u32 + opts.tx_desc as u32) * nq as u32;
+        let want = per_port * ids.len() as u32
+            + workers.len() as u32 * (cache + 4 * BURST_SIZE as u32)
+            + 4096;
+        want.next_power_of_two() - 1
+    };
+    // 2048 bytes of data after the 128-byte headroom: a 1518-byte frame plus
+    // the 50-byte VXLAN encapsulation in front fits.
+    let pool = Arc::new(Mempool::new(
+        eal,
+        "vxgw_pool",
+        mbufs,
+        cache,
+        2048 + 128,
+        eal.lcore_socket(workers[0]),
+    )?);
+    let mut ports = Ports {
+        pool,
+        started: Vec::new(),
+        rx: HashMap::new(),
+        tx: HashMap::new(),
+    };
+    for &id in ids {
+        let cfg = PortConfig {
+            rx_queues: nq,
+            tx_queues: nq,
+            rx_desc: opts.rx_desc,
+            tx_desc: opts.tx_desc,
+            mtu: mtus.get(&id).copied(),
+            ..PortConfig::default()
+        };
+        let (sp, rx, tx) = Port::by_id(id)?.start(&cfg, &ports.pool)?;
+        eprintln!(
+            "vxgw: port {} {} up ({} rx/tx queues, mtu {}, link {})",
+            sp.id(),
+            sp.name(),
+            nq,
+            sp.mtu(),
+            if sp.link().up { "up" } else { "down" }
+        );
+        ports.started.push(sp);
+        ports.rx.insert(id, rx);
+        ports.tx.insert(id, tx);
     }
+    Ok(ports)
+}
+
+fn run_forward(eal: &Eal, opts: &Options) -> Result<(), AppError> {
+    let workers = eal.worker_lcores().to_vec();
     let all = Port::all();
     let pairs: Vec<(u16, u16)> = if opts.forward.is_empty() {
         if all.len() < 2 || !all.len().is_multiple_of(2) {
             return Err(AppError::Config(format!(
-                "{} port(s) found: plain forwarding pairs ports, give an even number or --forward A,B",
+                "{} port(s) found: plain forwarding pairs ports, give an even number, --forward A,B or --config FILE",
                 all.len()
             )));
         }
@@ -99,69 +196,22 @@ fn run_with_eal(eal: &Eal, opts: &Options) -> Result<(), AppError> {
             "a port appears in more than one --forward pair".into(),
         ));
     }
-
-    let nq = workers.len() as u16;
-    let cache = 256u32;
-    let mbufs = if opts.mbufs > 0 {
-        opts.mbufs
-    } else {
-        // Every rx ring full, every tx ring full, a burst and a cache per worker, slack.
-        let per_port = (opts.rx_desc as u32 + opts.tx_desc as u32) * nq as u32;
-        let want = per_port * used.len() as u32
-            + workers.len() as u32 * (cache + 2 * BURST_SIZE as u32)
-            + 2048;
-        want.next_power_of_two() - 1
-    };
-    let pool = Arc::new(Mempool::new(
-        eal,
-        "vxgw_pool",
-        mbufs,
-        cache,
-        dpdk_sys_data_room(),
-        eal.lcore_socket(workers[0]),
-    )?);
-
-    let cfg = PortConfig {
-        rx_queues: nq,
-        tx_queues: nq,
-        rx_desc: opts.rx_desc,
-        tx_desc: opts.tx_desc,
-        ..PortConfig::default()
-    };
-    let mut started: Vec<StartedPort> = Vec::new();
-    let mut rxqs = std::collections::HashMap::new();
-    let mut txqs = std::collections::HashMap::new();
-    for &id in &used {
-        let port = Port::by_id(id)?;
-        let (sp, rx, tx) = port.start(&cfg, &pool)?;
-        eprintln!(
-            "vxgw: port {} {} up ({} rx/tx queues, link {})",
-            sp.id(),
-            sp.name(),
-            nq,
-            if sp.link().up { "up" } else { "down" }
-        );
-        started.push(sp);
-        rxqs.insert(id, rx);
-        txqs.insert(id, tx);
-    }
+    let mut ports = bring_up(eal, &used, &HashMap::new(), opts)?;
     // Worker w serves queue w of every port, both directions of every pair.
     let mut lanes: Vec<Vec<Lane>> = (0..workers.len()).map(|_| Vec::new()).collect();
     for &(a, b) in &pairs {
         for (src, dst) in [(a, b), (b, a)] {
-            let rx = rxqs.get_mut(&src).expect("started");
-            let tx = txqs.get_mut(&dst).expect("started");
-            for (w, (r, t)) in rx.drain(..).zip(tx.drain(..)).enumerate() {
+            let rx: Vec<RxQueue> = ports.rx.get_mut(&src).expect("started").drain(..).collect();
+            let tx: Vec<TxQueue> = ports.tx.get_mut(&dst).expect("started").drain(..).collect();
+            for (w, (r, t)) in rx.into_iter().zip(tx).enumerate() {
                 lanes[w].push(Lane { rx: r, tx: t });
             }
         }
     }
-    drop((rxqs, txqs));
-
     let stop = StopFlag::on_signals()?;
-    let counters: Arc<Vec<WorkerCounters>> = Arc::new(
+    let counters: Arc<Vec<forward::WorkerCounters>> = Arc::new(
         (0..workers.len())
-            .map(|_| WorkerCounters::default())
+            .map(|_| forward::WorkerCounters::default())
             .collect(),
     );
     let mut launched = Vec::new();
@@ -178,86 +228,215 @@ fn run_with_eal(eal: &Eal, opts: &Options) -> Result<(), AppError> {
         workers,
         pairs
     );
-
-    let t0 = Instant::now();
-    let mut last = (Instant::now(), snapshot(&started));
-    while !stop.is_set() {
-        std::thread::sleep(Duration::from_millis(50));
-        if opts.stats_period > 0 && last.0.elapsed() >= Duration::from_secs(opts.stats_period) {
-            let now = (Instant::now(), snapshot(&started));
-            print_stats(t0, &started, &last, &now, &counters);
-            last = now;
-        }
-    }
+    let worker_json = |c: &forward::WorkerCounters| {
+        let rx = c.rx_packets.get();
+        serde_json::json!({
+            "rx_packets": rx, "tx_packets": c.tx_packets.get(), "tx_dropped": c.tx_dropped.get(),
+            "polls": c.polls.get(), "busy_polls": c.busy_polls.get(),
+            "busy_cycles_per_packet": per_packet(c.busy_cycles.get(), rx),
+        })
+    };
+    control_loop(opts, &stop, &ports.started, |_| {
+        serde_json::json!({ "workers": counters.iter().map(worker_json).collect::<Vec<_>>() })
+    });
     for w in launched {
         w.wait();
     }
-    for p in &started {
+    for p in &ports.started {
         p.stop();
     }
-    let end = (Instant::now(), snapshot(&started));
-    let totals: (u64, u64, u64) = counters.iter().fold((0, 0, 0), |acc, c| {
+    let t: (u64, u64, u64) = counters.iter().fold((0, 0, 0), |a, c| {
         (
-            acc.0 + c.rx_packets.get(),
-            acc.1 + c.tx_packets.get(),
-            acc.2 + c.tx_dropped.get(),
+            a.0 + c.rx_packets.get(),
+            a.1 + c.tx_packets.get(),
+            a.2 + c.tx_dropped.get(),
         )
     });
-    eprintln!(
-        "vxgw: stopped after {:.1} s: rx {} tx {} tx_dropped {}",
-        t0.elapsed().as_secs_f64(),
-        totals.0,
-        totals.1,
-        totals.2
-    );
-    let _ = end;
+    eprintln!("vxgw: stopped: rx {} tx {} tx_dropped {}", t.0, t.1, t.2);
     Ok(())
 }
 
-/// Data room of each mbuf: DPDK's default (2048 + headroom) fits a 1518-byte frame
-/// plus the 50-byte VXLAN encapsulation in front.
-fn dpdk_sys_data_room() -> u16 {
-    2048 + 128
+fn per_packet(cycles: u64, packets: u64) -> f64 {
+    if packets == 0 {
+        0.0
+    } else {
+        cycles as f64 / packets as f64
+    }
 }
 
-fn snapshot(ports: &[StartedPort]) -> Vec<dpdk::PortStats> {
-    ports.iter().map(|p| p.stats()).collect()
-}
+fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> {
+    let workers = eal.worker_lcores().to_vec();
+    let all = Port::all();
+    let mut ids = Vec::new();
+    let mut by_name = HashMap::new();
+    let mut mtus = HashMap::new();
+    for p in &cfg.ports {
+        let id = resolve_port(&p.name, &all)?;
+        ids.push(id);
+        by_name.insert(p.name.clone(), id);
+        if let Some(m) = p.mtu {
+            mtus.insert(id, m);
+        }
+    }
+    let mut ports = bring_up(eal, &ids, &mtus, opts)?;
+    let resolved: HashMap<String, ResolvedPort> = by_name
+        .iter()
+        .map(|(name, &id)| {
+            let sp = ports.started.iter().find(|s| s.id() == id).expect("started");
+            (
+                name.clone(),
+                ResolvedPort {
+                    id,
+                    mac: sp.mac().into(),
+                    mtu: sp.mtu(),
+                },
+            )
+        })
+        .collect();
+    let snap = Snapshot::build(cfg, &|n| resolved.get(n).copied(), 1).map_err(AppError::Config)?;
 
-fn print_stats(
-    t0: Instant,
-    ports: &[StartedPort],
-    last: &(Instant, Vec<dpdk::PortStats>),
-    now: &(Instant, Vec<dpdk::PortStats>),
-    counters: &[WorkerCounters],
-) {
-    let dt = now.0.duration_since(last.0).as_secs_f64();
-    let rate = |a: u64, b: u64| ((b.saturating_sub(a)) as f64 / dt).round() as u64;
-    let ports_json: Vec<_> = ports
-        .iter()
-        .zip(last.1.iter().zip(now.1.iter()))
-        .map(|(p, (a, b))| {
-            serde_json::json!({
-                "id": p.id(), "name": p.name(),
-                "rx_pps": rate(a.rx_packets, b.rx_packets), "tx_pps": rate(a.tx_packets, b.tx_packets),
-                "rx_packets": b.rx_packets, "tx_packets": b.tx_packets,
-                "rx_missed": b.rx_missed, "rx_nombuf": b.rx_nombuf, "tx_errors": b.tx_errors,
-            })
-        })
-        .collect();
-    let workers_json: Vec<_> = counters
-        .iter()
-        .map(|c| {
-            let rx = c.rx_packets.get();
-            serde_json::json!({
-                "rx_packets": rx, "tx_packets": c.tx_packets.get(), "tx_dropped": c.tx_dropped.get(),
-                "polls": c.polls.get(), "busy_polls": c.busy_polls.get(),
-                "busy_cycles_per_packet": if rx > 0 { c.busy_cycles.get() as f64 / rx as f64 } else { 0.0 },
-            })
-        })
-        .collect();
-    println!(
-        "{}",
-        serde_json::json!({"uptime_s": t0.elapsed().as_secs_f64(), "ports": ports_json, "workers": workers_json})
+    let fdb = Arc::new(Fdb::new(cfg.gateway.fdb_capacity as usize, 4096));
+    for f in &cfg.fdb {
+        let dest = match (&f.vtep, &f.port) {
+            (Some(ip), _) => FdbDest::Vtep(*ip),
+            (None, Some(p)) => FdbDest::Access {
+                port: resolved[p].id,
+                vlan: f.vlan,
+            },
+            (None, None) => unreachable!("validated: vtep or port"),
+        };
+        fdb.add_static(f.vni, f.mac, dest)
+            .map_err(|e| AppError::Config(format!("static FDB entry {} in VNI {}: {e:?}", f.mac, f.vni)))?;
+    }
+    let neigh = Arc::new(Neighbours::new(1024));
+    for n in &cfg.neighbours {
+        neigh
+            .set_static(n.ip, n.mac)
+            .map_err(|_| AppError::Config("neighbour table full".into()))?;
+    }
+    let stop = StopFlag::on_signals()?;
+    let shared = Arc::new(Shared {
+        snap: Arc::new(SnapshotCell::new(snap)),
+        fdb,
+        neigh,
+        pool: ports.pool.clone(),
+        stop: stop.clone(),
+        clock: Clock::start(dpdk::tsc_hz()),
+    });
+    let counters: Arc<Vec<WorkerCounters>> =
+        Arc::new((0..workers.len()).map(|_| WorkerCounters::default()).collect());
+    let mut launched = Vec::new();
+    for (w, lcore) in workers.iter().enumerate() {
+        let mut rx = Vec::new();
+        let mut tx = Vec::new();
+        for id in &ids {
+            rx.push(ports.rx.get_mut(id).expect("started").remove(0));
+            tx.push(ports.tx.get_mut(id).expect("started").remove(0));
+        }
+        let (shared, counters) = (shared.clone(), counters.clone());
+        launched.push(LaunchedWorker::launch(*lcore, move || {
+            Worker::new(rx, tx).run(&shared, &counters[w]);
+            0
+        })?);
+    }
+    eprintln!(
+        "vxgw: gateway running on {} worker lcore(s) {:?}; SIGINT/SIGTERM to stop",
+        workers.len(),
+        workers
     );
+    let sh = shared.clone();
+    let mut last_age = 0u32;
+    control_loop(opts, &stop, &ports.started, |housekeeping| {
+        if housekeeping {
+            let now = sh.clock.now();
+            if now != last_age {
+                last_age = now;
+                let snap = sh.snap.load_full();
+                sh.fdb.age(now, |vni| snap.ageing_of(vni));
+            }
+            return serde_json::Value::Null;
+        }
+        gateway_stats_json(&sh, &counters)
+    });
+    for w in launched {
+        w.wait();
+    }
+    for p in &ports.started {
+        p.stop();
+    }
+    let s = gateway_stats_json(&shared, &counters);
+    eprintln!("vxgw: stopped: {s}");
+    Ok(())
+}
+
+/// Sums the workers' counters into one JSON object (drops and events by name).
+fn gateway_stats_json(sh: &Shared, counters: &[WorkerCounters]) -> serde_json::Value {
+    let sum = |f: &dyn Fn(&WorkerCounters) -> u64| counters.iter().map(f).sum::<u64>();
+    let drops: serde_json::Map<String, serde_json::Value> = DropReason::ALL
+        .iter()
+        .map(|&r| (r.name().to_string(), sum(&|c| c.pipeline.drops(r)).into()))
+        .filter(|(_, v)| v != &serde_json::Value::from(0u64))
+        .collect();
+    let events: serde_json::Map<String, serde_json::Value> = Event::ALL
+        .iter()
+        .map(|&e| (e.name().to_string(), sum(&|c| c.pipeline.events(e)).into()))
+        .filter(|(_, v)| v != &serde_json::Value::from(0u64))
+        .collect();
+    let rx = sum(&|c| c.rx_packets.get());
+    serde_json::json!({
+        "rx_packets": rx,
+        "tx_packets": sum(&|c| c.tx_packets.get()),
+        "busy_cycles_per_packet": per_packet(sum(&|c| c.busy_cycles.get()), rx),
+        "workers": counters.iter().map(|c| serde_json::json!({
+            "rx_packets": c.rx_packets.get(), "tx_packets": c.tx_packets.get(),
+            "polls": c.polls.get(), "busy_polls": c.busy_polls.get(),
+            "busy_cycles_per_packet": per_packet(c.busy_cycles.get(), c.rx_packets.get()),
+        })).collect::<Vec<_>>(),
+        "drops": drops,
+        "events": events,
+        "fdb_entries": sh.fdb.len(),
+    })
+}
+
+/// The main lcore's loop until stop: housekeeping every 50 ms (`extra(true)`), and a
+/// JSON statistics line every `stats_period` seconds with `extra(false)` merged in.
+fn control_loop(
+    opts: &Options,
+    stop: &StopFlag,
+    ports: &[StartedPort],
+    mut extra: impl FnMut(bool) -> serde_json::Value,
+) {
+    let t0 = Instant::now();
+    let snapshot = || ports.iter().map(|p| p.stats()).collect::<Vec<_>>();
+    let mut last = (Instant::now(), snapshot());
+    while !stop.is_set() {
+        std::thread::sleep(Duration::from_millis(50));
+        extra(true);
+        if opts.stats_period > 0 && last.0.elapsed() >= Duration::from_secs(opts.stats_period) {
+            let now = (Instant::now(), snapshot());
+            let dt = now.0.duration_since(last.0).as_secs_f64();
+            let rate = |a: u64, b: u64| (b.saturating_sub(a) as f64 / dt).round() as u64;
+            let ports_json: Vec<_> = ports
+                .iter()
+                .zip(last.1.iter().zip(now.1.iter()))
+                .map(|(p, (a, b))| {
+                    serde_json::json!({
+                        "id": p.id(), "name": p.name(),
+                        "rx_pps": rate(a.rx_packets, b.rx_packets), "tx_pps": rate(a.tx_packets, b.tx_packets),
+                        "rx_packets": b.rx_packets, "tx_packets": b.tx_packets,
+                        "rx_missed": b.rx_missed, "rx_nombuf": b.rx_nombuf, "tx_errors": b.tx_errors,
+                    })
+                })
+                .collect();
+            let mut line = serde_json::json!({
+                "uptime_s": t0.elapsed().as_secs_f64(),
+                "ports": ports_json,
+            });
+            if let serde_json::Value::Object(m) = extra(false) {
+                line.as_object_mut().expect("object").extend(m);
+            }
+            println!("{line}");
+            last = now;
+        }
+    }
 }

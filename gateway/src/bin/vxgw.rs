@@ -14,6 +14,12 @@ use vxgw::app::{self, Options};
     after_help = "EAL arguments follow `--`, e.g.\n  vxgw --forward net_pcap0,net_null0 -- -l 0-1 --no-pci --in-memory \\\n       --vdev=net_pcap0,rx_pcap=in.pcap --vdev=net_null0"
 )]
 struct Cli {
+    /// Gateway mode: run the configuration in FILE (TOML; see the README).
+    #[arg(long, value_name = "FILE", conflicts_with = "forward")]
+    config: Option<std::path::PathBuf>,
+    /// Validate FILE and exit: 0 when valid, 1 with every error and its location.
+    #[arg(long, value_name = "FILE", exclusive = true)]
+    check_config: Option<std::path::PathBuf>,
     /// Forward between two ports, both directions: ID,ID or NAME,NAME (repeatable;
     /// a comma because PCI names contain colons).
     /// Default: all ports paired in id order.
@@ -45,7 +51,22 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(path) = &cli.check_config {
+        match vxgw::control::config::Config::load(path) {
+            Ok(_) => {
+                println!("{}: valid", path.display());
+                std::process::exit(0);
+            }
+            Err(errs) => {
+                for e in errs {
+                    eprintln!("{e}");
+                }
+                std::process::exit(1);
+            }
+        }
+    }
     let opts = Options {
+        config: cli.config,
         forward: cli.forward,
         stats_period: cli.stats_period,
         rx_desc: cli.rx_desc,

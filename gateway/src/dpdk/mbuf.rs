@@ -341,6 +341,15 @@ pub(crate) fn prefetch_read(p: *const u8) {
     let _ = p;
 }
 
+/// What a transmit-buffer flush did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flushed {
+    /// Packets the device took.
+    pub sent: u64,
+    /// Packets freed because the device queue was full.
+    pub dropped: u64,
+}
+
 /// A per-queue transmit buffer: packets are collected and sent a burst at a time.
 /// Owned by one worker together with its `TxQueue`.
 pub struct TxBuffer {
@@ -361,30 +370,31 @@ impl TxBuffer {
         }
     }
 
-    /// Queues `m`; sends a full burst first when needed. Returns packets dropped
-    /// because the device queue was full.
+    /// Queues `m`, sending a full burst first when needed.
     #[inline]
-    pub fn push(&mut self, m: Mbuf, q: &mut super::TxQueue) -> u64 {
-        let mut dropped = 0;
+    pub fn push(&mut self, m: Mbuf, q: &mut super::TxQueue) -> Flushed {
+        let mut f = Flushed::default();
         if self.burst.is_full() {
-            dropped = self.flush(q);
+            f = self.flush(q);
         }
-        // Cannot fail: flush emptied a full burst.
+        // Cannot fail: the burst has room (flushed if it was full).
         let _ = self.burst.push(m);
-        dropped
+        f
     }
 
-    /// Sends what is queued; frees (and returns the count of) what the device refused.
+    /// Sends what is queued; frees what the device refused.
     #[inline]
-    pub fn flush(&mut self, q: &mut super::TxQueue) -> u64 {
+    pub fn flush(&mut self, q: &mut super::TxQueue) -> Flushed {
         if self.burst.is_empty() {
-            return 0;
+            return Flushed::default();
         }
         let want = self.burst.len();
         let sent = q.tx_burst(&mut self.burst);
-        let dropped = (want - sent) as u64;
         self.burst.free_all();
-        dropped
+        Flushed {
+            sent: sent as u64,
+            dropped: (want - sent) as u64,
+        }
     }
 
     /// Packets waiting.

@@ -15,7 +15,7 @@ mod ring;
 pub use eal::Eal;
 pub use error::DpdkError;
 pub use lcore::{current_lcore, tsc_hz, tsc_now, LaunchedWorker};
-pub use mbuf::{Drain, Mbuf, MbufBurst, TxBuffer, BURST_SIZE};
+pub use mbuf::{Drain, Flushed, Mbuf, MbufBurst, TxBuffer, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{LinkStatus, Port, PortConfig, PortStats, RxQueue, StartedPort, TxQueue};
 pub use ring::Ring;

@@ -339,6 +339,18 @@ impl StartedPort {
         a.addr_bytes
     }
 
+    /// The device's current MTU (bytes of IP packet); 1500 when the driver does not say.
+    pub fn mtu(&self) -> u16 {
+        let mut m = 0u16;
+        // SAFETY: id valid; m is a valid out pointer.
+        let ret = unsafe { dpdk_sys::rte_eth_dev_get_mtu(self.inner.id, &mut m) };
+        if ret < 0 || m == 0 {
+            1500
+        } else {
+            m
+        }
+    }
+
     /// Link state without waiting for autonegotiation.
     pub fn link(&self) -> LinkStatus {
         let mut l = dpdk_sys::rte_eth_link::default();

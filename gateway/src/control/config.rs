@@ -1,0 +1,443 @@
+//! The startup configuration (TOML): what ports exist and what they do, the VTEP,
+//! the VNIs and their members, static entries. Parsed with serde, then validated as
+//! a whole so that every problem is reported at once, each with its location.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::wire::MacAddr;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Gateway-wide settings.
+    #[serde(default)]
+    pub gateway: GatewayConfig,
+    /// DPDK ports and their roles.
+    #[serde(default, rename = "port")]
+    pub ports: Vec<PortConfig>,
+    /// Remote VTEPs (the decap allow-list; flood lists may only name these).
+    #[serde(default, rename = "vtep")]
+    pub vteps: Vec<VtepConfig>,
+    /// VXLAN segments.
+    #[serde(default, rename = "vni")]
+    pub vnis: Vec<VniConfig>,
+    /// Static FDB entries (never learned over, never aged).
+    #[serde(default, rename = "fdb")]
+    pub fdb: Vec<StaticFdbConfig>,
+    /// Static underlay neighbours (IP -> MAC), overriding ARP.
+    #[serde(default, rename = "neighbour")]
+    pub neighbours: Vec<NeighbourConfig>,
+}
+
+/// Gateway-wide settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// Our VTEP address on the underlay (outer source IP, decap destination).
+    pub vtep_ip: Option<Ipv4Addr>,
+    /// Underlay prefix length: VTEPs inside it are on-link, others go via `underlay_gateway`.
+    pub underlay_prefix_len: u8,
+    /// Next hop for VTEPs outside the underlay prefix.
+    pub underlay_gateway: Option<Ipv4Addr>,
+    /// VXLAN UDP port.
+    pub vxlan_port: u16,
+    /// Outer IPv4 TTL.
+    pub ttl: u8,
+    /// Outer IPv4 DSCP (0-63).
+    pub dscp: u8,
+    /// Set the outer DF bit.
+    pub df: bool,
+    /// FDB capacity (entries, all VNIs), preallocated at start.
+    pub fdb_capacity: u32,
+    /// Default dynamic-entry age in seconds (per VNI overridable).
+    pub ageing_secs: u32,
+    /// Default learned-entry limit per VNI.
+    pub learn_limit: u32,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            vtep_ip: None,
+            underlay_prefix_len: 24,
+            underlay_gateway: None,
+            vxlan_port: 4789,
+            ttl: 64,
+            dscp: 0,
+            df: true,
+            fdb_capacity: 1 << 18,
+            ageing_secs: 300,
+            learn_limit: 65536,
+        }
+    }
+}
+
+/// The roles a port can play (one port may have several).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// VXLAN to and from VTEPs.
+    Underlay,
+    /// 802.1Q-tagged (or untagged) L2 segments bridged into VNIs.
+    Access,
+    /// Clients reach published ports (routing mesh).
+    External,
+}
+
+/// One DPDK port.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PortConfig {
+    /// DPDK device name ("net_af_packet0", "0000:01:00.0") or port id as a string.
+    pub name: String,
+    /// What the port does.
+    pub roles: Vec<Role>,
+    /// MTU to set on the device (None: leave the driver's).
+    #[serde(default)]
+    pub mtu: Option<u16>,
+}
+
+/// A remote VTEP.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VtepConfig {
+    /// Its underlay address.
+    pub ip: Ipv4Addr,
+}
+
+/// An access-port membership of a VNI.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    /// Port name (must have the access role).
+    pub port: String,
+    /// 802.1Q VLAN id, 0 = untagged (native).
+    #[serde(default)]
+    pub vlan: u16,
+}
+
+/// An ARP-suppression entry: requests for `ip` are answered with `mac`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ArpEntryConfig {
+    /// Overlay IP.
+    pub ip: Ipv4Addr,
+    /// Its MAC.
+    pub mac: MacAddr,
+}
+
+/// One VXLAN segment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VniConfig {
+    /// The 24-bit VNI.
+    pub id: u32,
+    /// VTEPs receiving head-end-replicated broadcast/unknown/multicast frames.
+    #[serde(default)]
+    pub flood: Vec<Ipv4Addr>,
+    /// Access ports and VLANs bridged into this VNI.
+    #[serde(default)]
+    pub access: Vec<AccessConfig>,
+    /// Learned-entry limit (default: gateway.learn_limit).
+    #[serde(default)]
+    pub learn_limit: Option<u32>,
+    /// Dynamic-entry age in seconds (default: gateway.ageing_secs).
+    #[serde(default)]
+    pub ageing_secs: Option<u32>,
+    /// An overlay address of vxgw itself in this VNI (answers ARP and ping).
+    #[serde(default)]
+    pub gateway_ip: Option<Ipv4Addr>,
+    /// ARP suppression entries.
+    #[serde(default)]
+    pub arp: Vec<ArpEntryConfig>,
+}
+
+/// A static FDB entry: a MAC behind a VTEP or on an access port.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StaticFdbConfig {
+    /// VNI.
+    pub vni: u32,
+    /// MAC.
+    pub mac: MacAddr,
+    /// Remote VTEP holding it, or
+    #[serde(default)]
+    pub vtep: Option<Ipv4Addr>,
+    /// access port holding it (with `vlan`).
+    #[serde(default)]
+    pub port: Option<String>,
+    /// VLAN on that access port (0 = untagged).
+    #[serde(default)]
+    pub vlan: u16,
+}
+
+/// A static underlay neighbour.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NeighbourConfig {
+    /// Underlay IP.
+    pub ip: Ipv4Addr,
+    /// Its MAC.
+    pub mac: MacAddr,
+}
+
+impl Serialize for MacAddr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MacAddr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|_| serde::de::Error::custom(format!("invalid MAC address '{s}'")))
+    }
+}
+
+/// Largest VXLAN network identifier.
+pub const VNI_MAX: u32 = 0x00ff_ffff;
+
+impl Config {
+    /// Parses TOML text; syntax and type errors carry line and column.
+    pub fn parse(text: &str) -> Result<Config, Vec<String>> {
+        let cfg: Config = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &std::path::Path) -> Result<Config, Vec<String>> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![format!("{}: {e}", path.display())])?;
+        Config::parse(&text).map_err(|errs| {
+            errs.into_iter()
+                .map(|e| format!("{}: {e}", path.display()))
+                .collect()
+        })
+    }
+
+    /// Renders the configuration as TOML (the format it is read in).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("configuration serialises")
+    }
+
+    /// Checks everything that types cannot; returns every problem found.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut errs = Vec::new();
+        let g = &self.gateway;
+        let has_role = |name: &str, role: Role| {
+            self.ports
+                .iter()
+                .any(|p| p.name == name && p.roles.contains(&role))
+        };
+        if g.underlay_prefix_len > 32 {
+            errs.push(format!(
+                "gateway.underlay_prefix_len: {} is not 0-32",
+                g.underlay_prefix_len
+            ));
+        }
+        if g.dscp > 63 {
+            errs.push(format!("gateway.dscp: {} is not 0-63", g.dscp));
+        }
+        if g.ttl == 0 {
+            errs.push("gateway.ttl: must be at least 1".into());
+        }
+        if g.fdb_capacity < 64 || g.fdb_capacity > (1 << 26) {
+            errs.push(format!(
+                "gateway.fdb_capacity: {} is not 64-67108864",
+                g.fdb_capacity
+            ));
+        }
+        let mut names = HashSet::new();
+        for (i, p) in self.ports.iter().enumerate() {
+            if !names.insert(p.name.as_str()) {
+                errs.push(format!("port[{i}].name: '{}' appears twice", p.name));
+            }
+            if p.roles.is_empty() {
+                errs.push(format!("port[{i}].roles: a port needs at least one role"));
+            }
+            if let Some(m) = p.mtu {
+                if !(68..=9600).contains(&m) {
+                    errs.push(format!("port[{i}].mtu: {m} is not 68-9600"));
+                }
+            }
+        }
+        let underlay = self
+            .ports
+            .iter()
+            .filter(|p| p.roles.contains(&Role::Underlay))
+            .count();
+        if !self.vnis.is_empty() {
+            if underlay != 1 {
+                errs.push(format!(
+                    "port: VNIs need exactly one port with role \"underlay\", found {underlay}"
+                ));
+            }
+            if g.vtep_ip.is_none() {
+                errs.push("gateway.vtep_ip: required when VNIs are configured".into());
+            }
+        }
+        let vteps: HashSet<Ipv4Addr> = self.vteps.iter().map(|v| v.ip).collect();
+        for (i, v) in self.vteps.iter().enumerate() {
+            if Some(v.ip) == g.vtep_ip {
+                errs.push(format!("vtep[{i}].ip: {} is our own vtep_ip", v.ip));
+            }
+            if self.vteps[..i].iter().any(|o| o.ip == v.ip) {
+                errs.push(format!("vtep[{i}].ip: {} appears twice", v.ip));
+            }
+        }
+        let mut ids = HashSet::new();
+        let mut segments = HashSet::new();
+        for (i, v) in self.vnis.iter().enumerate() {
+            if v.id == 0 || v.id > VNI_MAX {
+                errs.push(format!("vni[{i}].id: {} is not 1-{VNI_MAX}", v.id));
+            }
+            if !ids.insert(v.id) {
+                errs.push(format!("vni[{i}].id: {} appears twice", v.id));
+            }
+            for (j, ip) in v.flood.iter().enumerate() {
+                if !vteps.contains(ip) {
+                    errs.push(format!(
+                        "vni[{i}].flood[{j}]: {ip} is not a configured [[vtep]]"
+                    ));
+                }
+            }
+            for (j, a) in v.access.iter().enumerate() {
+                if !has_role(&a.port, Role::Access) {
+                    errs.push(format!(
+                        "vni[{i}].access[{j}].port: '{}' is not a port with role \"access\"",
+                        a.port
+                    ));
+                }
+                if a.vlan > 4094 {
+                    errs.push(format!(
+                        "vni[{i}].access[{j}].vlan: {} is not 0-4094",
+                        a.vlan
+                    ));
+                }
+                if !segments.insert((a.port.clone(), a.vlan)) {
+                    errs.push(format!(
+                        "vni[{i}].access[{j}]: port '{}' vlan {} is already mapped to a VNI",
+                        a.port, a.vlan
+                    ));
+                }
+            }
+            if v.learn_limit == Some(0) {
+                errs.push(format!(
+                    "vni[{i}].learn_limit: 0 would disable learning; omit it for the default"
+                ));
+            }
+            if v.ageing_secs == Some(0) {
+                errs.push(format!("vni[{i}].ageing_secs: must be at least 1"));
+            }
+        }
+        for (i, f) in self.fdb.iter().enumerate() {
+            if !ids.contains(&f.vni) {
+                errs.push(format!("fdb[{i}].vni: {} is not a configured VNI", f.vni));
+            }
+            if !f.mac.is_unicast() {
+                errs.push(format!("fdb[{i}].mac: {} is not a unicast MAC", f.mac));
+            }
+            match (&f.vtep, &f.port) {
+                (Some(ip), None) => {
+                    if !vteps.contains(ip) {
+                        errs.push(format!("fdb[{i}].vtep: {ip} is not a configured [[vtep]]"));
+                    }
+                }
+                (None, Some(p)) => {
+                    if !has_role(p, Role::Access) {
+                        errs.push(format!(
+                            "fdb[{i}].port: '{p}' is not a port with role \"access\""
+                        ));
+                    }
+                }
+                _ => errs.push(format!(
+                    "fdb[{i}]: give exactly one of `vtep` or `port`"
+                )),
+            }
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(errs)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[gateway]
+vtep_ip = "172.30.0.1"
+
+[[port]]
+name = "net_af_packet0"
+roles = ["underlay"]
+
+[[port]]
+name = "net_af_packet1"
+roles = ["access"]
+
+[[vtep]]
+ip = "172.30.0.11"
+
+[[vtep]]
+ip = "172.30.0.12"
+
+[[vni]]
+id = 4096
+flood = ["172.30.0.11", "172.30.0.12"]
+access = [{ port = "net_af_packet1", vlan = 0 }]
+gateway_ip = "10.255.0.1"
+arp = [{ ip = "10.255.0.11", mac = "02:42:0a:ff:00:0b" }]
+
+[[fdb]]
+vni = 4096
+mac = "02:42:0a:ff:00:0d"
+vtep = "172.30.0.12"
+"#;
+
+    #[test]
+    fn good_config_parses_and_round_trips() {
+        let c = Config::parse(GOOD).expect("valid");
+        assert_eq!(c.vnis[0].id, 4096);
+        assert_eq!(c.gateway.vxlan_port, 4789);
+        assert_eq!(c.vnis[0].arp[0].mac.to_string(), "02:42:0a:ff:00:0b");
+        let again = Config::parse(&c.to_toml()).expect("round trip");
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_location() {
+        let bad = GOOD
+            .replace("id = 4096", "id = 16777216")
+            .replace("flood = [\"172.30.0.11\", \"172.30.0.12\"]", "flood = [\"172.30.0.13\"]")
+            .replace("vlan = 0 }", "vlan = 5000 }")
+            .replace("vtep = \"172.30.0.12\"", "vtep = \"172.30.0.12\"\nport = \"net_af_packet1\"");
+        let errs = Config::parse(&bad).unwrap_err();
+        let all = errs.join("\n");
+        assert!(all.contains("vni[0].id: 16777216"), "{all}");
+        assert!(all.contains("vni[0].flood[0]: 172.30.0.13 is not a configured"), "{all}");
+        assert!(all.contains("vni[0].access[0].vlan: 5000"), "{all}");
+        assert!(all.contains("fdb[0]: give exactly one"), "{all}");
+        assert_eq!(errs.len(), 5, "{all}"); // + fdb[0].vni no longer exists
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_numbers() {
+        let errs = Config::parse("[gateway]\nvtep_ip = 17\n").unwrap_err();
+        assert!(errs[0].contains("line 2"), "{errs:?}");
+        let errs = Config::parse("[gateway]\nvtep_ip = \"1.2.3.4\"\nbogus = 1\n").unwrap_err();
+        assert!(errs[0].contains("unknown field `bogus`"), "{errs:?}");
+        let errs = Config::parse("[[vni]]\nid = 5\narp = [{ ip = \"1.2.3.4\", mac = \"zz\" }]\n")
+            .unwrap_err();
+        assert!(errs[0].contains("invalid MAC address 'zz'"), "{errs:?}");
+    }
+}

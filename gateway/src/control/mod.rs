@@ -1,0 +1,4 @@
+//! Control plane: the configuration file and (with the management plane) the control
+//! thread and socket.
+
+pub mod config;

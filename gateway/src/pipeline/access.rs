@@ -1,0 +1,45 @@
+//! Ingress on an access port (DESIGN "Packet paths" 2): VLAN -> VNI, pop the tag,
+//! learn the source against the port and VLAN, then bridge.
+
+use super::bridge;
+use super::decision::{Decision, DropReason, Origin};
+use super::{Ctx, PacketBuf};
+use crate::tables::fdb::FdbDest;
+use crate::tables::snapshot::PortView;
+use crate::wire::ethernet::ethertype;
+use crate::wire::vlan;
+
+#[inline]
+pub(super) fn ingress<B: PacketBuf>(ctx: &Ctx, rx_port: u16, port: &PortView, buf: &mut B) -> Decision {
+    let Some(map) = port.vlan_to_vni.as_ref() else {
+        return Decision::Drop(DropReason::NoRole);
+    };
+    let frame = buf.data();
+    let outer_type = u16::from_be_bytes([frame[12], frame[13]]);
+    let (vlan, tagged) = match outer_type {
+        ethertype::VLAN => {
+            if frame.len() < vlan::TAGGED_HEADER_LEN {
+                return Decision::Drop(DropReason::Truncated);
+            }
+            let tci = u16::from_be_bytes([frame[14], frame[15]]);
+            // A priority tag (VID 0) belongs to the untagged segment.
+            (tci & vlan::VID_MAX, true)
+        }
+        ethertype::QINQ => return Decision::Drop(DropReason::UnsupportedTag),
+        _ => (0, false),
+    };
+    let slot = map[vlan as usize];
+    if slot == 0 {
+        return Decision::Drop(DropReason::UnknownVlan);
+    }
+    let vni = slot - 1;
+    if tagged {
+        if vlan::pop_vlan_tag_in_place(buf.data_mut()).is_err() || !buf.adj(vlan::HEADER_LEN) {
+            return Decision::Drop(DropReason::Truncated);
+        }
+    }
+    if let Some(d) = bridge::learn_source(ctx, vni, buf.data(), FdbDest::Access { port: rx_port, vlan }) {
+        return d;
+    }
+    bridge::forward(ctx, vni, Origin::Access { port: rx_port, vlan }, buf)
+}

@@ -1,0 +1,100 @@
+//! Bridging an untagged frame inside one VNI: learning its source, answering what
+//! vxgw answers itself (its gateway address, ARP suppression), then the FDB decides:
+//! a known destination gets the frame, broadcast/multicast/unknown is flooded.
+
+use super::decision::{Decision, DropReason, Origin, Target};
+use super::{local, Ctx, Event, PacketBuf};
+use crate::tables::fdb::{FdbDest, LearnOutcome};
+use crate::wire::ethernet::{ethertype, MacAddr};
+
+/// Learns the frame's source MAC in VNI slot `vni` against `dest`. Returns a drop
+/// when the source is not a unicast MAC (such a frame is invalid, 802.1Q 8.7).
+#[inline]
+pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> Option<Decision> {
+    let src = MacAddr([frame[6], frame[7], frame[8], frame[9], frame[10], frame[11]]);
+    if !src.is_unicast() || src == MacAddr::ZERO {
+        return Some(Decision::Drop(DropReason::InvalidSourceMac));
+    }
+    let v = &ctx.snap.vnis[vni as usize];
+    match ctx.fdb.learn(v.vni, src, dest, ctx.now, v.learn_limit) {
+        LearnOutcome::Learned => ctx.counters.event(Event::FdbLearned),
+        LearnOutcome::Moved => ctx.counters.event(Event::FdbMoved),
+        LearnOutcome::LimitHit => ctx.counters.event(Event::FdbLimitHit),
+        LearnOutcome::TableFull => ctx.counters.event(Event::FdbTableFull),
+        _ => {}
+    }
+    None
+}
+
+fn back_to(origin: Origin) -> Target {
+    match origin {
+        Origin::Access { port, vlan } => Target::Access { port, vlan },
+        Origin::Vtep(i) => Target::Vtep(i),
+    }
+}
+
+/// Decides where an untagged frame of VNI slot `vni` that came from `origin` goes.
+#[inline]
+pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &mut B) -> Decision {
+    let v = &ctx.snap.vnis[vni as usize];
+    let frame = buf.data();
+    let dst = MacAddr([frame[0], frame[1], frame[2], frame[3], frame[4], frame[5]]);
+    let etype = u16::from_be_bytes([frame[12], frame[13]]);
+
+    if etype == ethertype::ARP && dst.is_broadcast() {
+        match local::parse_arp(frame) {
+            Err(_) => return Decision::Drop(DropReason::MalformedArp),
+            Ok(Some(req)) => {
+                let answer = match v.gateway {
+                    Some((ip, mac)) if ip == req.target => Some((mac, Event::ArpReplied)),
+                    // Suppression answers the access side; requests from VTEPs were
+                    // already suppressed (or not) by the VTEP that sent them.
+                    _ if matches!(origin, Origin::Access { .. }) => {
+                        v.arp.get(&req.target).map(|&m| (m, Event::ArpSuppressed))
+                    }
+                    _ => None,
+                };
+                if let Some((mac, ev)) = answer {
+                    if req.sender_mac != mac && local::arp_reply_in_place(buf.data_mut(), mac).is_ok() {
+                        ctx.counters.event(ev);
+                        return Decision::Forward { vni, to: back_to(origin) };
+                    }
+                }
+            }
+            Ok(None) => {}
+        }
+    }
+    if let Some((ip, mac)) = v.gateway {
+        if dst == mac && etype == ethertype::IPV4 {
+            return match local::echo_reply_in_place(buf.data_mut(), ip, mac) {
+                Ok(true) => {
+                    ctx.counters.event(Event::EchoReplied);
+                    Decision::Forward { vni, to: back_to(origin) }
+                }
+                Ok(false) => Decision::Drop(DropReason::UnsupportedProtocol),
+                Err(_) => Decision::Drop(DropReason::MalformedIcmp),
+            };
+        }
+    }
+    if dst.is_multicast() {
+        return Decision::Flood { vni, from: origin };
+    }
+    match ctx.fdb.lookup(v.vni, dst) {
+        None => Decision::Flood { vni, from: origin },
+        Some(FdbDest::Access { port, vlan }) => {
+            if origin == (Origin::Access { port, vlan }) {
+                Decision::Drop(DropReason::SameSegment)
+            } else {
+                Decision::Forward { vni, to: Target::Access { port, vlan } }
+            }
+        }
+        Some(FdbDest::Vtep(ip)) => match origin {
+            // Split horizon: what came from the overlay never goes back into it.
+            Origin::Vtep(_) => Decision::Drop(DropReason::SplitHorizon),
+            Origin::Access { .. } => match ctx.snap.vtep_index.get(&ip) {
+                Some(&i) => Decision::Forward { vni, to: Target::Vtep(i) },
+                None => Decision::Flood { vni, from: origin },
+            },
+        },
+    }
+}

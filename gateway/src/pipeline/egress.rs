@@ -1,0 +1,87 @@
+//! Dressing an untagged inner frame for one destination: a VLAN tag for an access
+//! port, or the outer Ethernet/IPv4/UDP/VXLAN headers of a VTEP.
+
+use std::net::Ipv4Addr;
+
+use super::decision::DropReason;
+use super::flow::source_port;
+use super::{Ctx, Event, PacketBuf};
+use crate::tables::snapshot::{VtepView, ENCAP_LEN};
+use crate::wire::checksum;
+use crate::wire::vlan;
+
+/// Result of [`to_vtep`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncapResult {
+    /// Encapsulated; send on the underlay port.
+    Ready {
+        /// Underlay port id.
+        port: u16,
+    },
+    /// The next hop's MAC is unknown: queue the frame (still unencapsulated) and ARP
+    /// for `next_hop`.
+    NeedNeighbour {
+        /// Whom to ask for.
+        next_hop: Ipv4Addr,
+    },
+    /// Cannot be sent.
+    Drop(DropReason),
+}
+
+/// Tags the frame with `vlan` for an access port (0 = leave untagged).
+#[inline]
+pub fn to_access<B: PacketBuf>(ctx: &Ctx, buf: &mut B, vlan: u16) -> Result<(), DropReason> {
+    if vlan != 0 {
+        if !buf.prepend(vlan::HEADER_LEN) {
+            return Err(DropReason::NoHeadroom);
+        }
+        vlan::push_vlan_tag_in_place(buf.data_mut(), vlan).map_err(|_| DropReason::Truncated)?;
+    }
+    ctx.counters.event(Event::AccessOut);
+    Ok(())
+}
+
+/// Encapsulates the frame of VNI `vni` for VTEP `vtep` (snapshot index). `flow_hash`
+/// is the inner frame's [`super::inner_flow_hash`] (computed once per frame, even when
+/// flooding to many VTEPs).
+#[inline]
+pub fn to_vtep<B: PacketBuf>(ctx: &Ctx, buf: &mut B, vni: u32, vtep: u16, flow_hash: u64) -> EncapResult {
+    let Some(ul) = ctx.snap.underlay.as_ref() else {
+        return EncapResult::Drop(DropReason::NoUnderlay);
+    };
+    let Some(v) = ctx.snap.vteps.get(vtep as usize) else {
+        return EncapResult::Drop(DropReason::UnknownVtep);
+    };
+    let Some(nh_mac) = ctx.neigh.lookup(v.next_hop) else {
+        return EncapResult::NeedNeighbour {
+            next_hop: v.next_hop,
+        };
+    };
+    let inner = buf.data().len();
+    let ip_len = inner + ENCAP_LEN - 14;
+    if ip_len > ul.mtu as usize {
+        return EncapResult::Drop(DropReason::MtuExceeded);
+    }
+    if !buf.prepend(ENCAP_LEN) {
+        return EncapResult::Drop(DropReason::NoHeadroom);
+    }
+    write_outer(&mut buf.data_mut()[..ENCAP_LEN], v, nh_mac.0, ip_len as u16, vni, flow_hash);
+    ctx.counters.event(Event::Encapsulated);
+    EncapResult::Ready { port: ul.port }
+}
+
+/// Fills the outer headers from the VTEP's template: the constant 50 bytes are one
+/// copy; six fields are written per packet, and the IPv4 checksum is the template's
+/// precomputed sum plus the total length, folded.
+#[inline(always)]
+fn write_outer(h: &mut [u8], v: &VtepView, dst_mac: [u8; 6], ip_len: u16, vni: u32, flow_hash: u64) {
+    h.copy_from_slice(&v.header);
+    h[0..6].copy_from_slice(&dst_mac);
+    h[16..18].copy_from_slice(&ip_len.to_be_bytes());
+    let csum = !checksum::fold(v.ip_sum_base as u64 + ip_len as u64);
+    h[24..26].copy_from_slice(&csum.to_be_bytes());
+    h[34..36].copy_from_slice(&source_port(flow_hash).to_be_bytes());
+    h[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    let vni = vni << 8;
+    h[46..50].copy_from_slice(&vni.to_be_bytes());
+}

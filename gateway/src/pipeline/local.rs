@@ -1,0 +1,90 @@
+//! Replies vxgw makes itself: ARP replies (own addresses, suppression) and ICMP echo
+//! replies, rewritten in place; and ARP requests for underlay next hops.
+
+use std::net::Ipv4Addr;
+
+use crate::wire::arp::{self, ArpPacket};
+use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
+use crate::wire::icmp::IcmpPacket;
+use crate::wire::ipv4::{protocol, Ipv4Packet};
+use crate::wire::WireError;
+
+/// An ARP request in an untagged frame, parsed enough to decide.
+pub struct ArpRequest {
+    /// Requested address.
+    pub target: Ipv4Addr,
+    /// Asker's MAC.
+    pub sender_mac: MacAddr,
+}
+
+/// Parses an untagged ARP frame; `Ok(None)` when it is not a request.
+pub fn parse_arp(frame: &[u8]) -> Result<Option<ArpRequest>, WireError> {
+    let eth = EthernetFrame::new_checked(frame)?;
+    let a = ArpPacket::new_checked(eth.payload())?;
+    if a.operation() != arp::op::REQUEST {
+        return Ok(None);
+    }
+    Ok(Some(ArpRequest {
+        target: a.target_ipv4(),
+        sender_mac: a.sender_hw_addr(),
+    }))
+}
+
+/// Turns the ARP request in `frame` into the reply "`target` is at `mac`", addressed
+/// back to the asker.
+pub fn arp_reply_in_place(frame: &mut [u8], mac: MacAddr) -> Result<(), WireError> {
+    let mut eth = EthernetFrame::new_checked(&mut *frame)?;
+    let asker = eth.src_addr();
+    eth.set_dst_addr(asker);
+    eth.set_src_addr(mac);
+    let mut a = ArpPacket::new_checked(eth.payload_mut())?;
+    a.make_reply_in_place(mac)
+}
+
+/// If `frame` is an ICMP echo request to `ip`, turns it into the reply (addresses
+/// swapped, MACs swapped with `mac` as source) and returns true.
+pub fn echo_reply_in_place(frame: &mut [u8], ip: Ipv4Addr, mac: MacAddr) -> Result<bool, WireError> {
+    let mut eth = EthernetFrame::new_checked(&mut *frame)?;
+    if eth.ethertype() != ethertype::IPV4 {
+        return Ok(false);
+    }
+    let asker = eth.src_addr();
+    {
+        let mut p = Ipv4Packet::new_checked(eth.payload_mut())?;
+        if p.dst_ipv4() != ip || p.protocol() != protocol::ICMP || p.is_fragment() {
+            return Ok(false);
+        }
+        let hl = p.header_len();
+        let total = p.total_len() as usize;
+        let mut icmp = IcmpPacket::new_checked(&mut p.payload_mut()[..total - hl])?;
+        if icmp.msg_type() != 8 || icmp.code() != 0 {
+            return Ok(false);
+        }
+        icmp.make_echo_reply_in_place()?;
+        p.swap_addrs();
+        p.set_ttl(64);
+        p.fill_checksum();
+    }
+    eth.set_dst_addr(asker);
+    eth.set_src_addr(mac);
+    Ok(true)
+}
+
+/// Writes a broadcast ARP request "who has `target`? tell `our_ip`" into `out`
+/// (at least 60 bytes: the minimum Ethernet frame, zero padded). Returns its length.
+pub fn build_arp_request(out: &mut [u8], our_mac: MacAddr, our_ip: Ipv4Addr, target: Ipv4Addr) -> usize {
+    const LEN: usize = 60;
+    assert!(out.len() >= LEN, "ARP request buffer too small");
+    out[..LEN].fill(0);
+    out[0..6].copy_from_slice(&MacAddr::BROADCAST.0);
+    out[6..12].copy_from_slice(&our_mac.0);
+    out[12..14].copy_from_slice(&ethertype::ARP.to_be_bytes());
+    let mut a = ArpPacket::new_unchecked(&mut out[14..14 + arp::PACKET_LEN]);
+    a.init_eth_ipv4();
+    a.set_operation(arp::op::REQUEST);
+    a.set_sender_hw_addr(our_mac);
+    a.set_sender_proto_addr(our_ip.octets());
+    a.set_target_hw_addr(MacAddr::ZERO);
+    a.set_target_proto_addr(target.octets());
+    LEN
+}

@@ -1,0 +1,74 @@
+//! Per-packet decisions: pure functions of (packet bytes, tables) -> what to do.
+//!
+//! The pipeline knows nothing of DPDK. It works on anything that implements
+//! [`PacketBuf`] (an mbuf in the gateway, a `Vec` in tests and fuzzing), reads the
+//! configuration [`Snapshot`], and reads and learns into the FDB and the neighbour
+//! table. The worker glue turns a [`Decision`] into transmissions and replicas.
+//!
+//! Flow: [`ingress`] classifies by the rx port's roles and normalises the frame to an
+//! untagged inner Ethernet frame of one VNI (decap strips the outer headers, access
+//! ingress pops the 802.1Q tag), learns its source, and decides where it goes; the
+//! [`egress`] functions then dress a frame for one destination (push a VLAN tag, or
+//! prepend the outer headers of a VTEP).
+
+mod access;
+mod bridge;
+mod buf;
+mod counters;
+mod decap;
+mod decision;
+pub mod egress;
+mod flow;
+mod local;
+mod underlay;
+
+pub use buf::{PacketBuf, VecBuf};
+pub use counters::{Event, PipelineCounters, EVENT_COUNT};
+pub use decision::{Decision, DropReason, Origin, Target, DROP_REASON_COUNT};
+pub use flow::inner_flow_hash;
+pub use local::build_arp_request;
+
+use crate::tables::fdb::Fdb;
+use crate::tables::neighbours::Neighbours;
+use crate::tables::snapshot::Snapshot;
+
+/// Everything a decision reads or learns into, for one burst.
+pub struct Ctx<'a> {
+    /// The configuration snapshot loaded for this burst.
+    pub snap: &'a Snapshot,
+    /// The filtering database.
+    pub fdb: &'a Fdb,
+    /// Underlay neighbours.
+    pub neigh: &'a Neighbours,
+    /// Coarse clock (seconds) for learning and ageing.
+    pub now: u32,
+    /// This worker's counters.
+    pub counters: &'a PipelineCounters,
+}
+
+/// Decides what to do with a frame received on `rx_port`. May rewrite `buf` (strip
+/// outer headers, pop a tag, turn a request into a reply). Never panics.
+#[inline]
+pub fn ingress<B: PacketBuf>(ctx: &Ctx, rx_port: u16, buf: &mut B) -> Decision {
+    let Some(port) = ctx.snap.port(rx_port) else {
+        return Decision::Drop(DropReason::UnknownPort);
+    };
+    if buf.data().len() < crate::wire::ethernet::HEADER_LEN {
+        return Decision::Drop(DropReason::Truncated);
+    }
+    if port.underlay {
+        if let Some(d) = underlay::ingress(ctx, rx_port, port, buf) {
+            return d;
+        }
+    }
+    if port.access {
+        return access::ingress(ctx, rx_port, port, buf);
+    }
+    if port.underlay {
+        return Decision::Drop(DropReason::NotForUs);
+    }
+    Decision::Drop(DropReason::NoRole)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,8 @@
+//! Tables the packet path reads: the configuration snapshot (immutable, swapped
+//! whole), the FDB and the neighbour table (lock-free, written by learning).
+
+pub mod fdb;
+pub mod neighbours;
+pub mod snapshot;
+pub mod flow_hash;
+pub mod maglev;

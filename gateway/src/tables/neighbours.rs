@@ -1,0 +1,254 @@
+//! Underlay neighbours: IPv4 -> MAC for the next hops of VTEPs (ARP cache).
+//!
+//! Fixed capacity, preallocated, open addressing with a bounded linear probe. A slot's
+//! key is one `AtomicU32` (0 = free; 0.0.0.0 is never a neighbour) and its value one
+//! `AtomicU64` (MAC in the low 48 bits, flags above), so a reader sees either the old
+//! or the new MAC, never a torn one, without locks. Keys are claimed with
+//! compare-exchange and never removed while the gateway runs (the set of next hops is
+//! small and bounded by the capacity); entries are invalidated instead.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::wire::MacAddr;
+
+const VALID: u64 = 1 << 63;
+const STATIC: u64 = 1 << 62;
+const MAC_MASK: u64 = (1 << 48) - 1;
+/// Slots probed for a key before giving up.
+const PROBE: usize = 16;
+
+struct Slot {
+    key: AtomicU32,
+    value: AtomicU64,
+    /// Seconds (caller's clock) when we last asked for this IP, to rate-limit ARP.
+    asked: AtomicU32,
+    /// Seconds when the entry was last confirmed.
+    updated: AtomicU32,
+}
+
+/// What a learn did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NeighbourUpdate {
+    /// Same MAC as before (nothing written).
+    Unchanged,
+    /// New or changed MAC stored.
+    Updated,
+    /// A static entry exists; not overridden.
+    StaticKept,
+    /// No free slot within the probe bound.
+    TableFull,
+}
+
+/// One row of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighbourEntry {
+    /// Neighbour IP.
+    pub ip: Ipv4Addr,
+    /// Its MAC, if resolved.
+    pub mac: Option<MacAddr>,
+    /// Configured, not learned.
+    pub is_static: bool,
+    /// Seconds of the caller's clock when last confirmed.
+    pub updated: u32,
+}
+
+/// The neighbour table. `Sync`: shared by all workers and the control thread.
+pub struct Neighbours {
+    slots: Box<[Slot]>,
+    mask: usize,
+}
+
+impl Neighbours {
+    /// A table for at least `capacity` neighbours (rounded up to a power of two).
+    pub fn new(capacity: usize) -> Neighbours {
+        let n = capacity.max(PROBE).next_power_of_two();
+        let slots = (0..n)
+            .map(|_| Slot {
+                key: AtomicU32::new(0),
+                value: AtomicU64::new(0),
+                asked: AtomicU32::new(0),
+                updated: AtomicU32::new(0),
+            })
+            .collect();
+        Neighbours {
+            slots,
+            mask: n - 1,
+        }
+    }
+
+    #[inline]
+    fn home(&self, ip: u32) -> usize {
+        (ip.wrapping_mul(0x9E37_79B9) >> 16) as usize & self.mask
+    }
+
+    #[inline]
+    fn find(&self, ip: u32) -> Option<&Slot> {
+        let h = self.home(ip);
+        for i in 0..PROBE {
+            let s = &self.slots[(h + i) & self.mask];
+            match s.key.load(Ordering::Acquire) {
+                k if k == ip => return Some(s),
+                0 => return None,
+                _ => {}
+            }
+        }
+        None
+    }
+
+    fn find_or_claim(&self, ip: u32) -> Option<&Slot> {
+        let h = self.home(ip);
+        for i in 0..PROBE {
+            let s = &self.slots[(h + i) & self.mask];
+            match s
+                .key
+                .compare_exchange(0, ip, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(s),
+                Err(k) if k == ip => return Some(s),
+                Err(_) => {}
+            }
+        }
+        None
+    }
+
+    /// The MAC of `ip`, if resolved. Lock-free; one or two cache lines.
+    #[inline]
+    pub fn lookup(&self, ip: Ipv4Addr) -> Option<MacAddr> {
+        let v = self.find(u32::from(ip))?.value.load(Ordering::Acquire);
+        (v & VALID != 0).then(|| MacAddr::from_u64(v & MAC_MASK))
+    }
+
+    /// Records `ip` is at `mac` (from an ARP packet seen on the underlay).
+    /// Writes nothing when the MAC is unchanged and `now` equals the last confirmation.
+    pub fn learn(&self, ip: Ipv4Addr, mac: MacAddr, now: u32) -> NeighbourUpdate {
+        let Some(s) = self.find_or_claim(u32::from(ip)) else {
+            return NeighbourUpdate::TableFull;
+        };
+        let old = s.value.load(Ordering::Acquire);
+        if old & STATIC != 0 {
+            return NeighbourUpdate::StaticKept;
+        }
+        let new = VALID | mac.to_u64();
+        if old == new {
+            if s.updated.load(Ordering::Relaxed) != now {
+                s.updated.store(now, Ordering::Relaxed);
+            }
+            return NeighbourUpdate::Unchanged;
+        }
+        s.value.store(new, Ordering::Release);
+        s.updated.store(now, Ordering::Relaxed);
+        NeighbourUpdate::Updated
+    }
+
+    /// Configures a static entry (control plane); learning never overrides it.
+    pub fn set_static(&self, ip: Ipv4Addr, mac: MacAddr) -> Result<(), NeighbourUpdate> {
+        let s = self
+            .find_or_claim(u32::from(ip))
+            .ok_or(NeighbourUpdate::TableFull)?;
+        s.value
+            .store(VALID | STATIC | mac.to_u64(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Forgets `ip`'s MAC (static or learned); the slot stays reserved for it.
+    pub fn invalidate(&self, ip: Ipv4Addr) -> bool {
+        match self.find(u32::from(ip)) {
+            Some(s) => {
+                s.value.store(0, Ordering::Release);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// True if an ARP request for `ip` should go out now: at most one per second per
+    /// IP across all workers (a benign race may send two).
+    pub fn should_ask(&self, ip: Ipv4Addr, now: u32) -> bool {
+        let Some(s) = self.find_or_claim(u32::from(ip)) else {
+            return false;
+        };
+        if s.asked.load(Ordering::Relaxed) == now.wrapping_add(1) {
+            return false;
+        }
+        // Stored as now+1 so that 0 means "never asked".
+        s.asked.store(now.wrapping_add(1), Ordering::Relaxed);
+        true
+    }
+
+    /// Every known neighbour (control plane).
+    pub fn entries(&self) -> Vec<NeighbourEntry> {
+        self.slots
+            .iter()
+            .filter_map(|s| {
+                let k = s.key.load(Ordering::Acquire);
+                if k == 0 {
+                    return None;
+                }
+                let v = s.value.load(Ordering::Acquire);
+                Some(NeighbourEntry {
+                    ip: Ipv4Addr::from(k),
+                    mac: (v & VALID != 0).then(|| MacAddr::from_u64(v & MAC_MASK)),
+                    is_static: v & STATIC != 0,
+                    updated: s.updated.load(Ordering::Relaxed),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac(b: u8) -> MacAddr {
+        MacAddr([2, 0, 0, 0, 0, b])
+    }
+
+    #[test]
+    fn learn_lookup_static_invalidate() {
+        let n = Neighbours::new(64);
+        let ip = Ipv4Addr::new(172, 30, 0, 11);
+        assert_eq!(n.lookup(ip), None);
+        assert_eq!(n.learn(ip, mac(1), 5), NeighbourUpdate::Updated);
+        assert_eq!(n.lookup(ip), Some(mac(1)));
+        assert_eq!(n.learn(ip, mac(1), 5), NeighbourUpdate::Unchanged);
+        assert_eq!(n.learn(ip, mac(2), 6), NeighbourUpdate::Updated);
+        assert_eq!(n.lookup(ip), Some(mac(2)));
+        n.set_static(ip, mac(9)).unwrap();
+        assert_eq!(n.learn(ip, mac(3), 7), NeighbourUpdate::StaticKept);
+        assert_eq!(n.lookup(ip), Some(mac(9)));
+        assert!(n.invalidate(ip));
+        assert_eq!(n.lookup(ip), None);
+        let e = n.entries();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].ip, ip);
+    }
+
+    #[test]
+    fn ask_rate_limited_per_second() {
+        let n = Neighbours::new(64);
+        let ip = Ipv4Addr::new(10, 0, 0, 1);
+        assert!(n.should_ask(ip, 0));
+        assert!(!n.should_ask(ip, 0));
+        assert!(n.should_ask(ip, 1));
+        assert!(!n.should_ask(ip, 1));
+    }
+
+    #[test]
+    fn fills_up_and_reports_full() {
+        let n = Neighbours::new(16);
+        let mut full = 0;
+        for i in 1..=40u32 {
+            if n.learn(Ipv4Addr::from(i), mac(i as u8), 0) == NeighbourUpdate::TableFull {
+                full += 1;
+            }
+        }
+        assert_eq!(full, 40 - 16);
+        for i in 1..=40u32 {
+            if let Some(m) = n.lookup(Ipv4Addr::from(i)) {
+                assert_eq!(m, mac(i as u8));
+            }
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The immutable configuration snapshot the workers read: ports and roles, the VTEP,
+//! VNIs with their VLAN mappings and flood lists, VTEPs with precomputed outer
+//! headers. Built by the control side from a [`Config`]; workers load the current one
+//! once per burst (RCU style, see `SnapshotCell`) and never see it change under them.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use ahash::RandomState;
+use arc_swap::ArcSwap;
+
+use crate::control::config::{Config, Role};
+use crate::wire::MacAddr;
+
+/// Highest DPDK port id the snapshot indexes (ports are a small dense range).
+pub const MAX_PORTS: usize = 32;
+/// Bytes vxgw puts in front of an inner frame: Ethernet, IPv4, UDP, VXLAN.
+pub const ENCAP_LEN: usize = 14 + 20 + 8 + 8;
+
+/// A port as the pipeline sees it.
+#[derive(Debug, Clone, Default)]
+pub struct PortView {
+    /// Configured (the pipeline drops traffic of ports it does not know).
+    pub present: bool,
+    /// Name from the configuration.
+    pub name: String,
+    /// Carries VXLAN to/from VTEPs.
+    pub underlay: bool,
+    /// Carries access segments.
+    pub access: bool,
+    /// Carries client traffic of published ports.
+    pub external: bool,
+    /// The port's MAC.
+    pub mac: MacAddr,
+    /// Access ports: VLAN id (0 = untagged) -> VNI slot + 1 (0 = not mapped).
+    pub vlan_to_vni: Option<Box<[u16; 4096]>>,
+}
+
+/// The underlay side of the gateway.
+#[derive(Debug, Clone)]
+pub struct UnderlayView {
+    /// Port id.
+    pub port: u16,
+    /// Its MAC (outer source MAC).
+    pub mac: MacAddr,
+    /// Our VTEP address.
+    pub vtep_ip: Ipv4Addr,
+    /// Largest outer IPv4 packet (the port's MTU).
+    pub mtu: u16,
+    /// VXLAN UDP port.
+    pub vxlan_port: u16,
+}
+
+/// A remote VTEP with its precomputed outer headers.
+#[derive(Debug, Clone)]
+pub struct VtepView {
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Whose MAC the outer frame is sent to (the VTEP itself, or the underlay gateway).
+    pub next_hop: Ipv4Addr,
+    /// Outer Ethernet + IPv4 + UDP + VXLAN with every constant field filled; the
+    /// destination MAC, IP total length and checksum, UDP source port and length,
+    /// and the VNI are written per packet.
+    pub header: [u8; ENCAP_LEN],
+    /// One's-complement sum of the constant IPv4 header words (checksum and total
+    /// length taken as zero), so the per-packet checksum is one add and a fold.
+    pub ip_sum_base: u32,
+}
+
+/// A VXLAN segment.
+#[derive(Debug, Clone)]
+pub struct VniView {
+    /// The VNI.
+    pub vni: u32,
+    /// VTEP indexes receiving head-end replicated BUM frames.
+    pub flood: Vec<u16>,
+    /// Access members: (port id, VLAN id; 0 = untagged).
+    pub access: Vec<(u16, u16)>,
+    /// Learned-entry limit.
+    pub learn_limit: u32,
+    /// Dynamic-entry age (seconds).
+    pub ageing_secs: u32,
+    /// vxgw's own overlay address in this VNI, with the MAC it answers with.
+    pub gateway: Option<(Ipv4Addr, MacAddr)>,
+    /// ARP suppression: overlay IP -> MAC.
+    pub arp: HashMap<Ipv4Addr, MacAddr, RandomState>,
+}
+
+/// One complete, immutable view of the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Increments with every published change.
+    pub generation: u64,
+    /// Ports by id.
+    pub ports: Vec<PortView>,
+    /// The underlay, when VXLAN is configured.
+    pub underlay: Option<UnderlayView>,
+    /// VTEPs; indexes are stable within one snapshot.
+    pub vteps: Vec<VtepView>,
+    /// VTEP address -> index (the decap allow-list).
+    pub vtep_index: HashMap<Ipv4Addr, u16, RandomState>,
+    /// VNIs by slot.
+    pub vnis: Vec<VniView>,
+    /// VNI -> slot.
+    pub vni_index: HashMap<u32, u16, RandomState>,
+}
+
+/// A port the DPDK side resolved: its id and MAC.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedPort {
+    /// DPDK port id.
+    pub id: u16,
+    /// Its MAC.
+    pub mac: MacAddr,
+    /// Its MTU (bytes of IP packet).
+    pub mtu: u16,
+}
+
+fn fixed_state() -> RandomState {
+    // In-process tables only; fixed keys keep snapshots comparable in tests.
+    RandomState::with_seeds(0x7667_7778, 0x766e_6920, 0x6764_6220, 0x7461_626c)
+}
+
+impl Snapshot {
+    /// Builds a snapshot from a validated configuration and the ports DPDK resolved
+    /// (by configured name). Fails if a configured port is missing.
+    pub fn build(
+        cfg: &Config,
+        resolve: &dyn Fn(&str) -> Option<ResolvedPort>,
+        generation: u64,
+    ) -> Result<Snapshot, String> {
+        let g = &cfg.gateway;
+        let mut ports = vec![PortView::default(); MAX_PORTS];
+        let mut ids = HashMap::new();
+        for p in &cfg.ports {
+            let r = resolve(&p.name).ok_or_else(|| format!("port '{}' does not exist", p.name))?;
+            if r.id as usize >= MAX_PORTS {
+                return Err(format!("port '{}' has id {} >= {MAX_PORTS}", p.name, r.id));
+            }
+            ids.insert(p.name.clone(), r);
+            ports[r.id as usize] = PortView {
+                present: true,
+                name: p.name.clone(),
+                underlay: p.roles.contains(&Role::Underlay),
+                access: p.roles.contains(&Role::Access),
+                external: p.roles.contains(&Role::External),
+                mac: r.mac,
+                vlan_to_vni: p
+                    .roles
+                    .contains(&Role::Access)
+                    .then(|| Box::new([0u16; 4096])),
+            };
+        }
+        let underlay = match (
+            cfg.ports.iter().find(|p| p.roles.contains(&Role::Underlay)),
+            g.vtep_ip,
+        ) {
+            (Some(p), Some(vtep_ip)) => {
+                let r = ids[&p.name];
+                Some(UnderlayView {
+                    port: r.id,
+                    mac: r.mac,
+                    vtep_ip,
+                    mtu: p.mtu.unwrap_or(r.mtu),
+                    vxlan_port: g.vxlan_port,
+                })
+            }
+            _ => None,
+        };
+        let mut vteps = Vec::new();
+        let mut vtep_index = HashMap::with_hasher(fixed_state());
+        if let Some(ul) = &underlay {
+            let mask = if g.underlay_prefix_len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - g.underlay_prefix_len as u32)
+            };
+            for v in &cfg.vteps {
+                let on_link = u32::from(v.ip) & mask == u32::from(ul.vtep_ip) & mask;
+                let next_hop = match (on_link, g.underlay_gateway) {
+                    (true, _) | (false, None) => v.ip,
+                    (false, Some(gw)) => gw,
+                };
+                let (header, ip_sum_base) = outer_template(ul, v.ip, g.ttl, g.dscp, g.df);
+                vtep_index.insert(v.ip, vteps.len() as u16);
+                vteps.push(VtepView {
+                    ip: v.ip,
+                    next_hop,
+                    header,
+                    ip_sum_base,
+                });
+            }
+        }
+        let mut vnis = Vec::new();
+        let mut vni_index = HashMap::with_hasher(fixed_state());
+        for v in &cfg.vnis {
+            let slot = vnis.len() as u16;
+            let mut access = Vec::new();
+            for a in &v.access {
+                let r = ids[&a.port];
+                if let Some(map) = ports[r.id as usize].vlan_to_vni.as_mut() {
+                    map[a.vlan as usize] = slot + 1;
+                }
+                access.push((r.id, a.vlan));
+            }
+            let gw_mac = underlay.as_ref().map(|u| u.mac).unwrap_or_default();
+            vni_index.insert(v.id, slot);
+            vnis.push(VniView {
+                vni: v.id,
+                flood: v
+                    .flood
+                    .iter()
+                    .filter_map(|ip| vtep_index.get(ip).copied())
+                    .collect(),
+                access,
+                learn_limit: v.learn_limit.unwrap_or(g.learn_limit),
+                ageing_secs: v.ageing_secs.unwrap_or(g.ageing_secs),
+                gateway: v.gateway_ip.map(|ip| (ip, gw_mac)),
+                arp: {
+                    let mut m = HashMap::with_hasher(fixed_state());
+                    m.extend(v.arp.iter().map(|e| (e.ip, e.mac)));
+                    m
+                },
+            });
+        }
+        Ok(Snapshot {
+            generation,
+            ports,
+            underlay,
+            vteps,
+            vtep_index,
+            vnis,
+            vni_index,
+        })
+    }
+
+    /// The port view of `id`, if configured.
+    #[inline]
+    pub fn port(&self, id: u16) -> Option<&PortView> {
+        self.ports.get(id as usize).filter(|p| p.present)
+    }
+
+    /// VNI slot of a VNI.
+    #[inline]
+    pub fn vni_slot(&self, vni: u32) -> Option<u16> {
+        self.vni_index.get(&vni).copied()
+    }
+
+    /// Ageing time of a VNI (seconds); for the sweeper.
+    pub fn ageing_of(&self, vni: u32) -> u32 {
+        self.vni_slot(vni)
+            .map(|s| self.vnis[s as usize].ageing_secs)
+            .unwrap_or(300)
+    }
+}
+
+/// Precomputes a VTEP's outer header and the constant part of its IPv4 checksum.
+fn outer_template(
+    ul: &UnderlayView,
+    dst: Ipv4Addr,
+    ttl: u8,
+    dscp: u8,
+    df: bool,
+) -> ([u8; ENCAP_LEN], u32) {
+    let mut h = [0u8; ENCAP_LEN];
+    h[6..12].copy_from_slice(&ul.mac.0);
+    h[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    let ip = &mut h[14..34];
+    ip[0] = 0x45;
+    ip[1] = dscp << 2;
+    ip[6] = if df { 0x40 } else { 0 };
+    ip[8] = ttl;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&ul.vtep_ip.octets());
+    ip[16..20].copy_from_slice(&dst.octets());
+    let mut sum = 0u32;
+    for w in ip.chunks(2) {
+        sum += u16::from_be_bytes([w[0], w[1]]) as u32;
+    }
+    h[36..38].copy_from_slice(&ul.vxlan_port.to_be_bytes());
+    h[42] = crate::wire::vxlan::FLAG_I;
+    (h, sum)
+}
+
+/// The published snapshot: workers `load()` it once per burst; the control thread
+/// `publish()`es a new one. Readers never block and never see a partial update.
+pub struct SnapshotCell(ArcSwap<Snapshot>);
+
+impl SnapshotCell {
+    /// A cell holding `s`.
+    pub fn new(s: Snapshot) -> SnapshotCell {
+        SnapshotCell(ArcSwap::from_pointee(s))
+    }
+
+    /// The current snapshot (a cheap, lock-free guard; hold it for one burst).
+    #[inline]
+    pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.0.load()
+    }
+
+    /// The current snapshot as an owned Arc (control side).
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.0.load_full()
+    }
+
+    /// Makes `s` current for every worker's next burst.
+    pub fn publish(&self, s: Snapshot) {
+        self.0.store(Arc::new(s));
+    }
+}

@@ -1,0 +1,382 @@
+//! The gateway worker: polls its rx queues, runs the pipeline on each burst, and
+//! turns decisions into transmissions (one tx buffer per port), flood replicas, local
+//! replies, and the short wait for an unresolved underlay neighbour.
+//!
+//! This is the glue between the DPDK layer (mbufs, queues) and the pipeline (bytes
+//! and tables); it holds no packet logic of its own. Nothing here allocates, locks or
+//! does an atomic read-modify-write per packet: counters are owner-written, the
+//! snapshot is loaded once per poll round, tables are lock-free.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use crate::dpdk::{tsc_now, Flushed, Mbuf, MbufBurst, Mempool, RxQueue, TxBuffer, TxQueue};
+use crate::metrics::{CachePadded, Counter};
+use crate::pipeline::egress::{self, EncapResult};
+use crate::pipeline::{
+    build_arp_request, inner_flow_hash, Ctx, Decision, DropReason, Event, Origin, PacketBuf,
+    PipelineCounters, Target,
+};
+use crate::shutdown::StopFlag;
+use crate::tables::fdb::Fdb;
+use crate::tables::neighbours::Neighbours;
+use crate::tables::snapshot::{Snapshot, SnapshotCell, MAX_PORTS};
+
+impl PacketBuf for Mbuf {
+    #[inline]
+    fn data(&self) -> &[u8] {
+        Mbuf::data(self)
+    }
+    #[inline]
+    fn data_mut(&mut self) -> &mut [u8] {
+        Mbuf::data_mut(self)
+    }
+    #[inline]
+    fn prepend(&mut self, n: usize) -> bool {
+        Mbuf::prepend(self, n).is_some()
+    }
+    #[inline]
+    fn adj(&mut self, n: usize) -> bool {
+        Mbuf::adj(self, n)
+    }
+    #[inline]
+    fn trim(&mut self, n: usize) -> bool {
+        Mbuf::trim(self, n)
+    }
+}
+
+/// A coarse clock shared by workers and the control thread: seconds since start,
+/// from the TSC (no syscall on the packet path).
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    t0: u64,
+    hz: u64,
+}
+
+impl Clock {
+    /// Starts the clock now; `hz` is the TSC frequency.
+    pub fn start(hz: u64) -> Clock {
+        Clock {
+            t0: tsc_now(),
+            hz: hz.max(1),
+        }
+    }
+
+    /// Seconds since start for a TSC reading.
+    #[inline]
+    pub fn secs_at(&self, tsc: u64) -> u32 {
+        (tsc.wrapping_sub(self.t0) / self.hz) as u32
+    }
+
+    /// Seconds since start.
+    pub fn now(&self) -> u32 {
+        self.secs_at(tsc_now())
+    }
+}
+
+/// Tables and resources every worker shares.
+pub struct Shared {
+    /// The published configuration.
+    pub snap: Arc<SnapshotCell>,
+    /// The filtering database.
+    pub fdb: Arc<Fdb>,
+    /// Underlay neighbours.
+    pub neigh: Arc<Neighbours>,
+    /// Pool for replicas and ARP requests.
+    pub pool: Arc<Mempool>,
+    /// Shutdown flag.
+    pub stop: StopFlag,
+    /// Coarse clock.
+    pub clock: Clock,
+}
+
+/// One worker's counters.
+#[derive(Default)]
+pub struct WorkerStats {
+    /// Pipeline drops and events.
+    pub pipeline: PipelineCounters,
+    /// Packets received.
+    pub rx_packets: Counter,
+    /// Packets the tx queues took.
+    pub tx_packets: Counter,
+    /// Poll rounds.
+    pub polls: Counter,
+    /// Poll rounds that received something.
+    pub busy_polls: Counter,
+    /// TSC cycles spent in busy rounds.
+    pub busy_cycles: Counter,
+}
+
+/// Padded per-worker stats block.
+pub type WorkerCounters = CachePadded<WorkerStats>;
+
+/// Frames waiting for an underlay neighbour's MAC (bounded; oldest expire).
+const PENDING_CAP: usize = 64;
+/// Seconds a frame may wait for ARP.
+const PENDING_SECS: u32 = 2;
+
+struct Pending {
+    m: Mbuf,
+    vni: u32,
+    vtep: Ipv4Addr,
+    hash: u64,
+    since: u32,
+}
+
+struct TxPort {
+    q: TxQueue,
+    buf: TxBuffer,
+}
+
+/// A worker's queues: every rx queue it polls and one tx queue per port.
+pub struct Worker {
+    rx: Vec<RxQueue>,
+    tx: Vec<Option<TxPort>>,
+    pending: Vec<Pending>,
+    /// Second pending list, swapped with `pending` when retrying (no allocation).
+    spare: Vec<Pending>,
+    /// Packets sent by flushes inside `send` (folded into the counters per round).
+    tx_sent: u64,
+}
+
+impl Worker {
+    /// A worker polling `rx` and sending on `tx` (one queue per port, any order).
+    pub fn new(rx: Vec<RxQueue>, tx: Vec<TxQueue>) -> Worker {
+        let mut slots: Vec<Option<TxPort>> = (0..MAX_PORTS).map(|_| None).collect();
+        for q in tx {
+            let p = q.port() as usize;
+            if p < MAX_PORTS {
+                slots[p] = Some(TxPort {
+                    q,
+                    buf: TxBuffer::new(),
+                });
+            }
+        }
+        Worker {
+            rx,
+            tx: slots,
+            pending: Vec::with_capacity(PENDING_CAP),
+            spare: Vec::with_capacity(PENDING_CAP),
+            tx_sent: 0,
+        }
+    }
+
+    /// Polls until the stop flag is set. Runs on a worker lcore.
+    pub fn run(mut self, sh: &Shared, c: &WorkerCounters) {
+        let mut burst = MbufBurst::new();
+        let mut round: u32 = 0;
+        while !sh.stop.is_set() {
+            let t0 = tsc_now();
+            let snap = sh.snap.load();
+            let ctx = Ctx {
+                snap: &snap,
+                fdb: &sh.fdb,
+                neigh: &sh.neigh,
+                now: sh.clock.secs_at(t0),
+                counters: &c.pipeline,
+            };
+            let mut got = 0;
+            for qi in 0..self.rx.len() {
+                let n = self.rx[qi].rx_burst(&mut burst);
+                if n == 0 {
+                    continue;
+                }
+                got += n;
+                let port = self.rx[qi].port();
+                for i in 0..n {
+                    burst.prefetch(i);
+                }
+                for mut m in burst.drain() {
+                    if m.segments() > 1 {
+                        c.pipeline.drop(DropReason::MultiSegment);
+                        continue;
+                    }
+                    let d = crate::pipeline::ingress(&ctx, port, &mut m);
+                    self.dispatch(sh, &ctx, d, m);
+                }
+            }
+            self.flush(c);
+            round = round.wrapping_add(1);
+            if !self.pending.is_empty() && round % 1024 == 0 {
+                self.retry_pending(sh, &ctx);
+                self.flush(c);
+            }
+            c.polls.add(1);
+            if got > 0 {
+                c.rx_packets.add(got as u64);
+                c.busy_polls.add(1);
+                c.busy_cycles.add(tsc_now().wrapping_sub(t0));
+            }
+        }
+        // Frames still waiting are freed with `self`.
+    }
+
+    #[inline]
+    fn flush(&mut self, c: &WorkerCounters) {
+        for t in self.tx.iter_mut().flatten() {
+            if !t.buf.is_empty() {
+                let f = t.buf.flush(&mut t.q);
+                Self::count_tx(c, f);
+            }
+        }
+        if self.tx_sent > 0 {
+            c.tx_packets.add(std::mem::take(&mut self.tx_sent));
+        }
+    }
+
+    #[inline]
+    fn count_tx(c: &WorkerCounters, f: Flushed) {
+        c.tx_packets.add(f.sent);
+        if f.dropped > 0 {
+            c.pipeline.drop_n(DropReason::TxQueueFull, f.dropped);
+        }
+    }
+
+    #[inline]
+    fn send(&mut self, ctx: &Ctx, port: u16, m: Mbuf) {
+        match self.tx.get_mut(port as usize).and_then(Option::as_mut) {
+            Some(t) => {
+                let f = t.buf.push(m, &mut t.q);
+                self.tx_sent += f.sent;
+                if f.dropped > 0 {
+                    ctx.counters.drop_n(DropReason::TxQueueFull, f.dropped);
+                }
+            }
+            None => ctx.counters.drop(DropReason::UnknownPort),
+        }
+    }
+
+    #[inline]
+    fn dispatch(&mut self, sh: &Shared, ctx: &Ctx, d: Decision, m: Mbuf) {
+        match d {
+            Decision::Drop(r) => ctx.counters.drop(r),
+            Decision::Consumed => {}
+            Decision::Send { port } => self.send(ctx, port, m),
+            Decision::Forward { vni, to } => {
+                let hash = match to {
+                    Target::Vtep(_) => inner_flow_hash(m.data()),
+                    Target::Access { .. } => 0,
+                };
+                self.egress(sh, ctx, vni, to, hash, m);
+            }
+            Decision::Flood { vni, from } => self.flood(sh, ctx, vni, from, m),
+        }
+    }
+
+    /// Head-end replication: a copy per member (VTEPs only when the frame came from
+    /// an access port: split horizon), the original buffer for the last one.
+    fn flood(&mut self, sh: &Shared, ctx: &Ctx, vni: u16, from: Origin, m: Mbuf) {
+        let snap: &Snapshot = ctx.snap;
+        let v = &snap.vnis[vni as usize];
+        let from_access = matches!(from, Origin::Access { .. });
+        let vteps = if from_access { &v.flood[..] } else { &[][..] };
+        let access = v
+            .access
+            .iter()
+            .filter(|&&(p, vl)| from != (Origin::Access { port: p, vlan: vl }));
+        let n = vteps.len() + access.clone().count();
+        if n == 0 {
+            ctx.counters.drop(DropReason::FloodNoMembers);
+            return;
+        }
+        ctx.counters.event(Event::Flooded);
+        ctx.counters.event_n(Event::FloodReplicas, n as u64);
+        let hash = if vteps.is_empty() {
+            0
+        } else {
+            inner_flow_hash(m.data())
+        };
+        let targets = vteps
+            .iter()
+            .map(|&i| Target::Vtep(i))
+            .chain(access.map(|&(port, vlan)| Target::Access { port, vlan }));
+        let mut original = Some(m);
+        for (k, t) in targets.enumerate() {
+            let copy = if k + 1 == n {
+                original.take()
+            } else {
+                original.as_ref().and_then(|o| o.copy(&sh.pool))
+            };
+            match copy {
+                Some(c) => self.egress(sh, ctx, vni, t, hash, c),
+                None => ctx.counters.drop(DropReason::ReplicaAllocFailed),
+            }
+        }
+    }
+
+    #[inline]
+    fn egress(&mut self, sh: &Shared, ctx: &Ctx, vni: u16, to: Target, hash: u64, mut m: Mbuf) {
+        match to {
+            Target::Access { port, vlan } => match egress::to_access(ctx, &mut m, vlan) {
+                Ok(()) => self.send(ctx, port, m),
+                Err(r) => ctx.counters.drop(r),
+            },
+            Target::Vtep(i) => {
+                let vni_id = ctx.snap.vnis[vni as usize].vni;
+                match egress::to_vtep(ctx, &mut m, vni_id, i, hash) {
+                    EncapResult::Ready { port } => self.send(ctx, port, m),
+                    EncapResult::Drop(r) => ctx.counters.drop(r),
+                    EncapResult::NeedNeighbour { next_hop } => {
+                        self.ask_neighbour(sh, ctx, next_hop);
+                        if self.pending.len() == PENDING_CAP {
+                            ctx.counters.drop(DropReason::NeighbourPendingFull);
+                        } else {
+                            ctx.counters.event(Event::NeighbourQueued);
+                            self.pending.push(Pending {
+                                m,
+                                vni: vni_id,
+                                vtep: ctx.snap.vteps[i as usize].ip,
+                                hash,
+                                since: ctx.now,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn ask_neighbour(&mut self, sh: &Shared, ctx: &Ctx, ip: Ipv4Addr) {
+        let Some(ul) = ctx.snap.underlay.as_ref() else {
+            return;
+        };
+        if !sh.neigh.should_ask(ip, ctx.now) {
+            return;
+        }
+        let Ok(mut m) = Mbuf::alloc(&sh.pool) else {
+            ctx.counters.drop(DropReason::ReplicaAllocFailed);
+            return;
+        };
+        let Some(out) = m.append(60) else {
+            return;
+        };
+        build_arp_request(out, ul.mac, ul.vtep_ip, ip);
+        ctx.counters.event(Event::ArpRequestsSent);
+        self.send(ctx, ul.port, m);
+    }
+
+    /// Sends frames whose neighbour got resolved; expires the old ones.
+    fn retry_pending(&mut self, sh: &Shared, ctx: &Ctx) {
+        let mut waiting = std::mem::replace(&mut self.pending, std::mem::take(&mut self.spare));
+        for p in waiting.drain(..) {
+            let Some(&i) = ctx.snap.vtep_index.get(&p.vtep) else {
+                ctx.counters.drop(DropReason::UnknownVtep);
+                continue;
+            };
+            let mut m = p.m;
+            match egress::to_vtep(ctx, &mut m, p.vni, i, p.hash) {
+                EncapResult::Ready { port } => self.send(ctx, port, m),
+                EncapResult::Drop(r) => ctx.counters.drop(r),
+                EncapResult::NeedNeighbour { next_hop } => {
+                    if ctx.now.wrapping_sub(p.since) > PENDING_SECS {
+                        ctx.counters.drop(DropReason::NeighbourTimeout);
+                    } else {
+                        self.ask_neighbour(sh, ctx, next_hop);
+                        self.pending.push(Pending { m, ..p });
+                    }
+                }
+            }
+        }
+        self.spare = waiting;
+    }
+}
