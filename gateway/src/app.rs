@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::control::config::Config;
 use crate::dpdk::{
-    self, Eal, LaunchedWorker, Mempool, Port, PortConfig, RxQueue, StartedPort, TxQueue,
-    BURST_SIZE,
+    self, Eal, LaunchedWorker, Mempool, Port, PortConfig, RxQueue, StartedPort, TxQueue, BURST_SIZE,
 };
 use crate::forward::{self, Lane};
 use crate::pipeline::{DropReason, Event};
@@ -87,10 +86,11 @@ pub fn run(opts: &Options, eal_args: &[String]) -> Result<(), AppError> {
 }
 
 fn resolve_port(spec: &str, all: &[Port]) -> Result<u16, AppError> {
-    let found = all
-        .iter()
-        .find(|p| p.name() == spec)
-        .or_else(|| spec.parse::<u16>().ok().and_then(|id| all.iter().find(|p| p.id() == id)));
+    let found = all.iter().find(|p| p.name() == spec).or_else(|| {
+        spec.parse::<u16>()
+            .ok()
+            .and_then(|id| all.iter().find(|p| p.id() == id))
+    });
     found.map(|p| p.id()).ok_or_else(|| AppError::UnknownPort {
         name: spec.to_string(),
         known: if all.is_empty() {
@@ -158,9 +158,10 @@ fn bring_up(
         };
         let (sp, rx, tx) = Port::by_id(id)?.start(&cfg, &ports.pool)?;
         eprintln!(
-            "vxgw: port {} {} up ({} rx/tx queues, mtu {}, link {})",
+            "vxgw: port {} {} up (mac {}, {} rx/tx queues, mtu {}, link {})",
             sp.id(),
             sp.name(),
+            crate::wire::MacAddr(sp.mac()),
             nq,
             sp.mtu(),
             if sp.link().up { "up" } else { "down" }
@@ -236,9 +237,12 @@ fn run_forward(eal: &Eal, opts: &Options) -> Result<(), AppError> {
             "busy_cycles_per_packet": per_packet(c.busy_cycles.get(), rx),
         })
     };
-    control_loop(opts, &stop, &ports.started, |_| {
-        serde_json::json!({ "workers": counters.iter().map(worker_json).collect::<Vec<_>>() })
-    });
+    control_loop(
+        opts,
+        &stop,
+        &ports.started,
+        |_| serde_json::json!({ "workers": counters.iter().map(worker_json).collect::<Vec<_>>() }),
+    );
     for w in launched {
         w.wait();
     }
@@ -282,7 +286,11 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
     let resolved: HashMap<String, ResolvedPort> = by_name
         .iter()
         .map(|(name, &id)| {
-            let sp = ports.started.iter().find(|s| s.id() == id).expect("started");
+            let sp = ports
+                .started
+                .iter()
+                .find(|s| s.id() == id)
+                .expect("started");
             (
                 name.clone(),
                 ResolvedPort {
@@ -305,8 +313,12 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
             },
             (None, None) => unreachable!("validated: vtep or port"),
         };
-        fdb.add_static(f.vni, f.mac, dest)
-            .map_err(|e| AppError::Config(format!("static FDB entry {} in VNI {}: {e:?}", f.mac, f.vni)))?;
+        fdb.add_static(f.vni, f.mac, dest).map_err(|e| {
+            AppError::Config(format!(
+                "static FDB entry {} in VNI {}: {e:?}",
+                f.mac, f.vni
+            ))
+        })?;
     }
     let neigh = Arc::new(Neighbours::new(1024));
     for n in &cfg.neighbours {
@@ -323,8 +335,11 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
         stop: stop.clone(),
         clock: Clock::start(dpdk::tsc_hz()),
     });
-    let counters: Arc<Vec<WorkerCounters>> =
-        Arc::new((0..workers.len()).map(|_| WorkerCounters::default()).collect());
+    let counters: Arc<Vec<WorkerCounters>> = Arc::new(
+        (0..workers.len())
+            .map(|_| WorkerCounters::default())
+            .collect(),
+    );
     let mut launched = Vec::new();
     for (w, lcore) in workers.iter().enumerate() {
         let mut rx = Vec::new();

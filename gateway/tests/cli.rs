@@ -106,14 +106,15 @@ fn null_devices_forward_at_rate() {
     let tx_pps = ports[1]["tx_pps"].as_u64().unwrap();
     assert!(rx_pps > 100_000, "net_null0 rx {rx_pps} pps");
     // Everything received on port 0 leaves on port 1 (net_null never refuses); the
-    // counters are read while the worker runs, so tx may trail rx by one burst.
+    // counters are read one after the other while the worker runs, so they may be
+    // a burst or two apart either way.
     let w = &s["workers"][0];
     assert_eq!(w["tx_dropped"], 0);
     let (rx, tx) = (
         w["rx_packets"].as_u64().unwrap(),
         w["tx_packets"].as_u64().unwrap(),
     );
-    assert!(rx >= tx && rx - tx <= 32, "rx {rx} tx {tx}");
+    assert!(rx.abs_diff(tx) <= 64, "rx {rx} tx {tx}");
     assert!(tx_pps > 100_000, "net_null1 tx {tx_pps} pps");
     assert!(p.stop().expect("exits").success());
     cleanup_prefix(&prefix);

@@ -212,8 +212,8 @@ impl Config {
 
     /// Reads and parses a file.
     pub fn load(path: &std::path::Path) -> Result<Config, Vec<String>> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| vec![format!("{}: {e}", path.display())])?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| vec![format!("{}: {e}", path.display())])?;
         Config::parse(&text).map_err(|errs| {
             errs.into_iter()
                 .map(|e| format!("{}: {e}", path.display()))
@@ -356,9 +356,7 @@ impl Config {
                         ));
                     }
                 }
-                _ => errs.push(format!(
-                    "fdb[{i}]: give exactly one of `vtep` or `port`"
-                )),
+                _ => errs.push(format!("fdb[{i}]: give exactly one of `vtep` or `port`")),
             }
         }
         if errs.is_empty() {
@@ -418,13 +416,22 @@ vtep = "172.30.0.12"
     fn every_error_is_reported_with_its_location() {
         let bad = GOOD
             .replace("id = 4096", "id = 16777216")
-            .replace("flood = [\"172.30.0.11\", \"172.30.0.12\"]", "flood = [\"172.30.0.13\"]")
+            .replace(
+                "flood = [\"172.30.0.11\", \"172.30.0.12\"]",
+                "flood = [\"172.30.0.13\"]",
+            )
             .replace("vlan = 0 }", "vlan = 5000 }")
-            .replace("vtep = \"172.30.0.12\"", "vtep = \"172.30.0.12\"\nport = \"net_af_packet1\"");
+            .replace(
+                "vtep = \"172.30.0.12\"",
+                "vtep = \"172.30.0.12\"\nport = \"net_af_packet1\"",
+            );
         let errs = Config::parse(&bad).unwrap_err();
         let all = errs.join("\n");
         assert!(all.contains("vni[0].id: 16777216"), "{all}");
-        assert!(all.contains("vni[0].flood[0]: 172.30.0.13 is not a configured"), "{all}");
+        assert!(
+            all.contains("vni[0].flood[0]: 172.30.0.13 is not a configured"),
+            "{all}"
+        );
         assert!(all.contains("vni[0].access[0].vlan: 5000"), "{all}");
         assert!(all.contains("fdb[0]: give exactly one"), "{all}");
         assert_eq!(errs.len(), 5, "{all}"); // + fdb[0].vni no longer exists

@@ -10,7 +10,12 @@ use crate::wire::ethernet::ethertype;
 use crate::wire::vlan;
 
 #[inline]
-pub(super) fn ingress<B: PacketBuf>(ctx: &Ctx, rx_port: u16, port: &PortView, buf: &mut B) -> Decision {
+pub(super) fn ingress<B: PacketBuf>(
+    ctx: &Ctx,
+    rx_port: u16,
+    port: &PortView,
+    buf: &mut B,
+) -> Decision {
     let Some(map) = port.vlan_to_vni.as_ref() else {
         return Decision::Drop(DropReason::NoRole);
     };
@@ -38,8 +43,24 @@ pub(super) fn ingress<B: PacketBuf>(ctx: &Ctx, rx_port: u16, port: &PortView, bu
             return Decision::Drop(DropReason::Truncated);
         }
     }
-    if let Some(d) = bridge::learn_source(ctx, vni, buf.data(), FdbDest::Access { port: rx_port, vlan }) {
+    if let Some(d) = bridge::learn_source(
+        ctx,
+        vni,
+        buf.data(),
+        FdbDest::Access {
+            port: rx_port,
+            vlan,
+        },
+    ) {
         return d;
     }
-    bridge::forward(ctx, vni, Origin::Access { port: rx_port, vlan }, buf)
+    bridge::forward(
+        ctx,
+        vni,
+        Origin::Access {
+            port: rx_port,
+            vlan,
+        },
+        buf,
+    )
 }

@@ -55,9 +55,14 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
                     _ => None,
                 };
                 if let Some((mac, ev)) = answer {
-                    if req.sender_mac != mac && local::arp_reply_in_place(buf.data_mut(), mac).is_ok() {
+                    if req.sender_mac != mac
+                        && local::arp_reply_in_place(buf.data_mut(), mac).is_ok()
+                    {
                         ctx.counters.event(ev);
-                        return Decision::Forward { vni, to: back_to(origin) };
+                        return Decision::Forward {
+                            vni,
+                            to: back_to(origin),
+                        };
                     }
                 }
             }
@@ -69,7 +74,10 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
             return match local::echo_reply_in_place(buf.data_mut(), ip, mac) {
                 Ok(true) => {
                     ctx.counters.event(Event::EchoReplied);
-                    Decision::Forward { vni, to: back_to(origin) }
+                    Decision::Forward {
+                        vni,
+                        to: back_to(origin),
+                    }
                 }
                 Ok(false) => Decision::Drop(DropReason::UnsupportedProtocol),
                 Err(_) => Decision::Drop(DropReason::MalformedIcmp),
@@ -85,14 +93,20 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
             if origin == (Origin::Access { port, vlan }) {
                 Decision::Drop(DropReason::SameSegment)
             } else {
-                Decision::Forward { vni, to: Target::Access { port, vlan } }
+                Decision::Forward {
+                    vni,
+                    to: Target::Access { port, vlan },
+                }
             }
         }
         Some(FdbDest::Vtep(ip)) => match origin {
             // Split horizon: what came from the overlay never goes back into it.
             Origin::Vtep(_) => Decision::Drop(DropReason::SplitHorizon),
             Origin::Access { .. } => match ctx.snap.vtep_index.get(&ip) {
-                Some(&i) => Decision::Forward { vni, to: Target::Vtep(i) },
+                Some(&i) => Decision::Forward {
+                    vni,
+                    to: Target::Vtep(i),
+                },
                 None => Decision::Flood { vni, from: origin },
             },
         },

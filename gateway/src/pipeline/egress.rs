@@ -45,7 +45,13 @@ pub fn to_access<B: PacketBuf>(ctx: &Ctx, buf: &mut B, vlan: u16) -> Result<(), 
 /// is the inner frame's [`super::inner_flow_hash`] (computed once per frame, even when
 /// flooding to many VTEPs).
 #[inline]
-pub fn to_vtep<B: PacketBuf>(ctx: &Ctx, buf: &mut B, vni: u32, vtep: u16, flow_hash: u64) -> EncapResult {
+pub fn to_vtep<B: PacketBuf>(
+    ctx: &Ctx,
+    buf: &mut B,
+    vni: u32,
+    vtep: u16,
+    flow_hash: u64,
+) -> EncapResult {
     let Some(ul) = ctx.snap.underlay.as_ref() else {
         return EncapResult::Drop(DropReason::NoUnderlay);
     };
@@ -65,7 +71,14 @@ pub fn to_vtep<B: PacketBuf>(ctx: &Ctx, buf: &mut B, vni: u32, vtep: u16, flow_h
     if !buf.prepend(ENCAP_LEN) {
         return EncapResult::Drop(DropReason::NoHeadroom);
     }
-    write_outer(&mut buf.data_mut()[..ENCAP_LEN], v, nh_mac.0, ip_len as u16, vni, flow_hash);
+    write_outer(
+        &mut buf.data_mut()[..ENCAP_LEN],
+        v,
+        nh_mac.0,
+        ip_len as u16,
+        vni,
+        flow_hash,
+    );
     ctx.counters.event(Event::Encapsulated);
     EncapResult::Ready { port: ul.port }
 }
@@ -74,7 +87,14 @@ pub fn to_vtep<B: PacketBuf>(ctx: &Ctx, buf: &mut B, vni: u32, vtep: u16, flow_h
 /// copy; six fields are written per packet, and the IPv4 checksum is the template's
 /// precomputed sum plus the total length, folded.
 #[inline(always)]
-fn write_outer(h: &mut [u8], v: &VtepView, dst_mac: [u8; 6], ip_len: u16, vni: u32, flow_hash: u64) {
+fn write_outer(
+    h: &mut [u8],
+    v: &VtepView,
+    dst_mac: [u8; 6],
+    ip_len: u16,
+    vni: u32,
+    flow_hash: u64,
+) {
     h.copy_from_slice(&v.header);
     h[0..6].copy_from_slice(&dst_mac);
     h[16..18].copy_from_slice(&ip_len.to_be_bytes());

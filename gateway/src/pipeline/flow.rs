@@ -33,8 +33,12 @@ pub fn inner_flow_hash(frame: &[u8]) -> u64 {
         return mix(addrs ^ mix(ports << 8 | proto as u64));
     }
     if frame.len() >= 14 {
-        let a = u64::from_be_bytes([0, 0, frame[0], frame[1], frame[2], frame[3], frame[4], frame[5]]);
-        let b = u64::from_be_bytes([0, 0, frame[6], frame[7], frame[8], frame[9], frame[10], frame[11]]);
+        let a = u64::from_be_bytes([
+            0, 0, frame[0], frame[1], frame[2], frame[3], frame[4], frame[5],
+        ]);
+        let b = u64::from_be_bytes([
+            0, 0, frame[6], frame[7], frame[8], frame[9], frame[10], frame[11],
+        ]);
         return mix(a ^ mix(b ^ (u16::from_be_bytes([frame[12], frame[13]]) as u64) << 48));
     }
     0
@@ -71,7 +75,11 @@ mod tests {
             assert!(sp >= 49152);
             seen.insert(sp);
         }
-        assert!(seen.len() > 950, "only {} distinct source ports", seen.len());
+        assert!(
+            seen.len() > 950,
+            "only {} distinct source ports",
+            seen.len()
+        );
     }
 
     #[test]

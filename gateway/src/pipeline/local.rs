@@ -43,7 +43,11 @@ pub fn arp_reply_in_place(frame: &mut [u8], mac: MacAddr) -> Result<(), WireErro
 
 /// If `frame` is an ICMP echo request to `ip`, turns it into the reply (addresses
 /// swapped, MACs swapped with `mac` as source) and returns true.
-pub fn echo_reply_in_place(frame: &mut [u8], ip: Ipv4Addr, mac: MacAddr) -> Result<bool, WireError> {
+pub fn echo_reply_in_place(
+    frame: &mut [u8],
+    ip: Ipv4Addr,
+    mac: MacAddr,
+) -> Result<bool, WireError> {
     let mut eth = EthernetFrame::new_checked(&mut *frame)?;
     if eth.ethertype() != ethertype::IPV4 {
         return Ok(false);
@@ -72,7 +76,12 @@ pub fn echo_reply_in_place(frame: &mut [u8], ip: Ipv4Addr, mac: MacAddr) -> Resu
 
 /// Writes a broadcast ARP request "who has `target`? tell `our_ip`" into `out`
 /// (at least 60 bytes: the minimum Ethernet frame, zero padded). Returns its length.
-pub fn build_arp_request(out: &mut [u8], our_mac: MacAddr, our_ip: Ipv4Addr, target: Ipv4Addr) -> usize {
+pub fn build_arp_request(
+    out: &mut [u8],
+    our_mac: MacAddr,
+    our_ip: Ipv4Addr,
+    target: Ipv4Addr,
+) -> usize {
     const LEN: usize = 60;
     assert!(out.len() >= LEN, "ARP request buffer too small");
     out[..LEN].fill(0);

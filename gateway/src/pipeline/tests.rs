@@ -70,8 +70,16 @@ impl Lab {
         let snap = Snapshot::build(
             &cfg,
             &|n| match n {
-                "ul" => Some(ResolvedPort { id: UL, mac: MacAddr(UL_MAC), mtu: 1500 }),
-                "acc" => Some(ResolvedPort { id: ACC, mac: MacAddr(ACC_MAC), mtu: 1500 }),
+                "ul" => Some(ResolvedPort {
+                    id: UL,
+                    mac: MacAddr(UL_MAC),
+                    mtu: 1500,
+                }),
+                "acc" => Some(ResolvedPort {
+                    id: ACC,
+                    mac: MacAddr(ACC_MAC),
+                    mtu: 1500,
+                }),
                 _ => None,
             },
             1,
@@ -150,7 +158,13 @@ fn decap_learns_and_floods_unknown_to_access_only() {
     let lab = Lab::new();
     let inner = inner_udp(C1, SRV, 1);
     let (d, b) = lab.ingress(UL, &vxlan_from(NODE1, 4096, 0x08, &inner));
-    assert_eq!(d, Decision::Flood { vni: 0, from: Origin::Vtep(0) });
+    assert_eq!(
+        d,
+        Decision::Flood {
+            vni: 0,
+            from: Origin::Vtep(0)
+        }
+    );
     assert_eq!(b.data(), &inner[..], "outer headers stripped, inner intact");
     assert_eq!(
         lab.fdb.lookup(4096, MacAddr(C1)),
@@ -165,9 +179,27 @@ fn decap_to_known_access_mac_forwards_with_its_vlan() {
     let lab = Lab::new();
     // SRV learned on the access port, VLAN 100.
     let (d, _) = lab.ingress(ACC, &tagged(&inner_udp(SRV, C1, 2), 100));
-    assert_eq!(d, Decision::Flood { vni: 0, from: Origin::Access { port: ACC, vlan: 100 } });
+    assert_eq!(
+        d,
+        Decision::Flood {
+            vni: 0,
+            from: Origin::Access {
+                port: ACC,
+                vlan: 100
+            }
+        }
+    );
     let (d, _) = lab.ingress(UL, &vxlan_from(NODE1, 4096, 0x08, &inner_udp(C1, SRV, 3)));
-    assert_eq!(d, Decision::Forward { vni: 0, to: Target::Access { port: ACC, vlan: 100 } });
+    assert_eq!(
+        d,
+        Decision::Forward {
+            vni: 0,
+            to: Target::Access {
+                port: ACC,
+                vlan: 100
+            }
+        }
+    );
 }
 
 #[test]
@@ -178,7 +210,11 @@ fn split_horizon_never_sends_overlay_frames_back_to_vteps() {
     // A frame from node1 to C3 must not be bounced to node2.
     let (d, _) = lab.ingress(UL, &vxlan_from(NODE1, 4096, 0x08, &inner_udp(C1, C3, 1)));
     assert_eq!(d, Decision::Drop(DropReason::SplitHorizon));
-    assert_eq!(lab.counters.drops(DropReason::SplitHorizon), 0, "ingress decides; the worker counts");
+    assert_eq!(
+        lab.counters.drops(DropReason::SplitHorizon),
+        0,
+        "ingress decides; the worker counts"
+    );
 }
 
 #[test]
@@ -186,10 +222,22 @@ fn decap_drops_by_name() {
     let lab = Lab::new();
     let inner = inner_udp(C1, SRV, 1);
     let cases = [
-        (vxlan_from([172, 30, 0, 99], 4096, 0x08, &inner), DropReason::UnknownVtep),
-        (vxlan_from(NODE1, 4097, 0x08, &inner), DropReason::UnknownVni),
-        (vxlan_from(NODE1, 4096, 0x00, &inner), DropReason::VxlanNoIFlag),
-        (vxlan_from(NODE1, 4096, 0x08, &inner[..10]), DropReason::MalformedVxlan),
+        (
+            vxlan_from([172, 30, 0, 99], 4096, 0x08, &inner),
+            DropReason::UnknownVtep,
+        ),
+        (
+            vxlan_from(NODE1, 4097, 0x08, &inner),
+            DropReason::UnknownVni,
+        ),
+        (
+            vxlan_from(NODE1, 4096, 0x00, &inner),
+            DropReason::VxlanNoIFlag,
+        ),
+        (
+            vxlan_from(NODE1, 4096, 0x08, &inner[..10]),
+            DropReason::MalformedVxlan,
+        ),
     ];
     for (pkt, want) in cases {
         assert_eq!(lab.ingress(UL, &pkt).0, Decision::Drop(want));
@@ -204,17 +252,32 @@ fn decap_drops_by_name() {
         h
     });
     frag[24..26].copy_from_slice(&sum.to_be_bytes());
-    assert_eq!(lab.ingress(UL, &frag).0, Decision::Drop(DropReason::OuterFragment));
+    assert_eq!(
+        lab.ingress(UL, &frag).0,
+        Decision::Drop(DropReason::OuterFragment)
+    );
     // Bad outer IP checksum.
     let mut bad = vxlan_from(NODE1, 4096, 0x08, &inner);
     bad[24] ^= 0xff;
-    assert_eq!(lab.ingress(UL, &bad).0, Decision::Drop(DropReason::MalformedIpv4));
+    assert_eq!(
+        lab.ingress(UL, &bad).0,
+        Decision::Drop(DropReason::MalformedIpv4)
+    );
     // Not our VTEP address: not underlay traffic, and the port has no access role.
     let mut other = vxlan_from(NODE1, 4096, 0x08, &inner);
     other[33] = 2;
-    assert_eq!(lab.ingress(UL, &other).0, Decision::Drop(DropReason::NotForUs));
-    assert_eq!(lab.ingress(UL, &[0u8; 10]).0, Decision::Drop(DropReason::Truncated));
-    assert_eq!(lab.ingress(7, &inner).0, Decision::Drop(DropReason::UnknownPort));
+    assert_eq!(
+        lab.ingress(UL, &other).0,
+        Decision::Drop(DropReason::NotForUs)
+    );
+    assert_eq!(
+        lab.ingress(UL, &[0u8; 10]).0,
+        Decision::Drop(DropReason::Truncated)
+    );
+    assert_eq!(
+        lab.ingress(7, &inner).0,
+        Decision::Drop(DropReason::UnknownPort)
+    );
 }
 
 #[test]
@@ -222,28 +285,65 @@ fn access_ingress_maps_vlans_and_pops_tags() {
     let lab = Lab::new();
     let f = inner_udp(SRV, C1, 5);
     let (d, b) = lab.ingress(ACC, &tagged(&f, 200));
-    assert_eq!(d, Decision::Flood { vni: 1, from: Origin::Access { port: ACC, vlan: 200 } });
+    assert_eq!(
+        d,
+        Decision::Flood {
+            vni: 1,
+            from: Origin::Access {
+                port: ACC,
+                vlan: 200
+            }
+        }
+    );
     assert_eq!(b.data(), &f[..], "tag popped");
     assert_eq!(
         lab.fdb.lookup(5000, MacAddr(SRV)),
-        Some(FdbDest::Access { port: ACC, vlan: 200 })
+        Some(FdbDest::Access {
+            port: ACC,
+            vlan: 200
+        })
     );
-    assert_eq!(lab.fdb.lookup(4096, MacAddr(SRV)), None, "VNIs are separate");
-    assert_eq!(lab.ingress(ACC, &tagged(&f, 300)).0, Decision::Drop(DropReason::UnknownVlan));
+    assert_eq!(
+        lab.fdb.lookup(4096, MacAddr(SRV)),
+        None,
+        "VNIs are separate"
+    );
+    assert_eq!(
+        lab.ingress(ACC, &tagged(&f, 300)).0,
+        Decision::Drop(DropReason::UnknownVlan)
+    );
     // Priority-tagged (VID 0) is the untagged segment.
     let (d, _) = lab.ingress(ACC, &tagged(&f, 0x6000));
-    assert_eq!(d, Decision::Flood { vni: 0, from: Origin::Access { port: ACC, vlan: 0 } });
+    assert_eq!(
+        d,
+        Decision::Flood {
+            vni: 0,
+            from: Origin::Access { port: ACC, vlan: 0 }
+        }
+    );
     // Known destination behind a VTEP.
     lab.ingress(UL, &vxlan_from(NODE1, 4096, 0x08, &inner_udp(C1, SRV, 1)));
-    assert_eq!(lab.ingress(ACC, &f).0, Decision::Forward { vni: 0, to: Target::Vtep(0) });
+    assert_eq!(
+        lab.ingress(ACC, &f).0,
+        Decision::Forward {
+            vni: 0,
+            to: Target::Vtep(0)
+        }
+    );
     // Same segment: filtered (and C3 is learned on the untagged segment).
     let (d, _) = lab.ingress(ACC, &inner_udp(C3, SRV, 1));
     assert_eq!(d, Decision::Drop(DropReason::SameSegment));
-    assert_eq!(lab.ingress(ACC, &inner_udp(SRV, C3, 1)).0, Decision::Drop(DropReason::SameSegment));
+    assert_eq!(
+        lab.ingress(ACC, &inner_udp(SRV, C3, 1)).0,
+        Decision::Drop(DropReason::SameSegment)
+    );
     // Multicast source.
     let mut m = f.clone();
     m[6] = 0x01;
-    assert_eq!(lab.ingress(ACC, &m).0, Decision::Drop(DropReason::InvalidSourceMac));
+    assert_eq!(
+        lab.ingress(ACC, &m).0,
+        Decision::Drop(DropReason::InvalidSourceMac)
+    );
     assert_eq!(
         lab.ingress(ACC, &tagged(&f, 5)[..16]).0,
         Decision::Drop(DropReason::Truncated)
@@ -253,7 +353,8 @@ fn access_ingress_maps_vlans_and_pops_tags() {
 #[test]
 fn encap_writes_well_formed_vxlan() {
     let lab = Lab::new();
-    lab.neigh.learn(Ipv4Addr::from(NODE2), MacAddr(NODE1_MAC), 0);
+    lab.neigh
+        .learn(Ipv4Addr::from(NODE2), MacAddr(NODE1_MAC), 0);
     let inner = inner_udp(SRV, C3, 777);
     let mut b = VecBuf::new(&inner);
     let h = inner_flow_hash(b.data());
@@ -274,14 +375,24 @@ fn encap_writes_well_formed_vxlan() {
     assert_eq!(ip.destination, NODE2);
     assert_eq!(ip.time_to_live, 64);
     assert!(ip.dont_fragment);
-    assert_eq!(ip.header_checksum, ip.calc_header_checksum(), "outer IPv4 checksum");
+    assert_eq!(
+        ip.header_checksum,
+        ip.calc_header_checksum(),
+        "outer IPv4 checksum"
+    );
     assert_eq!(ip.total_len as usize, out.len() - 14);
-    let TransportSlice::Udp(udp) = p.transport.unwrap() else { panic!("not udp") };
+    let TransportSlice::Udp(udp) = p.transport.unwrap() else {
+        panic!("not udp")
+    };
     assert_eq!(udp.destination_port(), 4789);
     assert!(udp.source_port() >= 49152);
     assert_eq!(udp.checksum(), 0);
     assert_eq!(udp.length() as usize, out.len() - 34);
-    assert_eq!(&out[42..50], &[0x08, 0, 0, 0, 0x00, 0x10, 0x00, 0x00], "I flag, VNI 4096");
+    assert_eq!(
+        &out[42..50],
+        &[0x08, 0, 0, 0, 0x00, 0x10, 0x00, 0x00],
+        "I flag, VNI 4096"
+    );
     assert_eq!(&out[50..], &inner[..]);
     // Same flow, same source port; the template is per VTEP.
     let mut b2 = VecBuf::new(&inner);
@@ -295,10 +406,17 @@ fn encap_waits_for_the_neighbour_and_respects_mtu() {
     let mut b = VecBuf::new(&inner_udp(SRV, C3, 1));
     assert_eq!(
         egress::to_vtep(&lab.ctx(), &mut b, 4096, 0, 1),
-        EncapResult::NeedNeighbour { next_hop: Ipv4Addr::from(NODE1) }
+        EncapResult::NeedNeighbour {
+            next_hop: Ipv4Addr::from(NODE1)
+        }
     );
-    assert_eq!(b.data(), &inner_udp(SRV, C3, 1)[..], "untouched while waiting");
-    lab.neigh.learn(Ipv4Addr::from(NODE1), MacAddr(NODE1_MAC), 0);
+    assert_eq!(
+        b.data(),
+        &inner_udp(SRV, C3, 1)[..],
+        "untouched while waiting"
+    );
+    lab.neigh
+        .learn(Ipv4Addr::from(NODE1), MacAddr(NODE1_MAC), 0);
     // A 1465-byte inner frame makes a 1501-byte outer IP packet: one too many.
     let mut big = inner_udp(SRV, C3, 1);
     big.resize(1465, 0);
@@ -309,7 +427,10 @@ fn encap_waits_for_the_neighbour_and_respects_mtu() {
     );
     big.truncate(1464);
     let mut b = VecBuf::new(&big);
-    assert_eq!(egress::to_vtep(&lab.ctx(), &mut b, 4096, 0, 1), EncapResult::Ready { port: UL });
+    assert_eq!(
+        egress::to_vtep(&lab.ctx(), &mut b, 4096, 0, 1),
+        EncapResult::Ready { port: UL }
+    );
 }
 
 #[test]
@@ -336,7 +457,10 @@ fn underlay_arp_is_answered_and_learned() {
     assert_eq!(&r[22..28], &UL_MAC);
     assert_eq!(&r[28..32], &VTEP_IP);
     assert_eq!(&r[32..38], &NODE1_MAC);
-    assert_eq!(lab.neigh.lookup(Ipv4Addr::from(NODE1)), Some(MacAddr(NODE1_MAC)));
+    assert_eq!(
+        lab.neigh.lookup(Ipv4Addr::from(NODE1)),
+        Some(MacAddr(NODE1_MAC))
+    );
     // Someone else's request: not answered, but counted.
     let (d, _) = lab.ingress(UL, &arp_request(NODE1_MAC, NODE1, NODE2));
     assert_eq!(d, Decision::Drop(DropReason::ArpIgnored));
@@ -347,15 +471,35 @@ fn arp_suppression_and_gateway_address() {
     let lab = Lab::new();
     // Suppressed: 10.255.0.13 is known to the control plane.
     let (d, b) = lab.ingress(ACC, &arp_request(SRV, [10, 255, 0, 100], [10, 255, 0, 13]));
-    assert_eq!(d, Decision::Forward { vni: 0, to: Target::Access { port: ACC, vlan: 0 } });
+    assert_eq!(
+        d,
+        Decision::Forward {
+            vni: 0,
+            to: Target::Access { port: ACC, vlan: 0 }
+        }
+    );
     assert_eq!(&b.data()[22..28], &C3, "answered with the entry's MAC");
     assert_eq!(lab.counters.events(Event::ArpSuppressed), 1);
     // Not known: flooded.
     let (d, _) = lab.ingress(ACC, &arp_request(SRV, [10, 255, 0, 100], [10, 255, 0, 12]));
     assert!(matches!(d, Decision::Flood { .. }));
     // The gateway's own overlay address, asked from a VTEP: answered back to it.
-    let (d, b) = lab.ingress(UL, &vxlan_from(NODE1, 4096, 0x08, &arp_request(C1, [10, 255, 0, 11], [10, 255, 0, 1])));
-    assert_eq!(d, Decision::Forward { vni: 0, to: Target::Vtep(0) });
+    let (d, b) = lab.ingress(
+        UL,
+        &vxlan_from(
+            NODE1,
+            4096,
+            0x08,
+            &arp_request(C1, [10, 255, 0, 11], [10, 255, 0, 1]),
+        ),
+    );
+    assert_eq!(
+        d,
+        Decision::Forward {
+            vni: 0,
+            to: Target::Vtep(0)
+        }
+    );
     assert_eq!(&b.data()[22..28], &UL_MAC);
     // Ping the gateway address.
     let mut ping = Vec::new();
@@ -365,13 +509,26 @@ fn arp_suppression_and_gateway_address() {
         .write(&mut ping, b"hello")
         .unwrap();
     let (d, b) = lab.ingress(UL, &vxlan_from(NODE1, 4096, 0x08, &ping));
-    assert_eq!(d, Decision::Forward { vni: 0, to: Target::Vtep(0) });
+    assert_eq!(
+        d,
+        Decision::Forward {
+            vni: 0,
+            to: Target::Vtep(0)
+        }
+    );
     let p = SlicedPacket::from_ethernet(b.data()).unwrap();
-    let etherparse::NetSlice::Ipv4(ip) = p.net.unwrap() else { panic!() };
+    let etherparse::NetSlice::Ipv4(ip) = p.net.unwrap() else {
+        panic!()
+    };
     assert_eq!(ip.header().source(), [10, 255, 0, 1]);
     assert_eq!(ip.header().destination(), [10, 255, 0, 11]);
-    let TransportSlice::Icmpv4(icmp) = p.transport.unwrap() else { panic!() };
-    assert!(matches!(icmp.icmp_type(), etherparse::Icmpv4Type::EchoReply(_)));
+    let TransportSlice::Icmpv4(icmp) = p.transport.unwrap() else {
+        panic!()
+    };
+    assert!(matches!(
+        icmp.icmp_type(),
+        etherparse::Icmpv4Type::EchoReply(_)
+    ));
 }
 
 #[test]
@@ -386,18 +543,31 @@ fn echo_to_vtep_address_is_answered() {
     let (d, b) = lab.ingress(UL, &ping);
     assert_eq!(d, Decision::Send { port: UL });
     let p = SlicedPacket::from_ethernet(b.data()).unwrap();
-    let TransportSlice::Icmpv4(icmp) = p.transport.unwrap() else { panic!() };
-    assert!(matches!(icmp.icmp_type(), etherparse::Icmpv4Type::EchoReply(_)));
+    let TransportSlice::Icmpv4(icmp) = p.transport.unwrap() else {
+        panic!()
+    };
+    assert!(matches!(
+        icmp.icmp_type(),
+        etherparse::Icmpv4Type::EchoReply(_)
+    ));
 }
 
 #[test]
 fn arp_request_builder() {
     let mut out = [0u8; 64];
-    let n = build_arp_request(&mut out, MacAddr(UL_MAC), Ipv4Addr::from(VTEP_IP), Ipv4Addr::from(NODE1));
+    let n = build_arp_request(
+        &mut out,
+        MacAddr(UL_MAC),
+        Ipv4Addr::from(VTEP_IP),
+        Ipv4Addr::from(NODE1),
+    );
     assert_eq!(n, 60);
     let lab = Lab::new();
     // A second gateway receiving it would see a request for NODE1: not for it.
-    assert_eq!(lab.ingress(UL, &out[..n]).0, Decision::Drop(DropReason::ArpIgnored));
+    assert_eq!(
+        lab.ingress(UL, &out[..n]).0,
+        Decision::Drop(DropReason::ArpIgnored)
+    );
 }
 
 proptest! {

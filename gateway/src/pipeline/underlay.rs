@@ -28,14 +28,16 @@ pub(super) fn ingress<B: PacketBuf>(
                 return None;
             }
             if frame[23] == crate::wire::ipv4::protocol::ICMP {
-                return Some(match local::echo_reply_in_place(buf.data_mut(), ul.vtep_ip, port.mac) {
-                    Ok(true) => {
-                        ctx.counters.event(Event::EchoReplied);
-                        Decision::Send { port: rx_port }
-                    }
-                    Ok(false) => Decision::Drop(DropReason::UnsupportedProtocol),
-                    Err(_) => Decision::Drop(DropReason::MalformedIcmp),
-                });
+                return Some(
+                    match local::echo_reply_in_place(buf.data_mut(), ul.vtep_ip, port.mac) {
+                        Ok(true) => {
+                            ctx.counters.event(Event::EchoReplied);
+                            Decision::Send { port: rx_port }
+                        }
+                        Ok(false) => Decision::Drop(DropReason::UnsupportedProtocol),
+                        Err(_) => Decision::Drop(DropReason::MalformedIcmp),
+                    },
+                );
             }
             Some(decap::decap(ctx, ul, buf))
         }
@@ -43,7 +45,8 @@ pub(super) fn ingress<B: PacketBuf>(
             let Ok(a) = ArpPacket::new_checked(eth.payload()) else {
                 return Some(Decision::Drop(DropReason::MalformedArp));
             };
-            let (sender, sender_mac, target) = (a.sender_ipv4(), a.sender_hw_addr(), a.target_ipv4());
+            let (sender, sender_mac, target) =
+                (a.sender_ipv4(), a.sender_hw_addr(), a.target_ipv4());
             let for_us = target == ul.vtep_ip;
             // Learn the sender if it is someone we talk to, or it is talking to us
             // (RFC 826: update an existing entry; add one when we are the target).

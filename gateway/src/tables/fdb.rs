@@ -848,7 +848,8 @@ impl Fdb {
     /// The VNI's count slot; registers the VNI when `create` (None: table full).
     fn vni_slot(&self, vni: u32, create: bool) -> Option<&VniSlot> {
         let tag = vni + 1;
-        let mut i = (folded_mul(vni as u64 ^ self.k1, 0x9e37_79b9_7f4a_7c15) as usize) & self.vni_mask;
+        let mut i =
+            (folded_mul(vni as u64 ^ self.k1, 0x9e37_79b9_7f4a_7c15) as usize) & self.vni_mask;
         for _ in 0..=self.vni_mask {
             let s = &self.vnis[i];
             let t = s.tag.load(Acquire);
@@ -955,7 +956,11 @@ impl Fdb {
         }
         for &(k, v) in gone.iter().filter(|(k, _)| *k != 0) {
             if let Some(s) = self.vni_slot(entry_vni(k, v), false) {
-                let c = if v & STATIC != 0 { &s.statics } else { &s.dynamic };
+                let c = if v & STATIC != 0 {
+                    &s.statics
+                } else {
+                    &s.dynamic
+                };
                 c.fetch_sub(1, Relaxed);
             }
         }
@@ -976,11 +981,7 @@ impl Fdb {
                     if k != 0
                         && v & KIND_MASK != 0
                         && (v & DIST_MASK) >> DIST_SHIFT == d as u64
-                        && pred(
-                            entry_vni(k, v),
-                            v,
-                            self.last_seen[bi].0[i].load(Relaxed),
-                        )
+                        && pred(entry_vni(k, v), v, self.last_seen[bi].0[i].load(Relaxed))
                     {
                         mask |= 1 << i;
                     }
@@ -990,7 +991,8 @@ impl Fdb {
             let (mask, hdr) = self.buckets[h].read(|_| scan(h, 0));
             let candidates = mask != 0
                 || (overflow(hdr) > 0
-                    && (1..PROBE_BUCKETS).any(|d| self.buckets[h + d].read(|_| scan(h + d, d)).0 != 0));
+                    && (1..PROBE_BUCKETS)
+                        .any(|d| self.buckets[h + d].read(|_| scan(h + d, d)).0 != 0));
             if !candidates {
                 continue;
             }
@@ -1074,7 +1076,11 @@ impl Fdb {
                     dest: FdbDest::decode(v),
                     is_static,
                     last_seen,
-                    age: if is_static { 0 } else { elapsed(now, last_seen) },
+                    age: if is_static {
+                        0
+                    } else {
+                        elapsed(now, last_seen)
+                    },
                 });
             }
         }
@@ -1096,8 +1102,9 @@ impl Fdb {
 
     /// Number of entries (static and dynamic) in `vni`.
     pub fn len_vni(&self, vni: u32) -> usize {
-        self.vni_slot(vni & MAX_VNI, false)
-            .map_or(0, |s| s.dynamic.load(Relaxed) as usize + s.statics.load(Relaxed) as usize)
+        self.vni_slot(vni & MAX_VNI, false).map_or(0, |s| {
+            s.dynamic.load(Relaxed) as usize + s.statics.load(Relaxed) as usize
+        })
     }
 
     /// Number of learned (dynamic) entries in `vni`, the number the limit applies to.

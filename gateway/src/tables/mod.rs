@@ -2,7 +2,7 @@
 //! whole), the FDB and the neighbour table (lock-free, written by learning).
 
 pub mod fdb;
-pub mod neighbours;
-pub mod snapshot;
 pub mod flow_hash;
 pub mod maglev;
+pub mod neighbours;
+pub mod snapshot;

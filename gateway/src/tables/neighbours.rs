@@ -71,10 +71,7 @@ impl Neighbours {
                 updated: AtomicU32::new(0),
             })
             .collect();
-        Neighbours {
-            slots,
-            mask: n - 1,
-        }
+        Neighbours { slots, mask: n - 1 }
     }
 
     #[inline]

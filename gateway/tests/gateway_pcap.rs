@@ -1,0 +1,187 @@
+//! The gateway on net_pcap ports with crafted captures: 802.1Q-tagged access traffic
+//! is popped and encapsulated into VXLAN towards the VTEP, VXLAN from the VTEP is
+//! decapsulated and pushed onto the access port with the VNI's VLAN tag, and bad
+//! input (unknown VTEP, unknown VLAN, unknown VNI, garbage) is dropped and counted.
+//! (The kernel here has no 802.1Q devices, so tagging is proven with pcaps.)
+
+use std::path::Path;
+use std::time::Duration;
+
+use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
+use vxgw_tests::{cleanup_prefix, eal_args, file_prefix, read_pcap, write_pcap, Process, TempDir};
+
+const VXGW: &str = env!("CARGO_BIN_EXE_vxgw");
+// net_pcap's MACs: 02:70:63:61:70:<device index> ("pcap").
+const UL_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
+const NODE1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x11, 0x11];
+const SRV: [u8; 6] = [0x02, 0x00, 0x0a, 0xff, 0x00, 0x64];
+const C1: [u8; 6] = [0x02, 0x42, 0x0a, 0xff, 0x00, 0x0b];
+
+const CONFIG: &str = r#"
+[gateway]
+vtep_ip = "172.30.0.1"
+
+[[port]]
+name = "net_pcap0"
+roles = ["underlay"]
+
+[[port]]
+name = "net_pcap1"
+roles = ["access"]
+
+[[vtep]]
+ip = "172.30.0.11"
+
+[[neighbour]]
+ip = "172.30.0.11"
+mac = "02:00:00:00:11:11"
+
+[[vni]]
+id = 4096
+flood = ["172.30.0.11"]
+access = [{ port = "net_pcap1", vlan = 100 }]
+"#;
+
+fn inner(src: [u8; 6], dst: [u8; 6], n: u16) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2(src, dst)
+        .ipv4([10, 255, 0, 100], [10, 255, 0, 11], 64)
+        .udp(1000 + n, 80)
+        .write(&mut v, &[n as u8; 64])
+        .unwrap();
+    v
+}
+
+fn tagged(frame: &[u8], vid: u16) -> Vec<u8> {
+    let mut v = frame[..12].to_vec();
+    v.extend_from_slice(&[0x81, 0x00]);
+    v.extend_from_slice(&(vid | 0x2000).to_be_bytes()); // PCP 1: must survive as a VID-only match
+    v.extend_from_slice(&frame[12..]);
+    v
+}
+
+fn vxlan(src_ip: [u8; 4], vni: u32, inner: &[u8]) -> Vec<u8> {
+    let mut payload = vec![0x08, 0, 0, 0];
+    payload.extend_from_slice(&(vni << 8).to_be_bytes());
+    payload.extend_from_slice(inner);
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2(NODE1_MAC, UL_MAC)
+        .ipv4(src_ip, [172, 30, 0, 1], 64)
+        .udp(50000, 4789)
+        .write(&mut v, &payload)
+        .unwrap();
+    v
+}
+
+#[test]
+fn vlan_tagged_access_and_vxlan_both_directions() {
+    let dir = TempDir::new("gw_pcap");
+    let prefix = file_prefix("gwpcap");
+    std::fs::write(dir.join("gw.toml"), CONFIG).unwrap();
+
+    let to_overlay: Vec<Vec<u8>> = (0..20).map(|n| inner(SRV, C1, n)).collect();
+    let from_overlay: Vec<Vec<u8>> = (0..20).map(|n| inner(C1, SRV, 100 + n)).collect();
+    let mut acc_in: Vec<Vec<u8>> = to_overlay.iter().map(|f| tagged(f, 100)).collect();
+    acc_in.push(tagged(&inner(SRV, C1, 999), 999)); // unmapped VLAN
+    let mut ul_in: Vec<Vec<u8>> = from_overlay
+        .iter()
+        .map(|f| vxlan([172, 30, 0, 11], 4096, f))
+        .collect();
+    ul_in.push(vxlan([172, 30, 0, 66], 4096, &inner(C1, SRV, 7))); // unknown VTEP
+    ul_in.push(vxlan([172, 30, 0, 11], 4097, &inner(C1, SRV, 8))); // unknown VNI
+    ul_in.push(vec![0xff; 7]); // garbage
+    write_pcap(&dir.join("ul_in.pcap"), &ul_in);
+    write_pcap(&dir.join("acc_in.pcap"), &acc_in);
+
+    let vdevs = vec![
+        format!(
+            "net_pcap0,rx_pcap={},tx_pcap={}",
+            dir.join("ul_in.pcap").display(),
+            dir.join("ul_out.pcap").display()
+        ),
+        format!(
+            "net_pcap1,rx_pcap={},tx_pcap={}",
+            dir.join("acc_in.pcap").display(),
+            dir.join("acc_out.pcap").display()
+        ),
+    ];
+    let mut a = vec![
+        "--config".to_string(),
+        dir.join("gw.toml").display().to_string(),
+    ];
+    a.push("--stats-period".into());
+    a.push("1".into());
+    a.push("--".into());
+    a.extend(eal_args(&prefix, &vdevs));
+    let mut p = Process::spawn(Path::new(VXGW), &a);
+    let mut seen = false;
+    for _ in 0..10 {
+        match p.next_json(Duration::from_secs(5)) {
+            Some(s) if s["rx_packets"].as_u64() == Some((ul_in.len() + acc_in.len()) as u64) => {
+                seen = true;
+                break;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert!(
+        seen,
+        "vxgw did not receive everything; stderr:\n{}",
+        p.stderr()
+    );
+    assert!(p.stop().expect("exits").success(), "{}", p.stderr());
+    let err = p.stderr();
+    let stats: serde_json::Value = serde_json::from_str(
+        err.lines()
+            .find_map(|l| l.strip_prefix("vxgw: stopped: "))
+            .expect("final stats line"),
+    )
+    .unwrap();
+
+    // Access -> overlay: tag popped, VXLAN VNI 4096 to 172.30.0.11, inner intact.
+    let ul_out = read_pcap(&dir.join("ul_out.pcap"));
+    assert_eq!(
+        ul_out.len(),
+        to_overlay.len(),
+        "one VXLAN frame per access frame"
+    );
+    for (out, want) in ul_out.iter().zip(&to_overlay) {
+        let p = SlicedPacket::from_ethernet(out).expect("parses");
+        let etherparse::NetSlice::Ipv4(ip) = p.net.as_ref().unwrap() else {
+            panic!()
+        };
+        assert_eq!(ip.header().destination(), [172, 30, 0, 11]);
+        assert_eq!(ip.header().source(), [172, 30, 0, 1]);
+        let TransportSlice::Udp(udp) = p.transport.as_ref().unwrap() else {
+            panic!()
+        };
+        assert_eq!(udp.destination_port(), 4789);
+        assert_eq!(&out[42..50], &[0x08, 0, 0, 0, 0, 0x10, 0, 0]);
+        assert_eq!(&out[50..], &want[..], "inner frame, untagged");
+        assert_eq!(&out[0..6], &NODE1_MAC, "outer dst = static neighbour");
+    }
+    // Overlay -> access: decapsulated, VLAN 100 pushed (PCP 0), inner intact.
+    let acc_out = read_pcap(&dir.join("acc_out.pcap"));
+    assert_eq!(acc_out.len(), from_overlay.len());
+    for (out, want) in acc_out.iter().zip(&from_overlay) {
+        assert_eq!(&out[12..16], &[0x81, 0x00, 0x00, 100]);
+        assert_eq!(&out[..12], &want[..12]);
+        assert_eq!(&out[16..], &want[12..]);
+    }
+    let drops = &stats["drops"];
+    assert_eq!(drops["unknown_vtep"], 1, "{stats}");
+    assert_eq!(drops["unknown_vni"], 1, "{stats}");
+    assert_eq!(drops["unknown_vlan"], 1, "{stats}");
+    assert_eq!(drops["truncated"], 1, "{stats}");
+    assert_eq!(stats["events"]["encapsulated"], 20, "{stats}");
+    assert_eq!(
+        stats["events"]["decapsulated"], 20,
+        "unknown VTEP/VNI are not decapsulated: {stats}"
+    );
+    assert_eq!(
+        stats["fdb_entries"], 2,
+        "SRV on the access port, C1 behind the VTEP: {stats}"
+    );
+    cleanup_prefix(&prefix);
+}
