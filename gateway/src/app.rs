@@ -35,6 +35,8 @@ pub struct Options {
     pub tx_desc: u16,
     /// Mbufs in the pool (0: sized from ports, queues and descriptors).
     pub mbufs: u32,
+    /// Control socket path (gateway mode).
+    pub socket: Option<PathBuf>,
 }
 
 /// A failure that stops vxgw, with the message the operator sees.
@@ -354,10 +356,45 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
             0
         })?);
     }
+    let started_ports = ports.started.clone();
+    let (sh2, c2) = (shared.clone(), counters.clone());
+    let control = crate::control::server::ControlState {
+        shared: shared.clone(),
+        stats: Box::new(move || gateway_stats_json(&sh2, &c2)),
+        ports: Box::new(move || {
+            serde_json::Value::Array(
+                started_ports
+                    .iter()
+                    .map(|p| {
+                        let st = p.stats();
+                        serde_json::json!({
+                            "id": p.id(), "name": p.name(), "mac": crate::wire::MacAddr(p.mac()).to_string(),
+                            "link_up": p.link().up, "mtu": p.mtu(),
+                            "rx_packets": st.rx_packets, "tx_packets": st.tx_packets,
+                            "rx_missed": st.rx_missed, "rx_errors": st.rx_errors, "tx_errors": st.tx_errors,
+                        })
+                    })
+                    .collect(),
+            )
+        }),
+        started: Instant::now(),
+        workers: workers.clone(),
+    };
+    let _server = match &opts.socket {
+        Some(path) => Some(
+            crate::control::server::ControlServer::start(path, Arc::new(control))
+                .map_err(|e| AppError::Config(format!("control socket {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
     eprintln!(
-        "vxgw: gateway running on {} worker lcore(s) {:?}; SIGINT/SIGTERM to stop",
+        "vxgw: gateway running on {} worker lcore(s) {:?}{}; SIGINT/SIGTERM to stop",
         workers.len(),
-        workers
+        workers,
+        opts.socket
+            .as_ref()
+            .map(|p| format!(", control socket {}", p.display()))
+            .unwrap_or_default()
     );
     let sh = shared.clone();
     let mut last_age = 0u32;

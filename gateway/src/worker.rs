@@ -197,7 +197,7 @@ impl Worker {
             }
             self.flush(c);
             round = round.wrapping_add(1);
-            if !self.pending.is_empty() && round % 1024 == 0 {
+            if !self.pending.is_empty() && round.is_multiple_of(1024) {
                 self.retry_pending(sh, &ctx);
                 self.flush(c);
             }

@@ -11,6 +11,15 @@ use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
 use vxgw_tests::{cleanup_prefix, eal_args, file_prefix, read_pcap, write_pcap, Process, TempDir};
 
 const VXGW: &str = env!("CARGO_BIN_EXE_vxgw");
+
+fn control(sock: &Path, req: &str) -> serde_json::Value {
+    use std::io::{BufRead, BufReader, Write};
+    let mut c = std::os::unix::net::UnixStream::connect(sock).expect("control socket");
+    writeln!(c, "{req}").unwrap();
+    let mut line = String::new();
+    BufReader::new(&c).read_line(&mut line).unwrap();
+    serde_json::from_str(&line).expect("JSON answer")
+}
 // net_pcap's MACs: 02:70:63:61:70:<device index> ("pcap").
 const UL_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
 const NODE1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x11, 0x11];
@@ -109,6 +118,9 @@ fn vlan_tagged_access_and_vxlan_both_directions() {
         "--config".to_string(),
         dir.join("gw.toml").display().to_string(),
     ];
+    let sock = dir.join("vxgw.sock");
+    a.push("--socket".into());
+    a.push(sock.display().to_string());
     a.push("--stats-period".into());
     a.push("1".into());
     a.push("--".into());
@@ -130,6 +142,25 @@ fn vlan_tagged_access_and_vxlan_both_directions() {
         "vxgw did not receive everything; stderr:\n{}",
         p.stderr()
     );
+    // The FDB over the control socket: SRV on the access port VLAN 100, C1 behind the VTEP.
+    let fdb = control(&sock, r#"{"v":1,"cmd":"fdb.show","args":{"vni":4096}}"#);
+    assert_eq!(fdb["ok"], true, "{fdb}");
+    let rows = fdb["result"].as_array().unwrap();
+    let find = |mac: &str| {
+        rows.iter()
+            .find(|r| r["mac"] == mac)
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(find("02:42:0a:ff:00:0b")["dest"], "172.30.0.11", "{fdb}");
+    assert_eq!(find("02:00:0a:ff:00:64")["dest"]["vlan"], 100, "{fdb}");
+    assert_eq!(
+        find("02:00:0a:ff:00:64")["dest"]["port"],
+        "net_pcap1",
+        "{fdb}"
+    );
+    let bad = control(&sock, r#"{"v":1,"cmd":"fdb.show","args":{"vni":"x"}}"#);
+    assert_eq!(bad["ok"], false);
     assert!(p.stop().expect("exits").success(), "{}", p.stderr());
     let err = p.stderr();
     let stats: serde_json::Value = serde_json::from_str(

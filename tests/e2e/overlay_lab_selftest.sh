@@ -125,7 +125,7 @@ pids_dead() { local p; for p in "$@"; do ! kill -0 "$p" 2>/dev/null || { echo "a
 # SIGTERM: its trap must remove its namespaces, stop its server, and leave ours alone.
 interrupt_test() {
     local p2="${LAB_PREFIX}i_" log i pids=""
-    log=$(mktemp "${TMPDIR:-/tmp}/${LAB_PREFIX}int.XXXXXX")
+    log=$LAB_DIR/interrupt_test.log
     # shellcheck disable=SC2016  # expanded by the child
     LAB_PREFIX=$p2 LAB_MESH=0 bash -c '
         source "$1"
@@ -157,7 +157,6 @@ interrupt_test() {
     local n ok=1
     for n in "${LAB_NS_CREATED[@]}"; do ns_exists "$n" || ok=0; done
     check "interrupt: all ${#LAB_NS_CREATED[@]} of our namespaces untouched" test "$ok" = 1
-    rm -f "$log"
 }
 
 # ==========================================================================================

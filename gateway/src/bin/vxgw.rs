@@ -34,6 +34,9 @@ struct Cli {
     /// Transmit descriptors per queue.
     #[arg(long, default_value_t = 1024)]
     tx_desc: u16,
+    /// Control socket (gateway mode).
+    #[arg(long, value_name = "PATH", default_value = "/run/vxgw/vxgw.sock")]
+    socket: std::path::PathBuf,
     /// Mbufs in the packet pool (0: sized from ports and queues).
     #[arg(long, default_value_t = 0)]
     mbufs: u32,
@@ -67,6 +70,7 @@ fn main() {
     }
     let opts = Options {
         config: cli.config,
+        socket: Some(cli.socket),
         forward: cli.forward,
         stats_period: cli.stats_period,
         rx_desc: cli.rx_desc,

@@ -2,3 +2,4 @@
 //! thread and socket.
 
 pub mod config;
+pub mod server;

@@ -38,10 +38,10 @@ pub(super) fn ingress<B: PacketBuf>(
         return Decision::Drop(DropReason::UnknownVlan);
     }
     let vni = slot - 1;
-    if tagged {
-        if vlan::pop_vlan_tag_in_place(buf.data_mut()).is_err() || !buf.adj(vlan::HEADER_LEN) {
-            return Decision::Drop(DropReason::Truncated);
-        }
+    if tagged
+        && (vlan::pop_vlan_tag_in_place(buf.data_mut()).is_err() || !buf.adj(vlan::HEADER_LEN))
+    {
+        return Decision::Drop(DropReason::Truncated);
     }
     if let Some(d) = bridge::learn_source(
         ctx,

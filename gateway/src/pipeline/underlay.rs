@@ -53,10 +53,10 @@ pub(super) fn ingress<B: PacketBuf>(
             if sender_mac.is_unicast() && !sender.is_unspecified() {
                 let known = ctx.neigh.lookup(sender).is_some()
                     || ctx.snap.vteps.iter().any(|v| v.next_hop == sender);
-                if for_us || known {
-                    if ctx.neigh.learn(sender, sender_mac, ctx.now) == NeighbourUpdate::Updated {
-                        ctx.counters.event(Event::NeighbourLearned);
-                    }
+                if (for_us || known)
+                    && ctx.neigh.learn(sender, sender_mac, ctx.now) == NeighbourUpdate::Updated
+                {
+                    ctx.counters.event(Event::NeighbourLearned);
                 }
             }
             if !for_us {

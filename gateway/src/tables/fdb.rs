@@ -1,108 +1,114 @@
 //! The filtering database (IEEE 802.1Q clause 8.8) of every VNI: which access port
 //! (and VLAN) or which remote VTEP a unicast MAC lives behind.
 //!
-//! Entries are either *dynamic* (learned by the data path from source MACs, carry a
-//! `last_seen` second and age out) or *static* (added by the control plane; learning
-//! never overrides them and ageing never removes them). A MAC seen on a different
-//! destination *moves*. A per-VNI limit on learned entries (passed with each
-//! [`Fdb::learn`] call, from the VNI's configuration) stops a MAC flood in one VNI
-//! from taking the table. Multicast, broadcast and all-zero source MACs are never
-//! learned (802.1Q 8.7: the learning process only records individual addresses).
+//! Entries are either *dynamic* (learned by the data path from source MACs; they
+//! carry a `last_seen` second and age out) or *static* (added by the control plane;
+//! learning never overrides them and ageing never removes them). A MAC seen on a
+//! different destination *moves*. A per-VNI limit on learned entries, passed with
+//! each [`Fdb::learn`] call (it comes from the VNI's configuration snapshot, so the
+//! table holds no copy to keep in sync), stops a MAC flood in one VNI from taking the
+//! table. Multicast, broadcast and all-zero source MACs are never learned (802.1Q
+//! 8.7: learning records individual addresses only). VNIs are 24 bits; wider values
+//! are a caller bug (debug assertion) and are taken modulo 2^24.
 //!
 //! # Layout
 //!
 //! Fixed capacity, all memory allocated in [`Fdb::new`]; nothing on the packet path
 //! allocates, locks, or makes a syscall.
 //!
-//! * **Buckets** of [`SLOTS_PER_BUCKET`] = 7 slots, 128 bytes, 128-byte aligned
-//!   (an x86 adjacent-line prefetch pair):
-//!   - line 0: the bucket `header` word + 7 `keys`;
-//!   - line 1: 7 `values` + 8 bytes of padding.
+//! * **Buckets** of [`SLOTS_PER_BUCKET`] = 15 slots, 256 bytes, 128-byte aligned:
+//!   - lines 0-1 (one 128-byte adjacent-line-prefetch pair): the bucket `header`
+//!     word and the 15 `keys`;
+//!   - lines 2-3: the 15 `values` (+ 8 bytes of padding).
 //!
-//!   A **key** is `(vni & 0xffff) << 48 | mac`, where `mac` is the 48-bit address
-//!   ([`MacAddr::to_u64`]). The VNI is 24 bits, so its top 8 bits live in the value.
+//!   A **key** is `(vni & 0xffff) << 48 | mac`, `mac` being the 48-bit address
+//!   ([`MacAddr::to_u64`]). The VNI has 24 bits, so its top 8 bits live in the value.
 //!   Key 0 marks a free slot: it would need MAC 00:00:00:00:00:00, which is refused.
 //!   A **value** packs: bits 0-31 the destination payload (access: port << 16 | vlan;
 //!   VTEP: the IPv4 address), bits 32-33 its kind (1 access, 2 VTEP, 0 free), bit 34
-//!   static, bits 35-36 the entry's distance from its home bucket, bits 40-47 the
-//!   VNI's top 8 bits. A slot matches when the key word *and* the VNI bits in the
-//!   value match (two VNIs that differ only above bit 15 share key words).
-//!   The **header** packs a 32-bit sequence number (bit 0 odd = a write is in
-//!   progress), the writer-lock bit (bit 32), and (bits 40-47) the *overflow count*:
-//!   how many entries whose home is this bucket were stored in a later bucket.
-//! * **last_seen**: a parallel array, one 32-byte group of `AtomicU32` per bucket (two
-//!   buckets per cache line), never read by [`Fdb::lookup`]. Refreshing a MAC's
-//!   `last_seen` therefore never invalidates the key/value lines other workers read.
+//!   static, bit 35 "stored in the secondary bucket", bits 40-47 the VNI's top 8 bits.
+//!   A slot matches when the key word *and* the VNI bits of the value match (two
+//!   VNIs that differ only above bit 15 share key words).
+//!   The **header** packs a 32-bit sequence number (odd = a write is in progress),
+//!   the writer-lock bit (bit 32), and (bits 40-47) the *overflow count*: how many
+//!   entries whose primary bucket this is are stored in their secondary bucket.
+//! * **last_seen**: a parallel array, one 64-byte line of `AtomicU32` per bucket,
+//!   never read by [`Fdb::lookup`]. Refreshing a MAC's `last_seen` therefore never
+//!   invalidates a line that other workers' lookups read.
 //! * **VNI slots**: a fixed open-addressing table (`max_vnis` rounded up to a power
-//!   of two, times two) of `{vni, dynamic count, static count}`, one per 64-byte line.
-//!   A VNI gets a slot the first time an entry is created in it and keeps it.
+//!   of two, times two) of `{vni, dynamic count, static count}`, one per 64-byte
+//!   line. A VNI takes a slot when its first entry is created and keeps it.
 //!
-//! Memory: 128 + 32 bytes per 7 slots = 22.9 bytes per slot. [`Fdb::new`] makes
-//! `capacity * 8/7` slots (rounded up to whole buckets) plus the 3 tail buckets, so a
-//! table asked for N entries holds N with headroom: at most 7/8 of the slots are in
-//! use when N entries are stored, i.e. about 26 bytes per requested entry.
+//! Memory: (256 + 64) bytes per 15 slots = 21.3 bytes per slot. [`Fdb::new`] makes
+//! `capacity * 4/3` slots (whole buckets), i.e. about 28.5 bytes per requested entry.
 //!
-//! # Hashing and the probe bound
+//! # Hashing, placement and the probe bound
 //!
-//! The home bucket is a seeded, folded-multiply hash of (vni, mac) mapped onto the
-//! `n_home` home buckets with a multiply-shift (no power-of-two rounding). The seed
-//! is random per table (from std's `RandomState`) so that nobody can choose MACs
-//! that collide. An entry lives in its home bucket `h` or one of the next
-//! [`PROBE_BUCKETS`] - 1 = 3 buckets (`h..h+3`; the table has `n_home + 3` buckets, so
-//! the probe never wraps). When all 28 slots of that window are taken, `learn`
-//! returns [`LearnOutcome::TableFull`] (counted) and the frame is simply flooded.
-//! Lookups read the home bucket's two lines and stop there on a miss unless the
-//! home's overflow count is non-zero; only then do they read the next buckets.
+//! A seeded folded-multiply hash of (vni, mac) gives two buckets, *primary* and
+//! *secondary* (multiply-shift onto the bucket count, so no power-of-two rounding).
+//! The seed is random per table (std `RandomState`) so that nobody can pick MACs
+//! that collide. An entry lives in one of its two buckets: the primary while that
+//! holds fewer than 9 entries or is not fuller than the secondary, else the less
+//! loaded of the two ("two choices", biased to the primary). **Probe bound: two
+//! buckets.** When both are full, `learn` returns [`LearnOutcome::TableFull`]
+//! (counted; the frame is flooded like any unknown destination) and `add_static`
+//! fails with [`FdbError::TableFull`]. Entries never move between buckets.
+//! Measured (random keys): the first `TableFull` comes at about 84 % of the slots
+//! with a million slots (88 % with ten thousand), so the requested capacity (75 %
+//! of the slots) fits; at 70 % load about 85 % of the entries sit in their primary.
+//! A lookup reads the primary's key lines (one 128-byte pair) and, on a hit, the
+//! value's line; it reads the secondary only when the primary's overflow count is
+//! not zero.
 //!
 //! # Concurrency: a per-bucket seqlock, all in safe atomics
 //!
 //! Readers ([`Fdb::lookup`], the check at the start of [`Fdb::learn`], listings)
-//! never write. They load the header (Acquire); if the sequence is odd they retry;
-//! they read the keys and values with Relaxed loads, issue an Acquire fence, reload
-//! the header and retry if the sequence changed. Writers take the bucket's lock bit
-//! with `compare_exchange` (Acquire), make the sequence odd, issue a Release fence,
+//! never write. They load the header (Acquire) and retry while the sequence is odd;
+//! they read keys and values with Relaxed loads, issue an Acquire fence, reload the
+//! header and retry if the sequence changed. Writers take the bucket's lock bit with
+//! `compare_exchange` (Acquire), make the sequence odd, issue a Release fence,
 //! store the slot words (Relaxed), make the sequence even again (Release store) and
-//! release the lock. Every shared word is an atomic, so a racing reader can see a
-//! stale or mixed snapshot but never undefined behaviour, and the sequence check
-//! throws mixed snapshots away: a hit always returns a (key, value) pair that one
-//! writer stored together. A reader only ever waits while a writer is inside its
-//! few-store critical section; after 1024 spins it yields (only reachable when that
-//! writer's thread was descheduled, e.g. the control thread on a shared core).
+//! release the lock (Release store). Every shared word is an atomic, so a racing
+//! reader can see a stale or mixed snapshot but never undefined behaviour, and the
+//! sequence check discards mixed snapshots: a hit always returns a (key, value)
+//! pair that one writer stored together. A reader waits only while a writer is
+//! inside its few-store critical section; after 1024 spins it yields (reachable only
+//! when that writer's thread was descheduled, e.g. a control thread on a shared core).
 //!
-//! Lock discipline (no global lock, no deadlock): every change to the entry of key
-//! K holds the lock of K's *home* bucket (which makes "search, then insert" atomic
-//! per key, so there are never duplicates), plus the lock of the bucket whose slots
-//! it stores into when that is a later bucket. Locks are always taken in increasing
-//! bucket order (home first; the probe window never wraps), so there is no cycle.
-//! The home's overflow count only changes under the home's lock: it is raised
-//! before an overflow entry is published and lowered after it is removed.
+//! Lock discipline (no global lock, no deadlock): every change to the entry of key K
+//! holds the locks of both of K's buckets, taken in increasing bucket index order,
+//! and no operation ever holds more than those two. That makes "search, then
+//! insert" atomic per key (never a duplicate) and rules out lock cycles. The
+//! primary's overflow count changes under its lock: it is raised before an entry is
+//! published in the secondary and lowered after it is removed, so a reader that finds
+//! the count at zero may skip the secondary.
 //!
 //! # Why a refresh writes nothing
 //!
 //! The common case of `learn` is a known MAC on the same destination in the same
 //! second. It is a pure read: the seqlock read of the slot, then a load of its
-//! `last_seen`; only when `now` is later than the stored value does it store
-//! `now` (a plain Relaxed store, no read-modify-write, no lock), so a hot MAC
-//! writes its shared line at most once per clock tick, and that line is not one a
-//! lookup reads. The store is not ordered with the seqlock: if the slot was
-//! removed and reused in between, the new entry's `last_seen` (set to the current
-//! second when it was created) becomes the current second again, which is harmless.
-//! A clock that is behind (another worker's coarse clock not yet ticked) never
-//! moves `last_seen` backwards. Ages use wrapping, signed differences, so the u32
-//! clock may wrap.
+//! `last_seen`; only when `now` is later than the stored value does it store `now`
+//! (a plain Relaxed store: no read-modify-write, no lock), so a hot MAC writes its
+//! shared line at most once per clock tick, and that line is not one a lookup reads.
+//! The store is not ordered with the seqlock: if the slot was emptied and reused in
+//! between, the new entry's `last_seen` (set to the current second when created)
+//! is set to the current second again, which is harmless. A worker whose coarse
+//! clock is a tick behind never moves `last_seen` backwards. Ages are wrapping,
+//! signed differences, so the u32 clock may wrap.
 //!
 //! # Counters
 //!
-//! The table counts rare events itself: learned, moved, aged, flushed, and, because
-//! a flood or a misbehaving host makes them per-packet, limit hits, table-full,
-//! refused sources, and attempts to move a static MAC. Each count is a relaxed
-//! `fetch_add` on one of 16 counter stripes (each its own 128-byte block) chosen by
-//! the key's home bucket, so several workers hit by a MAC flood spread over the
-//! stripes instead of bouncing one line. A static MAC seen on its own destination is
-//! reported as [`LearnOutcome::StaticKept`] but not counted (that is per packet).
-//! The per-VNI entry counts are `fetch_add`/`fetch_sub` only when an entry is created
-//! or removed; at the limit, `learn` checks the count with a plain load before
-//! taking any lock or doing any read-modify-write.
+//! The table counts its rare events itself: learned, moved, aged, flushed, and,
+//! because a MAC flood or a misbehaving host makes them per packet, limit hits,
+//! table-full, refused sources and attempts to move a static MAC. Each count is a
+//! Relaxed `fetch_add` on one of 16 counter stripes (each its own 128 bytes) chosen
+//! by the key's primary bucket, so workers hit by a flood of random MACs spread over
+//! the stripes instead of bouncing one line. A static MAC seen on its own
+//! destination is reported as [`LearnOutcome::StaticKept`] but not counted (that
+//! would be per packet). Per-VNI entry counts take `fetch_add`/`fetch_sub` only when
+//! an entry is created or removed; at the limit, `learn` answers `LimitHit` after a
+//! plain load of the count, before any lock or read-modify-write. Refreshes count
+//! nothing: the caller sees the outcome and may count it in its own per-worker counters.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -113,16 +119,18 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::atomic::{fence, AtomicU32, AtomicU64};
 
-/// Slots per bucket (7 keys + the header fill one 64-byte line).
-pub const SLOTS_PER_BUCKET: usize = 7;
-/// Buckets an entry may live in: its home bucket and the next three.
-pub const PROBE_BUCKETS: usize = 4;
+/// Slots per bucket (the header and 15 keys fill two cache lines).
+pub const SLOTS_PER_BUCKET: usize = 15;
+/// Buckets a key may live in (its primary and its secondary).
+pub const PROBE_BUCKETS: usize = 2;
 /// Largest VNI (24 bits).
 pub const MAX_VNI: u32 = 0x00ff_ffff;
 /// A learn limit that never bites.
 pub const NO_LIMIT: u32 = u32::MAX;
 
 const SLOTS: usize = SLOTS_PER_BUCKET;
+/// The primary takes new entries while it holds fewer than this many.
+const PRIMARY_FILL: usize = 9;
 
 // Key word.
 const MAC_MASK: u64 = 0x0000_ffff_ffff_ffff;
@@ -136,8 +144,7 @@ const KIND_ACCESS: u64 = 1 << KIND_SHIFT;
 const KIND_VTEP: u64 = 2 << KIND_SHIFT;
 const DEST_MASK: u64 = PAYLOAD_MASK | KIND_MASK;
 const STATIC: u64 = 1 << 34;
-const DIST_SHIFT: u32 = 35;
-const DIST_MASK: u64 = 3 << DIST_SHIFT;
+const ALT: u64 = 1 << 35;
 const VNI_HI_SHIFT: u32 = 40;
 const VNI_HI_MASK: u64 = 0xff << VNI_HI_SHIFT;
 
@@ -391,7 +398,7 @@ pub struct FdbStats {
     pub static_entries: usize,
 }
 
-/// One bucket: header and keys in the first cache line, values in the second.
+/// One bucket: header and keys in the first two cache lines, values in the next two.
 #[repr(C, align(128))]
 #[derive(Default)]
 struct Bucket {
@@ -400,10 +407,10 @@ struct Bucket {
     values: [AtomicU64; SLOTS],
 }
 
-/// `last_seen` of one bucket's slots (slot 7 unused); two buckets per line.
-#[repr(align(32))]
+/// `last_seen` of one bucket's slots (the 16th is unused): one line per bucket.
+#[repr(align(64))]
 #[derive(Default)]
-struct LastSeen([AtomicU32; 8]);
+struct LastSeen([AtomicU32; 16]);
 
 /// Per-VNI entry counts.
 #[repr(align(64))]
@@ -461,8 +468,8 @@ impl Bucket {
         }
     }
 
-    /// The slot holding `key` with VNI top bits `vhi` (unsynchronised; call in `read`
-    /// or under the lock).
+    /// The slot holding `key` with VNI top bits `vhi` (unsynchronised: call it
+    /// inside `read`, or with the lock held).
     #[inline]
     fn find(&self, key: u64, vhi: u64) -> Option<(usize, u64)> {
         for (i, k) in self.keys.iter().enumerate() {
@@ -492,7 +499,8 @@ impl Bucket {
         }
     }
 
-    /// Only the lock holder stores the header, so these are plain stores.
+    // Only the lock holder stores the header, so the following are plain stores.
+
     fn unlock(&self) {
         let h = self.header.load(Relaxed);
         debug_assert!(h & LOCK != 0 && h & 1 == 0);
@@ -512,18 +520,29 @@ impl Bucket {
         self.header.store(bump_seq(h), Release);
     }
 
-    /// Changes the overflow count (lock held; readers tolerate it without a seq bump).
+    /// Changes the overflow count (lock held). It does not bump the sequence:
+    /// readers use the count they loaded with their snapshot.
     fn add_overflow(&self, delta: i64) {
         let h = self.header.load(Relaxed);
         debug_assert!(h & LOCK != 0);
         let n = overflow(h) as i64 + delta;
-        debug_assert!((0..=((PROBE_BUCKETS - 1) * SLOTS) as i64).contains(&n));
+        debug_assert!((0..=SLOTS as i64).contains(&n));
         self.header
             .store((h & !OVF_MASK) | ((n as u64) << OVF_SHIFT), Release);
     }
 
-    fn has_free_slot(&self) -> bool {
-        self.keys.iter().any(|k| k.load(Relaxed) == 0)
+    /// First free slot and the number of entries (lock held).
+    fn free_slot(&self) -> (Option<usize>, usize) {
+        let mut free = None;
+        let mut used = 0;
+        for (i, k) in self.keys.iter().enumerate() {
+            if k.load(Relaxed) == 0 {
+                free = free.or(Some(i));
+            } else {
+                used += 1;
+            }
+        }
+        (free, used)
     }
 }
 
@@ -545,10 +564,11 @@ fn elapsed(now: u32, then: u32) -> u32 {
     (now.wrapping_sub(then) as i32).max(0) as u32
 }
 
-/// A key's place: home bucket, key word, VNI top bits in value position.
-#[derive(Clone, Copy)]
+/// A key's place: its two buckets, its key word, its VNI top bits (value position).
+#[derive(Clone, Copy, Debug)]
 struct Pos {
-    home: usize,
+    b1: usize,
+    b2: usize,
     key: u64,
     vhi: u64,
 }
@@ -559,11 +579,10 @@ fn entry_vni(key: u64, value: u64) -> u32 {
 }
 
 /// The filtering database: fixed capacity, lock-free lookups, per-bucket locks for
-/// writers. Share it by `Arc`.
+/// writers. `Send + Sync`; share it by `Arc`.
 pub struct Fdb {
     buckets: Box<[Bucket]>,
     last_seen: Box<[LastSeen]>,
-    n_home: u64,
     k0: u64,
     k1: u64,
     vnis: Box<[VniSlot]>,
@@ -585,20 +604,17 @@ impl fmt::Debug for Fdb {
 impl Fdb {
     /// A table sized for `capacity` entries over at most `max_vnis` VNIs, randomly seeded.
     pub fn new(capacity: usize, max_vnis: usize) -> Fdb {
-        let rs = std::collections::hash_map::RandomState::new();
-        let mut h = rs.build_hasher();
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u64(0x5eed);
         Fdb::with_seed(capacity, max_vnis, h.finish())
     }
 
-    /// Like [`Fdb::new`] with a fixed hash seed (reproducible layouts for tests).
+    /// Like [`Fdb::new`] with a fixed hash seed (reproducible layouts, for tests).
     pub fn with_seed(capacity: usize, max_vnis: usize, seed: u64) -> Fdb {
-        let capacity = capacity.max(1);
-        // 8/7 headroom: with N entries stored at most 7/8 of the home slots are used.
-        let n_home = (capacity * 8).div_ceil(7 * SLOTS);
-        let n_buckets = n_home + PROBE_BUCKETS - 1;
+        // 4/3 headroom: the requested entries fill 75 % of the slots.
+        let n_buckets = (capacity.max(1) * 4).div_ceil(3 * SLOTS).max(2);
         assert!(
-            n_buckets * SLOTS < (u32::MAX / 2) as usize,
+            n_buckets.saturating_mul(SLOTS) < (u32::MAX / 2) as usize,
             "FDB capacity too large"
         );
         let max_vnis = max_vnis.clamp(1, 1 << 24);
@@ -607,7 +623,6 @@ impl Fdb {
         Fdb {
             buckets: (0..n_buckets).map(|_| Bucket::default()).collect(),
             last_seen: (0..n_buckets).map(|_| LastSeen::default()).collect(),
-            n_home: n_home as u64,
             k0: mix(seed),
             k1: mix(seed.rotate_left(32) ^ 0xa409_3822_299f_31d0),
             vnis: (0..vni_slots).map(|_| VniSlot::default()).collect(),
@@ -618,18 +633,26 @@ impl Fdb {
         }
     }
 
-    /// Total slots (at least the requested capacity; see the module doc for headroom).
+    /// Total slots; the capacity asked of [`Fdb::new`] is 75 % of it.
     pub fn capacity(&self) -> usize {
         self.buckets.len() * SLOTS
+    }
+
+    /// Most VNIs the table can hold entries for.
+    pub fn max_vnis(&self) -> usize {
+        self.max_vnis as usize
     }
 
     #[inline]
     fn pos(&self, vni: u32, mac: u64) -> Pos {
         let vni = vni & MAX_VNI;
         let x = folded_mul(mac ^ self.k0, vni as u64 ^ self.k1);
-        let x = folded_mul(x, 0x9e37_79b9_7f4a_7c15);
+        let x1 = folded_mul(x, 0x9e37_79b9_7f4a_7c15);
+        let x2 = folded_mul(x1, 0xd6e8_feb8_6659_fd93);
+        let n = self.buckets.len() as u128;
         Pos {
-            home: ((x as u128 * self.n_home as u128) >> 64) as usize,
+            b1: ((x1 as u128 * n) >> 64) as usize,
+            b2: ((x2 as u128 * n) >> 64) as usize,
             key: (vni as u64 & 0xffff) << KEY_VNI_SHIFT | mac,
             vhi: ((vni >> 16) as u64) << VNI_HI_SHIFT,
         }
@@ -649,19 +672,15 @@ impl Fdb {
     /// Lock-free search: (bucket index, slot, value).
     #[inline]
     fn find(&self, p: &Pos) -> Option<(usize, usize, u64)> {
-        let (r, h) = self.buckets[p.home].read(|b| b.find(p.key, p.vhi));
+        let (r, h) = self.buckets[p.b1].read(|b| b.find(p.key, p.vhi));
         if let Some((i, v)) = r {
-            return Some((p.home, i, v));
+            return Some((p.b1, i, v));
         }
-        if overflow(h) == 0 {
+        if overflow(h) == 0 || p.b2 == p.b1 {
             return None;
         }
-        for bi in p.home + 1..p.home + PROBE_BUCKETS {
-            if let (Some((i, v)), _) = self.buckets[bi].read(|b| b.find(p.key, p.vhi)) {
-                return Some((bi, i, v));
-            }
-        }
-        None
+        let (r, _) = self.buckets[p.b2].read(|b| b.find(p.key, p.vhi));
+        r.map(|(i, v)| (p.b2, i, v))
     }
 
     /// Where frames to `mac` in `vni` go, if known. Lock-free; never writes.
@@ -692,7 +711,7 @@ impl Fdb {
 
     /// Learns that `mac` (a frame's source) is behind `dest` in `vni` at second
     /// `now`; `limit` is the VNI's learned-entry limit. The common case, a known MAC
-    /// on the same destination, is lock-free and stores at most once per second.
+    /// on the same destination, takes no lock and stores at most once per second.
     #[inline]
     pub fn learn(
         &self,
@@ -713,7 +732,7 @@ impl Fdb {
         let known = match self.find(&p) {
             Some((_, _, v)) if v & STATIC != 0 => {
                 if v & DEST_MASK != want {
-                    self.count(p.home, C_STATIC_KEPT);
+                    self.count(p.b1, C_STATIC_KEPT);
                 }
                 return LearnOutcome::StaticKept;
             }
@@ -738,29 +757,28 @@ impl Fdb {
         known: bool,
     ) -> LearnOutcome {
         let Some(slot) = self.vni_slot(vni, true) else {
-            self.count(p.home, C_FULL);
+            self.count(p.b1, C_FULL);
             return LearnOutcome::TableFull;
         };
-        // At the limit a flood costs a load, no lock and no RMW.
+        // At the limit a flood costs a load: no lock, no read-modify-write.
         if !known && slot.dynamic.load(Relaxed) >= limit {
-            self.count(p.home, C_LIMIT);
+            self.count(p.b1, C_LIMIT);
             return LearnOutcome::LimitHit;
         }
-        let home = &self.buckets[p.home];
-        home.lock();
+        self.lock_pair(p);
         let out = self.learn_locked(p, slot, want, now, limit);
-        home.unlock();
+        self.unlock_pair(p);
         match out {
-            LearnOutcome::Learned => self.count(p.home, C_LEARNED),
-            LearnOutcome::Moved => self.count(p.home, C_MOVED),
-            LearnOutcome::LimitHit => self.count(p.home, C_LIMIT),
-            LearnOutcome::TableFull => self.count(p.home, C_FULL),
+            LearnOutcome::Learned => self.count(p.b1, C_LEARNED),
+            LearnOutcome::Moved => self.count(p.b1, C_MOVED),
+            LearnOutcome::LimitHit => self.count(p.b1, C_LIMIT),
+            LearnOutcome::TableFull => self.count(p.b1, C_FULL),
             _ => {}
         }
         out
     }
 
-    /// The search-then-change part of learning; the home bucket's lock is held.
+    /// The search-then-change part of learning; both bucket locks are held.
     fn learn_locked(
         &self,
         p: &Pos,
@@ -772,7 +790,7 @@ impl Fdb {
         if let Some((bi, i, v)) = self.find(p) {
             if v & STATIC != 0 {
                 if v & DEST_MASK != want {
-                    self.count(p.home, C_STATIC_KEPT);
+                    self.count(p.b1, C_STATIC_KEPT);
                 }
                 return LearnOutcome::StaticKept;
             }
@@ -780,7 +798,7 @@ impl Fdb {
                 self.touch(bi, i, now);
                 return LearnOutcome::Refreshed;
             }
-            self.store_value(p.home, bi, i, (v & !DEST_MASK) | want, Some(now));
+            self.store_value(bi, i, (v & !DEST_MASK) | want, Some(now));
             return LearnOutcome::Moved;
         }
         if slot.dynamic.fetch_add(1, Relaxed) >= limit {
@@ -795,61 +813,90 @@ impl Fdb {
         }
     }
 
-    /// Rewrites the value of an existing entry (home lock held).
-    fn store_value(&self, home: usize, bi: usize, i: usize, value: u64, now: Option<u32>) {
-        let b = &self.buckets[bi];
-        if bi != home {
-            b.lock();
+    /// Locks both buckets of a key, lower index first.
+    fn lock_pair(&self, p: &Pos) {
+        let (lo, hi) = (p.b1.min(p.b2), p.b1.max(p.b2));
+        self.buckets[lo].lock();
+        if hi != lo {
+            self.buckets[hi].lock();
         }
+    }
+
+    fn unlock_pair(&self, p: &Pos) {
+        self.buckets[p.b1].unlock();
+        if p.b2 != p.b1 {
+            self.buckets[p.b2].unlock();
+        }
+    }
+
+    /// Rewrites the value of an existing entry (both locks held).
+    fn store_value(&self, bi: usize, i: usize, value: u64, now: Option<u32>) {
+        let b = &self.buckets[bi];
         b.begin_write();
         b.values[i].store(value, Relaxed);
         if let Some(now) = now {
             self.last_seen[bi].0[i].store(now, Relaxed);
         }
         b.end_write();
-        if bi != home {
-            b.unlock();
-        }
     }
 
-    /// Puts a new entry in the first free slot of its window (home lock held).
+    /// Stores a new entry in its primary or secondary (both locks held); false if
+    /// both are full.
     fn insert_locked(&self, p: &Pos, value: u64, last_seen: u32) -> bool {
-        let home = &self.buckets[p.home];
-        for d in 0..PROBE_BUCKETS {
-            let bi = p.home + d;
-            let b = &self.buckets[bi];
-            if d > 0 {
-                if !b.has_free_slot() {
-                    continue;
-                }
-                b.lock();
-            }
-            if let Some(i) = b.keys.iter().position(|k| k.load(Relaxed) == 0) {
-                if d > 0 {
-                    home.add_overflow(1);
-                }
-                b.begin_write();
-                self.last_seen[bi].0[i].store(last_seen, Relaxed);
-                b.values[i].store(value | (d as u64) << DIST_SHIFT, Relaxed);
-                b.keys[i].store(p.key, Relaxed);
-                b.end_write();
-                if d > 0 {
-                    b.unlock();
-                }
-                return true;
-            }
-            if d > 0 {
-                b.unlock();
-            }
+        let (free1, used1) = self.buckets[p.b1].free_slot();
+        let (free2, used2) = if p.b2 != p.b1 {
+            self.buckets[p.b2].free_slot()
+        } else {
+            (None, SLOTS)
+        };
+        let primary_first = used1 < PRIMARY_FILL || used1 <= used2;
+        let (bi, i) = match (free1, free2) {
+            (Some(i), _) if primary_first => (p.b1, i),
+            (_, Some(i)) => (p.b2, i),
+            (Some(i), None) => (p.b1, i),
+            (None, None) => return false,
+        };
+        let value = if bi != p.b1 {
+            self.buckets[p.b1].add_overflow(1);
+            value | ALT
+        } else {
+            value
+        };
+        let b = &self.buckets[bi];
+        b.begin_write();
+        self.last_seen[bi].0[i].store(last_seen, Relaxed);
+        b.values[i].store(value, Relaxed);
+        b.keys[i].store(p.key, Relaxed);
+        b.end_write();
+        true
+    }
+
+    /// Empties slot `i` of bucket `bi` and fixes the counts (both locks of the
+    /// entry's key held).
+    fn clear_slot(&self, p: &Pos, bi: usize, i: usize, value: u64) {
+        let b = &self.buckets[bi];
+        b.begin_write();
+        b.keys[i].store(0, Relaxed);
+        b.values[i].store(0, Relaxed);
+        b.end_write();
+        if value & ALT != 0 {
+            self.buckets[p.b1].add_overflow(-1);
         }
-        false
+        if let Some(s) = self.vni_slot(entry_vni(p.key, value), false) {
+            let c = if value & STATIC != 0 {
+                &s.statics
+            } else {
+                &s.dynamic
+            };
+            c.fetch_sub(1, Relaxed);
+        }
     }
 
     /// The VNI's count slot; registers the VNI when `create` (None: table full).
     fn vni_slot(&self, vni: u32, create: bool) -> Option<&VniSlot> {
         let tag = vni + 1;
         let mut i =
-            (folded_mul(vni as u64 ^ self.k1, 0x9e37_79b9_7f4a_7c15) as usize) & self.vni_mask;
+            folded_mul(vni as u64 ^ self.k1, 0x9e37_79b9_7f4a_7c15) as usize & self.vni_mask;
         for _ in 0..=self.vni_mask {
             let s = &self.vnis[i];
             let t = s.tag.load(Acquire);
@@ -891,14 +938,13 @@ impl Fdb {
         let slot = self.vni_slot(vni, true).ok_or(FdbError::VniTableFull)?;
         let p = self.pos(vni, m);
         let want = dest.encode() | STATIC;
-        let home = &self.buckets[p.home];
-        home.lock();
+        self.lock_pair(&p);
         let r = if let Some((bi, i, v)) = self.find(&p) {
             if v & STATIC == 0 {
                 slot.statics.fetch_add(1, Relaxed);
                 slot.dynamic.fetch_sub(1, Relaxed);
             }
-            self.store_value(p.home, bi, i, (v & !(DEST_MASK | STATIC)) | want, None);
+            self.store_value(bi, i, (v & !(DEST_MASK | STATIC)) | want, None);
             Ok(())
         } else {
             slot.statics.fetch_add(1, Relaxed);
@@ -909,7 +955,7 @@ impl Fdb {
                 Err(FdbError::TableFull)
             }
         };
-        home.unlock();
+        self.unlock_pair(&p);
         r
     }
 
@@ -920,105 +966,50 @@ impl Fdb {
             return false;
         }
         let p = self.pos(vni, m);
-        let home = &self.buckets[p.home];
-        home.lock();
+        self.lock_pair(&p);
         let found = self.find(&p);
-        if let Some((bi, i, _)) = found {
-            let b = &self.buckets[bi];
-            if bi != p.home {
-                b.lock();
-            }
-            self.clear_slots(p.home, bi, 1 << i);
-            if bi != p.home {
-                b.unlock();
-            }
+        if let Some((bi, i, v)) = found {
+            self.clear_slot(&p, bi, i, v);
         }
-        home.unlock();
+        self.unlock_pair(&p);
         found.is_some()
     }
 
-    /// Empties the slots in `mask` of bucket `bi` and fixes the counts (locks of the
-    /// home bucket `home` and of `bi` held).
-    fn clear_slots(&self, home: usize, bi: usize, mask: u32) {
-        let b = &self.buckets[bi];
-        let mut gone = [(0u64, 0u64); SLOTS];
-        b.begin_write();
-        for (i, g) in gone.iter_mut().enumerate() {
-            if mask & 1 << i != 0 {
-                *g = (b.keys[i].load(Relaxed), b.values[i].load(Relaxed));
-                b.keys[i].store(0, Relaxed);
-                b.values[i].store(0, Relaxed);
-            }
-        }
-        b.end_write();
-        if bi != home {
-            self.buckets[home].add_overflow(-(mask.count_ones() as i64));
-        }
-        for &(k, v) in gone.iter().filter(|(k, _)| *k != 0) {
-            if let Some(s) = self.vni_slot(entry_vni(k, v), false) {
-                let c = if v & STATIC != 0 {
-                    &s.statics
-                } else {
-                    &s.dynamic
-                };
-                c.fetch_sub(1, Relaxed);
-            }
-        }
-    }
-
     /// Removes every entry for which `pred(vni, value, last_seen)` holds; returns how
-    /// many. Buckets with no candidate (lock-free pre-scan) are not locked.
+    /// many. A lock-free pre-scan picks candidates; each is re-checked under its
+    /// key's two locks, so buckets with nothing to remove are never locked.
     fn sweep(&self, pred: impl Fn(u32, u64, u32) -> bool) -> usize {
         let mut removed = 0;
-        for h in 0..self.n_home as usize {
-            // Candidates in bucket bi homed at h (distance d), under a seqlock read.
-            let scan = |bi: usize, d: usize| -> u32 {
-                let b = &self.buckets[bi];
-                let mut mask = 0;
-                for (i, k) in b.keys.iter().enumerate() {
-                    let k = k.load(Relaxed);
-                    let v = b.values[i].load(Relaxed);
+        for (bi, b) in self.buckets.iter().enumerate() {
+            let (cands, _) = b.read(|b| {
+                let mut c = [(0u64, 0u64); SLOTS];
+                for (i, e) in c.iter_mut().enumerate() {
+                    let (k, v) = (b.keys[i].load(Relaxed), b.values[i].load(Relaxed));
                     if k != 0
                         && v & KIND_MASK != 0
-                        && (v & DIST_MASK) >> DIST_SHIFT == d as u64
                         && pred(entry_vni(k, v), v, self.last_seen[bi].0[i].load(Relaxed))
                     {
-                        mask |= 1 << i;
+                        *e = (k, v);
                     }
                 }
-                mask
-            };
-            let (mask, hdr) = self.buckets[h].read(|_| scan(h, 0));
-            let candidates = mask != 0
-                || (overflow(hdr) > 0
-                    && (1..PROBE_BUCKETS)
-                        .any(|d| self.buckets[h + d].read(|_| scan(h + d, d)).0 != 0));
-            if !candidates {
-                continue;
+                c
+            });
+            for (i, &(k, v)) in cands.iter().enumerate() {
+                if k == 0 {
+                    continue;
+                }
+                let p = self.pos(entry_vni(k, v), k & MAC_MASK);
+                self.lock_pair(&p);
+                let (k2, v2) = (b.keys[i].load(Relaxed), b.values[i].load(Relaxed));
+                if k2 == k
+                    && v2 & (VNI_HI_MASK | KIND_MASK) == v & (VNI_HI_MASK | KIND_MASK)
+                    && pred(entry_vni(k2, v2), v2, self.last_seen[bi].0[i].load(Relaxed))
+                {
+                    self.clear_slot(&p, bi, i, v2);
+                    removed += 1;
+                }
+                self.unlock_pair(&p);
             }
-            let home = &self.buckets[h];
-            home.lock();
-            let span = if overflow(home.header.load(Relaxed)) > 0 {
-                PROBE_BUCKETS
-            } else {
-                1
-            };
-            for d in 0..span {
-                let bi = h + d;
-                let b = &self.buckets[bi];
-                if d > 0 {
-                    b.lock();
-                }
-                let mask = scan(bi, d);
-                if mask != 0 {
-                    self.clear_slots(h, bi, mask);
-                    removed += mask.count_ones() as usize;
-                }
-                if d > 0 {
-                    b.unlock();
-                }
-            }
-            home.unlock();
         }
         removed
     }
@@ -1044,8 +1035,8 @@ impl Fdb {
         n
     }
 
-    /// Lists the entries `filter` selects, with ages at `now` (allocates; not atomic
-    /// across buckets).
+    /// Lists the entries `filter` selects, with ages at `now` (allocates; each
+    /// bucket is read consistently, the table as a whole is not a snapshot).
     pub fn entries(&self, filter: &FdbFilter, now: u32) -> Vec<FdbEntry> {
         let mut out = Vec::new();
         for (bi, b) in self.buckets.iter().enumerate() {
@@ -1107,7 +1098,7 @@ impl Fdb {
         })
     }
 
-    /// Number of learned (dynamic) entries in `vni`, the number the limit applies to.
+    /// Number of learned (dynamic) entries in `vni`: what the learn limit counts.
     pub fn learned_vni(&self, vni: u32) -> usize {
         self.vni_slot(vni & MAX_VNI, false)
             .map_or(0, |s| s.dynamic.load(Relaxed) as usize)
@@ -1135,7 +1126,6 @@ impl Fdb {
         }
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

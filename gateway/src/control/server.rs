@@ -1,0 +1,230 @@
+//! The control socket: a Unix stream socket speaking JSON lines.
+//!
+//! Request:  `{"v":1,"cmd":"fdb.show","args":{"vni":4096}}` + newline
+//! Response: `{"ok":true,"result":...}` or `{"ok":false,"error":"..."}` + newline
+//!
+//! One thread per client (bounded), a size limit per request, and every request is
+//! validated before it is acted on. This first version answers the read-only
+//! commands (status, stats, fdb.show, neigh.show); the management-plane issue adds
+//! the commands that change tables.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::tables::fdb::FdbFilter;
+use crate::wire::MacAddr;
+use crate::worker::Shared;
+
+/// Protocol version spoken.
+pub const PROTOCOL_VERSION: u64 = 1;
+/// Largest request line accepted (bytes).
+pub const MAX_REQUEST: usize = 64 * 1024;
+/// Clients served at once.
+pub const MAX_CLIENTS: usize = 64;
+
+/// What the control socket can see.
+pub struct ControlState {
+    /// Tables shared with the workers.
+    pub shared: Arc<Shared>,
+    /// Sums the workers' counters into JSON (the same object the stats line prints).
+    pub stats: Box<dyn Fn() -> Value + Send + Sync>,
+    /// Started ports: (id, name, mac, link up).
+    pub ports: Box<dyn Fn() -> Value + Send + Sync>,
+    /// When the gateway started.
+    pub started: Instant,
+    /// Worker lcores.
+    pub workers: Vec<u32>,
+}
+
+/// Answers one request line. Never panics on any input.
+pub fn handle(state: &ControlState, line: &str) -> Value {
+    match dispatch(state, line) {
+        Ok(result) => json!({"ok": true, "result": result}),
+        Err(e) => json!({"ok": false, "error": e}),
+    }
+}
+
+fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
+    let req: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
+    let obj = req.as_object().ok_or("a request is a JSON object")?;
+    match obj.get("v").and_then(Value::as_u64) {
+        Some(PROTOCOL_VERSION) => {}
+        Some(v) => {
+            return Err(format!(
+                "unsupported protocol version {v} (this vxgw speaks {PROTOCOL_VERSION})"
+            ))
+        }
+        None => return Err("missing protocol version \"v\"".into()),
+    }
+    let cmd = obj
+        .get("cmd")
+        .and_then(Value::as_str)
+        .ok_or("missing \"cmd\"")?;
+    let empty = serde_json::Map::new();
+    let args = match obj.get("args") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err("\"args\" must be an object".into()),
+    };
+    let sh = &state.shared;
+    let now = sh.clock.now();
+    match cmd {
+        "status" => Ok(json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_s": state.started.elapsed().as_secs(),
+            "workers": state.workers,
+            "ports": (state.ports)(),
+            "generation": sh.snap.load().generation,
+        })),
+        "stats" => Ok((state.stats)()),
+        "fdb.show" => {
+            let mut filter = FdbFilter::all();
+            if let Some(v) = args.get("vni") {
+                let vni = v
+                    .as_u64()
+                    .filter(|&n| n > 0 && n <= 0xff_ffff)
+                    .ok_or("vni must be 1-16777215")?;
+                filter = filter.vni(vni as u32);
+            }
+            let mac = match args.get("mac") {
+                Some(m) => Some(
+                    m.as_str()
+                        .and_then(|s| s.parse::<MacAddr>().ok())
+                        .ok_or("mac must be a MAC address like 02:42:0a:ff:00:0b")?,
+                ),
+                None => None,
+            };
+            let snap = sh.snap.load();
+            let rows: Vec<Value> = sh
+                .fdb
+                .entries(&filter, now)
+                .into_iter()
+                .filter(|e| mac.is_none_or(|m| m == e.mac))
+                .map(|e| {
+                    let (kind, dest) = match e.dest {
+                        crate::tables::fdb::FdbDest::Vtep(ip) => ("vtep", json!(ip.to_string())),
+                        crate::tables::fdb::FdbDest::Access { port, vlan } => (
+                            "access",
+                            json!({"port": snap.port(port).map(|p| p.name.clone()).unwrap_or_else(|| port.to_string()), "vlan": vlan}),
+                        ),
+                    };
+                    json!({"vni": e.vni, "mac": e.mac.to_string(), "kind": kind, "dest": dest,
+                           "static": e.is_static, "age_s": e.age})
+                })
+                .collect();
+            Ok(Value::Array(rows))
+        }
+        "neigh.show" => Ok(Value::Array(
+            sh.neigh
+                .entries()
+                .into_iter()
+                .map(|n| {
+                    json!({"ip": n.ip.to_string(), "mac": n.mac.map(|m| m.to_string()),
+                           "static": n.is_static, "age_s": now.saturating_sub(n.updated)})
+                })
+                .collect(),
+        )),
+        other => Err(format!("unknown command '{other}'")),
+    }
+}
+
+/// A listening control socket; removed from the filesystem when dropped.
+pub struct ControlServer {
+    path: PathBuf,
+}
+
+impl ControlServer {
+    /// Binds `path` (mode 0660; a stale socket file is replaced) and serves requests
+    /// on a background thread until the process exits.
+    pub fn start(path: &Path, state: Arc<ControlState>) -> std::io::Result<ControlServer> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        if path.exists() {
+            // A live vxgw answers; a stale file from a crash does not.
+            if UnixStream::connect(path).is_ok() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    format!("{} is in use by a running vxgw", path.display()),
+                ));
+            }
+            std::fs::remove_file(path)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+        let clients = Arc::new(AtomicUsize::new(0));
+        std::thread::Builder::new()
+            .name("vxgw-control".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    let Ok(mut conn) = conn else { continue };
+                    if clients.load(Ordering::Relaxed) >= MAX_CLIENTS {
+                        let _ = writeln!(
+                            conn,
+                            "{}",
+                            json!({"ok": false, "error": "too many clients"})
+                        );
+                        continue;
+                    }
+                    clients.fetch_add(1, Ordering::Relaxed);
+                    let (state, clients) = (state.clone(), clients.clone());
+                    let _ = std::thread::Builder::new()
+                        .name("vxgw-client".into())
+                        .spawn(move || {
+                            serve(&state, conn);
+                            clients.fetch_sub(1, Ordering::Relaxed);
+                        });
+                }
+            })?;
+        Ok(ControlServer {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn serve(state: &ControlState, conn: UnixStream) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(300)));
+    let Ok(mut out) = conn.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut line = Vec::new();
+        // Read at most MAX_REQUEST + 1 bytes of one line.
+        let n = match (&mut reader)
+            .take(MAX_REQUEST as u64 + 1)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let resp = if n > MAX_REQUEST {
+            // Skip the rest of the oversized line, then answer once.
+            let mut sink = Vec::new();
+            let _ = reader.read_until(b'\n', &mut sink);
+            json!({"ok": false, "error": format!("request larger than {MAX_REQUEST} bytes")})
+        } else {
+            match std::str::from_utf8(&line) {
+                Ok(s) if s.trim().is_empty() => continue,
+                Ok(s) => handle(state, s.trim()),
+                Err(_) => json!({"ok": false, "error": "request is not UTF-8"}),
+            }
+        };
+        if writeln!(out, "{resp}").is_err() {
+            return;
+        }
+    }
+}
