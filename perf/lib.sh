@@ -12,9 +12,9 @@ eal_mem_args() {
   local free
   free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
   if [ "${PERF_NO_HUGE:-0}" != 1 ] && [ "${free:-0}" -ge 256 ] && grep -q hugetlbfs /proc/mounts; then
-    echo "--huge-unlink -m 512"
+    echo "--huge-unlink"
   else
-    echo "--no-huge -m 512"
+    echo "--no-huge -m ${PERF_NO_HUGE_MB:-1536}"
   fi
 }
 

@@ -14,8 +14,8 @@ use crate::dpdk::{tsc_now, Flushed, Mbuf, MbufBurst, Mempool, RxQueue, TxBuffer,
 use crate::metrics::{CachePadded, Counter};
 use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::{
-    build_arp_request, inner_flow_hash, Ctx, Decision, DropReason, Event, Origin, PacketBuf,
-    PipelineCounters, Target,
+    build_arp_request, inner_flow_hash, Ctx, Decision, DropReason, Event, LearnCache, Origin,
+    PacketBuf, PipelineCounters, Target,
 };
 use crate::shutdown::StopFlag;
 use crate::tables::fdb::Fdb;
@@ -165,6 +165,7 @@ impl Worker {
     pub fn run(mut self, sh: &Shared, c: &WorkerCounters) {
         let mut burst = MbufBurst::new();
         let mut round: u32 = 0;
+        let learn_cache = LearnCache::default();
         while !sh.stop.is_set() {
             let t0 = tsc_now();
             let snap = sh.snap.load();
@@ -174,6 +175,7 @@ impl Worker {
                 neigh: &sh.neigh,
                 now: sh.clock.secs_at(t0),
                 counters: &c.pipeline,
+                learn_cache: &learn_cache,
             };
             let mut got = 0;
             for qi in 0..self.rx.len() {
@@ -359,7 +361,7 @@ impl Worker {
     fn retry_pending(&mut self, sh: &Shared, ctx: &Ctx) {
         let mut waiting = std::mem::replace(&mut self.pending, std::mem::take(&mut self.spare));
         for p in waiting.drain(..) {
-            let Some(&i) = ctx.snap.vtep_index.get(&p.vtep) else {
+            let Some(i) = ctx.snap.vtep_slot(p.vtep) else {
                 ctx.counters.drop(DropReason::UnknownVtep);
                 continue;
             };

@@ -12,6 +12,8 @@
 # Usage (root): tests/e2e/overlay_lab_selftest.sh      env: LAB_PREFIX (default vxl_), LAB_MESH (default 1)
 # One line per check; the last line is "N passed, M failed"; exit 1 on any failure.
 # Cleans up on exit, Ctrl-C and SIGTERM. Takes ~10-20 s.
+# The check primitives below are only called through check(): SC2317 is expected.
+# shellcheck disable=SC2317
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -118,13 +120,29 @@ none_left() {
     echo "left: ${left:-none}"
     [[ -z $left ]]
 }
+# child_lab_up_fails PREFIX MESSAGE [VAR=VALUE...] : in a child bash (with the given env),
+# lab_up must fail with MESSAGE; the child's exit trap then runs lab_down.
+child_lab_up_fails() {
+    local prefix=$1 msg=$2 out rc
+    shift 2
+    # shellcheck disable=SC2016  # expanded by the child
+    out=$(env "$@" LAB_PREFIX="$prefix" bash -c 'source "$1"; lab_trap_exit; if lab_up; then exit 3; fi' \
+        _ "$HERE/lib/overlay_lab.sh" 2>&1)
+    rc=$?
+    echo "$out"
+    [[ $rc == 0 ]] && grep -qF -- "$msg" <<<"$out"
+}
+ours_intact() {
+    local n
+    for n in "${LAB_NS_CREATED[@]}"; do ns_exists "$n" || { echo "gone: $n"; return 1; }; done
+}
 pids_dead() { local p; for p in "$@"; do ! kill -0 "$p" 2>/dev/null || { echo "alive: $p"; return 1; }; done; }
 
 # --- interrupted second lab ---------------------------------------------------------------
 # A child bash builds a lab with prefix ${LAB_PREFIX}i_, starts an HTTP server, then gets
 # SIGTERM: its trap must remove its namespaces, stop its server, and leave ours alone.
 interrupt_test() {
-    local p2="${LAB_PREFIX}i_" log i pids=""
+    local p2="${LAB_PREFIX}i_" log i child_pids=""
     log=$LAB_DIR/interrupt_test.log
     # shellcheck disable=SC2016  # expanded by the child
     LAB_PREFIX=$p2 LAB_MESH=0 bash -c '
@@ -144,19 +162,17 @@ interrupt_test() {
         sleep 0.1
     done
     check "interrupt: second lab ($p2) came up" grep -q '^READY' "$log"
-    pids=$(sed -n 's/^READY //p' "$log")
+    child_pids=$(sed -n 's/^READY //p' "$log")
     check "interrupt: its namespaces exist beside ours" ns_exists "${p2}c1"
     kill -TERM "$CHILD" 2>/dev/null
     for ((i = 0; i < 150; i++)); do kill -0 "$CHILD" 2>/dev/null || break; sleep 0.1; done
     check "interrupt: child exited after SIGTERM" pids_dead "$CHILD"
-    wait "$CHILD" 2>/dev/null
+    lab_stop_pid "$CHILD" TERM 5   # reaps it (bounded, KILL if it still runs)
     CHILD=""
     check "interrupt: no ${p2} namespace left" none_left "$p2"
     # shellcheck disable=SC2086  # word list of PIDs
-    check "interrupt: its HTTP server stopped" pids_dead $pids
-    local n ok=1
-    for n in "${LAB_NS_CREATED[@]}"; do ns_exists "$n" || ok=0; done
-    check "interrupt: all ${#LAB_NS_CREATED[@]} of our namespaces untouched" test "$ok" = 1
+    check "interrupt: its HTTP server stopped" pids_dead $child_pids
+    check "interrupt: all ${#LAB_NS_CREATED[@]} of our namespaces untouched" ours_intact
 }
 
 # ==========================================================================================
@@ -196,6 +212,11 @@ check "srv: eth0 $LAB_SRV_IP $LAB_SRV_MAC mtu $LAB_OVL_MTU" \
     eval "link_has srv eth0 'link/ether $LAB_SRV_MAC' 'mtu $LAB_OVL_MTU' && lab_exec srv ip -o addr show dev eth0 | grep -q 'inet $LAB_SRV_IP/'"
 check "srv: eth0 tx checksum offload off" txoff srv eth0
 check "without a gateway, srv cannot reach c1" no_ping srv "$LAB_C1_IP"
+check "a 2nd lab_up with our prefix refuses (namespace exists)" child_lab_up_fails "$LAB_PREFIX" "already exists"
+check "... and leaves all ${#LAB_NS_CREATED[@]} of our namespaces alone" ours_intact
+check "a lab_up failing halfway (bad LAB_C3_IP) fails" \
+    child_lab_up_fails "${LAB_PREFIX}f_" "failed: ip" LAB_C3_IP=999.0.0.13
+check "... and its lab_down leaves no ${LAB_PREFIX}f_ namespace" none_left "${LAB_PREFIX}f_"
 
 phase "http servers"
 check "lab_http_servers_start (c1 c2 c3)" lab_http_servers_start
@@ -209,7 +230,7 @@ check "srv pings c2 ($LAB_C2_IP)" lab_wait_ping srv "$LAB_C2_IP" 10
 check "srv pings c3 ($LAB_C3_IP)" lab_wait_ping srv "$LAB_C3_IP" 10
 check "c1 pings c3 (across nodes)" lab_wait_ping c1 "$LAB_C3_IP" 10
 check "c3 pings srv" lab_wait_ping c3 "$LAB_SRV_IP" 10
-check "srv: full-size ping to c3 (1422 B payload, DF)" lab_exec srv ping -c 1 -W 2 -M do -s 1422 -q "$LAB_C3_IP"
+check "srv: full-size ping to c3 (1422 B payload, DF)" lab_exec srv ping -c 3 -i 0.2 -W 2 -M "do" -s 1422 -q "$LAB_C3_IP"
 
 phase "http + 5 MiB each way"
 for c in c1 c2 c3; do
@@ -257,5 +278,5 @@ LABDIR=$LAB_DIR
 check "lab_down" lab_down
 check "no $LAB_PREFIX namespace left" none_left "$LAB_PREFIX"
 check "HTTP servers stopped" pids_dead "${HTTP_PIDS[@]}"
-check "work dir removed" test ! -e "$LABDIR"
+if [[ $LAB_KEEP_DIR == 1 ]]; then echo "# kept $LABDIR"; else check "work dir removed" test ! -e "$LABDIR"; fi
 finish

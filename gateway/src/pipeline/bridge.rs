@@ -16,6 +16,13 @@ pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> 
         return Some(Decision::Drop(DropReason::InvalidSourceMac));
     }
     let v = &ctx.snap.vnis[vni as usize];
+    let dest_key = match dest {
+        FdbDest::Access { port, vlan } => (1 << 48) | (port as u64) << 16 | vlan as u64,
+        FdbDest::Vtep(ip) => (2 << 48) | u32::from(ip) as u64,
+    };
+    if ctx.learn_cache.seen(v.vni, src.to_u64(), dest_key, ctx.now) {
+        return None;
+    }
     match ctx.fdb.learn(v.vni, src, dest, ctx.now, v.learn_limit) {
         LearnOutcome::Learned => ctx.counters.event(Event::FdbLearned),
         LearnOutcome::Moved => ctx.counters.event(Event::FdbMoved),
@@ -102,8 +109,8 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
         Some(FdbDest::Vtep(ip)) => match origin {
             // Split horizon: what came from the overlay never goes back into it.
             Origin::Vtep(_) => Decision::Drop(DropReason::SplitHorizon),
-            Origin::Access { .. } => match ctx.snap.vtep_index.get(&ip) {
-                Some(&i) => Decision::Forward {
+            Origin::Access { .. } => match ctx.snap.vtep_slot(ip) {
+                Some(i) => Decision::Forward {
                     vni,
                     to: Target::Vtep(i),
                 },

@@ -34,7 +34,7 @@ pub(super) fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, buf: &mut B) -> 
         return Decision::Drop(DropReason::UnsupportedProtocol);
     }
     let src = ip.src_ipv4();
-    let Some(&vtep) = ctx.snap.vtep_index.get(&src) else {
+    let Some(vtep) = ctx.snap.vtep_slot(src) else {
         return Decision::Drop(DropReason::UnknownVtep);
     };
     let Ok(vx) = VxlanHeader::new_checked(udp.payload()) else {

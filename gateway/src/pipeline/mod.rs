@@ -44,6 +44,33 @@ pub struct Ctx<'a> {
     pub now: u32,
     /// This worker's counters.
     pub counters: &'a PipelineCounters,
+    /// This worker's last source learned (see [`LearnCache`]).
+    pub learn_cache: &'a LearnCache,
+}
+
+/// The last (VNI, source MAC, destination, second) this worker learned. A burst
+/// usually carries many frames of one host; repeating its learn within the same
+/// second would change nothing (the FDB refreshes at most once per second), so the
+/// FDB is not even read. Per worker, never shared.
+#[derive(Default)]
+pub struct LearnCache(std::cell::Cell<(u32, u64, u64, u32)>);
+
+impl LearnCache {
+    /// True if this exact learn was done already in second `now`; records it if not.
+    #[inline]
+    pub fn seen(&self, vni: u32, mac: u64, dest: u64, now: u32) -> bool {
+        let k = (vni, mac, dest, now);
+        if self.0.get() == k {
+            return true;
+        }
+        self.0.set(k);
+        false
+    }
+
+    /// Forgets the last learn (when the FDB might have been changed behind it).
+    pub fn clear(&self) {
+        self.0.set((0, 0, 0, 0));
+    }
 }
 
 /// Decides what to do with a frame received on `rx_port`. May rewrite `buf` (strip

@@ -62,6 +62,7 @@ struct Lab {
     fdb: Fdb,
     neigh: Neighbours,
     counters: PipelineCounters,
+    cache: LearnCache,
 }
 
 impl Lab {
@@ -90,6 +91,7 @@ impl Lab {
             fdb: Fdb::new(1024, 64),
             neigh: Neighbours::new(64),
             counters: PipelineCounters::default(),
+            cache: LearnCache::default(),
         }
     }
 
@@ -100,6 +102,7 @@ impl Lab {
             neigh: &self.neigh,
             now: 10,
             counters: &self.counters,
+            learn_cache: &self.cache,
         }
     }
 

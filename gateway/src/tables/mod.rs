@@ -6,3 +6,4 @@ pub mod flow_hash;
 pub mod maglev;
 pub mod neighbours;
 pub mod snapshot;
+pub mod u32_index;

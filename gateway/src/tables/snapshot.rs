@@ -10,6 +10,7 @@ use std::sync::Arc;
 use ahash::RandomState;
 use arc_swap::ArcSwap;
 
+use super::u32_index::U32Index;
 use crate::control::config::{Config, Role};
 use crate::wire::MacAddr;
 
@@ -99,11 +100,11 @@ pub struct Snapshot {
     /// VTEPs; indexes are stable within one snapshot.
     pub vteps: Vec<VtepView>,
     /// VTEP address -> index (the decap allow-list).
-    pub vtep_index: HashMap<Ipv4Addr, u16, RandomState>,
+    pub vtep_index: U32Index,
     /// VNIs by slot.
     pub vnis: Vec<VniView>,
     /// VNI -> slot.
-    pub vni_index: HashMap<u32, u16, RandomState>,
+    pub vni_index: U32Index,
 }
 
 /// A port the DPDK side resolved: its id and MAC.
@@ -169,7 +170,7 @@ impl Snapshot {
             _ => None,
         };
         let mut vteps = Vec::new();
-        let mut vtep_index = HashMap::with_hasher(fixed_state());
+        let mut vtep_index = HashMap::new();
         if let Some(ul) = &underlay {
             let mask = if g.underlay_prefix_len == 0 {
                 0
@@ -193,7 +194,7 @@ impl Snapshot {
             }
         }
         let mut vnis = Vec::new();
-        let mut vni_index = HashMap::with_hasher(fixed_state());
+        let mut vni_index = Vec::new();
         for v in &cfg.vnis {
             let slot = vnis.len() as u16;
             let mut access = Vec::new();
@@ -205,7 +206,7 @@ impl Snapshot {
                 access.push((r.id, a.vlan));
             }
             let gw_mac = underlay.as_ref().map(|u| u.mac).unwrap_or_default();
-            vni_index.insert(v.id, slot);
+            vni_index.push((v.id, slot));
             vnis.push(VniView {
                 vni: v.id,
                 flood: v
@@ -229,9 +230,9 @@ impl Snapshot {
             ports,
             underlay,
             vteps,
-            vtep_index,
+            vtep_index: U32Index::build(vtep_index.into_iter().map(|(ip, i)| (u32::from(ip), i))),
             vnis,
-            vni_index,
+            vni_index: U32Index::build(vni_index),
         })
     }
 
@@ -244,7 +245,13 @@ impl Snapshot {
     /// VNI slot of a VNI.
     #[inline]
     pub fn vni_slot(&self, vni: u32) -> Option<u16> {
-        self.vni_index.get(&vni).copied()
+        self.vni_index.get(vni)
+    }
+
+    /// Index of a VTEP by address (the decap allow-list).
+    #[inline]
+    pub fn vtep_slot(&self, ip: Ipv4Addr) -> Option<u16> {
+        self.vtep_index.get(u32::from(ip))
     }
 
     /// Ageing time of a VNI (seconds); for the sweeper.

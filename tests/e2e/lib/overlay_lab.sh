@@ -2,6 +2,14 @@
 # tests/e2e/lib/overlay_lab.sh - the end-to-end overlay lab for vxgw, in network namespaces.
 # Source it (bash), do not execute it.  Needs root, iproute2, ethtool; tcpdump for
 # lab_capture, curl for the HTTP readiness probe, /usr/bin/python3 for the HTTP servers.
+# Proven by ../overlay_lab_selftest.sh (kernel peers only, the kernel standing in for vxgw).
+#
+#   source tests/e2e/lib/overlay_lab.sh
+#   LAB_PREFIX=vxl_ LAB_MESH=1          # optional overrides, see VARIABLES
+#   lab_trap_exit                       # lab_down on exit, Ctrl-C, SIGTERM
+#   lab_up || exit 1
+#   lab_spawn gw "$LAB_DIR/vxgw.log" /path/to/vxgw --vdev=net_af_packet0,iface=ul0 ...
+#   lab_http_servers_start && lab_wait_ping srv 10.255.0.11 10 && lab_exec srv curl ...
 #
 # TOPOLOGY (P = $LAB_PREFIX, default "vxl_"; every interface lives in a namespace this
 # library creates; nothing in the root namespace is created, moved or touched)
@@ -11,7 +19,7 @@
 #             mtu 1450                       mtu 1450                        mtu 1450
 #               |  veth                        |  veth                         |  veth
 #          veth_c1                        veth_c2                          veth_c3
-#   +-----------+------------------------------+-------+        +-------------+----------------+
+#   +-----------+------------------------------+-------+        +-------------+-------------------+
 #   | [P n1]  br0 { veth_c1, veth_c2, vx4096 }         |        | [P n2]  br0 { veth_c3, vx4096 } |
 #   |   vx4096: vxlan id 4096 dstport 4789 learning    |        |   vx4096: vxlan id 4096 ...     |
 #   |           local 172.30.0.11 dev u0, mtu 1450     |        |       local 172.30.0.12 dev u0  |
@@ -21,8 +29,8 @@
 #                             | veth                                          | veth
 #                           p_n1                                            p_n2
 #   +-------------------------+-----------------------------------------------+-------------------+
-#   | [P ul]  brul { p_n1, p_n2, p_gw, (p_h) }   -- the underlay L2 segment 172.30.0.0/24          |
-#   +---------------+--------------------------------------------+---------------------------------+
+#   | [P ul]  brul { p_n1, p_n2, p_gw, (p_h) }   -- the underlay L2 segment 172.30.0.0/24         |
+#   +---------------+--------------------------------------------+--------------------------------+
 #                   | veth                                       | veth   (only with LAB_HOST=1)
 #                  p_gw                                         p_h
 #                   |                                     [P h] u0 172.30.0.99/24  (debug host)
@@ -33,15 +41,21 @@
 #                  acc0 (no IP)                                 ext0 (no IP, only with LAB_MESH=1)
 #                   | veth                                        | veth
 #                  eth0                                          eth0
-#   [P srv] 10.255.0.100/16, 02:00:0a:ff:00:64, mtu 1450    [P cl] 192.0.2.10/24, default via 192.0.2.1
-#           (bare-metal server on vxgw's access port)               (routing-mesh client, TEST-NET-1)
+#   [P srv] 10.255.0.100/16, 02:00:0a:ff:00:64, mtu 1450   [P cl] 192.0.2.10/24 mtu 1450,
+#           (bare-metal server on vxgw's access port)              default via 192.0.2.1
+#                                                                  (routing-mesh client, TEST-NET-1)
 #
 # MTU: the underlay is 1500; VXLAN adds 50 bytes (14 Ethernet + 20 IPv4 + 8 UDP + 8 VXLAN),
-# so every overlay endpoint (containers, vx4096, AND srv, although srv itself sits on a plain
-# veth) uses 1450: vxgw encapsulates srv's frames without fragmenting, so they must fit.
-# The gw-side ports (ul0, acc0, ext0) keep 1500; they only bound what af_packet may send.
-# IPv6 is disabled in every namespace (no RS/MLD/DAD chatter on the wire).
-#
+# so every overlay endpoint uses 1450: containers, vx4096, AND srv, although srv sits on a
+# plain veth: vxgw encapsulates srv's frames without fragmenting, so they must fit.  The
+# client cl also gets 1450 by default ($LAB_CL_MTU; set 1500 to test PMTU/MSS handling of
+# routed traffic).  The gw-side ports (ul0, acc0, ext0) keep 1500; for af_packet they only
+# bound what may be sent.
+# Quiet wire: IPv6 is disabled in every namespace (no RS/MLD/DAD) and all bridges have
+# mcast_snooping 0 (else every bridge sends IGMPv3 reports for 224.0.0.106, which the
+# nodes would flood to vxgw).  An idle lab sends nothing at all.
+# Names are fixed: the node devices are called vx4096/br0/u0 even if LAB_VNI changes.
+
 # WHAT VXGW NEEDS TO REPLACE THE KERNEL STAND-IN (lab_standin_up) - run it in namespace P gw:
 #   * underlay port : net_af_packet,iface=ul0 (MAC = ul0's own MAC, `lab_mac gw ul0`)
 #   * VTEP IP       : 172.30.0.1 ($LAB_GW_VTEP), /24; vxgw answers ARP for it on ul0 and
@@ -59,21 +73,30 @@
 #   * ext port      : (LAB_MESH=1) net_af_packet,iface=ext0; vxgw answers ARP for 192.0.2.1
 #                     ($LAB_CL_GW); client 192.0.2.10 ($LAB_CL_IP) routes everything to it
 #   * max inner frame 1464 bytes (1450 MTU + 14); max outer frame 1514 bytes
+#   * in P gw, ul0/acc0/ext0 are up with no IP address, so the gw namespace's kernel
+#     ignores what arrives there; vxgw is the only thing that answers
 # The nodes already point their flood lists at 172.30.0.1, so nothing on the nodes changes
 # when vxgw replaces the stand-in.  Their ARP entry for 172.30.0.1 keeps ul0's MAC, which is
 # also the MAC af_packet gives vxgw, so it stays valid.
 #
 # CHECKSUM OFFLOAD: an af_packet socket on a veth receives locally originated TCP/UDP with
-# the L4 checksum still left for "hardware" (CHECKSUM_PARTIAL) and, with TSO on, 64 KB
-# super-frames; DPDK's net_af_packet forwards both verbatim, and the receiver drops them.
-# So `ethtool -K IF tx off` (which also turns TSO off) runs on every interface that
-# originates traffic ($LAB_TXOFF, default: eth0 of c1 c2 c3 srv cl, u0 of h).  Measured
-# (overlay_lab_selftest.sh looks at the frames ul0/acc0 receive, as af_packet sees them):
-# that is sufficient; the nodes' u0/vx4096/br0 need nothing (vxlan sends outer UDP
-# checksum 0, the inner checksum is then complete, and veth GRO is off by default, so ul0
-# never receives coalesced frames).  Without it: bad inner TCP checksums and frames of up to
-# ~64 KB on both ul0 and acc0.
-#
+# the L4 checksum still left for "hardware" (CHECKSUM_PARTIAL: the field holds only the
+# pseudo-header sum) and, with TSO on, up to 64 KB super-frames; DPDK's net_af_packet
+# forwards both verbatim and the far end drops them.  So `ethtool -K IF tx off` (which also
+# turns TSO off: segmentation then happens before the veth) runs on every interface that
+# originates traffic: $LAB_TXOFF, default eth0 of c1 c2 c3 srv (and cl, h:u0 if built).
+# Measured with the self-test's captures (what ul0/acc0 receive = what af_packet sees),
+# 5 MiB TCP each way:
+#   nothing off                    ul0 and acc0: ~250 frames up to 64424 B, ~all bad csum
+#   c1-c3 eth0 + srv eth0 (default) ul0 max 1514 B, acc0 max 1464 B, 0 bad csum
+#   srv eth0 + n1/n2 u0            clean too (u0 computes the inner csum, GSO at u0)
+#   srv eth0 + n1/n2 vx4096        clean too (segmented/checksummed before encapsulation)
+#   srv eth0 + n1/n2 br0           ul0 still broken (a bridge forwards, never finalizes)
+#   c1-c3 eth0 only                ul0 clean, acc0 broken (srv's own traffic)
+# So the nodes need nothing beyond their containers' setting; the outer header is fine by
+# itself (kernel vxlan sends IPv4 outer UDP checksum 0).  Receive side: veth GRO is off by
+# default, so ul0/acc0/ext0 never see coalesced frames - do not turn GRO on there.
+
 # FUNCTIONS (return 0 on success, non-zero on failure; messages go to stderr)
 #   lab_up                  build the topology. Refuses if any of its namespaces already
 #                           exists. Records each namespace it creates (LAB_NS_CREATED) and
@@ -126,7 +149,7 @@
 #   LAB_H_IP [172.30.0.99] LAB_UL_PLEN [24]  LAB_VNI [4096] LAB_VXLAN_PORT [4789]
 #   LAB_OVL_MTU [1450]  LAB_OVL_PLEN [16]
 #   LAB_C{1,2,3}_IP / LAB_C{1,2,3}_MAC / LAB_SRV_IP / LAB_SRV_MAC  (see defaults below)
-#   LAB_CL_IP [192.0.2.10] LAB_CL_GW [192.0.2.1] LAB_CL_PLEN [24]
+#   LAB_CL_IP [192.0.2.10] LAB_CL_GW [192.0.2.1] LAB_CL_PLEN [24] LAB_CL_MTU [1450]
 #   LAB_HTTP_PORT [80]  LAB_PY [/usr/bin/python3]
 # State set by the library: LAB_NS_CREATED LAB_DIR LAB_HTTP_PIDS LAB_CAPTURE_PIDS LAB_PIDS
 # LAB_LAST_PID LAB_LAST_CAPTURE_PID.
@@ -159,6 +182,7 @@ _OVERLAY_LAB_SOURCED=1
 : "${LAB_CL_IP:=192.0.2.10}"
 : "${LAB_CL_GW:=192.0.2.1}"
 : "${LAB_CL_PLEN:=24}"
+: "${LAB_CL_MTU:=1450}"
 : "${LAB_HTTP_PORT:=80}"
 : "${LAB_PY:=/usr/bin/python3}"
 
@@ -207,17 +231,24 @@ _lab_ns_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qxF -- "
 _lab_ctr_var() { local v="LAB_${1^^}_$2"; printf '%s\n' "${!v}"; }   # _lab_ctr_var c1 IP
 
 # --- process helpers ----------------------------------------------------------------
-_lab_starttime() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; }
+_lab_starttime() {   # field 22 of /proc/PID/stat (counted after the "(comm)" field)
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+    stat=${stat##*) }
+    awk '{print $20}' <<<"$stat"
+}
 
 _lab_track() {   # remember a PID's start time right after starting it
     _LAB_PID_START[$1]=$(_lab_starttime "$1")
 }
 
-_lab_alive() {   # alive and still the process we started (not a reused PID)
-    local st
+_lab_alive() {   # running (not a zombie) and still the process we started (no reused PID)
+    local stat
     kill -0 "$1" 2>/dev/null || return 1
-    st=$(_lab_starttime "$1")
-    [[ -z ${_LAB_PID_START[$1]:-} || $st == "${_LAB_PID_START[$1]}" ]]
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }                    # fields from 3 on: "STATE PPID ..."
+    [[ ${stat%% *} != Z ]] || return 1
+    [[ -z ${_LAB_PID_START[$1]:-} ]] || [[ $(awk '{print $20}' <<<"$stat") == "${_LAB_PID_START[$1]}" ]]
 }
 
 lab_stop_pid() {
@@ -234,7 +265,7 @@ lab_stop_pid() {
             for ((i = 0; i < 20; i++)); do _lab_alive "$pid" || break; sleep 0.1; done
         fi
     fi
-    wait "$pid" 2>/dev/null
+    _lab_alive "$pid" || wait "$pid" 2>/dev/null   # reap our child; never block on a live one
     unset "_LAB_PID_START[$pid]"
     return 0
 }
@@ -255,8 +286,10 @@ _lab_ns_add() {
     _lab_x ip netns add "$1" || return 1
     LAB_NS_CREATED+=("$1")
     _lab_x ip -n "$1" link set lo up || return 1
-    _lab_x ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-        net.ipv6.conf.default.disable_ipv6=1 >/dev/null || return 1
+    if [[ -d /proc/sys/net/ipv6 ]]; then   # no IPv6 at all: nothing to silence
+        _lab_x ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+            net.ipv6.conf.default.disable_ipv6=1 >/dev/null || return 1
+    fi
 }
 
 # _lab_veth NS1 IF1 NS2 IF2 : a veth pair created directly inside its two namespaces
@@ -317,7 +350,7 @@ _lab_wire() {
     if [[ $LAB_MESH == 1 ]]; then
         _lab_veth "${P}cl" eth0 "$GW" ext0 || return 1
         _lab_x ip -n "${P}cl" addr add "$LAB_CL_IP/$LAB_CL_PLEN" dev eth0 || return 1
-        _lab_x ip -n "${P}cl" link set eth0 up || return 1
+        _lab_x ip -n "${P}cl" link set eth0 mtu "$LAB_CL_MTU" up || return 1
         _lab_x ip -n "${P}cl" route add default via "$LAB_CL_GW" dev eth0 || return 1
         _lab_x ip -n "$GW" link set ext0 up || return 1
     fi
@@ -363,7 +396,7 @@ lab_up() {
 
 lab_down() {
     local rc=0 ns i pid left=()
-    lab_capture_stop
+    lab_capture_stop "${LAB_CAPTURE_PIDS[@]}"
     lab_http_servers_stop
     for pid in "${LAB_PIDS[@]}"; do lab_stop_pid "$pid"; done
     LAB_PIDS=()
@@ -499,11 +532,13 @@ lab_capture() {   # lab_capture NS IF FILE [TCPDUMP_ARGS...]
     _lab_ns_exists "$ns" || { _lab_err "lab_capture: no namespace $ns"; return 1; }
     log="$file.tcpdump.log"
     : >"$log"
-    # -Z root: do not drop privileges (the file may be in a root-only dir); -U: per-packet flush
-    ip netns exec "$ns" tcpdump -i "$ifc" -w "$file" -U -n -s 0 -Z root "$@" </dev/null >"$log" 2>&1 &
+    # -Z root: do not drop privileges (the file may be in a root-only dir); -U: per-packet
+    # flush; -B 8192: 8 MiB kernel buffer (no drops during the 5 MiB transfers)
+    ip netns exec "$ns" tcpdump -i "$ifc" -w "$file" -U -n -s 0 -B 8192 -Z root "$@" </dev/null >"$log" 2>&1 &
     pid=$!
     _lab_track "$pid"
     LAB_CAPTURE_PIDS+=("$pid")
+    # shellcheck disable=SC2034  # for the caller
     LAB_LAST_CAPTURE_PID=$pid
     for ((i = 0; i < 100; i++)); do
         grep -q 'listening on' "$log" 2>/dev/null && return 0
