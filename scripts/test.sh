@@ -27,6 +27,9 @@ record "${PIPESTATUS[0]}" "cargo test (log: /tmp/vxgw-cargo-test.log)"
 step "operator scripts"
 bash tests/scripts_test.sh | tail -3; record "${PIPESTATUS[0]}" "tests/scripts_test.sh"
 
+step "end to end: vxgw between Linux kernel VTEPs and a server (tests/e2e/overlay_vxgw.sh)"
+bash tests/e2e/overlay_vxgw.sh; record $? "tests/e2e/overlay_vxgw.sh"
+
 step "netns lab (scripts/lab.sh: ping and TCP through vxgw)"
 bash scripts/lab.sh; record $? "scripts/lab.sh"
 

@@ -111,7 +111,18 @@ pcap_ok() {
             END { printf "frames=%d max_len=%d over_1514=%d tcp=%d bad_csum=%d tcp_outside_vni=%d\n",
                   n, max, big, tcp, bad, novx }')
     echo "$s"
-    [[ $s =~ over_1514=0\ tcp=([0-9]+)\ bad_csum=0\ tcp_outside_vni=0 ]] && ((BASH_REMATCH[1] >= min))
+    if [[ $s =~ over_1514=0\ tcp=([0-9]+)\ bad_csum=0\ tcp_outside_vni=0 ]] && ((BASH_REMATCH[1] >= min)); then
+        return 0
+    fi
+    # keep the evidence: the work dir is removed on exit
+    local keep
+    keep="${TMPDIR:-/tmp}/overlay_lab_selftest.$$.${f##*/}"
+    cp "$f" "$keep" && echo "capture kept: $keep"
+    echo "bad/oversized frames (no. len src dst sport dport flags tcp.len csum calculated):"
+    tshark -r "$f" -o tcp.check_checksum:TRUE -Y 'tcp.checksum.status == 0 || frame.len > 1514' \
+        -T fields -e frame.number -e frame.len -e ip.src -e ip.dst -e tcp.srcport -e tcp.dstport \
+        -e tcp.flags.str -e tcp.len -e tcp.checksum -e tcp.checksum.calculated 2>/dev/null | head -n 8
+    return 1
 }
 # none_left PREFIX : no namespace whose name starts with PREFIX
 none_left() {
@@ -136,7 +147,15 @@ ours_intact() {
     local n
     for n in "${LAB_NS_CREATED[@]}"; do ns_exists "$n" || { echo "gone: $n"; return 1; }; done
 }
-pids_dead() { local p; for p in "$@"; do ! kill -0 "$p" 2>/dev/null || { echo "alive: $p"; return 1; }; done; }
+# pids_dead PID... : none of them runs (a zombie counts as dead: orphans are reparented
+# to PID 1, which here does not reap them)
+pids_dead() {
+    local p st
+    for p in "$@"; do
+        st=$(ps -o stat= -p "$p" 2>/dev/null)
+        [[ -z $st || $st == Z* ]] || { echo "alive: $p ($st)"; return 1; }
+    done
+}
 
 # --- interrupted second lab ---------------------------------------------------------------
 # A child bash builds a lab with prefix ${LAB_PREFIX}i_, starts an HTTP server, then gets

@@ -100,7 +100,7 @@
 # FUNCTIONS (return 0 on success, non-zero on failure; messages go to stderr)
 #   lab_up                  build the topology. Refuses if any of its namespaces already
 #                           exists. Records each namespace it creates (LAB_NS_CREATED) and
-#                           makes a work dir LAB_DIR (mktemp). On failure, what was built
+#                           makes a work dir LAB_DIR (/tmp/PREFIXlab.*). On failure, what was built
 #                           stays recorded: the caller's trap/lab_down removes it.
 #   lab_down                stop captures, HTTP servers and lab_spawn'ed processes (by PID),
 #                           delete exactly the namespaces lab_up created, remove LAB_DIR
@@ -124,7 +124,8 @@
 #                           it answers.  GET / -> "NAME CLIENT_IP\n" (NAME = short ns name,
 #                           CLIENT_IP = the peer address it saw); GET /PATH -> file PATH from
 #                           LAB_DIR/www; PUT (any path) -> "SHA256HEX BYTES\n" of the body.
-#                           PIDs in LAB_HTTP_PIDS; logs LAB_DIR/http_NAME.log.
+#                           PIDs in LAB_HTTP_PIDS; logs LAB_DIR/http_NAME.log.  A server
+#                           exits by itself when the shell that started it is gone.
 #   lab_http_servers_stop   stop those servers by PID.
 #   lab_capture NS IF FILE [TCPDUMP_ARGS...]
 #                           tcpdump -i IF -w FILE (full snaplen, packet-buffered) in NS, waits
@@ -283,8 +284,14 @@ lab_spawn() {   # lab_spawn NS LOG CMD...
 
 # --- lab_up / lab_down ----------------------------------------------------------------
 _lab_ns_add() {
-    _lab_x ip netns add "$1" || return 1
+    # Recorded BEFORE it is created (lab_up checked that the name was free): a signal
+    # landing between the two steps must not leave an unrecorded namespace behind.
     LAB_NS_CREATED+=("$1")
+    if ! ip netns add "$1"; then
+        _lab_err "failed: ip netns add $1"
+        unset 'LAB_NS_CREATED[-1]'
+        return 1
+    fi
     _lab_x ip -n "$1" link set lo up || return 1
     if [[ -d /proc/sys/net/ipv6 ]]; then   # no IPv6 at all: nothing to silence
         _lab_x ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
@@ -386,8 +393,10 @@ lab_up() {
         fi
     done
     _LAB_ACTIVE_PREFIX=$P
-    LAB_DIR=$(mktemp -d "${TMPDIR:-/tmp}/${P}lab.XXXXXX") || { _lab_err "lab_up: mktemp failed"; return 1; }
+    # name first, then mkdir (fails if it exists): lab_down can always remove what exists
     _LAB_DIR_OURS=1
+    LAB_DIR="${TMPDIR:-/tmp}/${P}lab.$$.$RANDOM$RANDOM"
+    mkdir -m 700 "$LAB_DIR" || { _lab_err "lab_up: cannot create $LAB_DIR"; LAB_DIR=""; return 1; }
     mkdir -p "$LAB_DIR/www"
     for n in "${names[@]}"; do _lab_ns_add "$P$n" || return 1; done
     _lab_wire || return 1
@@ -444,7 +453,7 @@ lab_wait_ping() {   # lab_wait_ping NS IP [TIMEOUT]
 
 # The HTTP server (python3 stdlib), written into LAB_DIR by lab_http_servers_start.
 _LAB_HTTPD_PY='
-import hashlib, http.server, os, sys
+import hashlib, http.server, os, sys, threading, time
 
 NAME, PORT, ROOT = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
@@ -485,6 +494,14 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         sys.stderr.write("%s %s\n" % (self.client_address[0], fmt % args))
         sys.stderr.flush()
 
+def orphan_watch(parent=os.getppid()):
+    # exit when the lab shell that started us is gone (e.g. killed before it recorded our PID)
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(0)
+
+threading.Thread(target=orphan_watch, daemon=True).start()
 http.server.ThreadingHTTPServer.allow_reuse_address = True
 http.server.ThreadingHTTPServer(("", PORT), Handler).serve_forever()
 '
