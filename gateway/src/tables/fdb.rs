@@ -2084,7 +2084,7 @@ mod tests {
                     if rounds.is_multiple_of(4) {
                         removed += f.flush(&FdbFilter::all().vni(C_VNIS[0]).dynamic_only());
                     }
-                    if rounds % 7 == 0 {
+                    if rounds.is_multiple_of(7) {
                         removed += f.flush(&FdbFilter::all().dest(DestFilter::Exact(c_dest(
                             1,
                             C_VNIS[2],
@@ -2093,7 +2093,7 @@ mod tests {
                         ))));
                     }
                     for (n, (vni, m)) in statics().enumerate() {
-                        if (rounds + n as u64) % 5 == 0 {
+                        if (rounds + n as u64).is_multiple_of(5) {
                             f.remove(vni, m);
                         } else {
                             let _ = f.add_static(vni, m, c_dest(STATIC_OWNER, vni, m, n % 2 == 0));
@@ -2255,7 +2255,7 @@ mod tests {
                     for (n, &(vni, m)) in keys.iter().enumerate() {
                         let owner = 1 + (rounds % 2) as u16;
                         f.learn(vni, m, c_dest(owner, vni, m, n % 2 == 0), 1, NO_LIMIT);
-                        if (n as u64 + rounds) % 3 == 0 {
+                        if (n as u64 + rounds).is_multiple_of(3) {
                             f.remove(vni, m);
                         }
                     }
