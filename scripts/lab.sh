@@ -1,80 +1,75 @@
 #!/usr/bin/env bash
-# A local lab for vxgw in network namespaces, torn down on exit.
+# The local lab: vxgw as the VXLAN gateway of a Swarm-style overlay, in network
+# namespaces, torn down on exit.
 #
-#   sudo scripts/lab.sh            # set up, show traffic through vxgw, tear down
-#   sudo scripts/lab.sh --hold     # same, but keep it running until Ctrl-C
+#   sudo scripts/lab.sh            # build, bring up, show traffic + vxgw's tables, tear down
+#   sudo scripts/lab.sh --hold     # same, then keep it up until Ctrl-C; try e.g.
+#        ip netns exec vxlab_srv ping 10.255.0.13
+#        ip netns exec vxlab_gw target/release/vxgwctl -s /tmp/vxlab_lab.*/vxgw.sock fdb show
 #
-# Topology (every interface lives in a namespace this script creates):
-#
-#   vxgwlab_a: a0 10.77.0.1/24 --veth-- g0 [vxgwlab_gw: vxgw on net_af_packet g0,g1] g1 --veth-- b0 10.77.0.2/24 :vxgwlab_b
-#
-# vxgw forwards g0 <-> g1 on one worker lcore; a real ping and a real TCP transfer
-# (iperf3) cross it. Exit status 0 only if both worked.
-set -euo pipefail
+# Two swarm nodes (Linux kernel VXLAN, VNI 4096) with containers c1, c2 (node 1) and c3
+# (node 2); a bare-metal server srv on vxgw's access port; vxgw on net_af_packet ports
+# in namespace vxlab_gw (topology: tests/e2e/lib/overlay_lab.sh).
+set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HOLD=0
 [ "${1:-}" = "--hold" ] && HOLD=1
-NS_A=vxgwlab_a NS_B=vxgwlab_b NS_GW=vxgwlab_gw
-PREFIX=vxgwlab_$$
-LOG=$(mktemp /tmp/vxgwlab.XXXXXX.log)
-VXGW_PID=""
+[ "$(id -u)" = 0 ] || { echo "lab: needs root (network namespaces, DPDK)"; exit 1; }
+command -v dpdk-testpmd >/dev/null && command -v tcpdump >/dev/null || "$ROOT/scripts/install-deps.sh"
+cargo build --release -q --manifest-path "$ROOT/Cargo.toml" || exit 1
+VXGW=$ROOT/target/release/vxgw VXGWCTL=$ROOT/target/release/vxgwctl
+export LAB_PREFIX=vxlab_
+# shellcheck source=../tests/e2e/lib/overlay_lab.sh
+source "$ROOT/tests/e2e/lib/overlay_lab.sh"
+lab_trap_exit
+lab_up || exit 1
+SOCK=$LAB_DIR/vxgw.sock
+cat >"$LAB_DIR/vxgw.toml" <<'TOML'
+[gateway]
+vtep_ip = "172.30.0.1"
 
-cleanup() {
-  set +e
-  if [ -n "$VXGW_PID" ]; then
-    kill -INT "$VXGW_PID" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$VXGW_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$VXGW_PID" 2>/dev/null
-  fi
-  for ns in $NS_A $NS_B $NS_GW; do ip netns del "$ns" 2>/dev/null; done
-  rm -rf "/var/run/dpdk/$PREFIX"
-  echo "lab: torn down (vxgw log: $LOG)"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+[[port]]
+name = "net_af_packet0"
+roles = ["underlay"]
 
-[ "$(id -u)" = 0 ] || { echo "lab: needs root (network namespaces)"; exit 1; }
-command -v dpdk-testpmd >/dev/null || "$ROOT/scripts/install-deps.sh"
-cargo build --release -q -p vxgw --manifest-path "$ROOT/Cargo.toml"
+[[port]]
+name = "net_af_packet1"
+roles = ["access"]
 
-for ns in $NS_A $NS_B $NS_GW; do ip netns del "$ns" 2>/dev/null || true; ip netns add "$ns"; done
-ip link add a0 netns $NS_A type veth peer name g0 netns $NS_GW
-ip link add b0 netns $NS_B type veth peer name g1 netns $NS_GW
-ip -n $NS_A addr add 10.77.0.1/24 dev a0
-ip -n $NS_B addr add 10.77.0.2/24 dev b0
-for l in "$NS_A a0" "$NS_B b0" "$NS_GW g0" "$NS_GW g1" "$NS_A lo" "$NS_B lo"; do
-  set -- $l; ip -n "$1" link set "$2" up
-done
-# veth hands af_packet frames with checksums left for "hardware" to fill; nothing
-# fills them between two af_packet ports, so the end hosts compute their own.
-for l in "$NS_A a0" "$NS_B b0"; do
-  set -- $l; ip netns exec "$1" ethtool -K "$2" tx off >/dev/null
-done
+[[vtep]]
+ip = "172.30.0.11"
 
-ip netns exec $NS_GW "$ROOT/target/release/vxgw" --forward net_af_packet0,net_af_packet1 --stats-period 1 -- \
-  -l 0-1 --no-pci --no-huge -m 256 --file-prefix=$PREFIX \
-  --vdev=net_af_packet0,iface=g0 --vdev=net_af_packet1,iface=g1 >"$LOG" 2>&1 &
-VXGW_PID=$!
-for _ in $(seq 1 100); do grep -q "forwarding on" "$LOG" && break; sleep 0.1; done
-grep -q "forwarding on" "$LOG" || { echo "lab: vxgw did not start:"; cat "$LOG"; exit 1; }
-echo "lab: vxgw running (pid $VXGW_PID) between $NS_A and $NS_B"
+[[vtep]]
+ip = "172.30.0.12"
+
+[[vni]]
+id = 4096
+flood = ["172.30.0.11", "172.30.0.12"]
+access = [{ port = "net_af_packet1", vlan = 0 }]
+gateway_ip = "10.255.0.1"
+TOML
+lab_spawn gw "$LAB_DIR/vxgw.log" "$VXGW" --config "$LAB_DIR/vxgw.toml" --socket "$SOCK" -- \
+    -l 0-1 --no-pci --no-huge -m 512 --file-prefix=vxlab_$$ \
+    --vdev=net_af_packet0,iface=ul0 --vdev=net_af_packet1,iface=acc0
+ctl() { lab_exec gw "$VXGWCTL" -s "$SOCK" "$@"; }
+for _ in $(seq 1 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
+ctl status || { cat "$LAB_DIR/vxgw.log"; exit 1; }
+lab_http_servers_start || exit 1
 
 ok=0
-echo "lab: ping 10.77.0.2 from $NS_A through vxgw"
-ip netns exec $NS_A ping -c 5 -i 0.2 -W 2 10.77.0.2 || ok=1
-echo "lab: TCP (iperf3, 2 s) from $NS_A to $NS_B through vxgw"
-ip netns exec $NS_B iperf3 -s -1 -B 10.77.0.2 >/dev/null 2>&1 &
-IPERF_PID=$!
-sleep 0.5
-ip netns exec $NS_A iperf3 -c 10.77.0.2 -t 2 -f m --connect-timeout 3000 | grep -E "sender|receiver" || ok=1
-kill "$IPERF_PID" 2>/dev/null || true
-wait "$IPERF_PID" 2>/dev/null || true
-echo "lab: vxgw's last statistics line:"
-grep '^{' "$LOG" | tail -1
-
+echo; echo "lab: srv (10.255.0.100, on vxgw's access port) -> containers across the overlay"
+for c in 11 12 13; do lab_wait_ping srv "10.255.0.$c" 15 && echo "  ping 10.255.0.$c: ok" || ok=1; done
+lab_exec srv ping -c 1 -W 2 -q 10.255.0.1 >/dev/null && echo "  ping vxgw's overlay address 10.255.0.1: ok" || ok=1
+for c in 1 2 3; do
+  printf '  curl http://10.255.0.1%s/ -> ' "$c"
+  lab_exec srv curl -s --noproxy '*' -m 5 "http://10.255.0.1$c/" || { echo "FAILED"; ok=1; }
+done
+echo; echo "lab: vxgwctl fdb show"; ctl fdb show
+echo; echo "lab: vxgwctl neigh show"; ctl neigh show
+echo; echo "lab: vxgwctl stats"; ctl stats
 if [ "$HOLD" = 1 ]; then
-  echo "lab: holding; try: ip netns exec $NS_A ping 10.77.0.2   (Ctrl-C to stop)"
-  while kill -0 "$VXGW_PID" 2>/dev/null; do sleep 1; done
+  echo; echo "lab: holding (Ctrl-C to tear down). vxgwctl: ip netns exec vxlab_gw $VXGWCTL -s $SOCK fdb show"
+  while kill -0 "$LAB_LAST_PID" 2>/dev/null; do sleep 1; done
 fi
 [ "$ok" = 0 ] && echo "lab: OK" || echo "lab: FAILED"
 exit "$ok"

@@ -30,7 +30,10 @@ bash tests/scripts_test.sh | tail -3; record "${PIPESTATUS[0]}" "tests/scripts_t
 step "end to end: vxgw between Linux kernel VTEPs and a server (tests/e2e/overlay_vxgw.sh)"
 bash tests/e2e/overlay_vxgw.sh; record $? "tests/e2e/overlay_vxgw.sh"
 
-step "netns lab (scripts/lab.sh: ping and TCP through vxgw)"
+step "plain forwarding on af_packet (tests/e2e/forward_afpacket.sh: ping and TCP)"
+bash tests/e2e/forward_afpacket.sh; record $? "tests/e2e/forward_afpacket.sh"
+
+step "the README's run command (scripts/lab.sh)"
 bash scripts/lab.sh; record $? "scripts/lab.sh"
 
 echo

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # tests/e2e/overlay_lab_selftest.sh - proves lib/overlay_lab.sh with Linux kernel peers only
-# (no vxgw): the kernel stands in for vxgw inside the gw namespace (lab_standin_up: ul0 gets
-# 172.30.0.1, a kernel vx4096 bridged with acc0, flood list n1+n2), then real ARP, ping,
+# (no vxgw).  The kernel stands in for vxgw inside the gw namespace (lab_standin_up: ul0 gets
+# 172.30.0.1, a kernel vx4096 bridged with acc0, flood list n1+n2); then real ARP, ping,
 # HTTP and a 5 MiB TCP transfer each way cross the overlay, and captures on the gw's ports
 # show that what an af_packet socket there receives is usable as-is (frames <= 1514 bytes,
-# correct inner TCP checksums) - i.e. that the checksum-offload settings are right.
-# Also: a second lab with another prefix is interrupted (SIGTERM) and must clean up after
-# itself only; the stand-in is removed; the lab is torn down; no "$LAB_PREFIX" namespace may
-# remain.
+# correct inner TCP checksums), i.e. that the checksum-offload settings are right.
+# Also checked: the nodes' fdb learns srv behind 172.30.0.1; a second lab_up with the same
+# prefix refuses and touches nothing; a lab_up failing halfway is cleaned up; a second lab
+# (prefix ${LAB_PREFIX}i_) interrupted by SIGTERM cleans up after itself only; the stand-in
+# is removed again; after lab_down no "$LAB_PREFIX" namespace remains.
 #
-# Usage (root): tests/e2e/overlay_lab_selftest.sh      env: LAB_PREFIX (default vxl_), LAB_MESH (default 1)
-# One line per check; the last line is "N passed, M failed"; exit 1 on any failure.
-# Cleans up on exit, Ctrl-C and SIGTERM. Takes ~10-20 s.
+# Usage (root): tests/e2e/overlay_lab_selftest.sh
+#   env: LAB_PREFIX (default vxl_), LAB_MESH (default 1 here), LAB_KEEP_DIR=1 (keep LAB_DIR)
+# One line per check, "# phase  seconds" lines, the last line is "N passed, M failed";
+# exit 1 on any failure.  A failing capture check keeps its pcap in /tmp and says so.
+# Cleans up on exit, Ctrl-C and SIGTERM.  Takes ~10-15 s.
 # The check primitives below are only called through check(): SC2317 is expected.
 # shellcheck disable=SC2317
 set -uo pipefail
@@ -21,16 +24,16 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib/overlay_lab.sh
 source "$HERE/lib/overlay_lab.sh"
 
-PASS=0 FAIL=0 OUT="" CHILD="" T0=$(date +%s.%N) TPHASE="" PHASE=""
-OUTF=$(mktemp "${TMPDIR:-/tmp}/${LAB_PREFIX}selftest.XXXXXX")
+PASS=0 FAIL=0 OUT="" OUTF="" CHILD="" T0=$(date +%s.%N) TPHASE="" PHASE=""
 BLOB_BYTES=$((5 * 1024 * 1024))
 
 # runs on exit before lab_down (lab_trap_exit: INT/TERM are ignored meanwhile)
 cleanup() {
     if [[ -n $CHILD ]] && kill -0 "$CHILD" 2>/dev/null; then lab_stop_pid "$CHILD" TERM 15; fi
-    rm -f "$OUTF"
+    [[ -n $OUTF ]] && rm -f "$OUTF"
 }
 lab_trap_exit cleanup
+OUTF=$(mktemp "${TMPDIR:-/tmp}/${LAB_PREFIX}selftest.XXXXXX")
 
 # check NAME CMD... : pass if CMD succeeds. CMD runs in this shell (lab_* functions keep
 # their state), its output goes to OUTF and is shown on failure.
