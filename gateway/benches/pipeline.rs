@@ -183,7 +183,10 @@ fn run(mode: &str, macs: u32) {
         start: 0,
         end: 0,
     };
-    let n = 10_000_000u64;
+    let n: u64 = std::env::var("VXGW_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
     let mut ok = 0u64;
     let copy_only = {
         let t = Instant::now();

@@ -112,27 +112,40 @@ impl Mbuf {
         self.raw().port
     }
 
+    #[inline]
+    fn raw_mut(&mut self) -> &mut rte_mbuf {
+        // SAFETY: we own a valid mbuf, exclusively through &mut self.
+        unsafe { self.0.as_mut() }
+    }
+
     /// Grows the packet at the front by `n` bytes; returns the whole new data.
+    /// (DPDK's rte_pktmbuf_prepend, in Rust so it inlines into the packet path.)
     #[inline]
     pub fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
-        let n = u16::try_from(n).ok()?;
-        // SAFETY: we own the mbuf; rte_pktmbuf_prepend checks the headroom.
-        let p = unsafe { dpdk_sys::rte_pktmbuf_prepend(self.0.as_ptr(), n) };
-        if p.is_null() {
-            None
-        } else {
-            Some(self.data_mut())
+        let m = self.raw_mut();
+        if n > m.data_off as usize {
+            return None;
         }
+        let n16 = n as u16;
+        m.data_off -= n16;
+        m.data_len += n16;
+        m.pkt_len += n as u32;
+        Some(self.data_mut())
     }
 
     /// Removes `n` bytes from the front; false if the first segment is shorter.
+    /// (DPDK's rte_pktmbuf_adj.)
     #[inline]
     pub fn adj(&mut self, n: usize) -> bool {
-        let Ok(n) = u16::try_from(n) else {
+        let m = self.raw_mut();
+        if n > m.data_len as usize {
             return false;
-        };
-        // SAFETY: we own the mbuf; rte_pktmbuf_adj checks the length.
-        !unsafe { dpdk_sys::rte_pktmbuf_adj(self.0.as_ptr(), n) }.is_null()
+        }
+        let n16 = n as u16;
+        m.data_off += n16;
+        m.data_len -= n16;
+        m.pkt_len -= n as u32;
+        true
     }
 
     /// Grows the packet at the end by `n` bytes; returns the new tail bytes.
@@ -149,13 +162,17 @@ impl Mbuf {
         }
     }
 
-    /// Removes `n` bytes from the end; false if the last segment is shorter.
+    /// Removes `n` bytes from the end; false if the packet has more than one segment
+    /// or is shorter. (DPDK's rte_pktmbuf_trim, for the single-segment case.)
+    #[inline]
     pub fn trim(&mut self, n: usize) -> bool {
-        let Ok(n) = u16::try_from(n) else {
+        let m = self.raw_mut();
+        if m.nb_segs != 1 || n > m.data_len as usize {
             return false;
-        };
-        // SAFETY: we own the mbuf; rte_pktmbuf_trim checks the length.
-        unsafe { dpdk_sys::rte_pktmbuf_trim(self.0.as_ptr(), n) == 0 }
+        }
+        m.data_len -= n as u16;
+        m.pkt_len -= n as u32;
+        true
     }
 
     /// A deep copy into a new mbuf from `pool` (for flooding one frame to many ports).

@@ -11,7 +11,11 @@ use crate::wire::ethernet::{ethertype, MacAddr};
 /// when the source is not a unicast MAC (such a frame is invalid, 802.1Q 8.7).
 #[inline]
 pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> Option<Decision> {
-    let src = MacAddr([frame[6], frame[7], frame[8], frame[9], frame[10], frame[11]]);
+    // One bounds check for the whole header (callers guarantee 14 bytes).
+    let Some(h) = frame.first_chunk::<14>() else {
+        return Some(Decision::Drop(DropReason::Truncated));
+    };
+    let src = MacAddr([h[6], h[7], h[8], h[9], h[10], h[11]]);
     if !src.is_unicast() || src == MacAddr::ZERO {
         return Some(Decision::Drop(DropReason::InvalidSourceMac));
     }
@@ -45,8 +49,11 @@ fn back_to(origin: Origin) -> Target {
 pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &mut B) -> Decision {
     let v = &ctx.snap.vnis[vni as usize];
     let frame = buf.data();
-    let dst = MacAddr([frame[0], frame[1], frame[2], frame[3], frame[4], frame[5]]);
-    let etype = u16::from_be_bytes([frame[12], frame[13]]);
+    let Some(h) = frame.first_chunk::<14>() else {
+        return Decision::Drop(DropReason::Truncated);
+    };
+    let dst = MacAddr([h[0], h[1], h[2], h[3], h[4], h[5]]);
+    let etype = u16::from_be_bytes([h[12], h[13]]);
 
     if etype == ethertype::ARP && dst.is_broadcast() {
         match local::parse_arp(frame) {
