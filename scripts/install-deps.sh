@@ -8,12 +8,14 @@ PKGS=(
   libdpdk-dev dpdk dpdk-dev pkg-config libclang-dev clang build-essential libpcap-dev
   # lab and tests: namespaces, captures, peers, traffic
   iproute2 iputils-ping tshark tcpdump python3-scapy iperf3 curl procps ethtool shellcheck
+  # metrics test: promtool and a real Prometheus server (gateway/tests/metrics_prometheus.rs)
+  prometheus
 )
-# Extra groups, selected by the caller: `install-deps.sh --with-perf`, `--with-metrics`.
+# Extra groups, selected by the caller: `install-deps.sh --with-perf`.
 for arg in "$@"; do
   case "$arg" in
     --with-perf) PKGS+=(openvswitch-switch-dpdk linux-perf valgrind) ;;
-    --with-metrics) PKGS+=(prometheus) ;;
+    --with-metrics) ;; # prometheus is in the default list now; kept for old callers
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

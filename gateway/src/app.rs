@@ -37,6 +37,8 @@ pub struct Options {
     pub mbufs: u32,
     /// Control socket path (gateway mode).
     pub socket: Option<PathBuf>,
+    /// Prometheus exporter address, `GET /metrics` (gateway mode; None: no exporter).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// A failure that stops vxgw, with the message the operator sees.
@@ -284,6 +286,14 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
             mtus.insert(id, m);
         }
     }
+    // Bind the exporter's address before the ports start: a bad or busy one fails fast.
+    let metrics = match opts.metrics_addr {
+        Some(a) => Some(
+            crate::metrics::exporter::MetricsListener::bind(a)
+                .map_err(|e| AppError::Config(format!("metrics address {a}: {e}")))?,
+        ),
+        None => None,
+    };
     let mut ports = bring_up(eal, &ids, &mtus, opts)?;
     let resolved: HashMap<String, ResolvedPort> = by_name
         .iter()
@@ -342,6 +352,22 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
             .map(|_| WorkerCounters::default())
             .collect(),
     );
+    let exporter = match metrics {
+        Some(l) => {
+            let collector = crate::metrics::exporter::GatewayCollector::new(
+                shared.clone(),
+                counters.clone(),
+                workers.clone(),
+                ports.started.clone(),
+            )
+            .map_err(|e| AppError::Config(format!("metrics: {e}")))?;
+            Some(
+                l.serve(collector)
+                    .map_err(|e| AppError::Config(format!("metrics exporter: {e}")))?,
+            )
+        }
+        None => None,
+    };
     let mut launched = Vec::new();
     for (w, lcore) in workers.iter().enumerate() {
         let mut rx = Vec::new();
@@ -388,12 +414,16 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
         None => None,
     };
     eprintln!(
-        "vxgw: gateway running on {} worker lcore(s) {:?}{}; SIGINT/SIGTERM to stop",
+        "vxgw: gateway running on {} worker lcore(s) {:?}{}{}; SIGINT/SIGTERM to stop",
         workers.len(),
         workers,
         opts.socket
             .as_ref()
             .map(|p| format!(", control socket {}", p.display()))
+            .unwrap_or_default(),
+        exporter
+            .as_ref()
+            .map(|e| format!(", metrics http://{}/metrics", e.local_addr()))
             .unwrap_or_default()
     );
     let sh = shared.clone();
@@ -410,6 +440,7 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
         }
         gateway_stats_json(&sh, &counters)
     });
+    drop(exporter); // joins its thread: no scrape reads the ports from here on
     for w in launched {
         w.wait();
     }

@@ -2,7 +2,7 @@
 //!
 //! - [`dpdk`]: the only safe layer over DPDK (moves mbufs, knows no VXLAN).
 //! - [`forward`]: plain port-to-port forwarding, the plumbing baseline.
-//! - [`metrics`]: per-worker counters.
+//! - [`metrics`]: per-worker counters and the Prometheus exporter.
 //! - [`wire`]: typed views over packet bytes; checksums.
 //! - [`tables`]: configuration snapshot, FDB, neighbours, Maglev.
 //! - [`pipeline`]: per-packet decisions over bytes and tables (no DPDK).

@@ -119,6 +119,8 @@ fn vlan_tagged_access_and_vxlan_both_directions() {
         dir.join("gw.toml").display().to_string(),
     ];
     let sock = dir.join("vxgw.sock");
+    a.push("--metrics-addr".into());
+    a.push("none".into());
     a.push("--socket".into());
     a.push(sock.display().to_string());
     a.push("--stats-period".into());

@@ -40,6 +40,11 @@ struct Cli {
     /// Mbufs in the packet pool (0: sized from ports and queues).
     #[arg(long, default_value_t = 0)]
     mbufs: u32,
+    /// Prometheus exporter (gateway mode): serve GET /metrics on IP:PORT, kernel
+    /// stack, never a DPDK port; `none` or `off` disables it.
+    #[arg(long, value_name = "ADDR", default_value = vxgw::metrics::exporter::DEFAULT_METRICS_ADDR,
+          value_parser = parse_metrics_addr)]
+    metrics_addr: MetricsAddr,
     /// EAL arguments (after `--`).
     #[arg(last = true, value_name = "EAL ARGS")]
     eal: Vec<String>,
@@ -50,6 +55,14 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
         Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
         _ => Err(format!("'{s}' is not A,B (two port ids or names)")),
     }
+}
+
+/// `--metrics-addr`: an address, or none (a newtype: clap treats `Option` as "flag may be absent").
+#[derive(Debug, Clone, Copy)]
+struct MetricsAddr(Option<std::net::SocketAddr>);
+
+fn parse_metrics_addr(s: &str) -> Result<MetricsAddr, String> {
+    vxgw::metrics::exporter::parse_metrics_addr(s).map(MetricsAddr)
 }
 
 fn main() {
@@ -76,6 +89,7 @@ fn main() {
         rx_desc: cli.rx_desc,
         tx_desc: cli.tx_desc,
         mbufs: cli.mbufs,
+        metrics_addr: cli.metrics_addr.0,
     };
     let mut eal_args = vec![std::env::args().next().unwrap_or_else(|| "vxgw".into())];
     eal_args.extend(cli.eal);

@@ -1,5 +1,6 @@
-//! Counters and (with the management plane) the Prometheus exporter.
+//! Counters and the Prometheus exporter.
 
+pub mod exporter;
 mod worker_counter;
 
 pub use worker_counter::{CachePadded, Counter};
