@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};
 
+pub mod pcap_gateway;
+
 /// A file prefix unique to this process and tag, so concurrent DPDK processes
 /// (tests run in parallel) never share /var/run/dpdk state.
 pub fn file_prefix(tag: &str) -> String {

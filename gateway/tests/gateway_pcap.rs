@@ -7,7 +7,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
+use etherparse::{SlicedPacket, TransportSlice};
+use vxgw_tests::pcap_gateway::{inner, tagged, vxlan, C1, CONFIG, NODE1_MAC, SRV};
 use vxgw_tests::{cleanup_prefix, eal_args, file_prefix, read_pcap, write_pcap, Process, TempDir};
 
 const VXGW: &str = env!("CARGO_BIN_EXE_vxgw");
@@ -20,67 +21,6 @@ fn control(sock: &Path, req: &str) -> serde_json::Value {
     BufReader::new(&c).read_line(&mut line).unwrap();
     serde_json::from_str(&line).expect("JSON answer")
 }
-// net_pcap's MACs: 02:70:63:61:70:<device index> ("pcap").
-const UL_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
-const NODE1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x11, 0x11];
-const SRV: [u8; 6] = [0x02, 0x00, 0x0a, 0xff, 0x00, 0x64];
-const C1: [u8; 6] = [0x02, 0x42, 0x0a, 0xff, 0x00, 0x0b];
-
-const CONFIG: &str = r#"
-[gateway]
-vtep_ip = "172.30.0.1"
-
-[[port]]
-name = "net_pcap0"
-roles = ["underlay"]
-
-[[port]]
-name = "net_pcap1"
-roles = ["access"]
-
-[[vtep]]
-ip = "172.30.0.11"
-
-[[neighbour]]
-ip = "172.30.0.11"
-mac = "02:00:00:00:11:11"
-
-[[vni]]
-id = 4096
-flood = ["172.30.0.11"]
-access = [{ port = "net_pcap1", vlan = 100 }]
-"#;
-
-fn inner(src: [u8; 6], dst: [u8; 6], n: u16) -> Vec<u8> {
-    let mut v = Vec::new();
-    PacketBuilder::ethernet2(src, dst)
-        .ipv4([10, 255, 0, 100], [10, 255, 0, 11], 64)
-        .udp(1000 + n, 80)
-        .write(&mut v, &[n as u8; 64])
-        .unwrap();
-    v
-}
-
-fn tagged(frame: &[u8], vid: u16) -> Vec<u8> {
-    let mut v = frame[..12].to_vec();
-    v.extend_from_slice(&[0x81, 0x00]);
-    v.extend_from_slice(&(vid | 0x2000).to_be_bytes()); // PCP 1: must survive as a VID-only match
-    v.extend_from_slice(&frame[12..]);
-    v
-}
-
-fn vxlan(src_ip: [u8; 4], vni: u32, inner: &[u8]) -> Vec<u8> {
-    let mut payload = vec![0x08, 0, 0, 0];
-    payload.extend_from_slice(&(vni << 8).to_be_bytes());
-    payload.extend_from_slice(inner);
-    let mut v = Vec::new();
-    PacketBuilder::ethernet2(NODE1_MAC, UL_MAC)
-        .ipv4(src_ip, [172, 30, 0, 1], 64)
-        .udp(50000, 4789)
-        .write(&mut v, &payload)
-        .unwrap();
-    v
-}
 
 #[test]
 fn vlan_tagged_access_and_vxlan_both_directions() {
@@ -90,7 +30,8 @@ fn vlan_tagged_access_and_vxlan_both_directions() {
 
     let to_overlay: Vec<Vec<u8>> = (0..20).map(|n| inner(SRV, C1, n)).collect();
     let from_overlay: Vec<Vec<u8>> = (0..20).map(|n| inner(C1, SRV, 100 + n)).collect();
-    let mut acc_in: Vec<Vec<u8>> = to_overlay.iter().map(|f| tagged(f, 100)).collect();
+    // PCP 1 in the tag: the VID alone selects the VNI.
+    let mut acc_in: Vec<Vec<u8>> = to_overlay.iter().map(|f| tagged(f, 0x2000 | 100)).collect();
     acc_in.push(tagged(&inner(SRV, C1, 999), 999)); // unmapped VLAN
     let mut ul_in: Vec<Vec<u8>> = from_overlay
         .iter()

@@ -15,44 +15,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use etherparse::PacketBuilder;
 use vxgw::pipeline::{DropReason, Event};
+use vxgw_tests::pcap_gateway::{inner, tagged, vxlan, C1, CONFIG, SRV};
 use vxgw_tests::{cleanup_prefix, eal_args, file_prefix, write_pcap, Process, TempDir};
 
 const VXGW: &str = env!("CARGO_BIN_EXE_vxgw");
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 const PROMTOOL: &str = "promtool";
-
-// net_pcap's MACs: 02:70:63:61:70:<device index> ("pcap").
-const UL_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
-const NODE1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x11, 0x11];
-const SRV: [u8; 6] = [0x02, 0x00, 0x0a, 0xff, 0x00, 0x64];
-const C1: [u8; 6] = [0x02, 0x42, 0x0a, 0xff, 0x00, 0x0b];
-
-const CONFIG: &str = r#"
-[gateway]
-vtep_ip = "172.30.0.1"
-
-[[port]]
-name = "net_pcap0"
-roles = ["underlay"]
-
-[[port]]
-name = "net_pcap1"
-roles = ["access"]
-
-[[vtep]]
-ip = "172.30.0.11"
-
-[[neighbour]]
-ip = "172.30.0.11"
-mac = "02:00:00:00:11:11"
-
-[[vni]]
-id = 4096
-flood = ["172.30.0.11"]
-access = [{ port = "net_pcap1", vlan = 100 }]
-"#;
 
 /// Every family the exporter must serve: (name, type, label).
 const FAMILIES: &[(&str, &str, Option<&str>)] = &[
@@ -88,37 +57,6 @@ const FAMILIES: &[(&str, &str, Option<&str>)] = &[
     ("vxgw_build_info", "gauge", Some("version")),
     ("vxgw_uptime_seconds", "gauge", None),
 ];
-
-fn inner(src: [u8; 6], dst: [u8; 6], n: u16) -> Vec<u8> {
-    let mut v = Vec::new();
-    PacketBuilder::ethernet2(src, dst)
-        .ipv4([10, 255, 0, 100], [10, 255, 0, 11], 64)
-        .udp(1000 + n, 80)
-        .write(&mut v, &[n as u8; 64])
-        .unwrap();
-    v
-}
-
-fn tagged(frame: &[u8], vid: u16) -> Vec<u8> {
-    let mut v = frame[..12].to_vec();
-    v.extend_from_slice(&[0x81, 0x00]);
-    v.extend_from_slice(&vid.to_be_bytes());
-    v.extend_from_slice(&frame[12..]);
-    v
-}
-
-fn vxlan(src_ip: [u8; 4], vni: u32, inner: &[u8]) -> Vec<u8> {
-    let mut payload = vec![0x08, 0, 0, 0];
-    payload.extend_from_slice(&(vni << 8).to_be_bytes());
-    payload.extend_from_slice(inner);
-    let mut v = Vec::new();
-    PacketBuilder::ethernet2(NODE1_MAC, UL_MAC)
-        .ipv4(src_ip, [172, 30, 0, 1], 64)
-        .udp(50000, 4789)
-        .write(&mut v, &payload)
-        .unwrap();
-    v
-}
 
 /// Removes EAL's runtime directory of a file prefix when dropped (every path).
 struct Prefix(String);
