@@ -11,6 +11,7 @@ mod mbuf;
 mod mempool;
 mod port;
 mod ring;
+mod telemetry;
 
 pub use eal::Eal;
 pub use error::DpdkError;
@@ -19,6 +20,7 @@ pub use mbuf::{Drain, Flushed, Mbuf, MbufBurst, TxBuffer, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{LinkStatus, Port, PortConfig, PortStats, RxQueue, StartedPort, TxQueue};
 pub use ring::Ring;
+pub use telemetry::{register as register_telemetry, TelValue};
 
 /// Result type of the DPDK layer.
 pub type Result<T> = std::result::Result<T, DpdkError>;
