@@ -48,7 +48,8 @@ flood = ["172.30.0.11", "172.30.0.12"]
 access = [{ port = "net_af_packet1", vlan = 0 }]
 gateway_ip = "10.255.0.1"
 TOML
-lab_spawn gw "$LAB_DIR/vxgw.log" "$VXGW" --config "$LAB_DIR/vxgw.toml" --socket "$SOCK" -- \
+lab_spawn gw "$LAB_DIR/vxgw.log" "$VXGW" --config "$LAB_DIR/vxgw.toml" --socket "$SOCK" \
+    --state "$LAB_DIR/running.toml" -- \
     -l 0-1 --no-pci --no-huge -m 512 --file-prefix=vxlab_$$ \
     --vdev=net_af_packet0,iface=ul0 --vdev=net_af_packet1,iface=acc0
 ctl() { lab_exec gw "$VXGWCTL" -s "$SOCK" "$@"; }

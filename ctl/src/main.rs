@@ -1,22 +1,29 @@
 //! `vxgwctl`: the operator's CLI over vxgw's control socket (JSON lines).
 //!
-//! Human tables by default, `-j/--json` for scripts. Exit status: 0 success,
-//! 1 vxgw refused the request (the reason is printed), 2 usage error, 3 the control
-//! socket is missing or not accessible.
+//! Commands in the style of `ip`/`bridge` (`vxgwctl vni add 5000 --flood IP,IP`),
+//! human tables by default, `-j/--json` for scripts. Exit status: 0 success, 1 vxgw
+//! refused the request (its reason is printed), 2 usage error (including values
+//! checked here: VNI range, MAC and IP syntax, VLAN range), 3 the control socket is
+//! missing or not accessible.
 
 use std::io::{BufRead, BufReader, Write};
+use std::net::Ipv4Addr;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use serde_json::{json, Value};
+use clap::{ArgGroup, Parser, Subcommand};
+use serde_json::{json, Map, Value};
 
 #[derive(Parser)]
 #[command(
     name = "vxgwctl",
     version,
-    about = "Control a running vxgw over its Unix socket"
+    about = "Control a running vxgw over its Unix socket",
+    after_help = "Examples:\n  vxgwctl vni add 5000 --flood 172.30.0.11,172.30.0.12 --access net_af_packet1:200\n  \
+                  vxgwctl fdb add 5000 02:42:0a:ff:00:0d --vtep 172.30.0.12\n  \
+                  vxgwctl config show > running.toml\n\n\
+                  Exit status: 0 success, 1 vxgw refused the request, 2 usage error, 3 socket missing or not accessible."
 )]
 struct Cli {
     /// Control socket of the vxgw to talk to.
@@ -35,16 +42,143 @@ enum Cmd {
     Status,
     /// Packet, drop and event counters (summed over workers).
     Stats,
-    /// The filtering database.
+    /// VXLAN segments: VLAN mappings, flood lists, learning, ageing.
+    Vni {
+        #[command(subcommand)]
+        action: VniCmd,
+    },
+    /// Remote VTEPs (the decap allow-list).
+    Vtep {
+        #[command(subcommand)]
+        action: VtepCmd,
+    },
+    /// The filtering database: list, static entries, flush.
     Fdb {
         #[command(subcommand)]
         action: FdbCmd,
     },
-    /// Underlay neighbours (ARP cache).
+    /// Underlay neighbours (ARP cache and static entries).
     Neigh {
         #[command(subcommand)]
-        action: ShowOnly,
+        action: NeighCmd,
     },
+    /// ARP suppression entries of the VNIs.
+    Arp {
+        #[command(subcommand)]
+        action: ArpCmd,
+    },
+    /// The running configuration (the startup file's TOML format).
+    Config {
+        #[command(subcommand)]
+        action: ConfigCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum VniCmd {
+    /// List VNIs (or one).
+    Show {
+        #[arg(value_parser = parse_vni)]
+        id: Option<u32>,
+    },
+    /// Add a VNI.
+    Add {
+        #[arg(value_parser = parse_vni)]
+        id: u32,
+        /// VTEPs for head-end replication (configured VTEPs), comma-separated.
+        #[arg(long, value_name = "IP,IP", value_delimiter = ',')]
+        flood: Vec<Ipv4Addr>,
+        /// Access member: an access port and VLAN (0 or none = untagged); repeatable.
+        #[arg(long, value_name = "PORT[:VLAN]", value_parser = parse_access)]
+        access: Vec<(String, u16)>,
+        /// Learned-entry limit (default: the gateway's).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        learn_limit: Option<u32>,
+        /// Age of learned entries in seconds (default: the gateway's).
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..))]
+        ageing: Option<u32>,
+        /// vxgw's own address in the VNI (answers ARP and ping).
+        #[arg(long, value_name = "IP")]
+        gateway_ip: Option<Ipv4Addr>,
+        /// ARP suppression entry; repeatable.
+        #[arg(long, value_name = "IP=MAC", value_parser = parse_arp)]
+        arp: Vec<(Ipv4Addr, String)>,
+    },
+    /// Delete a VNI, its static FDB entries and everything learned in it.
+    Del {
+        #[arg(value_parser = parse_vni)]
+        id: u32,
+    },
+    /// Change a VNI's learn limit, ageing or gateway address.
+    #[command(group(ArgGroup::new("what").required(true).multiple(true).args(["learn_limit", "ageing", "gateway_ip"])))]
+    Set {
+        #[arg(value_parser = parse_vni)]
+        id: u32,
+        /// N, or `default`.
+        #[arg(long, value_name = "N|default", value_parser = parse_or_default)]
+        learn_limit: Option<Value>,
+        /// SECS, or `default`.
+        #[arg(long, value_name = "SECS|default", value_parser = parse_or_default)]
+        ageing: Option<Value>,
+        /// IP, or `none`.
+        #[arg(long, value_name = "IP|none", value_parser = parse_ip_or_none)]
+        gateway_ip: Option<Value>,
+    },
+    /// Add or delete flood-list VTEPs.
+    Flood {
+        #[command(subcommand)]
+        action: FloodCmd,
+    },
+    /// Add or delete access members (PORT[:VLAN]).
+    Access {
+        #[command(subcommand)]
+        action: AccessCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum FloodCmd {
+    /// Add a VTEP to a VNI's flood list.
+    Add {
+        #[arg(value_parser = parse_vni)]
+        id: u32,
+        ip: Ipv4Addr,
+    },
+    /// Remove a VTEP from a VNI's flood list.
+    Del {
+        #[arg(value_parser = parse_vni)]
+        id: u32,
+        ip: Ipv4Addr,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccessCmd {
+    /// Map an access port's VLAN into the VNI.
+    Add {
+        #[arg(value_parser = parse_vni)]
+        id: u32,
+        #[arg(value_name = "PORT[:VLAN]", value_parser = parse_access)]
+        member: (String, u16),
+    },
+    /// Unmap it (its learned entries are flushed).
+    Del {
+        #[arg(value_parser = parse_vni)]
+        id: u32,
+        #[arg(value_name = "PORT[:VLAN]", value_parser = parse_access)]
+        member: (String, u16),
+    },
+}
+
+#[derive(Subcommand)]
+enum VtepCmd {
+    /// List VTEPs with next hop and flood-list use.
+    Show,
+    /// Add a VTEP (accept its VXLAN; usable in flood lists and static entries).
+    Add { ip: Ipv4Addr },
+    /// Delete a VTEP (refused while a flood list or static entry names it); entries
+    /// learned behind it are flushed.
+    Del { ip: Ipv4Addr },
 }
 
 #[derive(Subcommand)]
@@ -52,40 +186,328 @@ enum FdbCmd {
     /// List entries, optionally of one VNI or one MAC.
     Show {
         /// Only this VNI.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_vni)]
         vni: Option<u32>,
         /// Only this MAC.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_mac)]
         mac: Option<String>,
+    },
+    /// Add (or re-point) a static entry: behind a VTEP, or on an access port.
+    #[command(group(ArgGroup::new("dest").required(true).args(["vtep", "port"])))]
+    Add {
+        #[arg(value_parser = parse_vni)]
+        vni: u32,
+        #[arg(value_parser = parse_mac)]
+        mac: String,
+        /// The remote VTEP holding the MAC.
+        #[arg(long, value_name = "IP")]
+        vtep: Option<Ipv4Addr>,
+        /// The access port holding the MAC.
+        #[arg(long, value_name = "NAME")]
+        port: Option<String>,
+        /// Its VLAN on that port (default 0: untagged).
+        #[arg(long, value_name = "N", requires = "port", value_parser = parse_vlan)]
+        vlan: Option<u16>,
+    },
+    /// Delete a static entry, or forget a learned one.
+    Del {
+        #[arg(value_parser = parse_vni)]
+        vni: u32,
+        #[arg(value_parser = parse_mac)]
+        mac: String,
+    },
+    /// Flush learned entries (of one VNI, or all); --all flushes static ones too.
+    Flush {
+        #[arg(long, value_parser = parse_vni)]
+        vni: Option<u32>,
+        /// Static entries too (they leave the running configuration).
+        #[arg(long)]
+        all: bool,
     },
 }
 
 #[derive(Subcommand)]
-enum ShowOnly {
-    /// List entries.
+enum NeighCmd {
+    /// List neighbours.
     Show,
+    /// Add (or replace) a static neighbour.
+    Add {
+        ip: Ipv4Addr,
+        #[arg(value_parser = parse_mac)]
+        mac: String,
+    },
+    /// Delete a static neighbour, or forget a learned one.
+    Del { ip: Ipv4Addr },
 }
 
-fn request(cli: &Cli) -> Value {
-    match &cli.cmd {
-        Cmd::Status => json!({"v": 1, "cmd": "status"}),
-        Cmd::Stats => json!({"v": 1, "cmd": "stats"}),
-        Cmd::Fdb {
-            action: FdbCmd::Show { vni, mac },
-        } => {
-            let mut args = serde_json::Map::new();
-            if let Some(v) = vni {
-                args.insert("vni".into(), json!(v));
-            }
-            if let Some(m) = mac {
-                args.insert("mac".into(), json!(m));
-            }
-            json!({"v": 1, "cmd": "fdb.show", "args": args})
-        }
-        Cmd::Neigh {
-            action: ShowOnly::Show,
-        } => json!({"v": 1, "cmd": "neigh.show"}),
+#[derive(Subcommand)]
+enum ArpCmd {
+    /// List ARP suppression entries.
+    Show {
+        #[arg(long, value_parser = parse_vni)]
+        vni: Option<u32>,
+    },
+    /// Answer ARP requests for IP in VNI with MAC (added or replaced).
+    Add {
+        #[arg(value_parser = parse_vni)]
+        vni: u32,
+        ip: Ipv4Addr,
+        #[arg(value_parser = parse_mac)]
+        mac: String,
+    },
+    /// Delete an ARP suppression entry.
+    Del {
+        #[arg(value_parser = parse_vni)]
+        vni: u32,
+        ip: Ipv4Addr,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCmd {
+    /// Print the running configuration as TOML (the startup file's format).
+    Show,
+    /// Move the running configuration to what FILE says, atomically (ports must not
+    /// change); prints what changed.
+    Apply { file: PathBuf },
+}
+
+fn parse_vni(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if (1..=0x00ff_ffff).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}' is not a VNI (1-16777215)")),
     }
+}
+
+fn parse_vlan(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(n) if n <= 4094 => Ok(n),
+        _ => Err(format!("'{s}' is not a VLAN id (0-4094; 0 = untagged)")),
+    }
+}
+
+/// Six hex bytes separated by ':' (or '-'); normalized to lower-case with ':'.
+fn parse_mac(s: &str) -> Result<String, String> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        Ok(parts.join(":").to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "'{s}' is not a MAC address (like 02:42:0a:ff:00:0b)"
+        ))
+    }
+}
+
+/// PORT or PORT:VLAN. PCI names contain colons (0000:01:00.0), so a VLAN is only
+/// split off when what follows the last colon is a number.
+fn parse_access(s: &str) -> Result<(String, u16), String> {
+    match s.rsplit_once(':') {
+        Some((port, vlan))
+            if !port.is_empty() && !vlan.is_empty() && vlan.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            Ok((port.to_string(), parse_vlan(vlan)?))
+        }
+        _ if !s.is_empty() => Ok((s.to_string(), 0)),
+        _ => Err("an access member is PORT or PORT:VLAN".into()),
+    }
+}
+
+fn parse_arp(s: &str) -> Result<(Ipv4Addr, String), String> {
+    let (ip, mac) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not IP=MAC"))?;
+    Ok((
+        ip.parse()
+            .map_err(|_| format!("'{ip}' is not an IPv4 address"))?,
+        parse_mac(mac)?,
+    ))
+}
+
+fn parse_or_default(s: &str) -> Result<Value, String> {
+    if s == "default" {
+        return Ok(Value::Null);
+    }
+    match s.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(json!(n)),
+        _ => Err(format!("'{s}' is not a positive number or `default`")),
+    }
+}
+
+fn parse_ip_or_none(s: &str) -> Result<Value, String> {
+    if s == "none" {
+        return Ok(Value::Null);
+    }
+    s.parse::<Ipv4Addr>()
+        .map(|ip| json!(ip.to_string()))
+        .map_err(|_| format!("'{s}' is not an IPv4 address or `none`"))
+}
+
+/// The request line for a command: (cmd, args). Reading a file can fail (usage error).
+fn request(cmd: &Cmd) -> Result<(&'static str, Value), String> {
+    let access = |(p, v): &(String, u16)| json!({"port": p, "vlan": v});
+    Ok(match cmd {
+        Cmd::Status => ("status", json!({})),
+        Cmd::Stats => ("stats", json!({})),
+        Cmd::Vni { action } => match action {
+            VniCmd::Show { id } => ("vni.show", opt_obj(&[("id", id.map(|i| json!(i)))])),
+            VniCmd::Add {
+                id,
+                flood,
+                access: acc,
+                learn_limit,
+                ageing,
+                gateway_ip,
+                arp,
+            } => {
+                let mut a = Map::new();
+                a.insert("id".into(), json!(id));
+                if !flood.is_empty() {
+                    a.insert(
+                        "flood".into(),
+                        json!(flood.iter().map(|i| i.to_string()).collect::<Vec<_>>()),
+                    );
+                }
+                if !acc.is_empty() {
+                    a.insert(
+                        "access".into(),
+                        Value::Array(acc.iter().map(access).collect()),
+                    );
+                }
+                if let Some(n) = learn_limit {
+                    a.insert("learn_limit".into(), json!(n));
+                }
+                if let Some(n) = ageing {
+                    a.insert("ageing_secs".into(), json!(n));
+                }
+                if let Some(ip) = gateway_ip {
+                    a.insert("gateway_ip".into(), json!(ip.to_string()));
+                }
+                if !arp.is_empty() {
+                    a.insert(
+                        "arp".into(),
+                        Value::Array(
+                            arp.iter()
+                                .map(|(ip, mac)| json!({"ip": ip.to_string(), "mac": mac}))
+                                .collect(),
+                        ),
+                    );
+                }
+                ("vni.add", Value::Object(a))
+            }
+            VniCmd::Del { id } => ("vni.del", json!({"id": id})),
+            VniCmd::Set {
+                id,
+                learn_limit,
+                ageing,
+                gateway_ip,
+            } => {
+                let mut a = Map::new();
+                a.insert("id".into(), json!(id));
+                for (k, v) in [
+                    ("learn_limit", learn_limit),
+                    ("ageing_secs", ageing),
+                    ("gateway_ip", gateway_ip),
+                ] {
+                    if let Some(v) = v {
+                        a.insert(k.into(), v.clone());
+                    }
+                }
+                ("vni.set", Value::Object(a))
+            }
+            VniCmd::Flood { action } => match action {
+                FloodCmd::Add { id, ip } => {
+                    ("vni.flood.add", json!({"id": id, "ip": ip.to_string()}))
+                }
+                FloodCmd::Del { id, ip } => {
+                    ("vni.flood.del", json!({"id": id, "ip": ip.to_string()}))
+                }
+            },
+            VniCmd::Access { action } => match action {
+                AccessCmd::Add { id, member } => {
+                    let mut a = access(member);
+                    a["id"] = json!(id);
+                    ("vni.access.add", a)
+                }
+                AccessCmd::Del { id, member } => {
+                    let mut a = access(member);
+                    a["id"] = json!(id);
+                    ("vni.access.del", a)
+                }
+            },
+        },
+        Cmd::Vtep { action } => match action {
+            VtepCmd::Show => ("vtep.show", json!({})),
+            VtepCmd::Add { ip } => ("vtep.add", json!({"ip": ip.to_string()})),
+            VtepCmd::Del { ip } => ("vtep.del", json!({"ip": ip.to_string()})),
+        },
+        Cmd::Fdb { action } => match action {
+            FdbCmd::Show { vni, mac } => (
+                "fdb.show",
+                opt_obj(&[
+                    ("vni", vni.map(|v| json!(v))),
+                    ("mac", mac.as_ref().map(|m| json!(m))),
+                ]),
+            ),
+            FdbCmd::Add {
+                vni,
+                mac,
+                vtep,
+                port,
+                vlan,
+            } => {
+                let mut a = json!({"vni": vni, "mac": mac});
+                if let Some(ip) = vtep {
+                    a["vtep"] = json!(ip.to_string());
+                }
+                if let Some(p) = port {
+                    a["port"] = json!(p);
+                    a["vlan"] = json!(vlan.unwrap_or(0));
+                }
+                ("fdb.add", a)
+            }
+            FdbCmd::Del { vni, mac } => ("fdb.del", json!({"vni": vni, "mac": mac})),
+            FdbCmd::Flush { vni, all } => {
+                let mut a = json!({"dynamic_only": !all});
+                if let Some(v) = vni {
+                    a["vni"] = json!(v);
+                }
+                ("fdb.flush", a)
+            }
+        },
+        Cmd::Neigh { action } => match action {
+            NeighCmd::Show => ("neigh.show", json!({})),
+            NeighCmd::Add { ip, mac } => ("neigh.add", json!({"ip": ip.to_string(), "mac": mac})),
+            NeighCmd::Del { ip } => ("neigh.del", json!({"ip": ip.to_string()})),
+        },
+        Cmd::Arp { action } => match action {
+            ArpCmd::Show { vni } => ("arp.show", opt_obj(&[("vni", vni.map(|v| json!(v)))])),
+            ArpCmd::Add { vni, ip, mac } => (
+                "arp.add",
+                json!({"vni": vni, "ip": ip.to_string(), "mac": mac}),
+            ),
+            ArpCmd::Del { vni, ip } => ("arp.del", json!({"vni": vni, "ip": ip.to_string()})),
+        },
+        Cmd::Config { action } => match action {
+            ConfigCmd::Show => ("config.show", json!({})),
+            ConfigCmd::Apply { file } => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                ("config.apply", json!({"toml": text}))
+            }
+        },
+    })
+}
+
+fn opt_obj(kv: &[(&str, Option<Value>)]) -> Value {
+    Value::Object(
+        kv.iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v.clone()?)))
+            .collect(),
+    )
 }
 
 fn table(headers: &[&str], rows: Vec<Vec<String>>) {
@@ -119,70 +541,183 @@ fn s(v: &Value) -> String {
     }
 }
 
+fn list(v: &Value, f: impl Fn(&Value) -> String) -> String {
+    let items: Vec<String> = v
+        .as_array()
+        .map(|a| a.iter().map(f).collect())
+        .unwrap_or_default();
+    if items.is_empty() {
+        "-".into()
+    } else {
+        items.join(",")
+    }
+}
+
+fn kind(e: &Value) -> String {
+    if e["static"] == true {
+        "static"
+    } else {
+        "dynamic"
+    }
+    .into()
+}
+
+/// What a change did: one line per difference, then counts and the generation.
+fn print_change(r: &Value) {
+    let changes = r["changes"].as_array().cloned().unwrap_or_default();
+    for c in &changes {
+        println!("{}", s(c));
+    }
+    if r["removed"] == "dynamic" {
+        println!("forgot the learned entry");
+    }
+    if let Some(n) = r["flushed"].as_u64() {
+        println!("flushed {n} learned entries");
+    }
+    if let Some(n) = r["fdb_removed"].as_u64().filter(|&n| n > 0) {
+        println!("{n} FDB entries removed with it");
+    }
+    if changes.is_empty() && r["removed"].is_null() && r["flushed"].is_null() {
+        println!("no change");
+    }
+    if !changes.is_empty() {
+        let mut tail = format!("generation {}", s(&r["generation"]));
+        if let Some(us) = r["in_effect_us"].as_u64() {
+            tail.push_str(&format!(", in effect on every worker after {us} us"));
+        }
+        if let Some(f) = r["saved"].as_str() {
+            tail.push_str(&format!(", saved to {f}"));
+        }
+        println!("({tail})");
+    }
+}
+
 fn print_human(cmd: &Cmd, r: &Value) {
+    let rows = || r.as_array().cloned().unwrap_or_default();
     match cmd {
-        Cmd::Fdb { .. } => {
-            let rows = r.as_array().cloned().unwrap_or_default();
-            table(
-                &["VNI", "MAC", "DESTINATION", "TYPE", "AGE"],
-                rows.iter()
-                    .map(|e| {
-                        let dest = match e["kind"].as_str() {
-                            Some("vtep") => format!("vtep {}", s(&e["dest"])),
-                            _ => format!(
-                                "port {} vlan {}",
-                                s(&e["dest"]["port"]),
-                                s(&e["dest"]["vlan"])
-                            ),
-                        };
-                        vec![
-                            s(&e["vni"]),
-                            s(&e["mac"]),
-                            dest,
-                            if e["static"] == true {
-                                "static"
-                            } else {
-                                "dynamic"
-                            }
-                            .into(),
-                            if e["static"] == true {
-                                "-".into()
-                            } else {
-                                format!("{}s", s(&e["age_s"]))
-                            },
-                        ]
-                    })
-                    .collect(),
-            );
-        }
-        Cmd::Neigh { .. } => {
-            let rows = r.as_array().cloned().unwrap_or_default();
-            table(
-                &["IP", "MAC", "TYPE", "AGE"],
-                rows.iter()
-                    .map(|e| {
-                        vec![
-                            s(&e["ip"]),
-                            s(&e["mac"]),
-                            if e["static"] == true {
-                                "static"
-                            } else {
-                                "dynamic"
-                            }
-                            .into(),
-                            format!("{}s", s(&e["age_s"])),
-                        ]
-                    })
-                    .collect(),
-            );
-        }
+        Cmd::Fdb {
+            action: FdbCmd::Show { .. },
+        } => table(
+            &["VNI", "MAC", "DESTINATION", "TYPE", "AGE"],
+            rows()
+                .iter()
+                .map(|e| {
+                    let dest = match e["kind"].as_str() {
+                        Some("vtep") => format!("vtep {}", s(&e["dest"])),
+                        _ => format!(
+                            "port {} vlan {}",
+                            s(&e["dest"]["port"]),
+                            s(&e["dest"]["vlan"])
+                        ),
+                    };
+                    vec![
+                        s(&e["vni"]),
+                        s(&e["mac"]),
+                        dest,
+                        kind(e),
+                        if e["static"] == true {
+                            "-".into()
+                        } else {
+                            format!("{}s", s(&e["age_s"]))
+                        },
+                    ]
+                })
+                .collect(),
+        ),
+        Cmd::Neigh {
+            action: NeighCmd::Show,
+        } => table(
+            &["IP", "MAC", "TYPE", "AGE"],
+            rows()
+                .iter()
+                .map(|e| {
+                    vec![
+                        s(&e["ip"]),
+                        s(&e["mac"]),
+                        kind(e),
+                        format!("{}s", s(&e["age_s"])),
+                    ]
+                })
+                .collect(),
+        ),
+        Cmd::Vni {
+            action: VniCmd::Show { .. },
+        } => table(
+            &[
+                "VNI",
+                "FLOOD",
+                "ACCESS",
+                "LEARN_LIMIT",
+                "AGEING",
+                "GATEWAY",
+                "ARP",
+                "FDB",
+            ],
+            rows()
+                .iter()
+                .map(|v| {
+                    vec![
+                        s(&v["id"]),
+                        list(&v["flood"], s),
+                        list(&v["access"], |a| {
+                            format!("{}:{}", s(&a["port"]), s(&a["vlan"]))
+                        }),
+                        s(&v["learn_limit"]),
+                        format!("{}s", s(&v["ageing_secs"])),
+                        s(&v["gateway_ip"]),
+                        v["arp"].as_array().map_or(0, |a| a.len()).to_string(),
+                        format!(
+                            "{} ({} learned)",
+                            s(&v["fdb_entries"]),
+                            s(&v["fdb_learned"])
+                        ),
+                    ]
+                })
+                .collect(),
+        ),
+        Cmd::Vtep {
+            action: VtepCmd::Show,
+        } => table(
+            &[
+                "VTEP",
+                "NEXT_HOP",
+                "NEXT_HOP_MAC",
+                "FLOOD_VNIS",
+                "STATIC_FDB",
+            ],
+            rows()
+                .iter()
+                .map(|t| {
+                    vec![
+                        s(&t["ip"]),
+                        s(&t["next_hop"]),
+                        s(&t["next_hop_mac"]),
+                        list(&t["flood_vnis"], s),
+                        s(&t["static_fdb"]),
+                    ]
+                })
+                .collect(),
+        ),
+        Cmd::Arp {
+            action: ArpCmd::Show { .. },
+        } => table(
+            &["VNI", "IP", "MAC"],
+            rows()
+                .iter()
+                .map(|e| vec![s(&e["vni"]), s(&e["ip"]), s(&e["mac"])])
+                .collect(),
+        ),
+        Cmd::Config {
+            action: ConfigCmd::Show,
+        } => print!("{}", r["toml"].as_str().unwrap_or_default()),
         Cmd::Status => {
             println!(
-                "vxgw {}  up {}s  workers {}  config generation {}",
+                "vxgw {}  up {}s  workers {}  config generation {}  state {}",
                 s(&r["version"]),
                 s(&r["uptime_s"]),
                 s(&r["workers"]),
-                s(&r["generation"])
+                s(&r["generation"]),
+                r["state_file"].as_str().unwrap_or("not saved"),
             );
             let ports = r["ports"].as_array().cloned().unwrap_or_default();
             table(
@@ -219,11 +754,20 @@ fn print_human(cmd: &Cmd, r: &Value) {
                 }
             }
         }
+        // Everything else changes something.
+        _ => print_change(r),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let (cmd, args) = match request(&cli.cmd) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("vxgwctl: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut conn = match UnixStream::connect(&cli.socket) {
         Ok(c) => c,
         Err(e) => {
@@ -240,7 +784,7 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let req = request(&cli);
+    let req = json!({"v": 1, "cmd": cmd, "args": args});
     if writeln!(conn, "{req}").is_err() {
         eprintln!("vxgwctl: {}: connection lost", cli.socket.display());
         return ExitCode::from(3);
@@ -270,4 +814,109 @@ fn main() -> ExitCode {
         print_human(&cli.cmd, &resp["result"]);
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_checked_before_sending() {
+        assert_eq!(parse_mac("02:42:0A:ff:00:0b").unwrap(), "02:42:0a:ff:00:0b");
+        assert!(parse_mac("zz").is_err() && parse_mac("02:42:0a:ff:00").is_err());
+        assert!(parse_vni("0").is_err() && parse_vni("16777216").is_err());
+        assert_eq!(parse_vni("16777215"), Ok(16777215));
+        assert_eq!(parse_access("net_pcap1:100"), Ok(("net_pcap1".into(), 100)));
+        assert_eq!(parse_access("net_pcap1"), Ok(("net_pcap1".into(), 0)));
+        assert_eq!(
+            parse_access("0000:01:00.0:7"),
+            Ok(("0000:01:00.0".into(), 7))
+        );
+        assert_eq!(parse_access("0000:01:00.0"), Ok(("0000:01:00.0".into(), 0)));
+        assert!(parse_access("p:5000").is_err());
+        assert!(parse_arp("10.0.0.1=02:00:00:00:00:01").is_ok());
+        assert!(parse_arp("10.0.0.1").is_err());
+    }
+
+    #[test]
+    fn command_lines_become_requests() {
+        let req = |args: &[&str]| {
+            let cli = Cli::try_parse_from(std::iter::once("vxgwctl").chain(args.iter().copied()))
+                .map_err(|e| e.to_string())?;
+            request(&cli.cmd).map(|(c, a)| json!({"cmd": c, "args": a}))
+        };
+        assert_eq!(
+            req(&[
+                "vni",
+                "add",
+                "5000",
+                "--flood",
+                "172.30.0.11,172.30.0.12",
+                "--access",
+                "p1:200",
+                "--arp",
+                "10.0.0.9=02:00:00:00:00:09"
+            ])
+            .unwrap(),
+            json!({"cmd": "vni.add", "args": {"id": 5000, "flood": ["172.30.0.11", "172.30.0.12"],
+                   "access": [{"port": "p1", "vlan": 200}], "arp": [{"ip": "10.0.0.9", "mac": "02:00:00:00:00:09"}]}})
+        );
+        assert_eq!(
+            req(&[
+                "fdb",
+                "add",
+                "5000",
+                "02:00:00:00:00:01",
+                "--port",
+                "p1",
+                "--vlan",
+                "3"
+            ])
+            .unwrap()["args"],
+            json!({"vni": 5000, "mac": "02:00:00:00:00:01", "port": "p1", "vlan": 3})
+        );
+        assert_eq!(
+            req(&["fdb", "flush", "--all"]).unwrap()["args"],
+            json!({"dynamic_only": false})
+        );
+        assert_eq!(
+            req(&[
+                "vni",
+                "set",
+                "7",
+                "--learn-limit",
+                "default",
+                "--gateway-ip",
+                "none"
+            ])
+            .unwrap()["args"],
+            json!({"id": 7, "learn_limit": null, "gateway_ip": null})
+        );
+        assert_eq!(
+            req(&["vni", "access", "del", "7", "p1"]).unwrap(),
+            json!({"cmd": "vni.access.del", "args": {"id": 7, "port": "p1", "vlan": 0}})
+        );
+        // Usage errors (exit 2).
+        for bad in [
+            &["fdb", "add", "5000", "zz", "--vtep", "1.2.3.4"][..],
+            &["fdb", "add", "5000", "02:00:00:00:00:01"],
+            &[
+                "fdb",
+                "add",
+                "5000",
+                "02:00:00:00:00:01",
+                "--vtep",
+                "1.2.3.4",
+                "--port",
+                "p",
+            ],
+            &["vni", "add", "0"],
+            &["vni", "add", "16777216"],
+            &["vni", "set", "5"],
+            &["vtep", "add", "1.2.3"],
+            &["vni", "access", "add", "5", "p:4095"],
+        ] {
+            assert!(req(bad).is_err(), "{bad:?} must be a usage error");
+        }
+    }
 }

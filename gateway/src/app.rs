@@ -14,7 +14,7 @@ use crate::dpdk::{
 use crate::forward::{self, Lane};
 use crate::pipeline::{DropReason, Event};
 use crate::shutdown::StopFlag;
-use crate::tables::fdb::{Fdb, FdbDest};
+use crate::tables::fdb::Fdb;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot, SnapshotCell};
 use crate::worker::{Clock, Shared, Worker, WorkerCounters};
@@ -37,6 +37,9 @@ pub struct Options {
     pub mbufs: u32,
     /// Control socket path (gateway mode).
     pub socket: Option<PathBuf>,
+    /// Where the running configuration is saved after every change and restored
+    /// from at start (gateway mode; None: changes are not saved).
+    pub state: Option<PathBuf>,
     /// Prometheus exporter address, `GET /metrics` (gateway mode; None: no exporter).
     pub metrics_addr: Option<std::net::SocketAddr>,
 }
@@ -69,10 +72,19 @@ pub enum AppError {
 
 /// Runs until SIGINT/SIGTERM. `eal_args[0]` is the program name.
 pub fn run(opts: &Options, eal_args: &[String]) -> Result<(), AppError> {
-    // Read the configuration before EAL starts, so a bad file fails fast.
-    let cfg = match &opts.config {
-        Some(p) => Some(Config::load(p).map_err(AppError::InvalidConfig)?),
-        None => None,
+    // Read the configuration before EAL starts, so a bad file fails fast. A saved
+    // running configuration (--state) takes precedence over --config.
+    let cfg = match (&opts.config, &opts.state) {
+        (None, None) => None,
+        (Some(p), None) => Some(Config::load(p).map_err(AppError::InvalidConfig)?),
+        (c, Some(s)) => {
+            let (cfg, origin) = crate::control::persist::startup_config(c.as_deref(), Some(s))
+                .map_err(AppError::Config)?;
+            if let crate::control::persist::Origin::StateFile(f) = origin {
+                eprintln!("vxgw: restoring running configuration from {}", f.display());
+            }
+            Some(cfg)
+        }
     };
     if cfg.is_some() && !opts.forward.is_empty() {
         return Err(AppError::Config(
@@ -316,31 +328,22 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
     let snap = Snapshot::build(cfg, &|n| resolved.get(n).copied(), 1).map_err(AppError::Config)?;
 
     let fdb = Arc::new(Fdb::new(cfg.gateway.fdb_capacity as usize, 4096));
-    for f in &cfg.fdb {
-        let dest = match (&f.vtep, &f.port) {
-            (Some(ip), _) => FdbDest::Vtep(*ip),
-            (None, Some(p)) => FdbDest::Access {
-                port: resolved[p].id,
-                vlan: f.vlan,
-            },
-            (None, None) => unreachable!("validated: vtep or port"),
-        };
-        fdb.add_static(f.vni, f.mac, dest).map_err(|e| {
-            AppError::Config(format!(
-                "static FDB entry {} in VNI {}: {e:?}",
-                f.mac, f.vni
-            ))
-        })?;
-    }
     let neigh = Arc::new(Neighbours::new(1024));
-    for n in &cfg.neighbours {
-        neigh
-            .set_static(n.ip, n.mac)
-            .map_err(|_| AppError::Config("neighbour table full".into()))?;
-    }
+    let cell = Arc::new(SnapshotCell::new(snap));
+    // The running configuration: owned by the control side, changed only through
+    // live::Writer::commit (workers never see it, only the snapshots it publishes).
+    let live = Arc::new(crate::control::live::Live::new(
+        cfg.clone(),
+        resolved.clone(),
+        cell.clone(),
+        fdb.clone(),
+        neigh.clone(),
+        opts.state.clone(),
+    ));
+    live.install_statics().map_err(AppError::Config)?;
     let stop = StopFlag::on_signals()?;
     let shared = Arc::new(Shared {
-        snap: Arc::new(SnapshotCell::new(snap)),
+        snap: cell,
         fdb,
         neigh,
         pool: ports.pool.clone(),
@@ -352,6 +355,12 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
             .map(|_| WorkerCounters::default())
             .collect(),
     );
+    // DPDK's own tools keep working: telemetry shows our tables, dpdk-dumpcap can
+    // attach to our ports (it needs EAL's shared memory: not with --in-memory/--no-huge).
+    crate::telemetry_cmds::register(shared.clone(), counters.clone())?;
+    if let Err(e) = eal.enable_pdump() {
+        eprintln!("vxgw: packet capture (pdump) unavailable: {e}");
+    }
     let exporter = match metrics {
         Some(l) => {
             let collector = crate::metrics::exporter::GatewayCollector::new(
@@ -405,6 +414,7 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
         }),
         started: Instant::now(),
         workers: workers.clone(),
+        live,
     };
     let _server = match &opts.socket {
         Some(path) => Some(

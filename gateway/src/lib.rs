@@ -17,5 +17,6 @@ pub mod metrics;
 pub mod pipeline;
 pub mod shutdown;
 pub mod tables;
+pub mod telemetry_cmds;
 pub mod wire;
 pub mod worker;

@@ -60,6 +60,8 @@ fn vlan_tagged_access_and_vxlan_both_directions() {
         dir.join("gw.toml").display().to_string(),
     ];
     let sock = dir.join("vxgw.sock");
+    a.push("--state".into());
+    a.push("none".into());
     a.push("--metrics-addr".into());
     a.push("none".into());
     a.push("--socket".into());

@@ -229,6 +229,8 @@ fn vxgw_args(dir: &TempDir, prefix: &str, metrics: &str, vdevs: &[String]) -> Ve
         dir.join("gw.toml").display().to_string(),
         "--socket".into(),
         dir.join("vxgw.sock").display().to_string(),
+        "--state".into(),
+        "none".into(),
         "--metrics-addr".into(),
         metrics.into(),
         "--".into(),

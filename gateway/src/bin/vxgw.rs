@@ -37,6 +37,11 @@ struct Cli {
     /// Control socket (gateway mode).
     #[arg(long, value_name = "PATH", default_value = "/run/vxgw/vxgw.sock")]
     socket: std::path::PathBuf,
+    /// Gateway mode: save the running configuration to FILE after every change and
+    /// restore it at start, in preference to --config (`none`: do not save or restore).
+    /// Default: /var/lib/vxgw/running.toml when --config is given.
+    #[arg(long, value_name = "FILE", conflicts_with = "forward")]
+    state: Option<std::path::PathBuf>,
     /// Mbufs in the packet pool (0: sized from ports and queues).
     #[arg(long, default_value_t = 0)]
     mbufs: u32,
@@ -81,8 +86,17 @@ fn main() {
             }
         }
     }
+    // The default state file only applies to the gateway (--config); an explicit
+    // --state without --config starts the gateway from the saved state alone.
+    let state = match cli.state {
+        Some(p) if p.as_os_str() == "none" => None,
+        Some(p) => Some(p),
+        None if cli.config.is_some() => Some(vxgw::control::persist::DEFAULT_STATE.into()),
+        None => None,
+    };
     let opts = Options {
         config: cli.config,
+        state,
         socket: Some(cli.socket),
         forward: cli.forward,
         stats_period: cli.stats_period,

@@ -1,5 +1,11 @@
-//! Control plane: the configuration file and (with the management plane) the control
-//! thread and socket.
+//! Control plane: the configuration file, the running configuration and its live
+//! changes, persistence, and the control socket.
 
+pub mod commands;
 pub mod config;
+pub mod live;
+pub mod persist;
 pub mod server;
+
+#[cfg(test)]
+mod live_tests;

@@ -4,9 +4,10 @@
 //! Response: `{"ok":true,"result":...}` or `{"ok":false,"error":"..."}` + newline
 //!
 //! One thread per client (bounded), a size limit per request, and every request is
-//! validated before it is acted on. This first version answers the read-only
-//! commands (status, stats, fdb.show, neigh.show); the management-plane issue adds
-//! the commands that change tables.
+//! validated before it is acted on. This module answers the read-only table commands
+//! (status, stats, fdb.show, neigh.show); [`super::commands`] answers the ones that
+//! read or change the running configuration (vni.*, vtep.*, fdb.add/del/flush,
+//! neigh.add/del, arp.*, config.*), serialized through [`super::live::Live`].
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -41,6 +42,8 @@ pub struct ControlState {
     pub started: Instant,
     /// Worker lcores.
     pub workers: Vec<u32>,
+    /// The running configuration and the one writer that changes it.
+    pub live: Arc<super::live::Live>,
 }
 
 /// Answers one request line. Never panics on any input.
@@ -82,6 +85,7 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
             "workers": state.workers,
             "ports": (state.ports)(),
             "generation": sh.snap.load().generation,
+            "state_file": state.live.state_file().map(|p| p.display().to_string()),
         })),
         "stats" => Ok((state.stats)()),
         "fdb.show" => {
@@ -131,7 +135,12 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
                 })
                 .collect(),
         )),
-        other => Err(format!("unknown command '{other}'")),
+        other => super::commands::dispatch(&state.live, other, args).unwrap_or_else(|| {
+            Err(format!(
+                "unknown command '{other}' (known: status, stats, fdb.show, neigh.show, {})",
+                super::commands::COMMANDS.join(", ")
+            ))
+        }),
     }
 }
 
