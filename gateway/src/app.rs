@@ -37,6 +37,8 @@ pub struct Options {
     pub mbufs: u32,
     /// Control socket path (gateway mode).
     pub socket: Option<PathBuf>,
+    /// Group whose members may use the control socket (besides root).
+    pub socket_group: Option<u32>,
     /// Where the running configuration is saved after every change and restored
     /// from at start (gateway mode; None: changes are not saved).
     pub state: Option<PathBuf>,
@@ -418,8 +420,12 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
     };
     let _server = match &opts.socket {
         Some(path) => Some(
-            crate::control::server::ControlServer::start(path, Arc::new(control))
-                .map_err(|e| AppError::Config(format!("control socket {}: {e}", path.display())))?,
+            crate::control::server::ControlServer::start(
+                path,
+                Arc::new(control),
+                opts.socket_group,
+            )
+            .map_err(|e| AppError::Config(format!("control socket {}: {e}", path.display())))?,
         ),
         None => None,
     };

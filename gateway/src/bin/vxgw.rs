@@ -37,6 +37,10 @@ struct Cli {
     /// Control socket (gateway mode).
     #[arg(long, value_name = "PATH", default_value = "/run/vxgw/vxgw.sock")]
     socket: std::path::PathBuf,
+    /// Group (name or gid) whose members may use the control socket besides root;
+    /// the socket file gets this group (mode 0660).
+    #[arg(long, value_name = "GROUP")]
+    socket_group: Option<String>,
     /// Gateway mode: save the running configuration to FILE after every change and
     /// restore it at start, in preference to --config (`none`: do not save or restore).
     /// Default: /var/lib/vxgw/running.toml when --config is given.
@@ -94,8 +98,21 @@ fn main() {
         None if cli.config.is_some() => Some(vxgw::control::persist::DEFAULT_STATE.into()),
         None => None,
     };
+    let socket_group = match cli
+        .socket_group
+        .as_deref()
+        .map(vxgw::control::peer::group_id)
+    {
+        None => None,
+        Some(Ok(g)) => Some(g),
+        Some(Err(e)) => {
+            eprintln!("vxgw: --socket-group: {e}");
+            std::process::exit(2);
+        }
+    };
     let opts = Options {
         config: cli.config,
+        socket_group,
         state,
         socket: Some(cli.socket),
         forward: cli.forward,

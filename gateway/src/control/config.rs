@@ -403,6 +403,15 @@ vtep = "172.30.0.12"
 "#;
 
     #[test]
+    fn shipped_sample_configs_are_valid() {
+        for f in ["lab.toml", "appliance.toml"] {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs").join(f);
+            let c = Config::load(&p).unwrap_or_else(|e| panic!("{f}: {e:?}"));
+            assert!(!c.vnis.is_empty(), "{f}");
+        }
+    }
+
+    #[test]
     fn good_config_parses_and_round_trips() {
         let c = Config::parse(GOOD).expect("valid");
         assert_eq!(c.vnis[0].id, 4096);

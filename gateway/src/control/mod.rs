@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod config;
 pub mod live;
+pub mod peer;
 pub mod persist;
 pub mod server;
 

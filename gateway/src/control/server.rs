@@ -152,7 +152,13 @@ pub struct ControlServer {
 impl ControlServer {
     /// Binds `path` (mode 0660; a stale socket file is replaced) and serves requests
     /// on a background thread until the process exits.
-    pub fn start(path: &Path, state: Arc<ControlState>) -> std::io::Result<ControlServer> {
+    /// Only root, vxgw's own user and members of `group` may talk to it (the socket
+    /// file belongs to `group` when one is given).
+    pub fn start(
+        path: &Path,
+        state: Arc<ControlState>,
+        group: Option<u32>,
+    ) -> std::io::Result<ControlServer> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -168,6 +174,10 @@ impl ControlServer {
         }
         let listener = UnixListener::bind(path)?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+        if let Some(g) = group {
+            nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(g)))
+                .map_err(std::io::Error::from)?;
+        }
         let clients = Arc::new(AtomicUsize::new(0));
         std::thread::Builder::new()
             .name("vxgw-control".into())
@@ -187,7 +197,7 @@ impl ControlServer {
                     let _ = std::thread::Builder::new()
                         .name("vxgw-client".into())
                         .spawn(move || {
-                            serve(&state, conn);
+                            serve(&state, conn, group);
                             clients.fetch_sub(1, Ordering::Relaxed);
                         });
                 }
@@ -204,7 +214,17 @@ impl Drop for ControlServer {
     }
 }
 
-fn serve(state: &ControlState, conn: UnixStream) {
+fn serve(state: &ControlState, conn: UnixStream, group: Option<u32>) {
+    if let Err(e) = super::peer::authorise(&conn, group) {
+        // Read the request (briefly) so the client sees the answer, not a reset.
+        let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut line = Vec::new();
+        let _ = BufReader::new(&conn)
+            .take(MAX_REQUEST as u64)
+            .read_until(b'\n', &mut line);
+        let _ = writeln!(&conn, "{}", json!({"ok": false, "error": e}));
+        return;
+    }
     let _ = conn.set_read_timeout(Some(Duration::from_secs(300)));
     let Ok(mut out) = conn.try_clone() else {
         return;
