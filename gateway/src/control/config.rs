@@ -405,7 +405,9 @@ vtep = "172.30.0.12"
     #[test]
     fn shipped_sample_configs_are_valid() {
         for f in ["lab.toml", "appliance.toml"] {
-            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs").join(f);
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../configs")
+                .join(f);
             let c = Config::load(&p).unwrap_or_else(|e| panic!("{f}: {e:?}"));
             assert!(!c.vnis.is_empty(), "{f}");
         }

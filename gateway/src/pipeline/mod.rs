@@ -20,6 +20,7 @@ mod decision;
 pub mod egress;
 mod flow;
 mod local;
+pub mod nat;
 mod underlay;
 
 pub use buf::{PacketBuf, VecBuf};
