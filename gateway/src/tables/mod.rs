@@ -1,9 +1,11 @@
 //! Tables the packet path reads: the configuration snapshot (immutable, swapped
 //! whole), the FDB and the neighbour table (lock-free, written by learning).
 
+pub mod conntrack;
 pub mod fdb;
 pub mod flow_hash;
 pub mod maglev;
 pub mod neighbours;
 pub mod snapshot;
+pub mod snat_ports;
 pub mod u32_index;
