@@ -31,6 +31,109 @@ pub struct Config {
     /// Static underlay neighbours (IP -> MAC), overriding ARP.
     #[serde(default, rename = "neighbour")]
     pub neighbours: Vec<NeighbourConfig>,
+    /// Published ports of the routing mesh.
+    #[serde(default, rename = "service", skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceConfig>,
+}
+
+/// Transport protocol of a published port.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Protocol {
+    /// The IPv4 protocol number.
+    pub fn number(self) -> u8 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+        }
+    }
+}
+
+/// How a service rewrites the client's address.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum NatMode {
+    /// Swarm's routing mesh: the backend sees the ingress endpoint as the source.
+    #[default]
+    Snat,
+    /// DNAT only: the backend sees the client's address and replies through vxgw.
+    Preserve,
+}
+
+/// One backend of a service: an overlay address in the service's VNI.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    /// Overlay IP of the container.
+    pub ip: Ipv4Addr,
+    /// Share of new flows (0 = drained: no new flows, existing ones continue).
+    #[serde(default = "default_weight")]
+    pub weight: u32,
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+/// Per-state connection timeouts of a service, in seconds (defaults when absent).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTimeouts {
+    /// TCP handshake not finished.
+    pub syn: Option<u32>,
+    /// TCP established.
+    pub established: Option<u32>,
+    /// TCP closing (FIN seen).
+    pub closing: Option<u32>,
+    /// UDP before a reply.
+    pub udp: Option<u32>,
+    /// UDP after a reply.
+    pub udp_replied: Option<u32>,
+}
+
+/// A published port: (protocol, external address, port) -> backends in a VNI.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Name (unique), e.g. the Swarm service name.
+    pub name: String,
+    /// tcp or udp.
+    pub protocol: Protocol,
+    /// External address clients connect to (None: any address on external ports).
+    #[serde(default)]
+    pub published_ip: Option<Ipv4Addr>,
+    /// External port clients connect to.
+    pub published_port: u16,
+    /// The overlay segment of the backends.
+    pub vni: u32,
+    /// The node's ingress endpoint in that VNI: the source address in SNAT mode.
+    pub ingress_ip: Ipv4Addr,
+    /// Port on the backends (default: the published port).
+    #[serde(default)]
+    pub target_port: Option<u16>,
+    /// snat (default) or preserve (the client's address reaches the backend).
+    #[serde(default)]
+    pub mode: NatMode,
+    /// Maglev table size (a prime; default 65537).
+    #[serde(default)]
+    pub maglev_size: Option<u32>,
+    /// Connection timeouts.
+    #[serde(default, skip_serializing_if = "is_default_timeouts")]
+    pub timeouts: ServiceTimeouts,
+    /// The backends.
+    #[serde(default)]
+    pub backends: Vec<BackendConfig>,
+}
+
+fn is_default_timeouts(t: &ServiceTimeouts) -> bool {
+    t == &ServiceTimeouts::default()
 }
 
 /// Gateway-wide settings.
@@ -359,10 +462,88 @@ impl Config {
                 _ => errs.push(format!("fdb[{i}]: give exactly one of `vtep` or `port`")),
             }
         }
+        self.validate_services(&ids, &mut errs);
         if errs.is_empty() {
             Ok(())
         } else {
             Err(errs)
+        }
+    }
+
+    fn validate_services(&self, vnis: &HashSet<u32>, errs: &mut Vec<String>) {
+        if !self.services.is_empty()
+            && !self.ports.iter().any(|p| p.roles.contains(&Role::External))
+        {
+            errs.push("service: published ports need a port with role \"external\"".into());
+        }
+        let mut names = HashSet::new();
+        let mut published = HashSet::new();
+        for (i, sv) in self.services.iter().enumerate() {
+            let at = format!("service[{i}]");
+            if sv.name.is_empty() || !names.insert(sv.name.as_str()) {
+                errs.push(format!(
+                    "{at}.name: '{}' is empty or appears twice",
+                    sv.name
+                ));
+            }
+            if sv.published_port == 0 {
+                errs.push(format!("{at}.published_port: must be 1-65535"));
+            }
+            if !published.insert((sv.protocol, sv.published_ip, sv.published_port)) {
+                errs.push(format!(
+                    "{at}: {:?} port {} on {} is already published",
+                    sv.protocol,
+                    sv.published_port,
+                    sv.published_ip
+                        .map(|ip| ip.to_string())
+                        .unwrap_or_else(|| "any address".into())
+                ));
+            }
+            if !vnis.contains(&sv.vni) {
+                errs.push(format!("{at}.vni: {} is not a configured VNI", sv.vni));
+            }
+            if sv.target_port == Some(0) {
+                errs.push(format!("{at}.target_port: must be 1-65535"));
+            }
+            let size = sv
+                .maglev_size
+                .unwrap_or(crate::tables::maglev::DEFAULT_TABLE_SIZE);
+            if !crate::tables::maglev::is_prime(size)
+                || size > crate::tables::maglev::MAX_TABLE_SIZE
+            {
+                errs.push(format!(
+                    "{at}.maglev_size: {size} is not a prime <= 16777216"
+                ));
+            } else if (size as usize) < 2 * sv.backends.len().max(1) {
+                errs.push(format!(
+                    "{at}.maglev_size: {size} is too small for {} backends",
+                    sv.backends.len()
+                ));
+            }
+            let mut seen = HashSet::new();
+            for (j, b) in sv.backends.iter().enumerate() {
+                if !seen.insert(b.ip) {
+                    errs.push(format!("{at}.backends[{j}].ip: {} appears twice", b.ip));
+                }
+                if b.ip == sv.ingress_ip {
+                    errs.push(format!(
+                        "{at}.backends[{j}].ip: {} is the ingress endpoint",
+                        b.ip
+                    ));
+                }
+            }
+            let t = &sv.timeouts;
+            for (name, v) in [
+                ("syn", t.syn),
+                ("established", t.established),
+                ("closing", t.closing),
+                ("udp", t.udp),
+                ("udp_replied", t.udp_replied),
+            ] {
+                if v == Some(0) {
+                    errs.push(format!("{at}.timeouts.{name}: must be at least 1"));
+                }
+            }
         }
     }
 }
@@ -401,6 +582,36 @@ vni = 4096
 mac = "02:42:0a:ff:00:0d"
 vtep = "172.30.0.12"
 "#;
+
+    #[test]
+    fn services_are_validated() {
+        let base = GOOD.replace("roles = [\"access\"]", "roles = [\"access\", \"external\"]");
+        let good = format!(
+            "{base}\n[[service]]\nname = \"web\"\nprotocol = \"tcp\"\npublished_port = 80\nvni = 4096\n\
+             ingress_ip = \"10.255.0.2\"\nbackends = [{{ ip = \"10.255.0.11\" }}, {{ ip = \"10.255.0.13\", weight = 2 }}]\n"
+        );
+        let c = Config::parse(&good).expect("valid service");
+        assert_eq!(c.services[0].mode, NatMode::Snat);
+        assert_eq!(c.services[0].backends[0].weight, 1);
+        assert_eq!(Config::parse(&c.to_toml()).unwrap(), c, "round trip");
+        let bad = good.replace("vni = 4096\ningress", "vni = 7\ningress").replace("published_port = 80", "published_port = 0")
+            + "\n[[service]]\nname = \"web\"\nprotocol = \"udp\"\npublished_port = 53\nvni = 4096\ningress_ip = \"10.255.0.2\"\nmaglev_size = 100\n\
+               backends = [{ ip = \"10.255.0.2\" }, { ip = \"10.255.0.2\" }]\n";
+        let all = Config::parse(&bad).unwrap_err().join("\n");
+        for want in [
+            "service[0].vni: 7 is not a configured VNI",
+            "service[0].published_port: must be 1-65535",
+            "service[1].name: 'web' is empty or appears twice",
+            "service[1].maglev_size: 100 is not a prime",
+            "service[1].backends[1].ip: 10.255.0.2 appears twice",
+            "service[1].backends[0].ip: 10.255.0.2 is the ingress endpoint",
+        ] {
+            assert!(all.contains(want), "missing '{want}' in:\n{all}");
+        }
+        let no_external = good.replace("[\"access\", \"external\"]", "[\"access\"]");
+        let all = Config::parse(&no_external).unwrap_err().join("\n");
+        assert!(all.contains("need a port with role \"external\""), "{all}");
+    }
 
     #[test]
     fn shipped_sample_configs_are_valid() {

@@ -424,6 +424,18 @@ pub fn describe(old: &Config, new: &Config) -> Vec<String> {
     if old.ports != new.ports {
         out.push("ports changed".into());
     }
+    for sv in &new.services {
+        match old.services.iter().find(|o| o.name == sv.name) {
+            None => out.push(format!("service {} added", sv.name)),
+            Some(o) if o != sv => out.push(format!("service {} changed", sv.name)),
+            Some(_) => {}
+        }
+    }
+    for o in &old.services {
+        if !new.services.iter().any(|sv| sv.name == o.name) {
+            out.push(format!("service {} deleted", o.name));
+        }
+    }
     let (ov, nv): (BTreeSet<Ipv4Addr>, BTreeSet<Ipv4Addr>) = (
         old.vteps.iter().map(|v| v.ip).collect(),
         new.vteps.iter().map(|v| v.ip).collect(),

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use ahash::RandomState;
 use arc_swap::ArcSwap;
 
+use super::flow_hash::BackendKey;
+use super::maglev::{Backend, MaglevTable, DEFAULT_TABLE_SIZE};
 use super::u32_index::U32Index;
-use crate::control::config::{Config, Role};
+use crate::control::config::{Config, NatMode, Role, ServiceTimeouts};
 use crate::wire::MacAddr;
 
 /// Highest DPDK port id the snapshot indexes (ports are a small dense range).
@@ -88,6 +90,42 @@ pub struct VniView {
     pub arp: HashMap<Ipv4Addr, MacAddr, RandomState>,
 }
 
+/// A backend of a service.
+#[derive(Debug, Clone)]
+pub struct BackendView {
+    /// Overlay address.
+    pub ip: Ipv4Addr,
+    /// Weight (0 = drained).
+    pub weight: u32,
+}
+
+/// A published port with its Maglev table (built on the control side).
+#[derive(Debug, Clone)]
+pub struct ServiceView {
+    /// Name.
+    pub name: String,
+    /// IPv4 protocol number (6 or 17).
+    pub proto: u8,
+    /// External address (None: any).
+    pub published_ip: Option<Ipv4Addr>,
+    /// External port.
+    pub published_port: u16,
+    /// VNI slot of the backends.
+    pub vni: u16,
+    /// Ingress endpoint (SNAT source).
+    pub ingress_ip: Ipv4Addr,
+    /// Port on the backends.
+    pub target_port: u16,
+    /// Keep the client's address (DNAT only).
+    pub preserve_client: bool,
+    /// Backends; Maglev answers indexes into this list.
+    pub backends: Vec<BackendView>,
+    /// The consistent-hash table.
+    pub maglev: MaglevTable,
+    /// Connection timeouts (None: the defaults).
+    pub timeouts: ServiceTimeouts,
+}
+
 /// One complete, immutable view of the configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -105,6 +143,8 @@ pub struct Snapshot {
     pub vnis: Vec<VniView>,
     /// VNI -> slot.
     pub vni_index: U32Index,
+    /// Published ports.
+    pub services: Vec<ServiceView>,
 }
 
 /// A port the DPDK side resolved: its id and MAC.
@@ -225,8 +265,53 @@ impl Snapshot {
                 },
             });
         }
+        let mut services = Vec::new();
+        for sv in &cfg.services {
+            let target_port = sv.target_port.unwrap_or(sv.published_port);
+            let backends: Vec<Backend> = sv
+                .backends
+                .iter()
+                .enumerate()
+                .map(|(i, b)| Backend {
+                    id: i as u32,
+                    key: BackendKey::new(b.ip, target_port),
+                    weight: b.weight,
+                })
+                .collect();
+            let size = sv.maglev_size.unwrap_or(DEFAULT_TABLE_SIZE);
+            let maglev = MaglevTable::build(&backends, size)
+                .map_err(|e| format!("service '{}': Maglev table: {e:?}", sv.name))?;
+            let vni = vni_index
+                .iter()
+                .find(|&&(id, _)| id == sv.vni)
+                .map(|&(_, slot)| slot)
+                .ok_or_else(|| {
+                    format!("service '{}': VNI {} is not configured", sv.name, sv.vni)
+                })?;
+            services.push(ServiceView {
+                name: sv.name.clone(),
+                proto: sv.protocol.number(),
+                published_ip: sv.published_ip,
+                published_port: sv.published_port,
+                vni,
+                ingress_ip: sv.ingress_ip,
+                target_port,
+                preserve_client: sv.mode == NatMode::Preserve,
+                backends: sv
+                    .backends
+                    .iter()
+                    .map(|b| BackendView {
+                        ip: b.ip,
+                        weight: b.weight,
+                    })
+                    .collect(),
+                maglev,
+                timeouts: sv.timeouts.clone(),
+            });
+        }
         Ok(Snapshot {
             generation,
+            services,
             ports,
             underlay,
             vteps,
@@ -252,6 +337,23 @@ impl Snapshot {
     #[inline]
     pub fn vtep_slot(&self, ip: Ipv4Addr) -> Option<u16> {
         self.vtep_index.get(u32::from(ip))
+    }
+
+    /// The service published at (proto, destination address, port): an exact address
+    /// match first, then a service published on any address.
+    pub fn service_for(&self, proto: u8, dst: Ipv4Addr, port: u16) -> Option<u16> {
+        let matches = |s: &&ServiceView| s.proto == proto && s.published_port == port;
+        let exact = self
+            .services
+            .iter()
+            .position(|s| matches(&s) && s.published_ip == Some(dst));
+        exact
+            .or_else(|| {
+                self.services
+                    .iter()
+                    .position(|s| matches(&s) && s.published_ip.is_none())
+            })
+            .map(|i| i as u16)
     }
 
     /// Ageing time of a VNI (seconds); for the sweeper.
@@ -314,5 +416,93 @@ impl SnapshotCell {
     /// Makes `s` current for every worker's next burst.
     pub fn publish(&self, s: Snapshot) {
         self.0.store(Arc::new(s));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CFG: &str = r#"
+[gateway]
+vtep_ip = "172.30.0.1"
+[[port]]
+name = "ul"
+roles = ["underlay"]
+[[port]]
+name = "ext"
+roles = ["external"]
+[[vtep]]
+ip = "172.30.0.11"
+[[vni]]
+id = 4096
+flood = ["172.30.0.11"]
+[[service]]
+name = "web"
+protocol = "tcp"
+published_port = 80
+vni = 4096
+ingress_ip = "10.255.0.2"
+backends = [{ ip = "10.255.0.11" }, { ip = "10.255.0.12" }, { ip = "10.255.0.13", weight = 0 }]
+[[service]]
+name = "web-vip"
+protocol = "tcp"
+published_ip = "192.0.2.1"
+published_port = 80
+vni = 4096
+ingress_ip = "10.255.0.2"
+target_port = 8080
+mode = "preserve"
+backends = [{ ip = "10.255.0.13" }]
+"#;
+
+    fn snap() -> Snapshot {
+        let cfg = Config::parse(CFG).expect("config");
+        Snapshot::build(
+            &cfg,
+            &|n| {
+                Some(ResolvedPort {
+                    id: if n == "ul" { 0 } else { 1 },
+                    mac: MacAddr([2, 0, 0, 0, 0, if n == "ul" { 1 } else { 2 }]),
+                    mtu: 1500,
+                })
+            },
+            1,
+        )
+        .expect("snapshot")
+    }
+
+    #[test]
+    fn services_resolve_exact_address_first() {
+        let s = snap();
+        let any = Ipv4Addr::new(198, 51, 100, 7);
+        let vip = Ipv4Addr::new(192, 0, 2, 1);
+        assert_eq!(s.service_for(6, any, 80), Some(0));
+        assert_eq!(s.service_for(6, vip, 80), Some(1));
+        assert_eq!(s.service_for(17, vip, 80), None, "UDP is not published");
+        assert_eq!(s.service_for(6, vip, 81), None);
+        let vip_svc = &s.services[1];
+        assert!(vip_svc.preserve_client);
+        assert_eq!(vip_svc.target_port, 8080);
+        assert_eq!(
+            s.services[0].target_port, 80,
+            "defaults to the published port"
+        );
+    }
+
+    #[test]
+    fn maglev_spreads_over_active_backends_only() {
+        let s = snap();
+        let web = &s.services[0];
+        let mut hits = [0u32; 3];
+        for h in 0..60_000u64 {
+            let b = web
+                .maglev
+                .lookup(h.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                .expect("a backend");
+            hits[b as usize] += 1;
+        }
+        assert_eq!(hits[2], 0, "the drained backend takes no new flows");
+        assert!(hits[0].abs_diff(hits[1]) < 3_000, "balanced: {hits:?}");
     }
 }
