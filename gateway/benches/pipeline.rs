@@ -172,6 +172,7 @@ fn run(mode: &str, macs: u32) {
         now: 1,
         counters: &counters,
         learn_cache: &cache,
+        mesh: None,
     };
     let frames: Vec<Vec<u8>> = (0..macs.min(100_000))
         .map(|k| (k * 7919) % macs.min(100_000))

@@ -331,6 +331,25 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
 
     let fdb = Arc::new(Fdb::new(cfg.gateway.fdb_capacity as usize, 4096));
     let neigh = Arc::new(Neighbours::new(1024));
+    let overlay_neigh = Arc::new(Neighbours::new(8192));
+    // SNAT ports: one range per worker; a removed connection's port goes back to its
+    // owner through the conntrack's release hook, whoever removes it.
+    let (snat_returns, snat_ports) = crate::tables::snat_ports::SnatPorts::split(
+        crate::tables::snat_ports::DEFAULT_LO,
+        crate::tables::snat_ports::DEFAULT_HI,
+        workers.len() as u16,
+    )
+    .map_err(|e| AppError::Config(format!("SNAT ports: {e}")))?;
+    let returns = snat_returns.clone();
+    let conntrack = Arc::new(crate::tables::conntrack::Conntrack::with_release(
+        cfg.gateway.conntrack_capacity as usize,
+        crate::tables::conntrack::Timeouts::default(),
+        move |c| {
+            if let Some(s) = c.snat {
+                returns.give_back(s.port());
+            }
+        },
+    ));
     let cell = Arc::new(SnapshotCell::new(snap));
     // The running configuration: owned by the control side, changed only through
     // live::Writer::commit (workers never see it, only the snapshots it publishes).
@@ -342,12 +361,15 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
         neigh.clone(),
         opts.state.clone(),
     ));
+    live.set_conntrack(conntrack.clone());
     live.install_statics().map_err(AppError::Config)?;
     let stop = StopFlag::on_signals()?;
     let shared = Arc::new(Shared {
         snap: cell,
         fdb,
         neigh,
+        overlay_neigh,
+        conntrack,
         pool: ports.pool.clone(),
         stop: stop.clone(),
         clock: Clock::start(dpdk::tsc_hz()),
@@ -380,7 +402,9 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
         None => None,
     };
     let mut launched = Vec::new();
+    let mut snat_ports = snat_ports.into_iter();
     for (w, lcore) in workers.iter().enumerate() {
+        let snat = snat_ports.next().expect("one SNAT range per worker");
         let mut rx = Vec::new();
         let mut tx = Vec::new();
         for id in &ids {
@@ -389,7 +413,7 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
         }
         let (shared, counters) = (shared.clone(), counters.clone());
         launched.push(LaunchedWorker::launch(*lcore, move || {
-            Worker::new(rx, tx).run(&shared, &counters[w]);
+            Worker::new(rx, tx, snat).run(&shared, &counters[w]);
             0
         })?);
     }
@@ -451,6 +475,10 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
                 last_age = now;
                 let snap = sh.snap.load_full();
                 sh.fdb.age(now, |vni| snap.ageing_of(vni));
+                // Expired connections (per-service timeouts); their SNAT ports go
+                // back to their workers through the release hook.
+                sh.conntrack
+                    .sweep(now, |service| snap.timeouts_of(service), |_| {});
             }
             return serde_json::Value::Null;
         }

@@ -14,13 +14,16 @@ use crate::dpdk::{tsc_now, Flushed, Mbuf, MbufBurst, Mempool, RxQueue, TxBuffer,
 use crate::metrics::{CachePadded, Counter};
 use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::{
-    build_arp_request, inner_flow_hash, Ctx, Decision, DropReason, Event, LearnCache, Origin,
-    PacketBuf, PipelineCounters, Target,
+    build_arp_request, deliver_in_vni, inner_flow_hash, BackendCounters, Ctx, Decision, DropReason,
+    Event, LearnCache, MeshTables, Origin, PacketBuf, PipelineCounters, Target,
 };
 use crate::shutdown::StopFlag;
+use crate::tables::conntrack::Conntrack;
 use crate::tables::fdb::Fdb;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::{Snapshot, SnapshotCell, MAX_PORTS};
+use crate::tables::snat_ports::SnatPorts;
+use std::cell::RefCell;
 
 impl PacketBuf for Mbuf {
     #[inline]
@@ -80,8 +83,12 @@ pub struct Shared {
     pub snap: Arc<SnapshotCell>,
     /// The filtering database.
     pub fdb: Arc<Fdb>,
-    /// Underlay neighbours.
+    /// Underlay and external neighbours.
     pub neigh: Arc<Neighbours>,
+    /// Overlay neighbours (backends' MACs).
+    pub overlay_neigh: Arc<Neighbours>,
+    /// Connection tracking of the routing mesh.
+    pub conntrack: Arc<Conntrack>,
     /// Pool for replicas and ARP requests.
     pub pool: Arc<Mempool>,
     /// Shutdown flag.
@@ -105,6 +112,8 @@ pub struct WorkerStats {
     pub busy_polls: Counter,
     /// TSC cycles spent in busy rounds.
     pub busy_cycles: Counter,
+    /// Routing-mesh counters per backend.
+    pub backends: BackendCounters,
 }
 
 /// Padded per-worker stats block.
@@ -115,11 +124,20 @@ const PENDING_CAP: usize = 64;
 /// Seconds a frame may wait for ARP.
 const PENDING_SECS: u32 = 2;
 
+/// What a held frame waits for.
+#[derive(Clone, Copy)]
+enum Wait {
+    /// The underlay next hop of a VTEP (the frame is not encapsulated yet).
+    Vtep { vni: u32, vtep: Ipv4Addr, hash: u64 },
+    /// A neighbour on `port` (a routed frame missing its destination MAC).
+    Route { port: u16, next_hop: Ipv4Addr },
+    /// An overlay address in VNI `vni` (a routing-mesh frame to a backend).
+    Overlay { vni: u32, ip: Ipv4Addr },
+}
+
 struct Pending {
     m: Mbuf,
-    vni: u32,
-    vtep: Ipv4Addr,
-    hash: u64,
+    wait: Wait,
     since: u32,
 }
 
@@ -137,11 +155,17 @@ pub struct Worker {
     spare: Vec<Pending>,
     /// Packets sent by flushes inside `send` (folded into the counters per round).
     tx_sent: u64,
+    /// This worker's SNAT source ports (moved into `run`'s frame).
+    snat: Option<SnatPorts>,
+    /// Worker index (0 does the periodic backend resolution).
+    id: u16,
+    /// Second of the last backend resolution pass.
+    last_refresh: u32,
 }
 
 impl Worker {
     /// A worker polling `rx` and sending on `tx` (one queue per port, any order).
-    pub fn new(rx: Vec<RxQueue>, tx: Vec<TxQueue>) -> Worker {
+    pub fn new(rx: Vec<RxQueue>, tx: Vec<TxQueue>, snat: SnatPorts) -> Worker {
         let mut slots: Vec<Option<TxPort>> = (0..MAX_PORTS).map(|_| None).collect();
         for q in tx {
             let p = q.port() as usize;
@@ -158,6 +182,9 @@ impl Worker {
             pending: Vec::with_capacity(PENDING_CAP),
             spare: Vec::with_capacity(PENDING_CAP),
             tx_sent: 0,
+            id: snat.worker(),
+            snat: Some(snat),
+            last_refresh: u32::MAX,
         }
     }
 
@@ -166,6 +193,7 @@ impl Worker {
         let mut burst = MbufBurst::new();
         let mut round: u32 = 0;
         let learn_cache = LearnCache::default();
+        let snat = RefCell::new(self.snat.take().expect("a worker runs once"));
         while !sh.stop.is_set() {
             let t0 = tsc_now();
             let snap = sh.snap.load();
@@ -176,6 +204,12 @@ impl Worker {
                 now: sh.clock.secs_at(t0),
                 counters: &c.pipeline,
                 learn_cache: &learn_cache,
+                mesh: Some(MeshTables {
+                    conntrack: &sh.conntrack,
+                    overlay_neigh: &sh.overlay_neigh,
+                    snat: &snat,
+                    backends: &c.backends,
+                }),
             };
             let mut got = 0;
             for qi in 0..self.rx.len() {
@@ -199,8 +233,15 @@ impl Worker {
             }
             self.flush(c);
             round = round.wrapping_add(1);
-            if !self.pending.is_empty() && round.is_multiple_of(1024) {
-                self.retry_pending(sh, &ctx);
+            if round.is_multiple_of(1024) {
+                snat.borrow_mut().reclaim();
+                if !self.pending.is_empty() {
+                    self.retry_pending(sh, &ctx);
+                }
+                if ctx.now != self.last_refresh {
+                    self.last_refresh = ctx.now;
+                    self.resolve_backends(sh, &ctx);
+                }
                 self.flush(c);
             }
             c.polls.add(1);
@@ -262,6 +303,104 @@ impl Worker {
                 self.egress(sh, ctx, vni, to, hash, m);
             }
             Decision::Flood { vni, from } => self.flood(sh, ctx, vni, from, m),
+            Decision::Route { port, next_hop } => self.route(sh, ctx, port, next_hop, m),
+            Decision::Resolve { vni, ip } => {
+                self.ask_overlay(sh, ctx, vni, ip);
+                let vni = ctx.snap.vnis[vni as usize].vni;
+                self.hold(ctx, m, Wait::Overlay { vni, ip });
+            }
+        }
+    }
+
+    /// Sends a routed frame to `next_hop`'s MAC, or holds it while ARP asks.
+    fn route(&mut self, sh: &Shared, ctx: &Ctx, port: u16, next_hop: Ipv4Addr, mut m: Mbuf) {
+        match sh.neigh.lookup(next_hop) {
+            Some(mac) => {
+                m.data_mut()[0..6].copy_from_slice(&mac.0);
+                self.send(ctx, port, m);
+            }
+            None => {
+                self.ask_external(sh, ctx, port, next_hop);
+                self.hold(ctx, m, Wait::Route { port, next_hop });
+            }
+        }
+    }
+
+    /// Queues a frame waiting for a neighbour (bounded).
+    fn hold(&mut self, ctx: &Ctx, m: Mbuf, wait: Wait) {
+        if self.pending.len() == PENDING_CAP {
+            ctx.counters.drop(DropReason::NeighbourPendingFull);
+        } else {
+            ctx.counters.event(Event::NeighbourQueued);
+            self.pending.push(Pending {
+                m,
+                wait,
+                since: ctx.now,
+            });
+        }
+    }
+
+    /// ARP for a neighbour on the external port (from vxgw's external address).
+    fn ask_external(&mut self, sh: &Shared, ctx: &Ctx, port: u16, ip: Ipv4Addr) {
+        let Some(ext) = ctx.snap.external.as_ref().filter(|e| e.port == port) else {
+            return;
+        };
+        if !sh.neigh.should_ask(ip, ctx.now) {
+            return;
+        }
+        let from = ext.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        if let Some(m) = self.arp_request(sh, ctx, ext.mac, from, ip) {
+            ctx.counters.event(Event::ArpRequestsSent);
+            self.send(ctx, port, m);
+        }
+    }
+
+    /// ARP for an overlay address in VNI slot `vni`: the request is flooded in the
+    /// VNI from vxgw's overlay MAC and its first overlay address there.
+    fn ask_overlay(&mut self, sh: &Shared, ctx: &Ctx, vni: u16, ip: Ipv4Addr) {
+        let v = &ctx.snap.vnis[vni as usize];
+        let Some(&from) = v.local_ips.first() else {
+            return;
+        };
+        if !sh.overlay_neigh.should_ask(ip, ctx.now) {
+            return;
+        }
+        if let Some(m) = self.arp_request(sh, ctx, v.router_mac, from, ip) {
+            ctx.counters.event(Event::OverlayArpRequestsSent);
+            self.flood(sh, ctx, vni, Origin::Local, m);
+        }
+    }
+
+    fn arp_request(
+        &mut self,
+        sh: &Shared,
+        ctx: &Ctx,
+        mac: crate::wire::MacAddr,
+        from: Ipv4Addr,
+        target: Ipv4Addr,
+    ) -> Option<Mbuf> {
+        let Ok(mut m) = Mbuf::alloc(&sh.pool) else {
+            ctx.counters.drop(DropReason::ReplicaAllocFailed);
+            return None;
+        };
+        let out = m.append(60)?;
+        build_arp_request(out, mac, from, target);
+        Some(m)
+    }
+
+    /// Once a second (worker 0): ARP for backends whose MAC is not known yet, so the
+    /// first connection to a new backend does not wait for it.
+    fn resolve_backends(&mut self, sh: &Shared, ctx: &Ctx) {
+        if self.id != 0 {
+            return;
+        }
+        for s in &ctx.snap.services {
+            let v = &ctx.snap.vnis[s.vni as usize];
+            for b in &s.backends {
+                if !v.arp.contains_key(&b.ip) && sh.overlay_neigh.lookup(b.ip).is_none() {
+                    self.ask_overlay(sh, ctx, s.vni, b.ip);
+                }
+            }
         }
     }
 
@@ -320,18 +459,16 @@ impl Worker {
                     EncapResult::Drop(r) => ctx.counters.drop(r),
                     EncapResult::NeedNeighbour { next_hop } => {
                         self.ask_neighbour(sh, ctx, next_hop);
-                        if self.pending.len() == PENDING_CAP {
-                            ctx.counters.drop(DropReason::NeighbourPendingFull);
-                        } else {
-                            ctx.counters.event(Event::NeighbourQueued);
-                            self.pending.push(Pending {
-                                m,
+                        let vtep = ctx.snap.vteps[i as usize].ip;
+                        self.hold(
+                            ctx,
+                            m,
+                            Wait::Vtep {
                                 vni: vni_id,
-                                vtep: ctx.snap.vteps[i as usize].ip,
+                                vtep,
                                 hash,
-                                since: ctx.now,
-                            });
-                        }
+                            },
+                        );
                     }
                 }
             }
@@ -345,36 +482,70 @@ impl Worker {
         if !sh.neigh.should_ask(ip, ctx.now) {
             return;
         }
-        let Ok(mut m) = Mbuf::alloc(&sh.pool) else {
-            ctx.counters.drop(DropReason::ReplicaAllocFailed);
-            return;
-        };
-        let Some(out) = m.append(60) else {
-            return;
-        };
-        build_arp_request(out, ul.mac, ul.vtep_ip, ip);
-        ctx.counters.event(Event::ArpRequestsSent);
-        self.send(ctx, ul.port, m);
+        let (mac, vtep_ip, port) = (ul.mac, ul.vtep_ip, ul.port);
+        if let Some(m) = self.arp_request(sh, ctx, mac, vtep_ip, ip) {
+            ctx.counters.event(Event::ArpRequestsSent);
+            self.send(ctx, port, m);
+        }
     }
 
     /// Sends frames whose neighbour got resolved; expires the old ones.
     fn retry_pending(&mut self, sh: &Shared, ctx: &Ctx) {
         let mut waiting = std::mem::replace(&mut self.pending, std::mem::take(&mut self.spare));
         for p in waiting.drain(..) {
-            let Some(i) = ctx.snap.vtep_slot(p.vtep) else {
-                ctx.counters.drop(DropReason::UnknownVtep);
-                continue;
-            };
+            let expired = ctx.now.wrapping_sub(p.since) > PENDING_SECS;
             let mut m = p.m;
-            match egress::to_vtep(ctx, &mut m, p.vni, i, p.hash) {
-                EncapResult::Ready { port } => self.send(ctx, port, m),
-                EncapResult::Drop(r) => ctx.counters.drop(r),
-                EncapResult::NeedNeighbour { next_hop } => {
-                    if ctx.now.wrapping_sub(p.since) > PENDING_SECS {
-                        ctx.counters.drop(DropReason::NeighbourTimeout);
-                    } else {
-                        self.ask_neighbour(sh, ctx, next_hop);
+            match p.wait {
+                Wait::Vtep { vni, vtep, hash } => {
+                    let Some(i) = ctx.snap.vtep_slot(vtep) else {
+                        ctx.counters.drop(DropReason::UnknownVtep);
+                        continue;
+                    };
+                    match egress::to_vtep(ctx, &mut m, vni, i, hash) {
+                        EncapResult::Ready { port } => self.send(ctx, port, m),
+                        EncapResult::Drop(r) => ctx.counters.drop(r),
+                        EncapResult::NeedNeighbour { .. } if expired => {
+                            ctx.counters.drop(DropReason::NeighbourTimeout)
+                        }
+                        EncapResult::NeedNeighbour { next_hop } => {
+                            self.ask_neighbour(sh, ctx, next_hop);
+                            self.pending.push(Pending { m, ..p });
+                        }
+                    }
+                }
+                Wait::Route { port, next_hop } => match sh.neigh.lookup(next_hop) {
+                    Some(mac) => {
+                        m.data_mut()[0..6].copy_from_slice(&mac.0);
+                        self.send(ctx, port, m);
+                    }
+                    None if expired => ctx.counters.drop(DropReason::NeighbourTimeout),
+                    None => {
+                        self.ask_external(sh, ctx, port, next_hop);
                         self.pending.push(Pending { m, ..p });
+                    }
+                },
+                Wait::Overlay { vni, ip } => {
+                    let Some(slot) = ctx.snap.vni_slot(vni) else {
+                        ctx.counters.drop(DropReason::UnknownVni);
+                        continue;
+                    };
+                    let v = &ctx.snap.vnis[slot as usize];
+                    match v
+                        .arp
+                        .get(&ip)
+                        .copied()
+                        .or_else(|| sh.overlay_neigh.lookup(ip))
+                    {
+                        Some(mac) => {
+                            m.data_mut()[0..6].copy_from_slice(&mac.0);
+                            let d = deliver_in_vni(ctx, slot, mac);
+                            self.dispatch(sh, ctx, d, m);
+                        }
+                        None if expired => ctx.counters.drop(DropReason::OverlayNeighbourTimeout),
+                        None => {
+                            self.ask_overlay(sh, ctx, slot, ip);
+                            self.pending.push(Pending { m, ..p });
+                        }
                     }
                 }
             }

@@ -160,6 +160,16 @@ pub struct GatewayConfig {
     pub ageing_secs: u32,
     /// Default learned-entry limit per VNI.
     pub learn_limit: u32,
+    /// vxgw's address on the external port: answers ARP and ping there, and is the
+    /// source of the ICMP errors it sends to clients.
+    pub external_ip: Option<Ipv4Addr>,
+    /// External prefix length: clients inside it are on-link, others go via
+    /// `external_gateway`.
+    pub external_prefix_len: u8,
+    /// Next hop for clients outside the external prefix.
+    pub external_gateway: Option<Ipv4Addr>,
+    /// Connection-tracking capacity (connections, all services), preallocated.
+    pub conntrack_capacity: u32,
 }
 
 impl Default for GatewayConfig {
@@ -175,6 +185,10 @@ impl Default for GatewayConfig {
             fdb_capacity: 1 << 18,
             ageing_secs: 300,
             learn_limit: 65536,
+            external_ip: None,
+            external_prefix_len: 24,
+            external_gateway: None,
+            conntrack_capacity: 1 << 20,
         }
     }
 }
@@ -471,10 +485,38 @@ impl Config {
     }
 
     fn validate_services(&self, vnis: &HashSet<u32>, errs: &mut Vec<String>) {
-        if !self.services.is_empty()
-            && !self.ports.iter().any(|p| p.roles.contains(&Role::External))
-        {
+        let external = self
+            .ports
+            .iter()
+            .filter(|p| p.roles.contains(&Role::External))
+            .count();
+        if !self.services.is_empty() && external == 0 {
             errs.push("service: published ports need a port with role \"external\"".into());
+        }
+        if external > 1 {
+            errs.push(format!(
+                "port: at most one port may have role \"external\", found {external}"
+            ));
+        }
+        let g = &self.gateway;
+        if g.external_prefix_len > 32 {
+            errs.push(format!(
+                "gateway.external_prefix_len: {} is not 0-32",
+                g.external_prefix_len
+            ));
+        }
+        if !(1024..=(1 << 26)).contains(&g.conntrack_capacity) {
+            errs.push(format!(
+                "gateway.conntrack_capacity: {} is not 1024-67108864",
+                g.conntrack_capacity
+            ));
+        }
+        let backends: usize = self.services.iter().map(|s| s.backends.len()).sum();
+        if backends > crate::tables::snapshot::MAX_BACKEND_SLOTS {
+            errs.push(format!(
+                "service: {backends} backends in all; at most {} are supported",
+                crate::tables::snapshot::MAX_BACKEND_SLOTS
+            ));
         }
         let mut names = HashSet::new();
         let mut published = HashSet::new();

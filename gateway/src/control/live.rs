@@ -33,10 +33,32 @@ use serde_json::{json, Value};
 
 use super::config::{Config, VniConfig};
 use super::persist;
+use crate::tables::conntrack::{Conntrack, CtFilter};
 use crate::tables::fdb::{DestFilter, Fdb, FdbDest, FdbFilter};
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot, SnapshotCell};
 use crate::wire::MacAddr;
+
+/// The services (`(id, None)`) and backends (`(service id, Some(slot))`) of `old`
+/// that `new` no longer has: their connections are removed once `new` is in effect
+/// (a drained backend, weight 0, keeps its connections; a removed one loses them and
+/// their next packets are re-balanced).
+fn gone_backends(old: &Snapshot, new: &Snapshot) -> Vec<(u32, Option<u32>)> {
+    let mut gone = Vec::new();
+    for s in &old.services {
+        match new.services.iter().find(|n| n.id == s.id) {
+            None => gone.push((s.id, None)),
+            Some(n) => {
+                for b in &s.backends {
+                    if !n.backends.iter().any(|nb| nb.slot == b.slot) {
+                        gone.push((s.id, Some(b.slot)));
+                    }
+                }
+            }
+        }
+    }
+    gone
+}
 
 /// Longest wait for the workers to drop the previous snapshot before removals go ahead.
 pub const GRACE_TIMEOUT: Duration = Duration::from_millis(200);
@@ -53,6 +75,7 @@ pub struct Live {
     fdb: Arc<Fdb>,
     neigh: Arc<Neighbours>,
     state_file: Option<PathBuf>,
+    conntrack: std::sync::OnceLock<Arc<Conntrack>>,
 }
 
 /// What an accepted change did.
@@ -69,6 +92,8 @@ pub struct Outcome {
     /// FDB entries removed as a consequence (deleted VNI or VTEP, access member gone,
     /// static entries no longer configured).
     pub fdb_removed: usize,
+    /// Connections removed with a removed service or backend.
+    pub conns_removed: usize,
     /// The state file written, if persistence is on and something changed.
     pub saved: Option<PathBuf>,
 }
@@ -81,6 +106,7 @@ impl Outcome {
             "changes": self.changes,
             "in_effect_us": self.in_effect_us,
             "fdb_removed": self.fdb_removed,
+            "connections_removed": self.conns_removed,
             "saved": self.saved.as_ref().map(|p| p.display().to_string()),
         })
     }
@@ -117,7 +143,19 @@ impl Live {
             fdb,
             neigh,
             state_file,
+            conntrack: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Gives the live side the connection table, so that removing a service or a
+    /// backend also removes its connections.
+    pub fn set_conntrack(&self, ct: Arc<Conntrack>) {
+        let _ = self.conntrack.set(ct);
+    }
+
+    /// The connection table, when the routing mesh runs.
+    pub fn conntrack(&self) -> Option<&Arc<Conntrack>> {
+        self.conntrack.get()
     }
 
     /// Takes the writer lock (waits for a change in progress).
@@ -254,7 +292,10 @@ impl Writer<'_> {
                 live.fdb.max_vnis()
             ));
         }
-        let snap = Snapshot::build(&new, &|n| live.ports.get(n).copied(), gen + 1)?;
+        let prev = live.cell.load_full();
+        let snap =
+            Snapshot::build_after(&new, &|n| live.ports.get(n).copied(), gen + 1, Some(&prev))?;
+        drop(prev);
         let changes = describe(&self.cur, &new);
 
         // Additions (undoable).
@@ -319,6 +360,7 @@ impl Writer<'_> {
 
         // Publication, then the grace period.
         let old_snap = live.cell.load_full();
+        let gone = gone_backends(&old_snap, &snap);
         let t_pub = Instant::now();
         live.cell.publish(snap);
         let in_effect = wait_for_readers(&old_snap, GRACE_TIMEOUT);
@@ -369,8 +411,19 @@ impl Writer<'_> {
                     .flush(&FdbFilter::all().dest(DestFilter::Exact(FdbDest::Vtep(t.ip))));
             }
         }
+        let mut conns_removed = 0;
+        if let Some(ct) = live.conntrack() {
+            for (service, slot) in gone {
+                let f = match slot {
+                    None => CtFilter::all().service(service),
+                    Some(b) => CtFilter::all().service(service).backend_id(b),
+                };
+                conns_removed += ct.flush(&f);
+            }
+        }
         *self.cur = new;
         Ok(Outcome {
+            conns_removed,
             generation: gen + 1,
             changes,
             in_effect_us: in_effect.map(|d| d.as_micros() as u64),

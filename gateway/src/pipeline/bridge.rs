@@ -5,6 +5,7 @@
 use super::decision::{Decision, DropReason, Origin, Target};
 use super::{local, Ctx, Event, PacketBuf};
 use crate::tables::fdb::{FdbDest, LearnOutcome};
+use crate::tables::neighbours::NeighbourUpdate;
 use crate::wire::ethernet::{ethertype, MacAddr};
 
 /// Learns the frame's source MAC in VNI slot `vni` against `dest`. Returns a drop
@@ -37,10 +38,11 @@ pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> 
     None
 }
 
-fn back_to(origin: Origin) -> Target {
+fn back_to(origin: Origin) -> Option<Target> {
     match origin {
-        Origin::Access { port, vlan } => Target::Access { port, vlan },
-        Origin::Vtep(i) => Target::Vtep(i),
+        Origin::Access { port, vlan } => Some(Target::Access { port, vlan }),
+        Origin::Vtep(i) => Some(Target::Vtep(i)),
+        Origin::Local => None,
     }
 }
 
@@ -54,49 +56,50 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
     };
     let dst = MacAddr([h[0], h[1], h[2], h[3], h[4], h[5]]);
     let etype = u16::from_be_bytes([h[12], h[13]]);
+    let to_us = dst == v.router_mac && !v.local_ips.is_empty();
 
-    if etype == ethertype::ARP && dst.is_broadcast() {
-        match local::parse_arp(frame) {
+    if etype == ethertype::ARP && (dst.is_broadcast() || to_us) {
+        match local::parse_arp_any(frame) {
             Err(_) => return Decision::Drop(DropReason::MalformedArp),
-            Ok(Some(req)) => {
-                let answer = match v.gateway {
-                    Some((ip, mac)) if ip == req.target => Some((mac, Event::ArpReplied)),
-                    // Suppression answers the access side; requests from VTEPs were
-                    // already suppressed (or not) by the VTEP that sent them.
-                    _ if matches!(origin, Origin::Access { .. }) => {
-                        v.arp.get(&req.target).map(|&m| (m, Event::ArpSuppressed))
-                    }
-                    _ => None,
-                };
-                if let Some((mac, ev)) = answer {
-                    if req.sender_mac != mac
-                        && local::arp_reply_in_place(buf.data_mut(), mac).is_ok()
+            Ok(a) if (a.is_request || a.is_reply) && v.local_ips.contains(&a.target) => {
+                return local_arp(ctx, vni, origin, &a, buf);
+            }
+            Ok(a) if a.is_request && matches!(origin, Origin::Access { .. }) => {
+                // Suppression answers the access side; requests from VTEPs were
+                // already suppressed (or not) by the VTEP that sent them.
+                if let Some(&mac) = v.arp.get(&a.target) {
+                    if a.sender_mac != mac && local::arp_reply_in_place(buf.data_mut(), mac).is_ok()
                     {
-                        ctx.counters.event(ev);
-                        return Decision::Forward {
-                            vni,
-                            to: back_to(origin),
-                        };
+                        ctx.counters.event(Event::ArpSuppressed);
+                        if let Some(to) = back_to(origin) {
+                            return Decision::Forward { vni, to };
+                        }
                     }
                 }
             }
-            Ok(None) => {}
+            Ok(_) => {}
         }
     }
-    if let Some((ip, mac)) = v.gateway {
-        if dst == mac && etype == ethertype::IPV4 {
-            return match local::echo_reply_in_place(buf.data_mut(), ip, mac) {
-                Ok(true) => {
-                    ctx.counters.event(Event::EchoReplied);
-                    Decision::Forward {
-                        vni,
-                        to: back_to(origin),
-                    }
-                }
-                Ok(false) => Decision::Drop(DropReason::UnsupportedProtocol),
-                Err(_) => Decision::Drop(DropReason::MalformedIcmp),
-            };
+    if to_us && etype == ethertype::IPV4 {
+        // Routed by vxgw: ping to one of its overlay addresses, else a backend's reply.
+        let frame = buf.data();
+        if frame.len() >= 34 && frame[23] == crate::wire::ipv4::protocol::ICMP {
+            let to = std::net::Ipv4Addr::new(frame[30], frame[31], frame[32], frame[33]);
+            if v.local_ips.contains(&to) {
+                return match local::echo_reply_in_place(buf.data_mut(), to, v.router_mac) {
+                    Ok(true) => match back_to(origin) {
+                        Some(to) => {
+                            ctx.counters.event(Event::EchoReplied);
+                            Decision::Forward { vni, to }
+                        }
+                        None => Decision::Consumed,
+                    },
+                    Ok(false) => super::mesh::from_backend(ctx, buf),
+                    Err(_) => Decision::Drop(DropReason::MalformedIcmp),
+                };
+            }
         }
+        return super::mesh::from_backend(ctx, buf);
     }
     if dst.is_multicast() {
         return Decision::Flood { vni, from: origin };
@@ -116,7 +119,7 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
         Some(FdbDest::Vtep(ip)) => match origin {
             // Split horizon: what came from the overlay never goes back into it.
             Origin::Vtep(_) => Decision::Drop(DropReason::SplitHorizon),
-            Origin::Access { .. } => match ctx.snap.vtep_slot(ip) {
+            Origin::Access { .. } | Origin::Local => match ctx.snap.vtep_slot(ip) {
                 Some(i) => Decision::Forward {
                     vni,
                     to: Target::Vtep(i),
@@ -124,5 +127,43 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
                 None => Decision::Flood { vni, from: origin },
             },
         },
+    }
+}
+
+/// An ARP packet for one of vxgw's overlay addresses: learn the sender (a backend
+/// answering our request, or asking for its gateway), answer a request.
+fn local_arp<B: PacketBuf>(
+    ctx: &Ctx,
+    vni: u16,
+    origin: Origin,
+    a: &local::ArpInfo,
+    buf: &mut B,
+) -> Decision {
+    let v = &ctx.snap.vnis[vni as usize];
+    if let Some(m) = ctx.mesh.as_ref() {
+        if a.sender_mac.is_unicast()
+            && !a.sender_ip.is_unspecified()
+            && a.sender_mac != v.router_mac
+            && m.overlay_neigh.learn(a.sender_ip, a.sender_mac, ctx.now) == NeighbourUpdate::Updated
+        {
+            ctx.counters.event(Event::NeighbourLearned);
+        }
+    }
+    if !a.is_request {
+        return Decision::Consumed;
+    }
+    if a.sender_mac == v.router_mac {
+        return Decision::Drop(DropReason::ArpIgnored);
+    }
+    match (
+        local::arp_reply_in_place(buf.data_mut(), v.router_mac),
+        back_to(origin),
+    ) {
+        (Ok(()), Some(to)) => {
+            ctx.counters.event(Event::ArpReplied);
+            Decision::Forward { vni, to }
+        }
+        (Ok(()), None) => Decision::Consumed,
+        (Err(_), _) => Decision::Drop(DropReason::MalformedArp),
     }
 }

@@ -41,6 +41,77 @@ events! {
     NeighbourLearned => "neighbour_learned",
     ArpRequestsSent => "arp_requests_sent",
     NeighbourQueued => "neighbour_queued",
+    MeshNewConnections => "mesh_new_connections",
+    MeshRepicked => "mesh_repicked",
+    MeshToBackend => "mesh_to_backend",
+    MeshToClient => "mesh_to_client",
+    MssClamped => "mss_clamped",
+    IcmpErrorsTranslated => "icmp_errors_translated",
+    IcmpFragNeededSent => "icmp_frag_needed_sent",
+    OverlayArpRequestsSent => "overlay_arp_requests_sent",
+}
+
+/// Per-backend counters of one worker, indexed by the backend's counter slot
+/// (`BackendView::slot`): connections created, packets and bytes each way.
+pub struct BackendCounters {
+    slots: Box<[[Counter; 5]]>,
+}
+
+/// What [`BackendCounters`] counts per backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum BackendStat {
+    /// Connections created.
+    Connections = 0,
+    /// Packets client -> backend.
+    PacketsIn,
+    /// Bytes (IP) client -> backend.
+    BytesIn,
+    /// Packets backend -> client.
+    PacketsOut,
+    /// Bytes (IP) backend -> client.
+    BytesOut,
+}
+
+impl Default for BackendCounters {
+    fn default() -> Self {
+        BackendCounters {
+            slots: (0..crate::tables::snapshot::MAX_BACKEND_SLOTS)
+                .map(|_| std::array::from_fn(|_| Counter::default()))
+                .collect(),
+        }
+    }
+}
+
+impl BackendCounters {
+    /// Counts a packet of `bytes` towards (`to_backend`) or from backend `slot`.
+    #[inline]
+    pub fn packet(&self, slot: u32, to_backend: bool, bytes: usize) {
+        if let Some(c) = self.slots.get(slot as usize) {
+            let (p, b) = if to_backend {
+                (BackendStat::PacketsIn, BackendStat::BytesIn)
+            } else {
+                (BackendStat::PacketsOut, BackendStat::BytesOut)
+            };
+            c[p as usize].add(1);
+            c[b as usize].add(bytes as u64);
+        }
+    }
+
+    /// Counts a new connection to backend `slot`.
+    #[inline]
+    pub fn connection(&self, slot: u32) {
+        if let Some(c) = self.slots.get(slot as usize) {
+            c[BackendStat::Connections as usize].add(1);
+        }
+    }
+
+    /// The value of `stat` for `slot`.
+    pub fn get(&self, slot: u32, stat: BackendStat) -> u64 {
+        self.slots
+            .get(slot as usize)
+            .map_or(0, |c| c[stat as usize].get())
+    }
 }
 
 /// One worker's pipeline counters (owner-written; see `metrics::Counter`).

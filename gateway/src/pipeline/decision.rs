@@ -26,6 +26,8 @@ pub enum Origin {
     },
     /// A remote VTEP (index).
     Vtep(u16),
+    /// vxgw itself (routing-mesh traffic): floods reach every VTEP and access member.
+    Local,
 }
 
 /// What to do with a packet.
@@ -55,6 +57,23 @@ pub enum Decision {
     },
     /// Handled (e.g. an ARP reply learned into the neighbour table); free it.
     Consumed,
+    /// The buffer is a routed Ethernet frame with its source MAC set; write the MAC
+    /// of `next_hop` as its destination and send it on `port` (ARP for it first if
+    /// it is not known).
+    Route {
+        /// Port id.
+        port: u16,
+        /// Neighbour to deliver to.
+        next_hop: std::net::Ipv4Addr,
+    },
+    /// The buffer holds an untagged frame of VNI slot `vni` for the overlay address
+    /// `ip`, whose MAC is not known yet: ARP for it in the VNI and hold the frame.
+    Resolve {
+        /// VNI slot.
+        vni: u16,
+        /// Overlay address.
+        ip: std::net::Ipv4Addr,
+    },
 }
 
 macro_rules! drop_reasons {
@@ -109,6 +128,17 @@ drop_reasons! {
     ReplicaAllocFailed => "replica_alloc_failed",
     MultiSegment => "multi_segment",
     TxQueueFull => "tx_queue_full",
+    NoService => "no_service",
+    NoBackend => "no_backend",
+    NoConnection => "no_connection",
+    SnatPortsExhausted => "snat_ports_exhausted",
+    ConntrackFull => "conntrack_full",
+    ConntrackConflict => "conntrack_conflict",
+    TtlExpired => "ttl_expired",
+    Fragment => "fragment",
+    MalformedL4 => "malformed_l4",
+    NotRoutable => "not_routable",
+    OverlayNeighbourTimeout => "overlay_neighbour_timeout",
 }
 
 impl DropReason {

@@ -9,25 +9,31 @@ use crate::wire::icmp::IcmpPacket;
 use crate::wire::ipv4::{protocol, Ipv4Packet};
 use crate::wire::WireError;
 
-/// An ARP request in an untagged frame, parsed enough to decide.
-pub struct ArpRequest {
-    /// Requested address.
-    pub target: Ipv4Addr,
-    /// Asker's MAC.
+/// An untagged ARP frame's fields, as the overlay side needs them.
+pub struct ArpInfo {
+    /// A request.
+    pub is_request: bool,
+    /// A reply.
+    pub is_reply: bool,
+    /// Sender's IP.
+    pub sender_ip: Ipv4Addr,
+    /// Sender's MAC.
     pub sender_mac: MacAddr,
+    /// Target IP.
+    pub target: Ipv4Addr,
 }
 
-/// Parses an untagged ARP frame; `Ok(None)` when it is not a request.
-pub fn parse_arp(frame: &[u8]) -> Result<Option<ArpRequest>, WireError> {
+/// Parses an untagged ARP frame.
+pub fn parse_arp_any(frame: &[u8]) -> Result<ArpInfo, WireError> {
     let eth = EthernetFrame::new_checked(frame)?;
     let a = ArpPacket::new_checked(eth.payload())?;
-    if a.operation() != arp::op::REQUEST {
-        return Ok(None);
-    }
-    Ok(Some(ArpRequest {
-        target: a.target_ipv4(),
+    Ok(ArpInfo {
+        is_request: a.operation() == arp::op::REQUEST,
+        is_reply: a.operation() == arp::op::REPLY,
+        sender_ip: a.sender_ipv4(),
         sender_mac: a.sender_hw_addr(),
-    }))
+        target: a.target_ipv4(),
+    })
 }
 
 /// Turns the ARP request in `frame` into the reply "`target` is at `mac`", addressed

@@ -18,16 +18,19 @@ mod counters;
 mod decap;
 mod decision;
 pub mod egress;
+mod external;
 mod flow;
 mod local;
+mod mesh;
 pub mod nat;
 mod underlay;
 
 pub use buf::{PacketBuf, VecBuf};
-pub use counters::{Event, PipelineCounters, EVENT_COUNT};
+pub use counters::{BackendCounters, BackendStat, Event, PipelineCounters, EVENT_COUNT};
 pub use decision::{Decision, DropReason, Origin, Target, DROP_REASON_COUNT};
 pub use flow::inner_flow_hash;
 pub use local::build_arp_request;
+pub use mesh::{deliver_in_vni, MeshTables};
 
 use crate::tables::fdb::Fdb;
 use crate::tables::neighbours::Neighbours;
@@ -47,6 +50,8 @@ pub struct Ctx<'a> {
     pub counters: &'a PipelineCounters,
     /// This worker's last source learned (see [`LearnCache`]).
     pub learn_cache: &'a LearnCache,
+    /// The routing mesh's tables (None: no routing mesh, e.g. overlay-only tests).
+    pub mesh: Option<MeshTables<'a>>,
 }
 
 /// The last (VNI, source MAC, destination, second) this worker learned. A burst
@@ -89,10 +94,17 @@ pub fn ingress<B: PacketBuf>(ctx: &Ctx, rx_port: u16, buf: &mut B) -> Decision {
             return d;
         }
     }
+    if port.external {
+        if let Some(ext) = ctx.snap.external.as_ref().filter(|e| e.port == rx_port) {
+            if let Some(d) = external::ingress(ctx, ext, buf) {
+                return d;
+            }
+        }
+    }
     if port.access {
         return access::ingress(ctx, rx_port, port, buf);
     }
-    if port.underlay {
+    if port.underlay || port.external {
         return Decision::Drop(DropReason::NotForUs);
     }
     Decision::Drop(DropReason::NoRole)
@@ -100,3 +112,6 @@ pub fn ingress<B: PacketBuf>(ctx: &Ctx, rx_port: u16, buf: &mut B) -> Decision {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod mesh_tests;

@@ -18,6 +18,9 @@ use crate::wire::MacAddr;
 
 /// Highest DPDK port id the snapshot indexes (ports are a small dense range).
 pub const MAX_PORTS: usize = 32;
+/// Backend slots: every backend of every service has one, stable while it exists,
+/// for its per-worker counters (and the conntrack's backend id).
+pub const MAX_BACKEND_SLOTS: usize = 4096;
 /// Bytes vxgw puts in front of an inner frame: Ethernet, IPv4, UDP, VXLAN.
 pub const ENCAP_LEN: usize = 14 + 20 + 8 + 8;
 
@@ -86,6 +89,11 @@ pub struct VniView {
     pub ageing_secs: u32,
     /// vxgw's own overlay address in this VNI, with the MAC it answers with.
     pub gateway: Option<(Ipv4Addr, MacAddr)>,
+    /// vxgw's MAC in the overlay (its gateway address and the ingress endpoints).
+    pub router_mac: MacAddr,
+    /// vxgw's own overlay addresses here: the gateway address and the ingress
+    /// endpoints of the services in this VNI (answers ARP and ping for them).
+    pub local_ips: Vec<Ipv4Addr>,
     /// ARP suppression: overlay IP -> MAC.
     pub arp: HashMap<Ipv4Addr, MacAddr, RandomState>,
 }
@@ -97,11 +105,55 @@ pub struct BackendView {
     pub ip: Ipv4Addr,
     /// Weight (0 = drained).
     pub weight: u32,
+    /// Counter slot (< [`MAX_BACKEND_SLOTS`]), stable while the backend exists.
+    pub slot: u32,
+}
+
+/// The external side: the port clients reach published ports on, and how replies
+/// are routed back to them.
+#[derive(Debug, Clone)]
+pub struct ExternalView {
+    /// Port id.
+    pub port: u16,
+    /// Its MAC.
+    pub mac: MacAddr,
+    /// vxgw's address there (ARP, ping, source of ICMP errors).
+    pub ip: Option<Ipv4Addr>,
+    /// Netmask of the external prefix.
+    pub mask: u32,
+    /// Next hop for clients off the prefix.
+    pub gateway: Option<Ipv4Addr>,
+    /// Addresses answered for on the external port: `ip` and every published IP.
+    pub local_ips: Vec<Ipv4Addr>,
+}
+
+impl ExternalView {
+    /// The next hop towards `client`: itself when on-link (or when there is no
+    /// gateway), else the gateway.
+    #[inline]
+    pub fn next_hop(&self, client: Ipv4Addr) -> Ipv4Addr {
+        match (self.ip, self.gateway) {
+            (Some(ip), Some(gw)) if u32::from(ip) & self.mask != u32::from(client) & self.mask => {
+                gw
+            }
+            (None, Some(gw)) => gw,
+            _ => client,
+        }
+    }
+
+    /// Is `ip` one of vxgw's external addresses?
+    #[inline]
+    pub fn is_local(&self, ip: Ipv4Addr) -> bool {
+        self.local_ips.contains(&ip)
+    }
 }
 
 /// A published port with its Maglev table (built on the control side).
 #[derive(Debug, Clone)]
 pub struct ServiceView {
+    /// Stable id (kept across snapshots while the service exists; conntrack's
+    /// service id).
+    pub id: u32,
     /// Name.
     pub name: String,
     /// IPv4 protocol number (6 or 17).
@@ -145,6 +197,12 @@ pub struct Snapshot {
     pub vni_index: U32Index,
     /// Published ports.
     pub services: Vec<ServiceView>,
+    /// The external side, when a port has the external role.
+    pub external: Option<ExternalView>,
+    /// Next backend slot to try (slots are reused as late as possible).
+    pub next_backend_slot: u32,
+    /// Next service id.
+    pub next_service_id: u32,
 }
 
 /// A port the DPDK side resolved: its id and MAC.
@@ -171,15 +229,28 @@ impl Snapshot {
         resolve: &dyn Fn(&str) -> Option<ResolvedPort>,
         generation: u64,
     ) -> Result<Snapshot, String> {
+        Snapshot::build_after(cfg, resolve, generation, None)
+    }
+
+    /// [`Snapshot::build`] as the successor of `prev`: services and backends that
+    /// exist in both keep their ids and counter slots.
+    pub fn build_after(
+        cfg: &Config,
+        resolve: &dyn Fn(&str) -> Option<ResolvedPort>,
+        generation: u64,
+        prev: Option<&Snapshot>,
+    ) -> Result<Snapshot, String> {
         let g = &cfg.gateway;
         let mut ports = vec![PortView::default(); MAX_PORTS];
         let mut ids = HashMap::new();
+        let mut ids_of_ports = HashMap::new();
         for p in &cfg.ports {
             let r = resolve(&p.name).ok_or_else(|| format!("port '{}' does not exist", p.name))?;
             if r.id as usize >= MAX_PORTS {
                 return Err(format!("port '{}' has id {} >= {MAX_PORTS}", p.name, r.id));
             }
             ids.insert(p.name.clone(), r);
+            ids_of_ports.insert(p.name.clone(), r);
             ports[r.id as usize] = PortView {
                 present: true,
                 name: p.name.clone(),
@@ -212,11 +283,7 @@ impl Snapshot {
         let mut vteps = Vec::new();
         let mut vtep_index = HashMap::new();
         if let Some(ul) = &underlay {
-            let mask = if g.underlay_prefix_len == 0 {
-                0
-            } else {
-                u32::MAX << (32 - g.underlay_prefix_len as u32)
-            };
+            let mask = prefix_mask(g.underlay_prefix_len);
             for v in &cfg.vteps {
                 let on_link = u32::from(v.ip) & mask == u32::from(ul.vtep_ip) & mask;
                 let next_hop = match (on_link, g.underlay_gateway) {
@@ -258,6 +325,22 @@ impl Snapshot {
                 learn_limit: v.learn_limit.unwrap_or(g.learn_limit),
                 ageing_secs: v.ageing_secs.unwrap_or(g.ageing_secs),
                 gateway: v.gateway_ip.map(|ip| (ip, gw_mac)),
+                router_mac: gw_mac,
+                local_ips: v
+                    .gateway_ip
+                    .into_iter()
+                    .chain(
+                        cfg.services
+                            .iter()
+                            .filter(|s| s.vni == v.id)
+                            .map(|s| s.ingress_ip),
+                    )
+                    .fold(Vec::new(), |mut a, ip| {
+                        if !a.contains(&ip) {
+                            a.push(ip);
+                        }
+                        a
+                    }),
                 arp: {
                     let mut m = HashMap::with_hasher(fixed_state());
                     m.extend(v.arp.iter().map(|e| (e.ip, e.mac)));
@@ -266,6 +349,7 @@ impl Snapshot {
             });
         }
         let mut services = Vec::new();
+        let mut sids = ServiceIds::new(prev);
         for sv in &cfg.services {
             let target_port = sv.target_port.unwrap_or(sv.published_port);
             let backends: Vec<Backend> = sv
@@ -288,7 +372,9 @@ impl Snapshot {
                 .ok_or_else(|| {
                     format!("service '{}': VNI {} is not configured", sv.name, sv.vni)
                 })?;
+            let id = sids.service(&sv.name);
             services.push(ServiceView {
+                id,
                 name: sv.name.clone(),
                 proto: sv.protocol.number(),
                 published_ip: sv.published_ip,
@@ -303,15 +389,43 @@ impl Snapshot {
                     .map(|b| BackendView {
                         ip: b.ip,
                         weight: b.weight,
+                        slot: sids.backend(&sv.name, b.ip),
                     })
                     .collect(),
                 maglev,
                 timeouts: sv.timeouts.clone(),
             });
         }
+        let external = cfg
+            .ports
+            .iter()
+            .find(|p| p.roles.contains(&Role::External))
+            .map(|p| {
+                let r = ids_of_ports[&p.name];
+                let mut local_ips: Vec<Ipv4Addr> = g.external_ip.into_iter().collect();
+                for s in &cfg.services {
+                    if let Some(ip) = s.published_ip {
+                        if !local_ips.contains(&ip) {
+                            local_ips.push(ip);
+                        }
+                    }
+                }
+                ExternalView {
+                    port: r.id,
+                    mac: r.mac,
+                    ip: g.external_ip,
+                    mask: prefix_mask(g.external_prefix_len),
+                    gateway: g.external_gateway,
+                    local_ips,
+                }
+            });
+        let (next_service_id, next_backend_slot) = sids.next();
         Ok(Snapshot {
             generation,
             services,
+            external,
+            next_service_id,
+            next_backend_slot,
             ports,
             underlay,
             vteps,
@@ -356,11 +470,106 @@ impl Snapshot {
             .map(|i| i as u16)
     }
 
+    /// Connection timeouts of service `id` (the defaults with its overrides; the
+    /// defaults for a service that no longer exists).
+    pub fn timeouts_of(&self, id: u32) -> super::conntrack::Timeouts {
+        let mut t = super::conntrack::Timeouts::default();
+        if let Some(s) = self.services.iter().find(|s| s.id == id) {
+            let o = &s.timeouts;
+            t.syn = o.syn.unwrap_or(t.syn);
+            t.established = o.established.unwrap_or(t.established);
+            t.closing = o.closing.unwrap_or(t.closing);
+            t.udp = o.udp.unwrap_or(t.udp);
+            t.udp_replied = o.udp_replied.unwrap_or(t.udp_replied);
+        }
+        t
+    }
+
     /// Ageing time of a VNI (seconds); for the sweeper.
     pub fn ageing_of(&self, vni: u32) -> u32 {
         self.vni_slot(vni)
             .map(|s| self.vnis[s as usize].ageing_secs)
             .unwrap_or(300)
+    }
+}
+
+/// The netmask of a prefix length (0-32).
+fn prefix_mask(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - len.min(32) as u32)
+    }
+}
+
+/// Assigns service ids and backend counter slots, keeping those of `prev`.
+struct ServiceIds {
+    services: HashMap<String, u32>,
+    backends: HashMap<(String, Ipv4Addr), u32>,
+    taken: Vec<bool>,
+    next_service: u32,
+    next_slot: u32,
+}
+
+impl ServiceIds {
+    fn new(prev: Option<&Snapshot>) -> ServiceIds {
+        let mut services = HashMap::new();
+        let mut backends = HashMap::new();
+        if let Some(p) = prev {
+            for s in &p.services {
+                services.insert(s.name.clone(), s.id);
+                for b in &s.backends {
+                    backends.insert((s.name.clone(), b.ip), b.slot);
+                }
+            }
+        }
+        ServiceIds {
+            services,
+            backends,
+            taken: vec![false; MAX_BACKEND_SLOTS],
+            next_service: prev.map_or(0, |p| p.next_service_id),
+            next_slot: prev.map_or(0, |p| p.next_backend_slot),
+        }
+    }
+
+    fn service(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.services.get(name) {
+            return id;
+        }
+        let id = self.next_service;
+        self.next_service = self.next_service.wrapping_add(1);
+        self.services.insert(name.to_string(), id);
+        id
+    }
+
+    /// The backend's slot: its old one, else the next slot not in use by a kept
+    /// backend (round robin, so a slot is reused as late as possible).
+    fn backend(&mut self, service: &str, ip: Ipv4Addr) -> u32 {
+        let key = (service.to_string(), ip);
+        if let Some(&slot) = self.backends.get(&key) {
+            if !self.taken[slot as usize] {
+                self.taken[slot as usize] = true;
+                return slot;
+            }
+        }
+        // Slots of backends this build keeps are reserved lazily: a new backend may
+        // only take a slot that no previous backend of a kept name still holds.
+        let kept: std::collections::HashSet<u32> = self.backends.values().copied().collect();
+        for _ in 0..MAX_BACKEND_SLOTS {
+            let s = self.next_slot % MAX_BACKEND_SLOTS as u32;
+            self.next_slot = (s + 1) % MAX_BACKEND_SLOTS as u32;
+            if !self.taken[s as usize] && !kept.contains(&s) {
+                self.taken[s as usize] = true;
+                self.backends.insert(key, s);
+                return s;
+            }
+        }
+        // More backends than slots (validation prevents it): share the last slot.
+        (MAX_BACKEND_SLOTS - 1) as u32
+    }
+
+    fn next(&self) -> (u32, u32) {
+        (self.next_service, self.next_slot)
     }
 }
 

@@ -1,0 +1,77 @@
+//! Ingress on the external port (DESIGN "Packet paths" 3a and 4): ARP and ping for
+//! vxgw's external addresses (its own and the published ones), and client traffic
+//! to published ports, handed to the routing mesh. `None` means "not for the
+//! external side" so a port with other roles can take it.
+
+use super::decision::{Decision, DropReason};
+use super::{local, mesh, Ctx, Event, PacketBuf};
+use crate::tables::neighbours::NeighbourUpdate;
+use crate::tables::snapshot::ExternalView;
+use crate::wire::arp::{self, ArpPacket};
+use crate::wire::ethernet::{ethertype, MacAddr};
+use crate::wire::ipv4::protocol;
+use crate::wire::EthernetFrame;
+use std::net::Ipv4Addr;
+
+pub(super) fn ingress<B: PacketBuf>(
+    ctx: &Ctx,
+    ext: &ExternalView,
+    buf: &mut B,
+) -> Option<Decision> {
+    let frame = buf.data();
+    let eth = EthernetFrame::new_unchecked(frame);
+    let dst = eth.dst_addr();
+    match eth.ethertype() {
+        ethertype::IPV4 if dst == ext.mac => {
+            if frame.len() < 34 {
+                return Some(Decision::Drop(DropReason::MalformedIpv4));
+            }
+            let to = Ipv4Addr::new(frame[30], frame[31], frame[32], frame[33]);
+            if frame[23] == protocol::ICMP && ext.is_local(to) {
+                match local::echo_reply_in_place(buf.data_mut(), to, ext.mac) {
+                    Ok(true) => {
+                        ctx.counters.event(Event::EchoReplied);
+                        return Some(Decision::Send { port: ext.port });
+                    }
+                    Ok(false) => {} // an ICMP error about a connection: the mesh's
+                    Err(_) => return Some(Decision::Drop(DropReason::MalformedIcmp)),
+                }
+            }
+            Some(mesh::from_client(ctx, ext, buf))
+        }
+        ethertype::ARP if dst == ext.mac || dst == MacAddr::BROADCAST => {
+            let Ok(a) = ArpPacket::new_checked(eth.payload()) else {
+                return Some(Decision::Drop(DropReason::MalformedArp));
+            };
+            let (sender, sender_mac, target) =
+                (a.sender_ipv4(), a.sender_hw_addr(), a.target_ipv4());
+            let for_us = ext.is_local(target);
+            // RFC 826: update a known sender; add one that asks us.
+            if sender_mac.is_unicast()
+                && !sender.is_unspecified()
+                && (for_us || ctx.neigh.lookup(sender).is_some())
+                && ctx.neigh.learn(sender, sender_mac, ctx.now) == NeighbourUpdate::Updated
+            {
+                ctx.counters.event(Event::NeighbourLearned);
+            }
+            if !for_us {
+                return Some(if a.operation() == arp::op::REPLY {
+                    Decision::Consumed
+                } else {
+                    Decision::Drop(DropReason::ArpIgnored)
+                });
+            }
+            Some(match a.operation() {
+                arp::op::REQUEST => match local::arp_reply_in_place(buf.data_mut(), ext.mac) {
+                    Ok(()) => {
+                        ctx.counters.event(Event::ArpReplied);
+                        Decision::Send { port: ext.port }
+                    }
+                    Err(_) => Decision::Drop(DropReason::MalformedArp),
+                },
+                _ => Decision::Consumed,
+            })
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,429 @@
+//! The routing mesh (DESIGN "Packet paths" 3): a client's packet to a published port
+//! is translated to a backend in the overlay; the backend's reply is translated back
+//! and routed to the client.
+//!
+//! Forward (external rx, [`from_client`]): conntrack lookup of the client 5-tuple; a
+//! new flow gets a backend from the service's Maglev table (a specified, seeded hash
+//! of the 5-tuple, so every vxgw picks the same one) and, in SNAT mode, a source port
+//! from this worker's range; then DNAT (+ SNAT), TTL decrement, MSS clamp on SYN,
+//! inner MACs (vxgw's overlay MAC -> the backend's), and the frame is bridged in the
+//! service's VNI like any other (FDB -> VTEP or access port; unknown -> flood).
+//!
+//! Reverse ([`from_backend`]): a frame in a VNI addressed to vxgw's overlay MAC that
+//! is not for vxgw itself is a routed packet; its 5-tuple must be the reply key of a
+//! tracked connection; un-NAT, TTL decrement, and route it out of the external port
+//! to the client's next hop.
+//!
+//! An unknown TCP segment without SYN (the connection was created by another vxgw
+//! behind the same ECMP group, or before a restart, or it expired) is re-balanced:
+//! Maglev gives the same backend as before whenever the backend set did not change,
+//! so the connection simply continues in preserve mode; in SNAT mode the backend sees
+//! a new source port and answers with a RST, so the client learns at once (never a
+//! black hole). A RST without state is dropped (`no_connection`).
+//!
+//! ICMP errors about tracked flows are translated both ways (quoted headers
+//! included); a packet too big for the overlay with DF set gets ICMP fragmentation
+//! needed back to the client.
+
+use std::cell::RefCell;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use super::decision::{Decision, DropReason, Origin, Target};
+use super::{BackendCounters, Ctx, Event, PacketBuf};
+use crate::tables::conntrack::{Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey};
+use crate::tables::fdb::FdbDest;
+use crate::tables::flow_hash::FlowSeed;
+use crate::tables::neighbours::Neighbours;
+use crate::tables::snapshot::{ExternalView, ServiceView, ENCAP_LEN};
+use crate::tables::snat_ports::SnatPorts;
+use crate::wire::ethernet::MacAddr;
+use crate::wire::ipv4::protocol;
+use crate::wire::tcp::flags as tcp;
+
+use super::nat::{self, Flow, NatError};
+
+/// The routing mesh's tables, for one worker's burst.
+pub struct MeshTables<'a> {
+    /// Connection tracking (shared by all workers).
+    pub conntrack: &'a Conntrack,
+    /// Overlay neighbours: backend IP -> MAC (learned from ARP in the VNIs).
+    pub overlay_neigh: &'a Neighbours,
+    /// This worker's SNAT ports (a `RefCell`: the worker's own, never shared).
+    pub snat: &'a RefCell<SnatPorts>,
+    /// This worker's per-backend counters.
+    pub backends: &'a BackendCounters,
+}
+
+const ETH: usize = 14;
+
+/// Largest inner IPv4 packet that fits the underlay MTU once encapsulated.
+#[inline]
+pub(super) fn overlay_ip_mtu(ctx: &Ctx) -> usize {
+    ctx.snap
+        .underlay
+        .as_ref()
+        .map_or(1500, |u| u.mtu as usize)
+        .saturating_sub(ENCAP_LEN)
+        .max(68)
+}
+
+fn tcp_flags(ip: &[u8], proto: u8) -> u8 {
+    if proto != protocol::TCP {
+        return 0;
+    }
+    let hl = ((ip[0] & 0x0f) as usize) * 4;
+    ip.get(hl + 13).copied().unwrap_or(0)
+}
+
+fn key_of(f: &Flow) -> FlowKey {
+    FlowKey {
+        proto: f.proto,
+        src: f.src,
+        dst: f.dst,
+        src_port: f.src_port,
+        dst_port: f.dst_port,
+    }
+}
+
+fn nat_drop(e: NatError) -> DropReason {
+    match e {
+        NatError::Fragment => DropReason::Fragment,
+        NatError::TtlExpired => DropReason::TtlExpired,
+        NatError::NotTcpUdp | NatError::NotTcp | NatError::NotIcmpEcho => {
+            DropReason::UnsupportedProtocol
+        }
+        NatError::NotIcmpError | NatError::Suppressed => DropReason::MalformedIcmp,
+        NatError::Malformed => DropReason::MalformedIpv4,
+        NatError::Truncated | NatError::BufferTooSmall => DropReason::MalformedL4,
+    }
+}
+
+/// A packet from a client on the external port, IPv4 to vxgw's MAC, not for vxgw
+/// itself: a published port, or an ICMP error about a tracked connection.
+pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut B) -> Decision {
+    let Some(m) = ctx.mesh.as_ref() else {
+        return Decision::Drop(DropReason::NoService);
+    };
+    let ip = &buf.data()[ETH..];
+    let flow = match nat::parse_flow(ip) {
+        Ok(f) if f.proto != protocol::ICMP => f,
+        Ok(_) => return Decision::Drop(DropReason::NoService),
+        Err(NatError::NotIcmpEcho) => return icmp_error_from_client(ctx, m, buf),
+        Err(e) => return Decision::Drop(nat_drop(e)),
+    };
+    let Some(si) = ctx.snap.service_for(flow.proto, flow.dst, flow.dst_port) else {
+        return Decision::Drop(DropReason::NoService);
+    };
+    let svc = &ctx.snap.services[si as usize];
+    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let flags = tcp_flags(ip, flow.proto);
+    if total > overlay_ip_mtu(ctx) {
+        return too_big(ctx, ext, buf, flow.dst);
+    }
+    let key = key_of(&flow);
+    let hit = match m.conntrack.lookup(&key) {
+        Some(h) if h.dir == Dir::Original => {
+            m.conntrack.observe(&h, flags, ctx.now);
+            h
+        }
+        // A client packet that matches a reply key: someone speaks for a backend.
+        Some(_) => return Decision::Drop(DropReason::ConntrackConflict),
+        None => match new_connection(ctx, m, svc, &key, flags) {
+            Ok(h) => h,
+            Err(r) => return Decision::Drop(r),
+        },
+    };
+    let c = hit.conn;
+    let ip = &mut buf.data_mut()[ETH..];
+    if flags & tcp::SYN != 0 {
+        clamp(ctx, ip);
+    }
+    let snat = c.snat.map(|s| (*s.ip(), s.port()));
+    if let Err(e) = nat::rewrite(ip, snat, Some((*c.backend.ip(), c.backend.port())), true) {
+        return Decision::Drop(nat_drop(e));
+    }
+    m.backends.packet(c.backend_id, true, total);
+    ctx.counters.event(Event::MeshToBackend);
+    into_overlay(ctx, m, svc.vni, *c.backend.ip(), buf)
+}
+
+/// Creates the connection of a packet with no state: Maglev pick, SNAT port, insert.
+fn new_connection(
+    ctx: &Ctx,
+    m: &MeshTables,
+    svc: &ServiceView,
+    key: &FlowKey,
+    flags: u8,
+) -> Result<CtHit, DropReason> {
+    let state = if key.proto != protocol::TCP {
+        CtState::UdpNew
+    } else if flags & tcp::RST != 0 {
+        return Err(DropReason::NoConnection);
+    } else if flags & tcp::SYN != 0 && flags & tcp::ACK == 0 {
+        CtState::SynSent
+    } else {
+        // Mid-stream: re-balance (see the module docs).
+        ctx.counters.event(Event::MeshRepicked);
+        CtState::Established
+    };
+    let pick = svc
+        .maglev
+        .lookup(FlowSeed::DEFAULT.hash_flow(key))
+        .and_then(|i| svc.backends.get(i as usize))
+        .ok_or(DropReason::NoBackend)?;
+    let mut ports = m.snat.borrow_mut();
+    let snat = if svc.preserve_client {
+        None
+    } else {
+        let p = ports.alloc().ok_or(DropReason::SnatPortsExhausted)?;
+        Some(SocketAddrV4::new(svc.ingress_ip, p))
+    };
+    let conn = Conn {
+        proto: key.proto,
+        client: SocketAddrV4::new(key.src, key.src_port),
+        published: SocketAddrV4::new(key.dst, key.dst_port),
+        backend: SocketAddrV4::new(pick.ip, svc.target_port),
+        snat,
+        service: svc.id,
+        backend_id: pick.slot,
+        owner: ports.worker(),
+    };
+    let give_back = |ports: &mut SnatPorts| {
+        if let Some(s) = snat {
+            ports.free(s.port());
+        }
+    };
+    match m.conntrack.insert(&conn, state, ctx.now) {
+        Ok(h) => {
+            m.backends.connection(pick.slot);
+            ctx.counters.event(Event::MeshNewConnections);
+            Ok(h)
+        }
+        Err(CtInsertError::Exists(h)) => {
+            give_back(&mut ports);
+            m.conntrack.observe(&h, flags, ctx.now);
+            Ok(h)
+        }
+        Err(CtInsertError::Full) => {
+            give_back(&mut ports);
+            Err(DropReason::ConntrackFull)
+        }
+        Err(CtInsertError::KeyConflict) => {
+            give_back(&mut ports);
+            Err(DropReason::ConntrackConflict)
+        }
+    }
+}
+
+/// Lowers the MSS of a SYN to what fits the overlay.
+fn clamp(ctx: &Ctx, ip: &mut [u8]) {
+    let mss = (overlay_ip_mtu(ctx) - 40) as u16;
+    if let Ok(Some(_)) = nat::clamp_mss(ip, mss) {
+        ctx.counters.event(Event::MssClamped);
+    }
+}
+
+/// Addresses a translated packet (an IPv4 packet after 14 bytes) to `backend` in VNI
+/// slot `vni` and bridges it there.
+fn into_overlay<B: PacketBuf>(
+    ctx: &Ctx,
+    m: &MeshTables,
+    vni: u16,
+    backend: Ipv4Addr,
+    buf: &mut B,
+) -> Decision {
+    let Some(v) = ctx.snap.vnis.get(vni as usize) else {
+        return Decision::Drop(DropReason::UnknownVni);
+    };
+    let f = buf.data_mut();
+    f[6..12].copy_from_slice(&v.router_mac.0);
+    f[12..14].copy_from_slice(&crate::wire::ethernet::ethertype::IPV4.to_be_bytes());
+    let mac = v
+        .arp
+        .get(&backend)
+        .copied()
+        .or_else(|| m.overlay_neigh.lookup(backend));
+    match mac {
+        Some(mac) => {
+            f[0..6].copy_from_slice(&mac.0);
+            deliver_in_vni(ctx, vni, mac)
+        }
+        None => Decision::Resolve { vni, ip: backend },
+    }
+}
+
+/// Where a frame vxgw itself sends to `dst` in VNI slot `vni` goes: the FDB's
+/// answer, or a flood to every member when the MAC's location is unknown.
+pub fn deliver_in_vni(ctx: &Ctx, vni: u16, dst: MacAddr) -> Decision {
+    let v = &ctx.snap.vnis[vni as usize];
+    match ctx.fdb.lookup(v.vni, dst) {
+        Some(FdbDest::Access { port, vlan }) => Decision::Forward {
+            vni,
+            to: Target::Access { port, vlan },
+        },
+        Some(FdbDest::Vtep(ip)) => match ctx.snap.vtep_slot(ip) {
+            Some(i) => Decision::Forward {
+                vni,
+                to: Target::Vtep(i),
+            },
+            None => Decision::Flood {
+                vni,
+                from: Origin::Local,
+            },
+        },
+        None => Decision::Flood {
+            vni,
+            from: Origin::Local,
+        },
+    }
+}
+
+/// An IPv4 frame in VNI slot `vni` addressed to vxgw's overlay MAC and not to one
+/// of its own addresses: a backend's reply (or an ICMP error about a connection).
+pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
+    let Some(m) = ctx.mesh.as_ref() else {
+        return Decision::Drop(DropReason::NoConnection);
+    };
+    let Some(ext) = ctx.snap.external.as_ref() else {
+        return Decision::Drop(DropReason::NotRoutable);
+    };
+    let ip = &buf.data()[ETH..];
+    let flow = match nat::parse_flow(ip) {
+        Ok(f) => f,
+        Err(NatError::NotIcmpEcho) => return icmp_error_from_backend(ctx, m, ext, buf),
+        Err(e) => return Decision::Drop(nat_drop(e)),
+    };
+    let hit = match m.conntrack.lookup(&key_of(&flow)) {
+        Some(h) if h.dir == Dir::Reply => h,
+        _ => return Decision::Drop(DropReason::NoConnection),
+    };
+    let flags = tcp_flags(ip, flow.proto);
+    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    m.conntrack.observe(&hit, flags, ctx.now);
+    let c = hit.conn;
+    let ip = &mut buf.data_mut()[ETH..];
+    if flags & tcp::SYN != 0 {
+        clamp(ctx, ip);
+    }
+    let to_client = c.snat.map(|_| (*c.client.ip(), c.client.port()));
+    if let Err(e) = nat::rewrite(
+        ip,
+        Some((*c.published.ip(), c.published.port())),
+        to_client,
+        true,
+    ) {
+        return Decision::Drop(nat_drop(e));
+    }
+    m.backends.packet(c.backend_id, false, total);
+    ctx.counters.event(Event::MeshToClient);
+    to_external(ext, *c.client.ip(), buf)
+}
+
+/// Sets the source MAC of a routed frame and sends it towards `client`.
+fn to_external<B: PacketBuf>(ext: &ExternalView, client: Ipv4Addr, buf: &mut B) -> Decision {
+    buf.data_mut()[6..12].copy_from_slice(&ext.mac.0);
+    Decision::Route {
+        port: ext.port,
+        next_hop: ext.next_hop(client),
+    }
+}
+
+/// An ICMP error from the client side (the client or a router on its path) about a
+/// packet vxgw sent to the client: translated for the backend and sent to it.
+fn icmp_error_from_client<B: PacketBuf>(ctx: &Ctx, m: &MeshTables, buf: &mut B) -> Decision {
+    let Some(quoted) = nat::parse_icmp_error(&buf.data()[ETH..]) else {
+        return Decision::Drop(DropReason::MalformedIcmp);
+    };
+    // The quote is published -> client; its original key is the reverse.
+    let hit = match m.conntrack.lookup(&key_of(&quoted.reversed())) {
+        Some(h) if h.dir == Dir::Original => h,
+        _ => return Decision::Drop(DropReason::NoConnection),
+    };
+    let c = hit.conn;
+    let Some(si) = ctx.snap.services.iter().position(|s| s.id == c.service) else {
+        return Decision::Drop(DropReason::NoService);
+    };
+    let backend = (*c.backend.ip(), c.backend.port());
+    let seen_as = c.snat.map(|s| (*s.ip(), s.port()));
+    if let Err(e) = nat::translate_icmp_error(
+        &mut buf.data_mut()[ETH..],
+        seen_as.map(|s| s.0),
+        Some(backend.0),
+        Some(backend),
+        seen_as,
+    ) {
+        return Decision::Drop(nat_drop(e));
+    }
+    ctx.counters.event(Event::IcmpErrorsTranslated);
+    into_overlay(ctx, m, ctx.snap.services[si].vni, backend.0, buf)
+}
+
+/// An ICMP error from a backend (or the overlay) about a packet vxgw sent it:
+/// translated for the client and routed to it.
+fn icmp_error_from_backend<B: PacketBuf>(
+    ctx: &Ctx,
+    m: &MeshTables,
+    ext: &ExternalView,
+    buf: &mut B,
+) -> Decision {
+    let Some(quoted) = nat::parse_icmp_error(&buf.data()[ETH..]) else {
+        return Decision::Drop(DropReason::MalformedIcmp);
+    };
+    // The quote is (ingress endpoint or client) -> backend: the reverse is the reply key.
+    let hit = match m.conntrack.lookup(&key_of(&quoted.reversed())) {
+        Some(h) if h.dir == Dir::Reply => h,
+        _ => return Decision::Drop(DropReason::NoConnection),
+    };
+    let c = hit.conn;
+    let published = (*c.published.ip(), c.published.port());
+    let client = (*c.client.ip(), c.client.port());
+    if let Err(e) = nat::translate_icmp_error(
+        &mut buf.data_mut()[ETH..],
+        Some(published.0),
+        Some(client.0),
+        Some(client),
+        Some(published),
+    ) {
+        return Decision::Drop(nat_drop(e));
+    }
+    ctx.counters.event(Event::IcmpErrorsTranslated);
+    to_external(ext, client.0, buf)
+}
+
+/// A client packet larger than the overlay carries: with DF, turned into ICMP
+/// fragmentation needed back to the sender (from the address it talked to); without
+/// DF, dropped (vxgw does not fragment).
+fn too_big<B: PacketBuf>(
+    ctx: &Ctx,
+    ext: &ExternalView,
+    buf: &mut B,
+    talked_to: Ipv4Addr,
+) -> Decision {
+    let f = buf.data();
+    let df = f[ETH + 6] & 0x40 != 0;
+    if !df {
+        return Decision::Drop(DropReason::MtuExceeded);
+    }
+    let mut icmp = [0u8; nat::ICMP_ERROR_MAX_LEN];
+    let n = match nat::build_icmp_frag_needed(
+        &mut icmp,
+        &f[ETH..],
+        ext.ip.unwrap_or(talked_to),
+        overlay_ip_mtu(ctx) as u16,
+    ) {
+        Ok(n) => n,
+        Err(_) => return Decision::Drop(DropReason::MtuExceeded),
+    };
+    let sender = MacAddr([f[6], f[7], f[8], f[9], f[10], f[11]]);
+    let len = f.len();
+    if !buf.trim(len - (ETH + n)) {
+        return Decision::Drop(DropReason::MtuExceeded);
+    }
+    let f = buf.data_mut();
+    f[0..6].copy_from_slice(&sender.0);
+    f[6..12].copy_from_slice(&ext.mac.0);
+    f[ETH..ETH + n].copy_from_slice(&icmp[..n]);
+    ctx.counters.drop(DropReason::MtuExceeded);
+    ctx.counters.event(Event::IcmpFragNeededSent);
+    Decision::Send { port: ext.port }
+}

@@ -1,0 +1,500 @@
+//! Routing-mesh pipeline tests on byte buffers: a client's SYN to a published port
+//! becomes a DNAT+SNAT'ed frame to the backend's MAC and VTEP; the backend's
+//! SYN-ACK (as VXLAN) becomes the un-NATed reply to the client; preserve mode;
+//! unknown non-SYN, RST, no service, MSS clamp, frag needed, ICMP translation,
+//! ARP for the ingress endpoint and the external address. Checksums are verified
+//! with etherparse.
+
+use std::cell::RefCell;
+use std::net::Ipv4Addr;
+
+use etherparse::{
+    Icmpv4Type, NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice,
+};
+
+use super::*;
+use crate::control::config::Config;
+use crate::tables::conntrack::{Conntrack, CtFilter, CtState, Timeouts};
+use crate::tables::fdb::{Fdb, FdbDest};
+use crate::tables::neighbours::Neighbours;
+use crate::tables::snapshot::{ResolvedPort, Snapshot};
+use crate::tables::snat_ports::SnatPorts;
+use crate::wire::MacAddr;
+
+const UL: u16 = 0;
+const EXT: u16 = 2;
+const UL_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const EXT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x03];
+const CLIENT_MAC: [u8; 6] = [0x02, 0, 0xc0, 0, 0x02, 0x0a];
+const NODE1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x11, 0x11];
+const CLIENT: [u8; 4] = [192, 0, 2, 10];
+const PUBLISHED: [u8; 4] = [192, 0, 2, 1];
+const INGRESS: [u8; 4] = [10, 255, 0, 2];
+const BACKENDS: [[u8; 4]; 2] = [[10, 255, 0, 11], [10, 255, 0, 12]];
+
+fn config(mode: &str) -> String {
+    format!(
+        r#"
+[gateway]
+vtep_ip = "172.30.0.1"
+external_ip = "192.0.2.1"
+[[port]]
+name = "ul"
+roles = ["underlay"]
+mtu = 1500
+[[port]]
+name = "ext"
+roles = ["external"]
+[[vtep]]
+ip = "172.30.0.11"
+[[vni]]
+id = 4096
+flood = ["172.30.0.11"]
+gateway_ip = "10.255.0.1"
+[[service]]
+name = "web"
+protocol = "tcp"
+published_port = 80
+vni = 4096
+ingress_ip = "10.255.0.2"
+mode = "{mode}"
+backends = [{{ ip = "10.255.0.11" }}, {{ ip = "10.255.0.12" }}]
+[[service]]
+name = "dns"
+protocol = "udp"
+published_port = 53
+vni = 4096
+ingress_ip = "10.255.0.2"
+backends = [{{ ip = "10.255.0.11" }}]
+"#
+    )
+}
+
+struct Mesh {
+    snap: Snapshot,
+    fdb: Fdb,
+    neigh: Neighbours,
+    overlay: Neighbours,
+    ct: Conntrack,
+    snat: RefCell<SnatPorts>,
+    backends: BackendCounters,
+    counters: PipelineCounters,
+    cache: LearnCache,
+}
+
+impl Mesh {
+    fn new(mode: &str) -> Mesh {
+        let cfg = Config::parse(&config(mode)).expect("config");
+        let snap = Snapshot::build(
+            &cfg,
+            &|n| {
+                let (id, mac) = match n {
+                    "ul" => (UL, UL_MAC),
+                    "ext" => (EXT, EXT_MAC),
+                    _ => return None,
+                };
+                Some(ResolvedPort {
+                    id,
+                    mac: MacAddr(mac),
+                    mtu: 1500,
+                })
+            },
+            1,
+        )
+        .expect("snapshot");
+        let (_, mut ports) = SnatPorts::split(1024, 65535, 1).unwrap();
+        let m = Mesh {
+            snap,
+            fdb: Fdb::new(1024, 64),
+            neigh: Neighbours::new(64),
+            overlay: Neighbours::new(64),
+            ct: Conntrack::new(4096, Timeouts::default()),
+            snat: RefCell::new(ports.remove(0)),
+            backends: BackendCounters::default(),
+            counters: PipelineCounters::default(),
+            cache: LearnCache::default(),
+        };
+        // Backends: MACs learned, behind VTEP 172.30.0.11.
+        for (i, b) in BACKENDS.iter().enumerate() {
+            m.overlay
+                .learn(Ipv4Addr::from(*b), MacAddr(backend_mac(i)), 1);
+            m.fdb
+                .add_static(
+                    4096,
+                    MacAddr(backend_mac(i)),
+                    FdbDest::Vtep(Ipv4Addr::new(172, 30, 0, 11)),
+                )
+                .unwrap();
+        }
+        m
+    }
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            snap: &self.snap,
+            fdb: &self.fdb,
+            neigh: &self.neigh,
+            now: 10,
+            counters: &self.counters,
+            learn_cache: &self.cache,
+            mesh: Some(MeshTables {
+                conntrack: &self.ct,
+                overlay_neigh: &self.overlay,
+                snat: &self.snat,
+                backends: &self.backends,
+            }),
+        }
+    }
+
+    fn ingress(&self, port: u16, frame: &[u8]) -> (Decision, VecBuf) {
+        let mut b = VecBuf::new(frame);
+        let d = ingress(&self.ctx(), port, &mut b);
+        (d, b)
+    }
+}
+
+fn backend_mac(i: usize) -> [u8; 6] {
+    [0x02, 0x42, 10, 255, 0, 11 + i as u8]
+}
+
+fn client_tcp(sport: u16, syn: bool, ack: bool, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    let mut b = PacketBuilder::ethernet2(CLIENT_MAC, EXT_MAC)
+        .ipv4(CLIENT, PUBLISHED, 64)
+        .tcp(sport, 80, 1000, 64240);
+    if syn {
+        b = b.syn();
+        b = b
+            .options(&[TcpOptionElement::MaximumSegmentSize(1460)])
+            .unwrap();
+    }
+    if ack {
+        b = b.ack(1);
+    }
+    b.write(&mut v, payload).unwrap();
+    v
+}
+
+/// A VXLAN frame from node 1 carrying `inner`.
+fn from_node1(inner: &[u8]) -> Vec<u8> {
+    let mut payload = vec![0x08, 0, 0, 0];
+    payload.extend_from_slice(&(4096u32 << 8).to_be_bytes());
+    payload.extend_from_slice(inner);
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2(NODE1_MAC, UL_MAC)
+        .ipv4([172, 30, 0, 11], [172, 30, 0, 1], 64)
+        .udp(40000, 4789)
+        .write(&mut v, &payload)
+        .unwrap();
+    v
+}
+
+/// The TCP reply a backend sends to `to` (`to_port`), from `from`:80.
+fn backend_reply(from: [u8; 4], i: usize, to: [u8; 4], to_port: u16, syn: bool) -> Vec<u8> {
+    let mut v = Vec::new();
+    let mut b = PacketBuilder::ethernet2(backend_mac(i), UL_MAC)
+        .ipv4(from, to, 64)
+        .tcp(80, to_port, 5000, 64240)
+        .ack(1001);
+    if syn {
+        b = b.syn();
+    }
+    b.write(&mut v, b"hello").unwrap();
+    v
+}
+
+struct Seen {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    ttl: u8,
+    mss: Option<u16>,
+}
+
+/// Parses an Ethernet frame and checks every checksum.
+fn tcp_of(frame: &[u8]) -> Seen {
+    let p = SlicedPacket::from_ethernet(frame).expect("parses");
+    let Some(NetSlice::Ipv4(ip)) = p.net else {
+        panic!("not IPv4")
+    };
+    let h = ip.header().to_header();
+    assert_eq!(h.calc_header_checksum(), h.header_checksum, "IPv4 checksum");
+    let Some(TransportSlice::Tcp(t)) = p.transport else {
+        panic!("not TCP")
+    };
+    let want = t.to_header().calc_checksum_ipv4(&h, t.payload()).unwrap();
+    assert_eq!(t.checksum(), want, "TCP checksum");
+    let mss = t.options_iterator().find_map(|o| match o {
+        Ok(TcpOptionElement::MaximumSegmentSize(m)) => Some(m),
+        _ => None,
+    });
+    Seen {
+        src: Ipv4Addr::from(h.source),
+        dst: Ipv4Addr::from(h.destination),
+        sport: t.source_port(),
+        dport: t.destination_port(),
+        ttl: h.time_to_live,
+        mss,
+    }
+}
+
+#[test]
+fn syn_is_balanced_natted_and_encapsulated_and_the_reply_comes_back() {
+    let m = Mesh::new("snat");
+    let (d, b) = m.ingress(EXT, &client_tcp(53711, true, false, &[]));
+    let Decision::Forward {
+        vni: 0,
+        to: Target::Vtep(0),
+    } = d
+    else {
+        panic!("{d:?}")
+    };
+    let f = b.data();
+    let seen = tcp_of(f);
+    assert_eq!(
+        seen.src,
+        Ipv4Addr::from(INGRESS),
+        "SNAT to the ingress endpoint"
+    );
+    assert!(seen.sport >= 1024);
+    assert_eq!(seen.dport, 80);
+    assert_eq!(seen.ttl, 63, "a routed hop");
+    assert_eq!(seen.mss, Some(1500 - 50 - 40), "MSS clamped to the overlay");
+    let i = BACKENDS
+        .iter()
+        .position(|b| Ipv4Addr::from(*b) == seen.dst)
+        .expect("a backend");
+    assert_eq!(&f[0..6], &backend_mac(i), "backend MAC");
+    assert_eq!(&f[6..12], &UL_MAC, "vxgw's overlay MAC");
+    assert_eq!(m.ct.len(), 1);
+    assert_eq!(m.counters.events(Event::MeshNewConnections), 1);
+    assert_eq!(m.counters.events(Event::MssClamped), 1);
+    let slot = m.snap.services[0].backends[i].slot;
+    assert_eq!(m.backends.get(slot, BackendStat::Connections), 1);
+
+    // The backend's SYN-ACK, as VXLAN from node 1, addressed to vxgw's overlay MAC.
+    let reply = backend_reply(BACKENDS[i], i, INGRESS, seen.sport, true);
+    let (d, b) = m.ingress(UL, &from_node1(&reply));
+    assert_eq!(
+        d,
+        Decision::Route {
+            port: EXT,
+            next_hop: Ipv4Addr::from(CLIENT)
+        }
+    );
+    let back = tcp_of(b.data());
+    assert_eq!((back.src, back.sport), (Ipv4Addr::from(PUBLISHED), 80));
+    assert_eq!((back.dst, back.dport), (Ipv4Addr::from(CLIENT), 53711));
+    assert_eq!(&b.data()[6..12], &EXT_MAC);
+    let e = m.ct.entries(&CtFilter::all(), 10);
+    assert_eq!(e[0].state, CtState::SynRecv);
+
+    // The client's ACK continues on the same backend and port.
+    let (d, b) = m.ingress(EXT, &client_tcp(53711, false, true, b"GET /"));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    let again = tcp_of(b.data());
+    assert_eq!((again.dst, again.sport), (seen.dst, seen.sport));
+    assert_eq!(
+        m.ct.entries(&CtFilter::all(), 10)[0].state,
+        CtState::Established
+    );
+    assert_eq!(m.backends.get(slot, BackendStat::PacketsIn), 2);
+    assert_eq!(m.backends.get(slot, BackendStat::PacketsOut), 1);
+}
+
+#[test]
+fn preserve_mode_keeps_the_client_address() {
+    let m = Mesh::new("preserve");
+    let (d, b) = m.ingress(EXT, &client_tcp(40000, true, false, &[]));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    let seen = tcp_of(b.data());
+    assert_eq!((seen.src, seen.sport), (Ipv4Addr::from(CLIENT), 40000));
+    let i = BACKENDS
+        .iter()
+        .position(|b| Ipv4Addr::from(*b) == seen.dst)
+        .unwrap();
+    // The backend replies to the client through vxgw (its overlay gateway).
+    let reply = backend_reply(BACKENDS[i], i, CLIENT, 40000, true);
+    let (d, b) = m.ingress(UL, &from_node1(&reply));
+    assert!(matches!(d, Decision::Route { .. }), "{d:?}");
+    let back = tcp_of(b.data());
+    assert_eq!((back.src, back.sport), (Ipv4Addr::from(PUBLISHED), 80));
+    assert_eq!((back.dst, back.dport), (Ipv4Addr::from(CLIENT), 40000));
+}
+
+#[test]
+fn maglev_spreads_clients_over_backends() {
+    let m = Mesh::new("snat");
+    let mut hits = [0u32; 2];
+    for p in 0..400u16 {
+        let (_, b) = m.ingress(EXT, &client_tcp(20000 + p, true, false, &[]));
+        let dst = tcp_of(b.data()).dst;
+        hits[BACKENDS
+            .iter()
+            .position(|b| Ipv4Addr::from(*b) == dst)
+            .unwrap()] += 1;
+    }
+    assert!(hits.iter().all(|&h| h > 150), "{hits:?}");
+    assert_eq!(m.ct.len(), 400);
+}
+
+#[test]
+fn unknown_flows_are_rebalanced_or_dropped_by_name() {
+    let m = Mesh::new("snat");
+    // A mid-stream segment: re-balanced (established), never a black hole.
+    let (d, _) = m.ingress(EXT, &client_tcp(1111, false, true, b"x"));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(m.counters.events(Event::MeshRepicked), 1);
+    assert_eq!(
+        m.ct.entries(&CtFilter::all(), 10)[0].state,
+        CtState::Established
+    );
+    // A RST of an unknown flow creates nothing.
+    let mut rst = client_tcp(2222, false, false, &[]);
+    rst[14 + 20 + 13] = 0x04;
+    let (d, _) = m.ingress(EXT, &rst);
+    assert_eq!(d, Decision::Drop(DropReason::NoConnection));
+    // Nothing published on 81.
+    let mut other = client_tcp(3333, true, false, &[]);
+    other[14 + 22..14 + 24].copy_from_slice(&81u16.to_be_bytes());
+    let (d, _) = m.ingress(EXT, &other);
+    assert_eq!(d, Decision::Drop(DropReason::NoService));
+    // A reply nobody asked for.
+    let stray = backend_reply(BACKENDS[0], 0, INGRESS, 9999, false);
+    let (d, _) = m.ingress(UL, &from_node1(&stray));
+    assert_eq!(d, Decision::Drop(DropReason::NoConnection));
+    assert_eq!(m.ct.len(), 1);
+}
+
+#[test]
+fn oversize_with_df_gets_frag_needed_back() {
+    let m = Mesh::new("snat");
+    let big = client_tcp(4444, false, true, &[0u8; 1440]);
+    let (d, b) = m.ingress(EXT, &big);
+    assert_eq!(d, Decision::Send { port: EXT });
+    let p = SlicedPacket::from_ethernet(b.data()).unwrap();
+    let Some(TransportSlice::Icmpv4(icmp)) = p.transport else {
+        panic!("not ICMP")
+    };
+    match icmp.icmp_type() {
+        Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu },
+        ) => {
+            assert_eq!(next_hop_mtu, 1450)
+        }
+        t => panic!("{t:?}"),
+    }
+    assert_eq!(&b.data()[0..6], &CLIENT_MAC);
+    assert_eq!(m.ct.len(), 0, "nothing tracked for a refused packet");
+    assert_eq!(m.counters.drops(DropReason::MtuExceeded), 1);
+}
+
+#[test]
+fn icmp_port_unreachable_from_a_udp_backend_reaches_the_client() {
+    let m = Mesh::new("snat");
+    let mut q = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, EXT_MAC)
+        .ipv4(CLIENT, PUBLISHED, 64)
+        .udp(5353, 53)
+        .write(&mut q, b"query")
+        .unwrap();
+    let (d, b) = m.ingress(EXT, &q);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    let p = SlicedPacket::from_ethernet(b.data()).unwrap();
+    let Some(TransportSlice::Udp(u)) = p.transport else {
+        panic!()
+    };
+    let snat_port = u.source_port();
+    // The backend answers port unreachable about what it received.
+    let sent = &b.data()[14..];
+    let mut err = Vec::new();
+    PacketBuilder::ethernet2(backend_mac(0), UL_MAC)
+        .ipv4(BACKENDS[0], INGRESS, 64)
+        .icmpv4(Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::Port,
+        ))
+        .write(&mut err, &sent[..28])
+        .unwrap();
+    let (d, b) = m.ingress(UL, &from_node1(&err));
+    assert!(matches!(d, Decision::Route { .. }), "{d:?}");
+    let p = SlicedPacket::from_ethernet(b.data()).unwrap();
+    let Some(NetSlice::Ipv4(ip)) = p.net else {
+        panic!()
+    };
+    assert_eq!(ip.header().destination(), CLIENT);
+    assert_eq!(ip.header().source(), PUBLISHED);
+    // The quote now shows client -> published, as the client sent it.
+    let quote = &b.data()[14 + 20 + 8..];
+    assert_eq!(&quote[12..16], &CLIENT);
+    assert_eq!(&quote[16..20], &PUBLISHED);
+    assert_eq!(u16::from_be_bytes([quote[20], quote[21]]), 5353);
+    assert_ne!(snat_port, 5353);
+    assert_eq!(m.counters.events(Event::IcmpErrorsTranslated), 1);
+}
+
+#[test]
+fn arp_for_the_ingress_endpoint_and_the_external_address_is_answered() {
+    let m = Mesh::new("snat");
+    // A container asks for the ingress endpoint (its SNAT peer).
+    let mut req = Vec::new();
+    let arp = etherparse::ArpPacket::new(
+        etherparse::ArpHardwareId::ETHERNET,
+        etherparse::EtherType::IPV4,
+        etherparse::ArpOperation::REQUEST,
+        &[0x02, 0x42, 10, 255, 0, 99],
+        &[10, 255, 0, 99],
+        &[0; 6],
+        &INGRESS,
+    )
+    .unwrap();
+    PacketBuilder::ethernet2([0x02, 0x42, 10, 255, 0, 99], [0xff; 6])
+        .arp(arp)
+        .write(&mut req)
+        .unwrap();
+    let (d, b) = m.ingress(UL, &from_node1(&req));
+    assert_eq!(
+        d,
+        Decision::Forward {
+            vni: 0,
+            to: Target::Vtep(0)
+        }
+    );
+    assert_eq!(&b.data()[6..12], &UL_MAC);
+    assert_eq!(
+        m.overlay.lookup(Ipv4Addr::new(10, 255, 0, 99)),
+        Some(MacAddr([0x02, 0x42, 10, 255, 0, 99])),
+        "the asker is learned"
+    );
+    // A client asks for the external address.
+    let mut req = Vec::new();
+    let arp = etherparse::ArpPacket::new(
+        etherparse::ArpHardwareId::ETHERNET,
+        etherparse::EtherType::IPV4,
+        etherparse::ArpOperation::REQUEST,
+        &CLIENT_MAC,
+        &CLIENT,
+        &[0; 6],
+        &PUBLISHED,
+    )
+    .unwrap();
+    PacketBuilder::ethernet2(CLIENT_MAC, [0xff; 6])
+        .arp(arp)
+        .write(&mut req)
+        .unwrap();
+    let (d, _) = m.ingress(EXT, &req);
+    assert_eq!(d, Decision::Send { port: EXT });
+    assert_eq!(
+        m.neigh.lookup(Ipv4Addr::from(CLIENT)),
+        Some(MacAddr(CLIENT_MAC))
+    );
+}
+
+#[test]
+fn an_unresolved_backend_asks_for_resolution() {
+    let m = Mesh::new("snat");
+    m.overlay.invalidate(Ipv4Addr::from(BACKENDS[0]));
+    m.overlay.invalidate(Ipv4Addr::from(BACKENDS[1]));
+    let (d, _) = m.ingress(EXT, &client_tcp(7777, true, false, &[]));
+    assert!(matches!(d, Decision::Resolve { vni: 0, .. }), "{d:?}");
+}
