@@ -3,8 +3,9 @@
 //! Commands in the style of `ip`/`bridge` (`vxgwctl vni add 5000 --flood IP,IP`),
 //! human tables by default, `-j/--json` for scripts. Exit status: 0 success, 1 vxgw
 //! refused the request (its reason is printed), 2 usage error (including values
-//! checked here: VNI range, MAC and IP syntax, VLAN range), 3 the control socket is
-//! missing or not accessible.
+//! checked here: VNI range, MAC and IP syntax, VLAN and port ranges, protocol and NAT
+//! mode names; connection-state and service names are vxgw's to check), 3 the control
+//! socket is missing or not accessible.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
@@ -22,6 +23,9 @@ use serde_json::{json, Map, Value};
     about = "Control a running vxgw over its Unix socket",
     after_help = "Examples:\n  vxgwctl vni add 5000 --flood 172.30.0.11,172.30.0.12 --access net_af_packet1:200\n  \
                   vxgwctl fdb add 5000 02:42:0a:ff:00:0d --vtep 172.30.0.12\n  \
+                  vxgwctl service add web --proto tcp --port 80 --vni 4096 --ingress 10.255.0.2 --backend 10.255.0.11 --backend 10.255.0.12:2\n  \
+                  vxgwctl backend drain web 10.255.0.11\n  \
+                  vxgwctl conntrack show --service web --state established\n  \
                   vxgwctl config show > running.toml\n\n\
                   Exit status: 0 success, 1 vxgw refused the request, 2 usage error, 3 socket missing or not accessible."
 )]
@@ -71,6 +75,148 @@ enum Cmd {
     Config {
         #[command(subcommand)]
         action: ConfigCmd,
+    },
+    /// Published ports of the routing mesh (load-balanced to backends in a VNI).
+    Service {
+        #[command(subcommand)]
+        action: ServiceCmd,
+    },
+    /// The backends of a service: add, delete, drain, weight.
+    Backend {
+        #[command(subcommand)]
+        action: BackendCmd,
+    },
+    /// The routing mesh's connection table: list, count, flush.
+    Conntrack {
+        #[command(subcommand)]
+        action: ConntrackCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceCmd {
+    /// List services (or one) with their backends and connection counts.
+    Show { name: Option<String> },
+    /// Publish a port: clients reaching it are balanced over the backends (Maglev).
+    Add {
+        name: String,
+        /// tcp or udp.
+        #[arg(long, value_name = "tcp|udp", value_parser = ["tcp", "udp"])]
+        proto: String,
+        /// The published port.
+        #[arg(long, value_name = "N", value_parser = parse_port)]
+        port: u16,
+        /// The published address (default: any address on the external port).
+        #[arg(long, value_name = "PUBLISHED_IP")]
+        ip: Option<Ipv4Addr>,
+        /// The backends' VNI.
+        #[arg(long, value_parser = parse_vni)]
+        vni: u32,
+        /// vxgw's ingress endpoint in that VNI (the backends see it as the source in
+        /// snat mode).
+        #[arg(long, value_name = "IP")]
+        ingress: Ipv4Addr,
+        /// Port on the backends (default: the published port).
+        #[arg(long, value_name = "N", value_parser = parse_port)]
+        target_port: Option<u16>,
+        /// snat (default) or preserve (the backends see the client's address).
+        #[arg(long, value_name = "snat|preserve", value_parser = ["snat", "preserve"])]
+        mode: Option<String>,
+        /// A backend, with an optional weight (default 1; 0 = drained); repeatable.
+        #[arg(long, value_name = "IP[:WEIGHT]", value_parser = parse_backend)]
+        backend: Vec<(Ipv4Addr, Option<u32>)>,
+        /// Maglev table size (a prime; default 65537).
+        #[arg(long, value_name = "N")]
+        maglev_size: Option<u32>,
+    },
+    /// Delete a service; its connections are removed.
+    Del { name: String },
+}
+
+#[derive(Subcommand)]
+enum BackendCmd {
+    /// Add a backend to a service.
+    Add {
+        service: String,
+        ip: Ipv4Addr,
+        /// Share of new flows (default 1; 0 = drained).
+        #[arg(long, value_name = "N")]
+        weight: Option<u32>,
+    },
+    /// Remove a backend; its connections are removed (their next packets are
+    /// balanced again).
+    Del { service: String, ip: Ipv4Addr },
+    /// Drain a backend (weight 0): no new flows, existing ones continue.
+    Drain { service: String, ip: Ipv4Addr },
+    /// Change a backend's weight.
+    Set {
+        service: String,
+        ip: Ipv4Addr,
+        #[arg(long, value_name = "N")]
+        weight: u32,
+    },
+}
+
+/// Connection filters (all given must match).
+#[derive(clap::Args)]
+struct CtFilterArgs {
+    /// Only this service.
+    #[arg(long, value_name = "NAME")]
+    service: Option<String>,
+    /// Only this client address.
+    #[arg(long, value_name = "IP")]
+    client: Option<Ipv4Addr>,
+    /// Only this backend address.
+    #[arg(long, value_name = "IP")]
+    backend: Option<Ipv4Addr>,
+    /// Only this state (syn_sent, syn_recv, established, fin_wait, closing,
+    /// time_wait, closed, udp_new, udp_replied).
+    #[arg(long, value_name = "STATE")]
+    state: Option<String>,
+}
+
+impl CtFilterArgs {
+    fn to_args(&self) -> Map<String, Value> {
+        let mut a = Map::new();
+        if let Some(n) = &self.service {
+            a.insert("service".into(), json!(n));
+        }
+        if let Some(ip) = self.client {
+            a.insert("client".into(), json!(ip.to_string()));
+        }
+        if let Some(ip) = self.backend {
+            a.insert("backend".into(), json!(ip.to_string()));
+        }
+        if let Some(st) = &self.state {
+            a.insert("state".into(), json!(st));
+        }
+        a
+    }
+}
+
+#[derive(Subcommand)]
+enum ConntrackCmd {
+    /// List connections (most recently active first).
+    Show {
+        #[command(flatten)]
+        filter: CtFilterArgs,
+        /// At most N connections (default 1000).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        limit: Option<u64>,
+    },
+    /// Count connections per state; with the table's counters.
+    Count {
+        #[command(flatten)]
+        filter: CtFilterArgs,
+    },
+    /// Remove connections (their next packets are balanced again); without a filter,
+    /// --all is required.
+    Flush {
+        #[command(flatten)]
+        filter: CtFilterArgs,
+        /// Every connection.
+        #[arg(long, conflicts_with_all = ["service", "client", "backend", "state"])]
+        all: bool,
     },
 }
 
@@ -277,6 +423,31 @@ fn parse_vni(s: &str) -> Result<u32, String> {
         Ok(n) if (1..=0x00ff_ffff).contains(&n) => Ok(n),
         _ => Err(format!("'{s}' is not a VNI (1-16777215)")),
     }
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{s}' is not a port (1-65535)")),
+    }
+}
+
+/// IP or IP:WEIGHT.
+fn parse_backend(s: &str) -> Result<(Ipv4Addr, Option<u32>), String> {
+    let (ip, weight) = match s.split_once(':') {
+        Some((ip, w)) => (
+            ip,
+            Some(
+                w.parse::<u32>()
+                    .map_err(|_| format!("'{w}' is not a weight (0-4294967295)"))?,
+            ),
+        ),
+        None => (s, None),
+    };
+    let ip = ip
+        .parse()
+        .map_err(|_| format!("'{ip}' is not an IPv4 address"))?;
+    Ok((ip, weight))
 }
 
 fn parse_vlan(s: &str) -> Result<u16, String> {
@@ -499,6 +670,101 @@ fn request(cmd: &Cmd) -> Result<(&'static str, Value), String> {
                 ("config.apply", json!({"toml": text}))
             }
         },
+        Cmd::Service { action } => match action {
+            ServiceCmd::Show { name } => (
+                "service.show",
+                opt_obj(&[("name", name.as_ref().map(|n| json!(n)))]),
+            ),
+            ServiceCmd::Add {
+                name,
+                proto,
+                port,
+                ip,
+                vni,
+                ingress,
+                target_port,
+                mode,
+                backend,
+                maglev_size,
+            } => {
+                let mut a = json!({"name": name, "protocol": proto, "published_port": port,
+                                   "vni": vni, "ingress_ip": ingress.to_string()});
+                if let Some(ip) = ip {
+                    a["published_ip"] = json!(ip.to_string());
+                }
+                if let Some(p) = target_port {
+                    a["target_port"] = json!(p);
+                }
+                if let Some(m) = mode {
+                    a["mode"] = json!(m);
+                }
+                if let Some(n) = maglev_size {
+                    a["maglev_size"] = json!(n);
+                }
+                if !backend.is_empty() {
+                    a["backends"] = Value::Array(
+                        backend
+                            .iter()
+                            .map(|(ip, w)| {
+                                let mut b = json!({"ip": ip.to_string()});
+                                if let Some(w) = w {
+                                    b["weight"] = json!(w);
+                                }
+                                b
+                            })
+                            .collect(),
+                    );
+                }
+                ("service.add", a)
+            }
+            ServiceCmd::Del { name } => ("service.del", json!({"name": name})),
+        },
+        Cmd::Backend { action } => match action {
+            BackendCmd::Add {
+                service,
+                ip,
+                weight,
+            } => {
+                let mut a = json!({"service": service, "ip": ip.to_string()});
+                if let Some(w) = weight {
+                    a["weight"] = json!(w);
+                }
+                ("backend.add", a)
+            }
+            BackendCmd::Del { service, ip } => (
+                "backend.del",
+                json!({"service": service, "ip": ip.to_string()}),
+            ),
+            BackendCmd::Drain { service, ip } => (
+                "backend.drain",
+                json!({"service": service, "ip": ip.to_string()}),
+            ),
+            BackendCmd::Set {
+                service,
+                ip,
+                weight,
+            } => (
+                "backend.set",
+                json!({"service": service, "ip": ip.to_string(), "weight": weight}),
+            ),
+        },
+        Cmd::Conntrack { action } => match action {
+            ConntrackCmd::Show { filter, limit } => {
+                let mut a = filter.to_args();
+                if let Some(n) = limit {
+                    a.insert("limit".into(), json!(n));
+                }
+                ("conntrack.show", Value::Object(a))
+            }
+            ConntrackCmd::Count { filter } => ("conntrack.count", Value::Object(filter.to_args())),
+            ConntrackCmd::Flush { filter, all } => {
+                let mut a = filter.to_args();
+                if *all {
+                    a.insert("all".into(), json!(true));
+                }
+                ("conntrack.flush", Value::Object(a))
+            }
+        },
     })
 }
 
@@ -511,6 +777,10 @@ fn opt_obj(kv: &[(&str, Option<Value>)]) -> Value {
 }
 
 fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+    table_indented("", headers, rows)
+}
+
+fn table_indented(indent: &str, headers: &[&str], rows: Vec<Vec<String>>) {
     let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
@@ -527,9 +797,12 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(headers.iter().map(|h| h.to_string()).collect()));
+    println!(
+        "{indent}{}",
+        line(headers.iter().map(|h| h.to_string()).collect())
+    );
     for r in rows {
-        println!("{}", line(r));
+        println!("{indent}{}", line(r));
     }
 }
 
@@ -577,6 +850,9 @@ fn print_change(r: &Value) {
     if let Some(n) = r["fdb_removed"].as_u64().filter(|&n| n > 0) {
         println!("{n} FDB entries removed with it");
     }
+    if let Some(n) = r["connections_removed"].as_u64().filter(|&n| n > 0) {
+        println!("{n} connections removed with it");
+    }
     if changes.is_empty() && r["removed"].is_null() && r["flushed"].is_null() {
         println!("no change");
     }
@@ -589,6 +865,71 @@ fn print_change(r: &Value) {
             tail.push_str(&format!(", saved to {f}"));
         }
         println!("({tail})");
+    }
+}
+
+/// The services, then each one's backends.
+fn print_services(services: &[Value]) {
+    table(
+        &[
+            "NAME",
+            "PROTO",
+            "PUBLISHED",
+            "VNI",
+            "INGRESS",
+            "TARGET",
+            "MODE",
+            "BACKENDS",
+            "CONNS",
+        ],
+        services
+            .iter()
+            .map(|v| {
+                let backends = v["backends"].as_array().cloned().unwrap_or_default();
+                let drained = backends.iter().filter(|b| b["state"] == "drained").count();
+                vec![
+                    s(&v["name"]),
+                    s(&v["protocol"]),
+                    format!(
+                        "{}:{}",
+                        v["published_ip"].as_str().unwrap_or("*"),
+                        s(&v["published_port"])
+                    ),
+                    s(&v["vni"]),
+                    s(&v["ingress_ip"]),
+                    s(&v["target_port"]),
+                    s(&v["mode"]),
+                    if drained > 0 {
+                        format!("{} ({drained} drained)", backends.len())
+                    } else {
+                        backends.len().to_string()
+                    },
+                    s(&v["connections"]),
+                ]
+            })
+            .collect(),
+    );
+    for v in services {
+        let backends = v["backends"].as_array().cloned().unwrap_or_default();
+        if backends.is_empty() {
+            continue;
+        }
+        println!("\nbackends of {}:", s(&v["name"]));
+        table_indented(
+            "  ",
+            &["IP", "WEIGHT", "STATE", "CONNS"],
+            backends
+                .iter()
+                .map(|b| {
+                    vec![
+                        s(&b["ip"]),
+                        s(&b["weight"]),
+                        s(&b["state"]),
+                        s(&b["connections"]),
+                    ]
+                })
+                .collect(),
+        );
     }
 }
 
@@ -754,6 +1095,62 @@ fn print_human(cmd: &Cmd, r: &Value) {
                 }
             }
         }
+        Cmd::Service {
+            action: ServiceCmd::Show { .. },
+        } => print_services(&rows()),
+        Cmd::Conntrack {
+            action: ConntrackCmd::Show { .. },
+        } => table(
+            &[
+                "PROTO",
+                "CLIENT",
+                "PUBLISHED",
+                "BACKEND",
+                "SNAT",
+                "SERVICE",
+                "STATE",
+                "IDLE",
+                "OWNER",
+            ],
+            rows()
+                .iter()
+                .map(|c| {
+                    vec![
+                        s(&c["proto"]),
+                        s(&c["client"]),
+                        s(&c["published"]),
+                        s(&c["backend"]),
+                        s(&c["snat"]),
+                        s(&c["service"]),
+                        s(&c["state"]),
+                        format!("{}s", s(&c["idle_s"])),
+                        s(&c["owner"]),
+                    ]
+                })
+                .collect(),
+        ),
+        Cmd::Conntrack {
+            action: ConntrackCmd::Count { .. },
+        } => {
+            println!("{} connections", s(&r["count"]));
+            if let Some(m) = r["states"].as_object() {
+                for (k, v) in m.iter().filter(|(_, v)| v.as_u64() != Some(0)) {
+                    println!("  {k:<12} {v}");
+                }
+            }
+            println!(
+                "table: capacity {}  created {}  expired {}  evicted {}  refused {}  removed {}",
+                s(&r["capacity"]),
+                s(&r["created"]),
+                s(&r["expired"]),
+                s(&r["evicted"]),
+                s(&r["refused"]),
+                s(&r["removed"])
+            );
+        }
+        Cmd::Conntrack {
+            action: ConntrackCmd::Flush { .. },
+        } => println!("removed {} connections", s(&r["removed"])),
         // Everything else changes something.
         _ => print_change(r),
     }
@@ -821,6 +1218,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
     fn values_checked_before_sending() {
         assert_eq!(parse_mac("02:42:0A:ff:00:0b").unwrap(), "02:42:0a:ff:00:0b");
         assert!(parse_mac("zz").is_err() && parse_mac("02:42:0a:ff:00").is_err());
@@ -836,6 +1239,19 @@ mod tests {
         assert!(parse_access("p:5000").is_err());
         assert!(parse_arp("10.0.0.1=02:00:00:00:00:01").is_ok());
         assert!(parse_arp("10.0.0.1").is_err());
+        assert_eq!(parse_port("65535"), Ok(65535));
+        assert!(
+            parse_port("0").is_err() && parse_port("65536").is_err() && parse_port("http").is_err()
+        );
+        assert_eq!(
+            parse_backend("10.0.0.1:0"),
+            Ok((Ipv4Addr::new(10, 0, 0, 1), Some(0)))
+        );
+        assert_eq!(
+            parse_backend("10.0.0.1"),
+            Ok((Ipv4Addr::new(10, 0, 0, 1), None))
+        );
+        assert!(parse_backend("10.0.0.1:").is_err() && parse_backend("host:1").is_err());
     }
 
     #[test]
@@ -896,6 +1312,121 @@ mod tests {
             req(&["vni", "access", "del", "7", "p1"]).unwrap(),
             json!({"cmd": "vni.access.del", "args": {"id": 7, "port": "p1", "vlan": 0}})
         );
+        // Services, backends, connections.
+        assert_eq!(
+            req(&[
+                "service",
+                "add",
+                "web",
+                "--proto",
+                "tcp",
+                "--port",
+                "80",
+                "--vni",
+                "4096",
+                "--ingress",
+                "10.255.0.2",
+                "--backend",
+                "10.255.0.11",
+                "--backend",
+                "10.255.0.12:3",
+                "--target-port",
+                "8080",
+                "--mode",
+                "preserve",
+                "--ip",
+                "192.0.2.1",
+                "--maglev-size",
+                "251"
+            ])
+            .unwrap(),
+            json!({"cmd": "service.add", "args": {"name": "web", "protocol": "tcp", "published_port": 80,
+                   "vni": 4096, "ingress_ip": "10.255.0.2", "published_ip": "192.0.2.1",
+                   "target_port": 8080, "mode": "preserve", "maglev_size": 251,
+                   "backends": [{"ip": "10.255.0.11"}, {"ip": "10.255.0.12", "weight": 3}]}})
+        );
+        assert_eq!(
+            req(&[
+                "service",
+                "add",
+                "dns",
+                "--proto",
+                "udp",
+                "--port",
+                "53",
+                "--vni",
+                "7",
+                "--ingress",
+                "10.0.0.2"
+            ])
+            .unwrap()["args"],
+            json!({"name": "dns", "protocol": "udp", "published_port": 53, "vni": 7, "ingress_ip": "10.0.0.2"})
+        );
+        assert_eq!(
+            req(&["service", "show"]).unwrap(),
+            json!({"cmd": "service.show", "args": {}})
+        );
+        assert_eq!(
+            req(&["service", "show", "web"]).unwrap()["args"],
+            json!({"name": "web"})
+        );
+        assert_eq!(
+            req(&["service", "del", "web"]).unwrap(),
+            json!({"cmd": "service.del", "args": {"name": "web"}})
+        );
+        assert_eq!(
+            req(&["backend", "add", "web", "10.255.0.13"]).unwrap(),
+            json!({"cmd": "backend.add", "args": {"service": "web", "ip": "10.255.0.13"}})
+        );
+        assert_eq!(
+            req(&["backend", "add", "web", "10.255.0.13", "--weight", "0"]).unwrap()["args"],
+            json!({"service": "web", "ip": "10.255.0.13", "weight": 0})
+        );
+        assert_eq!(
+            req(&["backend", "set", "web", "10.255.0.13", "--weight", "4"]).unwrap(),
+            json!({"cmd": "backend.set", "args": {"service": "web", "ip": "10.255.0.13", "weight": 4}})
+        );
+        assert_eq!(
+            req(&["backend", "drain", "web", "10.255.0.13"]).unwrap(),
+            json!({"cmd": "backend.drain", "args": {"service": "web", "ip": "10.255.0.13"}})
+        );
+        assert_eq!(
+            req(&["backend", "del", "web", "10.255.0.13"]).unwrap(),
+            json!({"cmd": "backend.del", "args": {"service": "web", "ip": "10.255.0.13"}})
+        );
+        assert_eq!(
+            req(&[
+                "conntrack",
+                "show",
+                "--service",
+                "web",
+                "--client",
+                "198.51.100.1",
+                "--backend",
+                "10.255.0.11",
+                "--state",
+                "established",
+                "--limit",
+                "10"
+            ])
+            .unwrap(),
+            json!({"cmd": "conntrack.show", "args": {"service": "web", "client": "198.51.100.1",
+                   "backend": "10.255.0.11", "state": "established", "limit": 10}})
+        );
+        assert_eq!(
+            req(&["conntrack", "count"]).unwrap(),
+            json!({"cmd": "conntrack.count", "args": {}})
+        );
+        assert_eq!(
+            req(&["conntrack", "flush", "--all"]).unwrap(),
+            json!({"cmd": "conntrack.flush", "args": {"all": true}})
+        );
+        assert_eq!(
+            req(&["conntrack", "flush", "--state", "time_wait"]).unwrap()["args"],
+            json!({"state": "time_wait"})
+        );
+        // State names are vxgw's to check (exit 1), not a usage error.
+        assert!(req(&["conntrack", "count", "--state", "bogus"]).is_ok());
         // Usage errors (exit 2).
         for bad in [
             &["fdb", "add", "5000", "zz", "--vtep", "1.2.3.4"][..],
@@ -915,6 +1446,142 @@ mod tests {
             &["vni", "set", "5"],
             &["vtep", "add", "1.2.3"],
             &["vni", "access", "add", "5", "p:4095"],
+            &[
+                "service",
+                "add",
+                "w",
+                "--proto",
+                "sctp",
+                "--port",
+                "80",
+                "--vni",
+                "1",
+                "--ingress",
+                "10.0.0.2",
+            ],
+            &[
+                "service",
+                "add",
+                "w",
+                "--proto",
+                "tcp",
+                "--port",
+                "0",
+                "--vni",
+                "1",
+                "--ingress",
+                "10.0.0.2",
+            ],
+            &[
+                "service",
+                "add",
+                "w",
+                "--proto",
+                "tcp",
+                "--port",
+                "65536",
+                "--vni",
+                "1",
+                "--ingress",
+                "10.0.0.2",
+            ],
+            &[
+                "service",
+                "add",
+                "w",
+                "--proto",
+                "tcp",
+                "--port",
+                "80",
+                "--vni",
+                "0",
+                "--ingress",
+                "10.0.0.2",
+            ],
+            &[
+                "service",
+                "add",
+                "w",
+                "--proto",
+                "tcp",
+                "--port",
+                "80",
+                "--vni",
+                "1",
+                "--ingress",
+                "10.0.0",
+            ],
+            &[
+                "service", "add", "w", "--proto", "tcp", "--port", "80", "--vni", "1",
+            ],
+            &[
+                "service",
+                "add",
+                "w",
+                "--proto",
+                "tcp",
+                "--port",
+                "80",
+                "--vni",
+                "1",
+                "--ingress",
+                "10.0.0.2",
+                "--mode",
+                "dsr",
+            ],
+            &[
+                "service",
+                "add",
+                "w",
+                "--proto",
+                "tcp",
+                "--port",
+                "80",
+                "--vni",
+                "1",
+                "--ingress",
+                "10.0.0.2",
+                "--target-port",
+                "0",
+            ],
+            &[
+                "service",
+                "add",
+                "w",
+                "--proto",
+                "tcp",
+                "--port",
+                "80",
+                "--vni",
+                "1",
+                "--ingress",
+                "10.0.0.2",
+                "--backend",
+                "10.0.0.3:x",
+            ],
+            &[
+                "service",
+                "add",
+                "w",
+                "--proto",
+                "tcp",
+                "--port",
+                "80",
+                "--vni",
+                "1",
+                "--ingress",
+                "10.0.0.2",
+                "--backend",
+                "10.0.0:1",
+            ],
+            &["backend", "add", "web", "10.0.0.300"],
+            &["backend", "add", "web", "10.0.0.3", "--weight", "-1"],
+            &["backend", "set", "web", "10.0.0.3"],
+            &["backend", "drain", "web"],
+            &["conntrack", "show", "--client", "1.2.3"],
+            &["conntrack", "show", "--limit", "0"],
+            &["conntrack", "flush", "--all", "--service", "web"],
+            &["conntrack", "count", "--all"],
         ] {
             assert!(req(bad).is_err(), "{bad:?} must be a usage error");
         }

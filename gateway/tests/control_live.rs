@@ -8,7 +8,11 @@
 //!   --config): the running configuration is restored; a broken state file or one
 //!   for other ports stops vxgw with a message naming it;
 //! - under traffic, a live VLAN mapping is in effect on the worker within 10 ms, and
-//!   many unrelated changes lose or misroute nothing.
+//!   many unrelated changes lose or misroute nothing;
+//! - the routing mesh's commands on connections the workers created from client
+//!   SYNs (net_pcap external port): service.show counts them per backend,
+//!   conntrack.show/count/flush filter them, a drained backend keeps its
+//!   connections and a deleted one loses them.
 //!
 //! The tests take a lock so that only one vxgw spins at a time (the 10 ms bound is
 //! measured on shared cores).
@@ -889,4 +893,198 @@ vtep = "172.30.0.11"
         "90% of changes in effect within 10 ms: {times:?}"
     );
     assert_eq!(gw.ok("status", json!({}))["generation"], 102);
+}
+
+/// Client SYNs to a published port arrive once on the external port (net_pcap): the
+/// workers track them, and the control commands see and change that table.
+#[test]
+fn service_backend_and_conntrack_commands_on_live_connections() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = TempDir::new("ctl_mesh");
+    let cfg = r#"
+[gateway]
+vtep_ip = "172.30.0.1"
+fdb_capacity = 4096
+external_ip = "192.0.2.1"
+conntrack_capacity = 4096
+
+[[port]]
+name = "net_null0"
+roles = ["underlay"]
+
+[[port]]
+name = "net_pcap0"
+roles = ["external"]
+
+[[vtep]]
+ip = "172.30.0.11"
+
+[[vni]]
+id = 4096
+flood = ["172.30.0.11"]
+
+[[service]]
+name = "web"
+protocol = "tcp"
+published_port = 80
+vni = 4096
+ingress_ip = "10.255.0.2"
+target_port = 8080
+timeouts = { syn = 600 }
+backends = [{ ip = "10.255.0.11" }, { ip = "10.255.0.12" }]
+"#;
+    std::fs::write(dir.join("gw.toml"), cfg).unwrap();
+    // net_pcap's MAC of its first device: 02:70:63:61:70:00.
+    const CLIENTS: u8 = 40;
+    let frames: Vec<Vec<u8>> = (1..=CLIENTS)
+        .map(|i| {
+            let mut v = Vec::new();
+            etherparse::PacketBuilder::ethernet2(
+                [0x02, 0, 0, 0, 0x64, i],
+                [0x02, 0x70, 0x63, 0x61, 0x70, 0x00],
+            )
+            .ipv4([198, 51, 100, i], [192, 0, 2, 1], 64)
+            .tcp(1000 + i as u16, 80, 1, 64240)
+            .syn()
+            .write(&mut v, &[])
+            .unwrap();
+            v
+        })
+        .collect();
+    write_pcap(&dir.join("ext_in.pcap"), &frames);
+    let vdevs = vec![
+        "net_null0,no-rx=1".to_string(),
+        format!(
+            "net_pcap0,rx_pcap={},tx_pcap={}",
+            dir.join("ext_in.pcap").display(),
+            dir.join("ext_out.pcap").display()
+        ),
+    ];
+    let gw = Gw::start(&dir, "ctlmesh", &vdevs);
+    let count = |args: Value| gw.ok("conntrack.count", args)["count"].as_u64().unwrap();
+    let t0 = Instant::now();
+    while count(json!({})) < CLIENTS as u64 && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let c = gw.ok("conntrack.count", json!({"service": "web"}));
+    assert_eq!(
+        c["count"],
+        CLIENTS,
+        "every SYN tracked: {c}; {}",
+        gw.p.stderr()
+    );
+    assert_eq!(c["states"]["syn_sent"], CLIENTS, "{c}");
+    assert!(c["created"].as_u64().unwrap() >= CLIENTS as u64, "{c}");
+
+    // service.show: per backend, summing to the service's total.
+    let per_backend = |g: &Gw| -> Vec<(String, String, u64)> {
+        let web = &g.ok("service.show", json!({"name": "web"}))[0];
+        web["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["ip"].as_str().unwrap().to_string(),
+                    b["state"].as_str().unwrap().to_string(),
+                    b["connections"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let web = gw.ok("service.show", json!({}));
+    assert_eq!(web[0]["connections"], CLIENTS, "{web}");
+    let b = per_backend(&gw);
+    let (n11, n12) = (b[0].2, b[1].2);
+    assert_eq!(n11 + n12, CLIENTS as u64, "{b:?}");
+    assert!(n11 > 0 && n12 > 0, "Maglev spreads 40 clients: {b:?}");
+
+    // conntrack.show: what the workers recorded, with filters.
+    let all = gw.ok("conntrack.show", json!({}));
+    let all = all.as_array().unwrap();
+    assert_eq!(all.len(), CLIENTS as usize);
+    for e in all {
+        assert_eq!(
+            (&e["proto"], &e["published"], &e["service"], &e["state"]),
+            (
+                &json!("tcp"),
+                &json!("192.0.2.1:80"),
+                &json!("web"),
+                &json!("syn_sent")
+            ),
+            "{e}"
+        );
+        let snat = e["snat"].as_str().unwrap();
+        assert!(snat.starts_with("10.255.0.2:"), "{e}");
+        let backend = e["backend"].as_str().unwrap();
+        assert!(
+            backend == "10.255.0.11:8080" || backend == "10.255.0.12:8080",
+            "{e}"
+        );
+        assert!(e["idle_s"].as_u64().unwrap() < 60, "{e}");
+    }
+    let one = gw.ok("conntrack.show", json!({"client": "198.51.100.7"}));
+    assert_eq!(one.as_array().unwrap().len(), 1, "{one}");
+    assert_eq!(one[0]["client"], "198.51.100.7:1007", "{one}");
+    assert_eq!(
+        gw.ok("conntrack.show", json!({"limit": 5}))
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(count(json!({"backend": "10.255.0.11"})), n11);
+    assert_eq!(count(json!({"state": "established"})), 0);
+    assert!(gw
+        .err("conntrack.show", json!({"state": "syn"}))
+        .contains("unknown connection state 'syn'"));
+    assert!(gw
+        .err("conntrack.flush", json!({}))
+        .contains("give a filter"));
+    assert_eq!(count(json!({})), CLIENTS as u64, "refusals removed nothing");
+
+    // Draining keeps the connections; deleting the backend removes its own only.
+    gw.ok(
+        "backend.drain",
+        json!({"service": "web", "ip": "10.255.0.11"}),
+    );
+    let b = per_backend(&gw);
+    assert_eq!(
+        (b[0].1.as_str(), b[0].2, b[1].2),
+        ("drained", n11, n12),
+        "{b:?}"
+    );
+    let r = gw.ok(
+        "backend.del",
+        json!({"service": "web", "ip": "10.255.0.11"}),
+    );
+    assert_eq!(r["connections_removed"], n11, "{r}");
+    assert_eq!(count(json!({})), n12);
+    assert_eq!(
+        per_backend(&gw),
+        vec![("10.255.0.12".into(), "active".into(), n12)]
+    );
+
+    // Flushes: one client, then everything.
+    let left = gw.ok("conntrack.show", json!({"limit": 1}));
+    let client = left[0]["client"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = gw.ok("conntrack.flush", json!({"client": client}));
+    assert_eq!(r, json!({"removed": 1}));
+    let r = gw.ok("conntrack.flush", json!({"all": true}));
+    assert_eq!(r, json!({"removed": n12 - 1}));
+    let c = gw.ok("conntrack.count", json!({}));
+    assert_eq!(c["count"], 0, "{c}");
+    assert_eq!(c["removed"], CLIENTS, "{c}");
+    assert_eq!(gw.ok("service.show", json!({}))[0]["connections"], 0);
+    gw.ok("service.del", json!({"name": "web"}));
+    assert!(gw
+        .err("conntrack.count", json!({"service": "web"}))
+        .contains("unknown service 'web'"));
+    assert!(!gw.toml().contains("[[service]]"));
 }

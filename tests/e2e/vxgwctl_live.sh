@@ -3,6 +3,9 @@
 # the matching show, config show), exit codes mean what the README says (1 refused,
 # 2 usage, 3 socket missing or not accessible), and the running configuration
 # survives kill -9 (restart with the same --state and the original --config).
+# The routing mesh's commands too: service add/show/del, backend add/drain/set/del,
+# refusals that change nothing, conntrack count/show/flush (on an empty table: no
+# traffic here).
 #
 #   tests/e2e/vxgwctl_live.sh      (root for EAL; builds nothing: uses $VXGW / $VXGWCTL
 #                                   or target/debug/{vxgw,vxgwctl})
@@ -46,12 +49,21 @@ rc() {
     fi
 }
 ctl() { "$VXGWCTL" -s "$SOCK" "$@"; }
+# jcheck NAME JSON EXPR: the Python expression EXPR is true of v = the parsed JSON
+jcheck() {
+    if python3 -c "import json, sys; v = json.loads(sys.argv[1]); sys.exit(0 if ($3) else 1)" "$2"; then
+        ok "$1"
+    else
+        bad "$1" "$2"
+    fi
+}
 has() { grep -qF -- "$2" <<<"$1"; } # has OUTPUT TEXT
 
 start_vxgw() { # start_vxgw TAG
     "$VXGW" --config "$TMP/gw.toml" --socket "$SOCK" --state "$STATE" --metrics-addr none -- \
         -l 0-1 --no-pci --no-huge -m 256 --file-prefix="${PREFIX}_$1" \
-        --vdev=net_null0,no-rx=1 --vdev=net_null1,no-rx=1 >>"$TMP/vxgw.log" 2>&1 &
+        --vdev=net_null0,no-rx=1 --vdev=net_null1,no-rx=1 --vdev=net_null2,no-rx=1 \
+        >>"$TMP/vxgw.log" 2>&1 &
     VXGW_PID=$!
     for _ in $(seq 1 200); do
         ctl status >/dev/null 2>&1 && return 0
@@ -84,6 +96,10 @@ roles = ["underlay"]
 [[port]]
 name = "net_null1"
 roles = ["access"]
+
+[[port]]
+name = "net_null2"
+roles = ["external"]
 
 [[vtep]]
 ip = "172.30.0.11"
@@ -147,6 +163,83 @@ sed 's/net_null1/net_null7/g' "$TMP/gw.toml" >"$TMP/other_ports.toml"
 rc 1 "config apply with other ports -> 1" --err "ports cannot change while running" -- config apply "$TMP/other_ports.toml"
 check "refusals changed nothing" test "$(ctl config show)" = "$before"
 
+# Routing mesh: services and backends, each change reflected in service show -j.
+rc 0 "service add" -- service add web --proto tcp --port 80 --vni 4096 --ingress 10.255.0.2 \
+    --target-port 8080 --backend 10.255.0.11 --backend 10.255.0.12:3
+out=$(ctl -j service show)
+jcheck "service show -j: the service" "$out" 'len(v) == 1 and {k: v[0][k] for k in
+    ("name", "protocol", "published_ip", "published_port", "vni", "ingress_ip", "target_port", "mode",
+     "maglev_size", "connections")} == {"name": "web", "protocol": "tcp", "published_ip": None,
+     "published_port": 80, "vni": 4096, "ingress_ip": "10.255.0.2", "target_port": 8080, "mode": "snat",
+     "maglev_size": 65537, "connections": 0} and isinstance(v[0]["id"], int)'
+jcheck "service show -j: its backends" "$out" 'v[0]["backends"] == [
+    {"ip": "10.255.0.11", "weight": 1, "state": "active", "connections": 0},
+    {"ip": "10.255.0.12", "weight": 3, "state": "active", "connections": 0}]'
+out=$(ctl service show)
+check "service show: the service line" has "$out" "web   tcp    *:80       4096  10.255.0.2  8080    snat  2         0"
+check "service show: its backends" has "$out" "  10.255.0.12  3       active  0"
+backends() { ctl -j service show web | python3 -c 'import json, sys
+print(" ".join("%s/%s/%s" % (b["ip"], b["weight"], b["state"]) for b in json.load(sys.stdin)[0]["backends"]))'; }
+rc 0 "backend add --weight" -- backend add web 10.255.0.13 --weight 2
+check "backend add: in service show" test "$(backends)" = "10.255.0.11/1/active 10.255.0.12/3/active 10.255.0.13/2/active"
+rc 0 "backend drain" -- backend drain web 10.255.0.11
+check "backend drain: weight 0, drained" test "$(backends)" = "10.255.0.11/0/drained 10.255.0.12/3/active 10.255.0.13/2/active"
+check "service show: 1 drained" has "$(ctl service show web)" "3 (1 drained)"
+rc 0 "backend set" -- backend set web 10.255.0.11 --weight 5
+check "backend set: weight 5, active" test "$(backends)" = "10.255.0.11/5/active 10.255.0.12/3/active 10.255.0.13/2/active"
+out=$(ctl backend del web 10.255.0.13 2>&1)
+check "backend del: says what changed" has "$out" "service web changed"
+check "backend del: gone from service show" test "$(backends)" = "10.255.0.11/5/active 10.255.0.12/3/active"
+rc 0 "service add udp, published address, preserve" -- service add dns --proto udp --port 53 --ip 192.0.2.53 \
+    --vni 4096 --ingress 10.255.0.3 --mode preserve --maglev-size 251 --backend 10.255.0.21
+jcheck "service show dns -j" "$(ctl -j service show dns)" 'v[0]["protocol"] == "udp" and
+    v[0]["published_ip"] == "192.0.2.53" and v[0]["target_port"] == 53 and v[0]["mode"] == "preserve" and
+    v[0]["maglev_size"] == 251 and [b["ip"] for b in v[0]["backends"]] == ["10.255.0.21"]'
+rc 0 "service del" -- service del dns
+rc 1 "service show of a deleted service -> 1" --err "unknown service 'dns'" -- service show dns
+out=$(ctl config show)
+check "config show: the [[service]]" has "$out" "[[service]]"
+check "config show: its name and backends" python3 -c '
+import sys, tomllib
+s = tomllib.loads(sys.argv[1])["service"]
+sys.exit(not (len(s) == 1 and s[0]["name"] == "web" and s[0]["target_port"] == 8080 and
+    [(b["ip"], b["weight"]) for b in s[0]["backends"]] == [("10.255.0.11", 5), ("10.255.0.12", 3)]))' "$out"
+check "the state file with the service is valid" state_valid
+
+# Refused (exit 1, with the reason), and nothing changes.
+before=$(ctl config show)
+rc 1 "backend add to an unknown service -> 1" --err "unknown service 'nope'" -- backend add nope 10.255.0.9
+rc 1 "duplicate backend -> 1" --err "backend 10.255.0.12 is already in service 'web'" -- backend add web 10.255.0.12
+rc 1 "backend = ingress endpoint -> 1" --err "backend 10.255.0.2 is the ingress endpoint of service 'web'" -- \
+    backend add web 10.255.0.2
+rc 1 "backend del of a non-member -> 1" --err "backend 10.255.0.99 is not in service 'web'" -- backend del web 10.255.0.99
+rc 1 "backend drain of a non-member -> 1" --err "is not in service 'web'" -- backend drain web 10.255.0.99
+rc 1 "backend set in an unknown service -> 1" --err "unknown service 'nope'" -- backend set nope 10.255.0.11 --weight 1
+rc 1 "duplicate service -> 1" --err "service 'web' already exists" -- \
+    service add web --proto tcp --port 81 --vni 4096 --ingress 10.255.0.2
+rc 1 "service in an unknown VNI -> 1" --err "service 'api' vni: 4097 is not a configured VNI" -- \
+    service add api --proto tcp --port 81 --vni 4097 --ingress 10.255.0.2
+rc 1 "port already published -> 1" --err "port 80 on any address is already published" -- \
+    service add api --proto tcp --port 80 --vni 4096 --ingress 10.255.0.2
+rc 1 "Maglev size not a prime -> 1" --err "maglev_size: 100 is not a prime" -- \
+    service add api --proto tcp --port 81 --vni 4096 --ingress 10.255.0.2 --maglev-size 100
+rc 1 "service del of an unknown service -> 1" --err "unknown service 'nope'" -- service del nope
+rc 1 "unknown state name -> 1" --err "unknown connection state 'bogus'" -- conntrack show --state bogus
+rc 1 "conntrack count of an unknown service -> 1" --err "unknown service 'nope'" -- conntrack count --service nope
+rc 1 "conntrack flush without a filter or --all -> 1" --err "give a filter" -- conntrack flush
+check "mesh refusals changed nothing" test "$(ctl config show)" = "$before"
+
+# The connection table (empty: net_null receives nothing).
+jcheck "conntrack count -j: empty" "$(ctl -j conntrack count)" 'v["count"] == 0 and
+    set(v["states"]) >= {"established", "syn_sent", "udp_replied"} and sum(v["states"].values()) == 0 and
+    all(isinstance(v[k], int) for k in ("created", "expired", "evicted", "refused", "removed"))'
+check "conntrack count: 0 connections" has "$(ctl conntrack count --service web --state established)" "0 connections"
+check "conntrack show: header only" test "$(ctl conntrack show --service web | wc -l)" = 1
+check "conntrack show: the columns" has "$(ctl conntrack show)" "PROTO  CLIENT  PUBLISHED  BACKEND  SNAT  SERVICE  STATE  IDLE  OWNER"
+check "conntrack show -j: []" test "$(ctl -j conntrack show --client 198.51.100.1 --limit 5)" = "[]"
+check "conntrack flush --all" has "$(ctl conntrack flush --all)" "removed 0 connections"
+jcheck "conntrack flush --backend -j" "$(ctl -j conntrack flush --service web --backend 10.255.0.11)" 'v == {"removed": 0}'
+
 # Exit 2: usage errors, caught before anything is sent.
 rc 2 "invalid MAC -> 2" --err "not a MAC address" -- fdb add 5000 zz --vtep 172.30.0.13
 rc 2 "VNI 0 -> 2" --err "not a VNI" -- vni add 0
@@ -156,6 +249,16 @@ rc 2 "fdb add without a destination -> 2" -- fdb add 5000 02:00:00:00:50:09
 rc 2 "bad IP -> 2" -- vtep add 172.30.0
 rc 2 "unknown subcommand -> 2" -- vni frob
 rc 2 "config apply of a missing file -> 2" -- config apply "$TMP/nope.toml"
+rc 2 "service port 0 -> 2" --err "not a port" -- service add x --proto tcp --port 0 --vni 4096 --ingress 10.255.0.2
+rc 2 "service proto sctp -> 2" -- service add x --proto sctp --port 80 --vni 4096 --ingress 10.255.0.2
+rc 2 "service mode dsr -> 2" -- service add x --proto tcp --port 80 --vni 4096 --ingress 10.255.0.2 --mode dsr
+rc 2 "service bad ingress IP -> 2" -- service add x --proto tcp --port 80 --vni 4096 --ingress 10.255.0
+rc 2 "service bad backend weight -> 2" --err "not a weight" -- \
+    service add x --proto tcp --port 80 --vni 4096 --ingress 10.255.0.2 --backend 10.255.0.5:w
+rc 2 "backend bad IP -> 2" -- backend add web 10.255.0.300
+rc 2 "backend set without --weight -> 2" -- backend set web 10.255.0.11
+rc 2 "conntrack bad client IP -> 2" -- conntrack show --client 198.51.100
+rc 2 "conntrack flush --all with a filter -> 2" -- conntrack flush --all --service web
 
 # Exit 3: socket missing, or not accessible to an unprivileged user.
 out=$("$VXGWCTL" -s "$TMP/nope.sock" status 2>&1); got=$?
@@ -171,6 +274,7 @@ fi
 ctl config show >"$TMP/running_before.toml"
 out=$(ctl config apply "$TMP/gw.toml" 2>&1)
 check "config apply: summary" has "$out" "vni 5000 deleted"
+check "config apply: service web deleted" has "$out" "service web deleted"
 check "config apply: VNI 5000 gone" test "$(ctl -j vni show | grep -c '"id"')" = 1
 rc 0 "config apply: back to the saved text" -- config apply "$TMP/running_before.toml"
 check "config apply: config show is the applied text" test "$(ctl config show)" = "$(cat "$TMP/running_before.toml")"
@@ -185,3 +289,6 @@ start_vxgw 2 || { failed=$((failed + 1)); exit 1; }
 check "restart logs the restore" grep -qF "restoring running configuration from $STATE" "$TMP/vxgw.log"
 check "kill -9 + restart: config show unchanged" test "$(ctl config show)" = "$shown"
 check "kill -9 + restart: VNI 5000 is back" has "$(ctl vni show)" "5000"
+jcheck "kill -9 + restart: service web is back with its backends" "$(ctl -j service show web)" \
+    '[(b["ip"], b["weight"]) for b in v[0]["backends"]] == [("10.255.0.11", 5), ("10.255.0.12", 3)]'
+

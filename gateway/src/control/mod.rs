@@ -7,6 +7,7 @@ pub mod live;
 pub mod peer;
 pub mod persist;
 pub mod server;
+pub mod service_cmds;
 
 #[cfg(test)]
 mod live_tests;

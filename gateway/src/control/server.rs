@@ -7,7 +7,8 @@
 //! validated before it is acted on. This module answers the read-only table commands
 //! (status, stats, fdb.show, neigh.show); [`super::commands`] answers the ones that
 //! read or change the running configuration (vni.*, vtep.*, fdb.add/del/flush,
-//! neigh.add/del, arp.*, config.*), serialized through [`super::live::Live`].
+//! neigh.add/del, arp.*, config.*), serialized through [`super::live::Live`];
+//! [`super::service_cmds`] the routing mesh's (service.*, backend.*, conntrack.*).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -135,12 +136,15 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
                 })
                 .collect(),
         )),
-        other => super::commands::dispatch(&state.live, other, args).unwrap_or_else(|| {
-            Err(format!(
-                "unknown command '{other}' (known: status, stats, fdb.show, neigh.show, {})",
-                super::commands::COMMANDS.join(", ")
-            ))
-        }),
+        other => super::commands::dispatch(&state.live, other, args)
+            .or_else(|| super::service_cmds::dispatch(&state.live, now, other, args))
+            .unwrap_or_else(|| {
+                Err(format!(
+                    "unknown command '{other}' (known: status, stats, fdb.show, neigh.show, {}, {})",
+                    super::commands::COMMANDS.join(", "),
+                    super::service_cmds::COMMANDS.join(", ")
+                ))
+            }),
     }
 }
 

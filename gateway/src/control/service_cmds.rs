@@ -1,0 +1,995 @@
+//! The control commands of the routing mesh: published services, their backends,
+//! and the connection table.
+//!
+//! - `service.show {name?}`, `service.add {ServiceConfig}`, `service.del {name}`
+//! - `backend.add {service, ip, weight?}`, `backend.del {service, ip}`,
+//!   `backend.set {service, ip, weight}`, `backend.drain {service, ip}` (weight 0: no
+//!   new flows, existing ones continue)
+//! - `conntrack.show {service?, client?, backend?, state?, limit?}`,
+//!   `conntrack.count {filters}`, `conntrack.flush {filters | all: true}`
+//!
+//! As in [`super::commands`], arguments are strict (unknown keys are errors) and every
+//! configuration change goes through [`Writer::commit`](super::live::Writer::commit):
+//! validated whole, published atomically, saved; a refused request changes nothing.
+//! Removing a service or a backend removes its connections (the commit does that and
+//! reports `connections_removed`).
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::config::{BackendConfig, Config, NatMode, Protocol, ServiceConfig};
+use super::live::{Live, Outcome};
+use crate::tables::conntrack::{CtEntry, CtFilter, CtState};
+use crate::tables::maglev::DEFAULT_TABLE_SIZE;
+use crate::tables::snapshot::Snapshot;
+
+/// Every command this module answers.
+pub const COMMANDS: &[&str] = &[
+    "service.show",
+    "service.add",
+    "service.del",
+    "backend.add",
+    "backend.del",
+    "backend.set",
+    "backend.drain",
+    "conntrack.show",
+    "conntrack.count",
+    "conntrack.flush",
+];
+
+/// Connections `conntrack.show` lists when no limit is given.
+pub const DEFAULT_LIMIT: usize = 1000;
+
+fn args<T: DeserializeOwned>(cmd: &str, a: &Map<String, Value>) -> Result<T, String> {
+    serde_json::from_value(Value::Object(a.clone())).map_err(|e| format!("{cmd}: {e}"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaybeName {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Name {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackendAdd {
+    service: String,
+    ip: Ipv4Addr,
+    #[serde(default = "one")]
+    weight: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackendRef {
+    service: String,
+    ip: Ipv4Addr,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackendSet {
+    service: String,
+    ip: Ipv4Addr,
+    weight: u32,
+}
+
+/// The filters every conntrack command takes.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CtFilters {
+    #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    client: Option<Ipv4Addr>,
+    #[serde(default)]
+    backend: Option<Ipv4Addr>,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CtShow {
+    #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    client: Option<Ipv4Addr>,
+    #[serde(default)]
+    backend: Option<Ipv4Addr>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CtFlush {
+    #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    client: Option<Ipv4Addr>,
+    #[serde(default)]
+    backend: Option<Ipv4Addr>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    all: bool,
+}
+
+fn unknown_service(name: &str) -> String {
+    format!("unknown service '{name}'")
+}
+
+fn service_mut<'a>(cfg: &'a mut Config, name: &str) -> Result<&'a mut ServiceConfig, String> {
+    cfg.services
+        .iter_mut()
+        .find(|s| s.name == name)
+        .ok_or_else(|| unknown_service(name))
+}
+
+fn backend_mut(sv: &mut ServiceConfig, ip: Ipv4Addr) -> Result<&mut BackendConfig, String> {
+    let name = sv.name.clone();
+    sv.backends
+        .iter_mut()
+        .find(|b| b.ip == ip)
+        .ok_or_else(|| format!("backend {ip} is not in service '{name}'"))
+}
+
+/// Validation names services by index (`service[2].vni: ...`); answers name them.
+fn name_services(e: String, names: &[String]) -> String {
+    let mut e = e;
+    for (i, n) in names.iter().enumerate() {
+        e = e
+            .replace(&format!("service[{i}]."), &format!("service '{n}' "))
+            .replace(&format!("service[{i}]:"), &format!("service '{n}':"));
+    }
+    e
+}
+
+/// Applies `f` to a copy of the running configuration and commits the result.
+fn change(live: &Live, f: impl FnOnce(&mut Config) -> Result<(), String>) -> Result<Value, String> {
+    let mut w = live.writer();
+    let mut new = w.config().clone();
+    f(&mut new)?;
+    let names: Vec<String> = new.services.iter().map(|s| s.name.clone()).collect();
+    w.commit(new)
+        .map(|o: Outcome| o.to_json())
+        .map_err(|e| name_services(e, &names))
+}
+
+/// Answers `cmd` if it is one of [`COMMANDS`]; `None` otherwise. `now` is the
+/// gateway's coarse clock (seconds), for the idle times of connections.
+pub fn dispatch(
+    live: &Live,
+    now: u32,
+    cmd: &str,
+    a: &Map<String, Value>,
+) -> Option<Result<Value, String>> {
+    Some(match cmd {
+        "service.show" => {
+            args::<MaybeName>(cmd, a).and_then(|MaybeName { name }| service_show(live, now, name))
+        }
+        "service.add" => args::<ServiceConfig>(cmd, a).and_then(|sv| {
+            change(live, |c| {
+                if c.services.iter().any(|o| o.name == sv.name) {
+                    return Err(format!("service '{}' already exists", sv.name));
+                }
+                c.services.push(sv);
+                Ok(())
+            })
+        }),
+        "service.del" => args::<Name>(cmd, a).and_then(|Name { name }| {
+            change(live, |c| {
+                let n = c.services.len();
+                c.services.retain(|s| s.name != name);
+                if c.services.len() == n {
+                    return Err(unknown_service(&name));
+                }
+                Ok(())
+            })
+        }),
+        "backend.add" => args::<BackendAdd>(cmd, a).and_then(|b| {
+            change(live, |c| {
+                let sv = service_mut(c, &b.service)?;
+                if sv.backends.iter().any(|o| o.ip == b.ip) {
+                    return Err(format!(
+                        "backend {} is already in service '{}' (change its weight with backend.set)",
+                        b.ip, b.service
+                    ));
+                }
+                if b.ip == sv.ingress_ip {
+                    return Err(format!(
+                        "backend {} is the ingress endpoint of service '{}'",
+                        b.ip, b.service
+                    ));
+                }
+                sv.backends.push(BackendConfig {
+                    ip: b.ip,
+                    weight: b.weight,
+                });
+                Ok(())
+            })
+        }),
+        "backend.del" => args::<BackendRef>(cmd, a).and_then(|BackendRef { service, ip }| {
+            change(live, |c| {
+                let sv = service_mut(c, &service)?;
+                backend_mut(sv, ip)?;
+                sv.backends.retain(|b| b.ip != ip);
+                Ok(())
+            })
+        }),
+        "backend.set" => args::<BackendSet>(cmd, a).and_then(|b| {
+            change(live, |c| {
+                backend_mut(service_mut(c, &b.service)?, b.ip)?.weight = b.weight;
+                Ok(())
+            })
+        }),
+        "backend.drain" => args::<BackendRef>(cmd, a).and_then(|BackendRef { service, ip }| {
+            change(live, |c| {
+                backend_mut(service_mut(c, &service)?, ip)?.weight = 0;
+                Ok(())
+            })
+        }),
+        "conntrack.show" => args::<CtShow>(cmd, a).and_then(|s| {
+            let f = CtFilters {
+                service: s.service,
+                client: s.client,
+                backend: s.backend,
+                state: s.state,
+            };
+            conntrack_show(live, now, &f, s.limit.unwrap_or(DEFAULT_LIMIT))
+        }),
+        "conntrack.count" => args::<CtFilters>(cmd, a).and_then(|f| conntrack_count(live, now, &f)),
+        "conntrack.flush" => args::<CtFlush>(cmd, a).and_then(|f| {
+            let all = f.all;
+            let f = CtFilters {
+                service: f.service,
+                client: f.client,
+                backend: f.backend,
+                state: f.state,
+            };
+            let filtered =
+                f.service.is_some() || f.client.is_some() || f.backend.is_some() || f.state.is_some();
+            match (filtered, all) {
+                (false, false) => Err(format!(
+                    "{cmd}: give a filter (service, client, backend, state), or all: true to remove every connection"
+                )),
+                (true, true) => Err(format!(
+                    "{cmd}: all: true removes every connection; give either filters or all, not both"
+                )),
+                _ => conntrack_flush(live, &f),
+            }
+        }),
+        _ => return None,
+    })
+}
+
+fn proto_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+    }
+}
+
+fn mode_name(m: NatMode) -> &'static str {
+    match m {
+        NatMode::Snat => "snat",
+        NatMode::Preserve => "preserve",
+    }
+}
+
+/// Live connections per (service id, backend id) under `filter`.
+fn conn_counts(live: &Live, filter: &CtFilter, now: u32) -> HashMap<(u32, u32), usize> {
+    let mut m = HashMap::new();
+    if let Some(ct) = live.conntrack() {
+        for e in ct.entries(filter, now) {
+            *m.entry((e.conn.service, e.conn.backend_id)).or_insert(0) += 1;
+        }
+    }
+    m
+}
+
+/// Service ids and backend slots by name and address, from a published snapshot
+/// (copied out: a snapshot held long would delay the grace period of a commit).
+type Ids = HashMap<String, (u32, HashMap<Ipv4Addr, u32>)>;
+
+fn ids_of(snap: &Snapshot) -> Ids {
+    snap.services
+        .iter()
+        .map(|v| {
+            (
+                v.name.clone(),
+                (v.id, v.backends.iter().map(|b| (b.ip, b.slot)).collect()),
+            )
+        })
+        .collect()
+}
+
+fn service_show(live: &Live, now: u32, name: Option<String>) -> Result<Value, String> {
+    // The configuration and the snapshot it published, read together.
+    let (cfg, ids) = {
+        let w = live.writer();
+        (w.config().clone(), ids_of(&w.live().snapshot()))
+    };
+    let services: Vec<&ServiceConfig> = match &name {
+        Some(n) => vec![cfg
+            .services
+            .iter()
+            .find(|s| &s.name == n)
+            .ok_or_else(|| unknown_service(n))?],
+        None => cfg.services.iter().collect(),
+    };
+    let filter = match name.as_ref().and_then(|n| ids.get(n)) {
+        Some(&(id, _)) => CtFilter::all().service(id),
+        None => CtFilter::all(),
+    };
+    let counts = conn_counts(live, &filter, now);
+    Ok(Value::Array(
+        services
+            .into_iter()
+            .map(|sv| service_json(sv, ids.get(&sv.name), &counts))
+            .collect(),
+    ))
+}
+
+fn service_json(
+    sv: &ServiceConfig,
+    ids: Option<&(u32, HashMap<Ipv4Addr, u32>)>,
+    counts: &HashMap<(u32, u32), usize>,
+) -> Value {
+    let id = ids.map(|&(id, _)| id);
+    let total: usize = id.map_or(0, |id| {
+        counts
+            .iter()
+            .filter(|((s, _), _)| *s == id)
+            .map(|(_, n)| n)
+            .sum()
+    });
+    let backends: Vec<Value> = sv
+        .backends
+        .iter()
+        .map(|b| {
+            let conns = ids
+                .and_then(|(id, slots)| counts.get(&(*id, *slots.get(&b.ip)?)))
+                .copied()
+                .unwrap_or(0);
+            json!({
+                "ip": b.ip.to_string(),
+                "weight": b.weight,
+                "state": if b.weight == 0 { "drained" } else { "active" },
+                "connections": conns,
+            })
+        })
+        .collect();
+    json!({
+        "name": sv.name,
+        "id": id,
+        "protocol": proto_name(sv.protocol),
+        "published_ip": sv.published_ip.map(|ip| ip.to_string()),
+        "published_port": sv.published_port,
+        "vni": sv.vni,
+        "ingress_ip": sv.ingress_ip.to_string(),
+        "target_port": sv.target_port.unwrap_or(sv.published_port),
+        "mode": mode_name(sv.mode),
+        "maglev_size": sv.maglev_size.unwrap_or(DEFAULT_TABLE_SIZE),
+        "timeouts": sv.timeouts,
+        "backends": backends,
+        "connections": total,
+    })
+}
+
+fn state_by_name(s: &str) -> Result<CtState, String> {
+    CtState::ALL
+        .iter()
+        .copied()
+        .find(|st| st.name() == s)
+        .ok_or_else(|| {
+            format!(
+                "unknown connection state '{s}' (known: {})",
+                CtState::ALL.map(|st| st.name()).join(", ")
+            )
+        })
+}
+
+/// The filter the arguments describe (service names resolved in the published
+/// snapshot).
+fn ct_filter(ids: &Ids, f: &CtFilters) -> Result<CtFilter, String> {
+    let mut filter = CtFilter::all();
+    if let Some(n) = &f.service {
+        let &(id, _) = ids.get(n).ok_or_else(|| unknown_service(n))?;
+        filter = filter.service(id);
+    }
+    if let Some(ip) = f.client {
+        filter = filter.client(ip);
+    }
+    if let Some(ip) = f.backend {
+        filter = filter.backend(ip);
+    }
+    if let Some(s) = &f.state {
+        filter = filter.state(state_by_name(s)?);
+    }
+    Ok(filter)
+}
+
+/// The connections the arguments select (none when there is no connection table).
+fn entries(live: &Live, ids: &Ids, now: u32, f: &CtFilters) -> Result<Vec<CtEntry>, String> {
+    let filter = ct_filter(ids, f)?;
+    Ok(live
+        .conntrack()
+        .map(|ct| ct.entries(&filter, now))
+        .unwrap_or_default())
+}
+
+fn ip_proto_name(p: u8) -> Value {
+    match p {
+        6 => json!("tcp"),
+        17 => json!("udp"),
+        n => json!(n.to_string()),
+    }
+}
+
+fn conntrack_show(live: &Live, now: u32, f: &CtFilters, limit: usize) -> Result<Value, String> {
+    let ids = ids_of(&live.snapshot());
+    let mut list = entries(live, &ids, now, f)?;
+    // Most recently active first, then a stable order.
+    list.sort_by_key(|e| (e.idle, e.conn.service, e.conn.client, e.conn.published));
+    list.truncate(limit);
+    Ok(Value::Array(
+        list.iter()
+            .map(|e| {
+                let c = &e.conn;
+                let service = ids
+                    .iter()
+                    .find(|(_, (id, _))| *id == c.service)
+                    .map_or_else(|| json!(c.service), |(n, _)| json!(n));
+                json!({
+                    "proto": ip_proto_name(c.proto),
+                    "client": c.client.to_string(),
+                    "published": c.published.to_string(),
+                    "backend": c.backend.to_string(),
+                    "snat": c.snat.map(|s| s.to_string()),
+                    "service": service,
+                    "state": e.state.name(),
+                    "idle_s": e.idle,
+                    "owner": c.owner,
+                })
+            })
+            .collect(),
+    ))
+}
+
+fn conntrack_count(live: &Live, now: u32, f: &CtFilters) -> Result<Value, String> {
+    let list = entries(live, &ids_of(&live.snapshot()), now, f)?;
+    let mut states: Map<String, Value> = Map::new();
+    let mut n = [0u64; CtState::COUNT];
+    for e in &list {
+        n[e.state.index()] += 1;
+    }
+    for st in CtState::ALL {
+        states.insert(st.name().into(), json!(n[st.index()]));
+    }
+    let stats = live.conntrack().map(|ct| ct.stats()).unwrap_or_default();
+    Ok(json!({
+        "count": list.len(),
+        "states": states,
+        "capacity": live.conntrack().map_or(0, |ct| ct.capacity()),
+        "created": stats.created,
+        "expired": stats.expired,
+        "evicted": stats.evicted,
+        "refused": stats.refused,
+        "removed": stats.removed,
+    }))
+}
+
+fn conntrack_flush(live: &Live, f: &CtFilters) -> Result<Value, String> {
+    let filter = ct_filter(&ids_of(&live.snapshot()), f)?;
+    let removed = live.conntrack().map_or(0, |ct| ct.flush(&filter));
+    Ok(json!({"removed": removed}))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    use std::sync::Arc;
+
+    use serde_json::{json, Value};
+
+    use super::dispatch;
+    use crate::control::config::Config;
+    use crate::control::live::Live;
+    use crate::tables::conntrack::{Conn, Conntrack, CtState, Timeouts};
+    use crate::tables::fdb::Fdb;
+    use crate::tables::neighbours::Neighbours;
+    use crate::tables::snapshot::{ResolvedPort, Snapshot, SnapshotCell};
+    use crate::wire::MacAddr;
+
+    const CFG: &str = r#"
+[gateway]
+vtep_ip = "172.30.0.1"
+fdb_capacity = 1024
+conntrack_capacity = 1024
+
+[[port]]
+name = "p0"
+roles = ["underlay"]
+
+[[port]]
+name = "p1"
+roles = ["external"]
+
+[[vni]]
+id = 4096
+
+[[service]]
+name = "web"
+protocol = "tcp"
+published_port = 80
+vni = 4096
+ingress_ip = "10.255.0.2"
+target_port = 8080
+backends = [{ ip = "10.255.0.11" }, { ip = "10.255.0.12", weight = 3 }]
+"#;
+
+    struct Rig {
+        live: Live,
+        ct: Arc<Conntrack>,
+    }
+
+    fn rig() -> Rig {
+        let cfg = Config::parse(CFG).unwrap();
+        let ports: HashMap<String, ResolvedPort> = [("p0", 0u16), ("p1", 1)]
+            .iter()
+            .map(|&(n, id)| {
+                let mac = MacAddr([2, 0, 0, 0, 0, id as u8]);
+                (n.to_string(), ResolvedPort { id, mac, mtu: 1500 })
+            })
+            .collect();
+        let snap = Snapshot::build(&cfg, &|n| ports.get(n).copied(), 1).unwrap();
+        let cell = Arc::new(SnapshotCell::new(snap));
+        let fdb = Arc::new(Fdb::new(1024, 64));
+        let neigh = Arc::new(Neighbours::new(64));
+        let live = Live::new(cfg, ports, cell, fdb, neigh, None);
+        let ct = Arc::new(Conntrack::new(1024, Timeouts::default()));
+        live.set_conntrack(ct.clone());
+        Rig { live, ct }
+    }
+
+    const NOW: u32 = 100;
+
+    impl Rig {
+        fn req(&self, cmd: &str, args: Value) -> Result<Value, String> {
+            let a = args.as_object().cloned().unwrap_or_default();
+            dispatch(&self.live, NOW, cmd, &a).expect("a service command")
+        }
+
+        fn ok(&self, cmd: &str, args: Value) -> Value {
+            self.req(cmd, args.clone())
+                .unwrap_or_else(|e| panic!("{cmd} {args}: {e}"))
+        }
+
+        fn err(&self, cmd: &str, args: Value) -> String {
+            match self.req(cmd, args.clone()) {
+                Ok(v) => panic!("{cmd} {args} must be refused, got {v}"),
+                Err(e) => e,
+            }
+        }
+
+        fn show(&self, name: &str) -> Value {
+            self.ok("service.show", json!({"name": name}))[0].clone()
+        }
+
+        fn service_id(&self, name: &str) -> u32 {
+            let snap = self.live.snapshot();
+            snap.services.iter().find(|s| s.name == name).unwrap().id
+        }
+
+        /// A connection of `service` to its backend `ip` (its slot from the snapshot).
+        fn connect(&self, service: &str, client: [u8; 4], port: u16, ip: [u8; 4], st: CtState) {
+            let snap = self.live.snapshot();
+            let sv = snap.services.iter().find(|s| s.name == service).unwrap();
+            let ip = Ipv4Addr::from(ip);
+            let b = sv.backends.iter().find(|b| b.ip == ip).unwrap();
+            let conn = Conn {
+                proto: if st.is_udp() { 17 } else { 6 },
+                client: SocketAddrV4::new(Ipv4Addr::from(client), port),
+                published: SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), sv.published_port),
+                backend: SocketAddrV4::new(ip, sv.target_port),
+                snat: Some(SocketAddrV4::new(sv.ingress_ip, 40000 + port)),
+                service: sv.id,
+                backend_id: b.slot,
+                owner: 1,
+            };
+            self.ct.insert(&conn, st, NOW - 5).unwrap();
+        }
+    }
+
+    fn ips(v: &Value) -> Vec<(String, u64, String)> {
+        v["backends"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["ip"].as_str().unwrap().to_string(),
+                    b["weight"].as_u64().unwrap(),
+                    b["state"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn services_and_backends_change_the_running_configuration() {
+        let r = rig();
+        let web = r.show("web");
+        assert_eq!(
+            (
+                &web["protocol"],
+                &web["published_ip"],
+                &web["published_port"],
+                &web["target_port"],
+                &web["mode"],
+                &web["maglev_size"],
+                &web["vni"],
+                &web["ingress_ip"],
+                &web["connections"],
+            ),
+            (
+                &json!("tcp"),
+                &Value::Null,
+                &json!(80),
+                &json!(8080),
+                &json!("snat"),
+                &json!(65537),
+                &json!(4096),
+                &json!("10.255.0.2"),
+                &json!(0)
+            ),
+            "{web}"
+        );
+        assert_eq!(web["id"], r.service_id("web"));
+        assert_eq!(
+            ips(&web),
+            [
+                ("10.255.0.11".into(), 1, "active".into()),
+                ("10.255.0.12".into(), 3, "active".into())
+            ]
+        );
+
+        // service.add: in the configuration and the snapshot.
+        let o = r.ok(
+            "service.add",
+            json!({"name": "dns", "protocol": "udp", "published_port": 53, "published_ip": "192.0.2.53",
+                   "vni": 4096, "ingress_ip": "10.255.0.3", "mode": "preserve", "maglev_size": 251,
+                   "backends": [{"ip": "10.255.0.21"}]}),
+        );
+        assert_eq!(o["changes"], json!(["service dns added"]), "{o}");
+        assert!(r.live.snapshot().services.iter().any(|s| s.name == "dns"));
+        let all = r.ok("service.show", json!({}));
+        assert_eq!(all.as_array().unwrap().len(), 2);
+        let dns = r.show("dns");
+        assert_eq!(
+            (
+                &dns["protocol"],
+                &dns["published_ip"],
+                &dns["target_port"],
+                &dns["mode"],
+                &dns["maglev_size"]
+            ),
+            (
+                &json!("udp"),
+                &json!("192.0.2.53"),
+                &json!(53),
+                &json!("preserve"),
+                &json!(251)
+            )
+        );
+        assert!(r.live.config().to_toml().contains("name = \"dns\""));
+
+        // Backends: add (default weight 1), set, drain, del.
+        r.ok(
+            "backend.add",
+            json!({"service": "dns", "ip": "10.255.0.22"}),
+        );
+        r.ok(
+            "backend.add",
+            json!({"service": "dns", "ip": "10.255.0.23", "weight": 5}),
+        );
+        r.ok(
+            "backend.set",
+            json!({"service": "dns", "ip": "10.255.0.22", "weight": 2}),
+        );
+        r.ok(
+            "backend.drain",
+            json!({"service": "dns", "ip": "10.255.0.21"}),
+        );
+        assert_eq!(
+            ips(&r.show("dns")),
+            [
+                ("10.255.0.21".into(), 0, "drained".into()),
+                ("10.255.0.22".into(), 2, "active".into()),
+                ("10.255.0.23".into(), 5, "active".into())
+            ]
+        );
+        let snap = r.live.snapshot();
+        let v = snap.services.iter().find(|s| s.name == "dns").unwrap();
+        assert_eq!(
+            v.backends.iter().map(|b| b.weight).collect::<Vec<_>>(),
+            [0, 2, 5],
+            "published"
+        );
+        drop(snap);
+        let o = r.ok(
+            "backend.del",
+            json!({"service": "dns", "ip": "10.255.0.23"}),
+        );
+        assert_eq!(o["connections_removed"], 0, "{o}");
+        assert_eq!(r.show("dns")["backends"].as_array().unwrap().len(), 2);
+
+        // service.del.
+        r.ok("service.del", json!({"name": "dns"}));
+        assert!(r.req("service.show", json!({"name": "dns"})).is_err());
+        assert!(!r.live.snapshot().services.iter().any(|s| s.name == "dns"));
+    }
+
+    #[test]
+    fn refused_requests_change_nothing() {
+        let r = rig();
+        let (before, gen) = (r.live.config(), r.live.snapshot().generation);
+        let svc = |name: &str, vni: u32, port: u16| {
+            json!({"name": name, "protocol": "tcp", "published_port": port, "vni": vni,
+                   "ingress_ip": "10.255.0.2"})
+        };
+        let cases: &[(&str, Value, &str)] = &[
+            (
+                "service.add",
+                svc("web", 4096, 81),
+                "service 'web' already exists",
+            ),
+            (
+                "service.add",
+                svc("api", 7, 81),
+                "service 'api' vni: 7 is not a configured VNI",
+            ),
+            (
+                "service.add",
+                svc("api", 4096, 80),
+                "port 80 on any address is already published",
+            ),
+            (
+                "service.add",
+                svc("api", 4096, 0),
+                "service 'api' published_port: must be 1-65535",
+            ),
+            (
+                "service.add",
+                json!({"name": "api", "protocol": "sctp", "published_port": 1, "vni": 4096, "ingress_ip": "10.255.0.2"}),
+                "unknown variant `sctp`",
+            ),
+            (
+                "service.add",
+                json!({"name": "api", "protocol": "tcp", "published_port": 1, "vni": 4096, "ingress_ip": "10.255.0.2", "bogus": 1}),
+                "unknown field `bogus`",
+            ),
+            (
+                "service.add",
+                json!({"name": "api", "protocol": "tcp", "published_port": 1, "vni": 4096, "ingress_ip": "10.255.0.2", "maglev_size": 100}),
+                "service 'api' maglev_size: 100 is not a prime",
+            ),
+            (
+                "service.del",
+                json!({"name": "nope"}),
+                "unknown service 'nope'",
+            ),
+            (
+                "service.show",
+                json!({"name": "nope"}),
+                "unknown service 'nope'",
+            ),
+            (
+                "backend.add",
+                json!({"service": "nope", "ip": "10.255.0.9"}),
+                "unknown service 'nope'",
+            ),
+            (
+                "backend.add",
+                json!({"service": "web", "ip": "10.255.0.11"}),
+                "backend 10.255.0.11 is already in service 'web'",
+            ),
+            (
+                "backend.add",
+                json!({"service": "web", "ip": "10.255.0.2"}),
+                "backend 10.255.0.2 is the ingress endpoint of service 'web'",
+            ),
+            (
+                "backend.add",
+                json!({"service": "web", "ip": "10.255.0"}),
+                "invalid IPv4 address syntax",
+            ),
+            (
+                "backend.del",
+                json!({"service": "web", "ip": "10.255.0.9"}),
+                "backend 10.255.0.9 is not in service 'web'",
+            ),
+            (
+                "backend.set",
+                json!({"service": "web", "ip": "10.255.0.9", "weight": 2}),
+                "backend 10.255.0.9 is not in service 'web'",
+            ),
+            (
+                "backend.set",
+                json!({"service": "web", "ip": "10.255.0.11"}),
+                "missing field `weight`",
+            ),
+            (
+                "backend.drain",
+                json!({"service": "web", "ip": "10.255.0.9"}),
+                "backend 10.255.0.9 is not in service 'web'",
+            ),
+            (
+                "backend.drain",
+                json!({"service": "web", "ip": "10.255.0.11", "weight": 0}),
+                "unknown field `weight`",
+            ),
+        ];
+        for (cmd, args, want) in cases {
+            let e = r.err(cmd, args.clone());
+            assert!(e.contains(want), "{cmd} {args}: '{e}' lacks '{want}'");
+            assert_eq!(
+                r.live.config(),
+                before,
+                "{cmd} {args} changed the configuration"
+            );
+            assert_eq!(r.live.snapshot().generation, gen, "{cmd} {args} published");
+        }
+    }
+
+    #[test]
+    fn connections_are_counted_listed_and_flushed() {
+        let r = rig();
+        let (b1, b2) = ([10, 255, 0, 11], [10, 255, 0, 12]);
+        r.connect("web", [198, 51, 100, 1], 1001, b1, CtState::Established);
+        r.connect("web", [198, 51, 100, 1], 1002, b1, CtState::SynSent);
+        r.connect("web", [198, 51, 100, 2], 1003, b2, CtState::Established);
+        let web = r.show("web");
+        assert_eq!(web["connections"], 3, "{web}");
+        assert_eq!(web["backends"][0]["connections"], 2, "{web}");
+        assert_eq!(web["backends"][1]["connections"], 1, "{web}");
+        assert_eq!(r.ok("service.show", json!({}))[0]["connections"], 3);
+
+        // show: filters, fields, limit.
+        let all = r.ok("conntrack.show", json!({}));
+        assert_eq!(all.as_array().unwrap().len(), 3, "{all}");
+        let one = r.ok("conntrack.show", json!({"client": "198.51.100.2"}));
+        assert_eq!(
+            one,
+            json!([{"proto": "tcp", "client": "198.51.100.2:1003", "published": "192.0.2.1:80",
+                    "backend": "10.255.0.12:8080", "snat": "10.255.0.2:41003", "service": "web",
+                    "state": "established", "idle_s": 5, "owner": 1}])
+        );
+        let n = |args: Value| r.ok("conntrack.show", args).as_array().unwrap().len();
+        assert_eq!(n(json!({"backend": "10.255.0.11"})), 2);
+        assert_eq!(n(json!({"state": "syn_sent"})), 1);
+        assert_eq!(n(json!({"service": "web", "state": "established"})), 2);
+        assert_eq!(n(json!({"limit": 2})), 2);
+        assert_eq!(n(json!({"client": "198.51.100.9"})), 0);
+
+        // count: per state, and the table-wide counters.
+        let c = r.ok("conntrack.count", json!({"service": "web"}));
+        assert_eq!(c["count"], 3, "{c}");
+        assert_eq!(c["states"]["established"], 2, "{c}");
+        assert_eq!(c["states"]["syn_sent"], 1, "{c}");
+        assert_eq!(c["states"]["udp_new"], 0, "{c}");
+        assert_eq!(c["created"], 3, "{c}");
+        assert_eq!(
+            r.ok("conntrack.count", json!({"backend": "10.255.0.12"}))["count"],
+            1
+        );
+
+        // Bad filters are errors and remove nothing.
+        for (args, want) in [
+            (
+                json!({"state": "bogus"}),
+                "unknown connection state 'bogus'",
+            ),
+            (json!({"service": "nope"}), "unknown service 'nope'"),
+            (json!({"client": "1.2.3"}), "invalid IPv4 address syntax"),
+            (json!({}), "give a filter"),
+            (json!({"all": true, "service": "web"}), "not both"),
+            (json!({"vni": 4096}), "unknown field `vni`"),
+        ] {
+            let e = r.err("conntrack.flush", args.clone());
+            assert!(e.contains(want), "{args}: '{e}' lacks '{want}'");
+        }
+        assert!(r
+            .err("conntrack.show", json!({"state": "bogus"}))
+            .contains("known: syn_sent"));
+        assert!(r
+            .err("conntrack.count", json!({"limit": 3}))
+            .contains("unknown field `limit`"));
+        assert_eq!(r.ct.len(), 3);
+
+        // flush with a filter, then a drained backend keeps its connections and a
+        // deleted one loses them.
+        assert_eq!(
+            r.ok("conntrack.flush", json!({"state": "syn_sent"})),
+            json!({"removed": 1})
+        );
+        assert_eq!(r.ct.len(), 2);
+        r.ok(
+            "backend.drain",
+            json!({"service": "web", "ip": "10.255.0.11"}),
+        );
+        assert_eq!(r.show("web")["backends"][0]["connections"], 1);
+        let o = r.ok(
+            "backend.del",
+            json!({"service": "web", "ip": "10.255.0.11"}),
+        );
+        assert_eq!(o["connections_removed"], 1, "{o}");
+        assert_eq!(r.show("web")["connections"], 1);
+        r.connect("web", [198, 51, 100, 3], 1004, b2, CtState::Established);
+        assert_eq!(
+            r.ok("conntrack.flush", json!({"all": true})),
+            json!({"removed": 2})
+        );
+        assert_eq!(r.ok("conntrack.count", json!({}))["removed"], 2 + 1 + 1);
+
+        // service.del removes the service's connections.
+        r.connect("web", [198, 51, 100, 4], 1005, b2, CtState::Established);
+        let o = r.ok("service.del", json!({"name": "web"}));
+        assert_eq!(o["connections_removed"], 1, "{o}");
+        assert!(r.ct.is_empty());
+    }
+
+    #[test]
+    fn without_a_connection_table_everything_is_zero() {
+        let cfg = Config::parse(CFG).unwrap();
+        let ports: HashMap<String, ResolvedPort> = [("p0", 0u16), ("p1", 1)]
+            .iter()
+            .map(|&(n, id)| {
+                let mac = MacAddr([2, 0, 0, 0, 0, id as u8]);
+                (n.to_string(), ResolvedPort { id, mac, mtu: 1500 })
+            })
+            .collect();
+        let snap = Snapshot::build(&cfg, &|n| ports.get(n).copied(), 1).unwrap();
+        let live = Live::new(
+            cfg,
+            ports,
+            Arc::new(SnapshotCell::new(snap)),
+            Arc::new(Fdb::new(1024, 64)),
+            Arc::new(Neighbours::new(64)),
+            None,
+        );
+        let d = |cmd: &str, a: Value| {
+            dispatch(&live, 0, cmd, a.as_object().unwrap())
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(d("service.show", json!({}))[0]["connections"], 0);
+        assert_eq!(d("conntrack.show", json!({})), json!([]));
+        assert_eq!(d("conntrack.count", json!({}))["count"], 0);
+        assert_eq!(
+            d("conntrack.flush", json!({"all": true})),
+            json!({"removed": 0})
+        );
+        assert!(dispatch(&live, 0, "vni.show", &Default::default()).is_none());
+    }
+}
