@@ -44,6 +44,9 @@ bash tests/e2e/vxgwctl_live.sh | tail -3; record "${PIPESTATUS[0]}" "tests/e2e/v
 step "end to end: vxgw between Linux kernel VTEPs and a server (tests/e2e/overlay_vxgw.sh)"
 bash tests/e2e/overlay_vxgw.sh; record $? "tests/e2e/overlay_vxgw.sh"
 
+step "end to end: the routing mesh, curl through vxgw to containers (tests/e2e/overlay_mesh.sh)"
+bash tests/e2e/overlay_mesh.sh; record $? "tests/e2e/overlay_mesh.sh"
+
 step "plain forwarding on af_packet (tests/e2e/forward_afpacket.sh: ping and TCP)"
 bash tests/e2e/forward_afpacket.sh; record $? "tests/e2e/forward_afpacket.sh"
 

@@ -409,8 +409,9 @@ impl Worker {
     fn flood(&mut self, sh: &Shared, ctx: &Ctx, vni: u16, from: Origin, m: Mbuf) {
         let snap: &Snapshot = ctx.snap;
         let v = &snap.vnis[vni as usize];
-        let from_access = matches!(from, Origin::Access { .. });
-        let vteps = if from_access { &v.flood[..] } else { &[][..] };
+        // Split horizon: what came from a VTEP is never sent back to VTEPs.
+        let from_overlay = matches!(from, Origin::Vtep(_));
+        let vteps = if from_overlay { &[][..] } else { &v.flood[..] };
         let access = v
             .access
             .iter()

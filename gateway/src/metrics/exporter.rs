@@ -42,7 +42,8 @@ use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{Encoder, Registry, TextEncoder};
 
 use crate::dpdk::{PortStats, StartedPort};
-use crate::pipeline::{DropReason, Event, DROP_REASON_COUNT, EVENT_COUNT};
+use crate::pipeline::{BackendStat, DropReason, Event, DROP_REASON_COUNT, EVENT_COUNT};
+use crate::tables::conntrack::{CtState, CtStats};
 use crate::tables::fdb::{Fdb, FdbStats};
 use crate::tables::neighbours::Neighbours;
 use crate::worker::{Shared, WorkerCounters};
@@ -253,6 +254,125 @@ const UPTIME: Spec = gauge(
     "Seconds since the gateway started serving.",
 );
 
+const CONNTRACK_ENTRIES: Spec = gauge(
+    "vxgw_conntrack_entries",
+    Some("state"),
+    "Tracked routing-mesh connections, by state.",
+);
+const CONNTRACK_CAPACITY: Spec = gauge(
+    "vxgw_conntrack_capacity",
+    None,
+    "Connections the conntrack table holds (preallocated).",
+);
+const CONNTRACK_EVENTS: Spec = counter(
+    "vxgw_conntrack_events_total",
+    Some("event"),
+    "Conntrack events: created, expired, evicted (half-open or finished, for a new one), refused (full), removed (flush, backend removal), exists (insert races), conflicts.",
+);
+
+/// A family with several labels (the routing mesh's per-service and per-backend
+/// families); its samples exist only while services do.
+#[derive(Debug, Clone, Copy)]
+struct MultiSpec {
+    name: &'static str,
+    help: &'static str,
+    kind: MetricType,
+    labels: &'static [&'static str],
+}
+
+const SVC_BACKEND: &[&str] = &["service", "backend"];
+const SVC_BACKEND_DIR: &[&str] = &["service", "backend", "direction"];
+
+const BACKEND_CONNECTIONS: MultiSpec = MultiSpec {
+    name: "vxgw_backend_connections_total",
+    help: "Connections created to a backend of a published service.",
+    kind: MetricType::COUNTER,
+    labels: SVC_BACKEND,
+};
+const BACKEND_ACTIVE: MultiSpec = MultiSpec {
+    name: "vxgw_backend_active_connections",
+    help: "Connections to a backend tracked now (any state).",
+    kind: MetricType::GAUGE,
+    labels: SVC_BACKEND,
+};
+const BACKEND_WEIGHT: MultiSpec = MultiSpec {
+    name: "vxgw_backend_weight",
+    help: "A backend's Maglev weight (0: drained, no new connections).",
+    kind: MetricType::GAUGE,
+    labels: SVC_BACKEND,
+};
+const BACKEND_PACKETS: MultiSpec = MultiSpec {
+    name: "vxgw_backend_packets_total",
+    help: "Routing-mesh packets of a backend, direction to_backend (client to container) or to_client.",
+    kind: MetricType::COUNTER,
+    labels: SVC_BACKEND_DIR,
+};
+const BACKEND_BYTES: MultiSpec = MultiSpec {
+    name: "vxgw_backend_bytes_total",
+    help: "Routing-mesh bytes (IP packets) of a backend, by direction.",
+    kind: MetricType::COUNTER,
+    labels: SVC_BACKEND_DIR,
+};
+
+/// The multi-label families, in the order the collector builds them.
+const MULTI_SPECS: &[MultiSpec] = &[
+    BACKEND_CONNECTIONS,
+    BACKEND_ACTIVE,
+    BACKEND_WEIGHT,
+    BACKEND_PACKETS,
+    BACKEND_BYTES,
+];
+
+/// One scrape's view of one backend.
+#[derive(Debug, Clone, Default)]
+struct BackendReading {
+    service: String,
+    backend: String,
+    weight: u32,
+    /// Connections created, packets/bytes to backend, packets/bytes to client.
+    counters: [u64; 5],
+    active: u64,
+}
+
+/// One multi-label family from its spec and samples (label values, value).
+fn family_n(spec: &MultiSpec, samples: Vec<(Vec<String>, f64)>) -> MetricFamily {
+    let metrics = samples
+        .into_iter()
+        .map(|(values, v)| {
+            let mut m = proto::Metric::default();
+            debug_assert_eq!(values.len(), spec.labels.len(), "{}", spec.name);
+            m.set_label(
+                spec.labels
+                    .iter()
+                    .zip(values)
+                    .map(|(n, v)| {
+                        let mut lp = proto::LabelPair::default();
+                        lp.set_name(n.to_string());
+                        lp.set_value(v);
+                        lp
+                    })
+                    .collect(),
+            );
+            if spec.kind == MetricType::COUNTER {
+                let mut c = proto::Counter::default();
+                c.set_value(v);
+                m.set_counter(c);
+            } else {
+                let mut g = proto::Gauge::default();
+                g.set_value(v);
+                m.set_gauge(g);
+            }
+            m
+        })
+        .collect();
+    let mut f = MetricFamily::default();
+    f.set_name(spec.name.to_string());
+    f.set_help(spec.help.to_string());
+    f.set_field_type(spec.kind);
+    f.set_metric(metrics);
+    f
+}
+
 /// Every family the collector exports, in the order it builds them.
 const SPECS: &[Spec] = &[
     PORT_RX_PACKETS,
@@ -283,6 +403,9 @@ const SPECS: &[Spec] = &[
     FDB_STATIC_KEPT,
     FDB_NOT_UNICAST,
     NEIGHBOURS,
+    CONNTRACK_ENTRIES,
+    CONNTRACK_CAPACITY,
+    CONNTRACK_EVENTS,
     CONFIG_GENERATION,
     BUILD_INFO,
     UPTIME,
@@ -339,6 +462,9 @@ struct Reading {
     generation: u64,
     uptime: f64,
     tsc_hz: u64,
+    conntrack: CtStats,
+    conntrack_capacity: usize,
+    backends: Vec<BackendReading>,
 }
 
 impl Reading {
@@ -476,12 +602,83 @@ impl Reading {
                     .map(|(s, n)| (Some(s.to_string()), n as f64))
                     .collect(),
             ),
+            family(
+                &CONNTRACK_ENTRIES,
+                CtState::ALL
+                    .iter()
+                    .map(|st| {
+                        (
+                            Some(st.name().to_string()),
+                            self.conntrack.in_state(*st) as f64,
+                        )
+                    })
+                    .collect(),
+            ),
+            family(&CONNTRACK_CAPACITY, one(self.conntrack_capacity as f64)),
+            family(&CONNTRACK_EVENTS, {
+                let c = &self.conntrack;
+                [
+                    ("created", c.created),
+                    ("expired", c.expired),
+                    ("evicted", c.evicted),
+                    ("refused", c.refused),
+                    ("removed", c.removed),
+                    ("exists", c.exists),
+                    ("conflicts", c.conflicts),
+                ]
+                .iter()
+                .map(|(n, v)| (Some(n.to_string()), *v as f64))
+                .collect()
+            }),
             family(&CONFIG_GENERATION, one(self.generation as f64)),
             family(
                 &BUILD_INFO,
                 vec![(Some(env!("CARGO_PKG_VERSION").to_string()), 1.0)],
             ),
             family(&UPTIME, one(self.uptime)),
+        ]
+    }
+
+    /// The per-service and per-backend families ([`MULTI_SPECS`], in that order).
+    fn mesh_families(&self) -> Vec<MetricFamily> {
+        let ids = |b: &BackendReading| vec![b.service.clone(), b.backend.clone()];
+        let dir =
+            |b: &BackendReading, d: &str| vec![b.service.clone(), b.backend.clone(), d.to_string()];
+        let both = |i: usize, j: usize| -> Vec<(Vec<String>, f64)> {
+            self.backends
+                .iter()
+                .flat_map(|b| {
+                    [
+                        (dir(b, "to_backend"), b.counters[i] as f64),
+                        (dir(b, "to_client"), b.counters[j] as f64),
+                    ]
+                })
+                .collect()
+        };
+        vec![
+            family_n(
+                &BACKEND_CONNECTIONS,
+                self.backends
+                    .iter()
+                    .map(|b| (ids(b), b.counters[0] as f64))
+                    .collect(),
+            ),
+            family_n(
+                &BACKEND_ACTIVE,
+                self.backends
+                    .iter()
+                    .map(|b| (ids(b), b.active as f64))
+                    .collect(),
+            ),
+            family_n(
+                &BACKEND_WEIGHT,
+                self.backends
+                    .iter()
+                    .map(|b| (ids(b), b.weight as f64))
+                    .collect(),
+            ),
+            family_n(&BACKEND_PACKETS, both(1, 3)),
+            family_n(&BACKEND_BYTES, both(2, 4)),
         ]
     }
 }
@@ -534,7 +731,44 @@ impl GatewayCollector {
             .iter()
             .map(|p| (p.name().to_string(), p.stats(), p.link().up))
             .collect();
-        r.generation = sh.snap.load().generation;
+        let snap = sh.snap.load_full();
+        r.generation = snap.generation;
+        r.conntrack = sh.conntrack.stats();
+        r.conntrack_capacity = sh.conntrack.capacity();
+        let mut active = vec![0u64; crate::tables::snapshot::MAX_BACKEND_SLOTS];
+        if !snap.services.is_empty() {
+            sh.conntrack.for_each(|c, _| {
+                if let Some(a) = active.get_mut(c.backend_id as usize) {
+                    *a += 1;
+                }
+            });
+        }
+        for s in &snap.services {
+            for b in &s.backends {
+                let mut counters = [0u64; 5];
+                for w in self.workers.iter() {
+                    for (i, st) in [
+                        BackendStat::Connections,
+                        BackendStat::PacketsIn,
+                        BackendStat::BytesIn,
+                        BackendStat::PacketsOut,
+                        BackendStat::BytesOut,
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    {
+                        counters[i] += w.backends.get(b.slot, st);
+                    }
+                }
+                r.backends.push(BackendReading {
+                    service: s.name.clone(),
+                    backend: b.ip.to_string(),
+                    weight: b.weight,
+                    counters,
+                    active: active[b.slot as usize],
+                });
+            }
+        }
         r.uptime = self.started.elapsed().as_secs_f64();
         r.tsc_hz = self.tsc_hz;
         r
@@ -543,17 +777,23 @@ impl GatewayCollector {
 
 /// Descriptors of every family (validates names and label names).
 fn descs() -> prometheus::Result<Vec<Desc>> {
-    SPECS
-        .iter()
-        .map(|s| {
-            Desc::new(
-                s.name.to_string(),
-                s.help.to_string(),
-                s.label.iter().map(|l| l.to_string()).collect(),
-                Default::default(),
-            )
-        })
-        .collect()
+    let one = SPECS.iter().map(|s| {
+        Desc::new(
+            s.name.to_string(),
+            s.help.to_string(),
+            s.label.iter().map(|l| l.to_string()).collect(),
+            Default::default(),
+        )
+    });
+    let multi = MULTI_SPECS.iter().map(|s| {
+        Desc::new(
+            s.name.to_string(),
+            s.help.to_string(),
+            s.labels.iter().map(|l| l.to_string()).collect(),
+            Default::default(),
+        )
+    });
+    one.chain(multi).collect()
 }
 
 impl Collector for GatewayCollector {
@@ -562,7 +802,14 @@ impl Collector for GatewayCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        self.read().families()
+        let r = self.read();
+        let mut f = r.families();
+        f.extend(
+            r.mesh_families()
+                .into_iter()
+                .filter(|f| !f.get_metric().is_empty()),
+        );
+        f
     }
 }
 

@@ -1730,6 +1730,19 @@ impl Conntrack {
         out
     }
 
+    /// Calls `f` with every live connection and its state (control side: walks all
+    /// entries, allocates nothing; each entry is read consistently).
+    pub fn for_each(&self, mut f: impl FnMut(&Conn, CtState)) {
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.meta.load(Relaxed) & LIVE == 0 {
+                continue;
+            }
+            if let Some(snap) = self.read_entry(i) {
+                f(&Conn::unpack(&snap.w), CtState::from_word(snap.state));
+            }
+        }
+    }
+
     /// Number of connections (from the per-state gauges).
     pub fn len(&self) -> usize {
         self.stats().entries() as usize

@@ -472,7 +472,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
-        if self.path in ("/", "/whoami"):
+        if self.path.split("?", 1)[0] in ("/", "/whoami"):
             self._reply(("%s %s\n" % (NAME, self.client_address[0])).encode())
         else:
             super().do_GET()

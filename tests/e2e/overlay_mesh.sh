@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# End to end: vxgw's routing mesh between a real client and containers behind Linux
+# kernel VTEPs.
+#
+#   tests/e2e/overlay_mesh.sh          (root; uses $VXGW / $VXGWCTL or target/debug/*)
+#
+# The netns lab (tests/e2e/lib/overlay_lab.sh, LAB_MESH=1): two swarm "nodes" (kernel
+# VXLAN, VNI 4096) with three containers running an HTTP server on port 80 that
+# answers "<name> <client address it saw>", and a client 192.0.2.10 on vxgw's external
+# port. vxgw publishes TCP port 80 on 192.0.2.1 (configured live with vxgwctl) with the
+# containers as backends. Checks, each counted:
+#   ping of the published address; 1000 sequential and 200 concurrent curl requests
+#   with zero failures and every container serving 25-42 % of them; the containers
+#   see the ingress endpoint (SNAT mode), then the client's own address (preserve
+#   mode); a 20 MiB download's sha256; a backend drained in the middle of a run loses
+#   no request and takes no new ones; a removed backend's new flows go elsewhere;
+#   conntrack, per-backend metrics and drop counters as vxgwctl and /metrics show them.
+# Last line: "N passed, M failed"; exit status non-zero on any failure.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+VXGW=${VXGW:-$ROOT/target/debug/vxgw}
+VXGWCTL=${VXGWCTL:-$ROOT/target/debug/vxgwctl}
+export LAB_PREFIX=${LAB_PREFIX:-vxm_} LAB_MESH=1
+# shellcheck source=lib/overlay_lab.sh
+source "$HERE/lib/overlay_lab.sh"
+
+passed=0 failed=0
+check() { # check NAME CMD...
+    local name=$1; shift
+    if "$@"; then
+        passed=$((passed + 1)); echo "ok   $name"
+    else
+        failed=$((failed + 1)); echo "FAIL $name"
+    fi
+}
+finish() { echo "$passed passed, $failed failed"; }
+lab_trap_exit finish
+[[ -x $VXGW && -x $VXGWCTL ]] || { echo "build first: $VXGW, $VXGWCTL"; failed=1; exit 1; }
+lab_up || { failed=$((failed + 1)); exit 1; }
+
+SOCK=$LAB_DIR/vxgw.sock
+METRICS=127.0.0.1:$((19000 + $$ % 1000))
+cat >"$LAB_DIR/vxgw.toml" <<EOF
+[gateway]
+vtep_ip = "172.30.0.1"
+external_ip = "192.0.2.1"
+
+[[port]]
+name = "net_af_packet0"
+roles = ["underlay"]
+
+[[port]]
+name = "net_af_packet1"
+roles = ["access"]
+
+[[port]]
+name = "net_af_packet2"
+roles = ["external"]
+
+[[vtep]]
+ip = "172.30.0.11"
+
+[[vtep]]
+ip = "172.30.0.12"
+
+[[vni]]
+id = 4096
+flood = ["172.30.0.11", "172.30.0.12"]
+access = [{ port = "net_af_packet1", vlan = 0 }]
+gateway_ip = "10.255.0.1"
+EOF
+check "config is valid" "$VXGW" --check-config "$LAB_DIR/vxgw.toml"
+lab_spawn gw "$LAB_DIR/vxgw.log" "$VXGW" --config "$LAB_DIR/vxgw.toml" --socket "$SOCK" --state none \
+    --metrics-addr "$METRICS" -- \
+    -l 0-1 --no-pci --no-huge -m 512 --file-prefix="${LAB_PREFIX}gw_$$" \
+    --vdev=net_af_packet0,iface=ul0 --vdev=net_af_packet1,iface=acc0 --vdev=net_af_packet2,iface=ext0
+ctl() { lab_exec gw "$VXGWCTL" -s "$SOCK" "$@"; }
+up=0
+for _ in $(seq 1 100); do ctl status >/dev/null 2>&1 && { up=1; break; }; sleep 0.1; done
+check "vxgw is up and answers vxgwctl" test "$up" = 1
+((up)) || { cat "$LAB_DIR/vxgw.log"; exit 1; }
+lab_http_servers_start || failed=$((failed + 1))
+
+check "publish tcp/80 on 192.0.2.1 with three backends (vxgwctl)" \
+    ctl service add web --proto tcp --ip 192.0.2.1 --port 80 --vni 4096 --ingress 10.255.0.2 \
+    --backend 10.255.0.11 --backend 10.255.0.12 --backend 10.255.0.13
+ctl service show
+check "the client pings the published address" lab_exec cl ping -c 2 -W 2 -q 192.0.2.1
+
+sleep 1.5 # the backends' MACs: vxgw ARPs for them in the overlay once a second
+
+# tally FILE: "c1 c2 c3 ok total" counts of the response lines of a run.
+tally() {
+    /usr/bin/python3 - "$1" <<'PY'
+import collections, sys
+lines = [l.split() for l in open(sys.argv[1]) if l.strip()]
+c = collections.Counter(l[0] for l in lines if len(l) == 2)
+print(c["c1"], c["c2"], c["c3"], sum(c.values()), len(lines))
+PY
+}
+# share_ok N A B C: every one of A B C is 25-42 % of N
+share_ok() {
+    local n=$1 x; shift
+    for x in "$@"; do
+        ((x * 100 >= 25 * n && x * 100 <= 42 * n)) || return 1
+    done
+}
+curl_run() { # curl_run OUT N [curl options...]: N requests, one connection each
+    local out=$1 n=$2; shift 2
+    lab_exec cl curl -s --noproxy '*' -m 60 --retry 0 "$@" "http://192.0.2.1/?r=[1-$n]" >"$out" 2>"$out.err"
+}
+
+# 1000 sequential requests (curl opens one connection per request: HTTP/1.0 server).
+curl_run "$LAB_DIR/seq.out" 1000
+read -r a b c ok total < <(tally "$LAB_DIR/seq.out")
+echo "sequential: c1=$a c2=$b c3=$c ok=$ok lines=$total"
+check "1000 sequential requests, zero failures" test "$ok" = 1000
+check "sequential: each container serves 25-42 % ($a/$b/$c)" share_ok 1000 "$a" "$b" "$c"
+check "SNAT mode: the containers see the ingress endpoint" \
+    bash -c "! grep -v ' 10.255.0.2\$' '$LAB_DIR/seq.out' | grep -q ."
+
+# 200 concurrent requests.
+curl_run "$LAB_DIR/par.out" 200 --parallel --parallel-max 200 --parallel-immediate
+read -r a b c ok total < <(tally "$LAB_DIR/par.out")
+echo "concurrent: c1=$a c2=$b c3=$c ok=$ok lines=$total"
+check "200 concurrent requests, zero failures" test "$ok" = 200
+check "concurrent: each container serves 25-42 % ($a/$b/$c)" share_ok 200 "$a" "$b" "$c"
+
+# A large download through the mesh (every container serves the same file).
+head -c $((20 * 1024 * 1024)) /dev/urandom >"$LAB_DIR/www/blob"
+want=$(sha256sum "$LAB_DIR/www/blob" | cut -d' ' -f1)
+got=$(lab_exec cl curl -s --noproxy '*' -m 120 "http://192.0.2.1/blob" | sha256sum | cut -d' ' -f1)
+check "20 MiB download, sha256 matches" test "$got" = "$want"
+
+# Conntrack and metrics after the runs.
+ctl conntrack count
+n=$(ctl -j conntrack count | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+check "conntrack holds the connections ($n)" test "$n" -ge 1000
+metrics=$(lab_exec gw curl -s --noproxy '*' -m 5 "http://$METRICS/metrics")
+conns=$(echo "$metrics" | awk '/^vxgw_backend_connections_total\{/ {s += $2} END {print s + 0}')
+check "per-backend connection counters sum to the requests ($conns)" test "$conns" -ge 1201
+metric_ok() { grep -Eq "$1" <<<"$metrics"; }
+check "per-backend byte counters move" \
+    metric_ok '^vxgw_backend_bytes_total\{.*backend="10.255.0.11".*direction="to_client".*\} [1-9]' 
+
+# Drain c2 in the middle of a sequential run: nothing lost, no new flows to c2.
+curl_run "$LAB_DIR/drain.out" 400 &
+run=$!
+sleep 1
+check "drain 10.255.0.12 (vxgwctl backend drain)" ctl backend drain web 10.255.0.12
+wait "$run"
+read -r a b c ok total < <(tally "$LAB_DIR/drain.out")
+echo "drain run: c1=$a c2=$b c3=$c ok=$ok lines=$total"
+check "draining mid-run loses no request" test "$ok" = 400
+curl_run "$LAB_DIR/drained.out" 200
+read -r a b c ok total < <(tally "$LAB_DIR/drained.out")
+echo "after drain: c1=$a c2=$b c3=$c ok=$ok"
+check "after the drain: c2 takes no new flows, 200 ok" test "$ok:$b" = "200:0"
+
+# Remove c3: its new flows go to c1 (c2 is still drained).
+check "remove 10.255.0.13 (vxgwctl backend del)" ctl backend del web 10.255.0.13
+curl_run "$LAB_DIR/removed.out" 100
+read -r a b c ok total < <(tally "$LAB_DIR/removed.out")
+echo "after removal: c1=$a c2=$b c3=$c ok=$ok"
+check "after the removal: all 100 on c1" test "$ok:$a" = "100:100"
+
+# Preserve mode: the containers see the client's address. They reply through vxgw,
+# their overlay gateway for the client network.
+for i in 1 2 3; do lab_exec "c$i" ip route add 192.0.2.0/24 via 10.255.0.1; done
+republish_preserve() {
+    ctl service del web && ctl service add web --proto tcp --ip 192.0.2.1 --port 80 --vni 4096 \
+        --ingress 10.255.0.2 --mode preserve --backend 10.255.0.11 --backend 10.255.0.12 --backend 10.255.0.13
+}
+check "service re-published in preserve mode" republish_preserve
+curl_run "$LAB_DIR/preserve.out" 300
+read -r a b c ok total < <(tally "$LAB_DIR/preserve.out")
+echo "preserve: c1=$a c2=$b c3=$c ok=$ok"
+check "preserve mode: 300 requests ok, all three serve" bash -c "test $ok = 300 && test $a -gt 0 && test $b -gt 0 && test $c -gt 0"
+check "preserve mode: the containers see 192.0.2.10" \
+    bash -c "! grep -v ' 192.0.2.10\$' '$LAB_DIR/preserve.out' | grep -q ."
+
+drops=$(ctl -j stats | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["drops"]; print(" ".join(f"{k}={v}" for k,v in d.items()))')
+echo "drops: ${drops:-none}"
+check "no connection refused or unroutable" bash -c "! echo '$drops' | grep -Eq 'conntrack_full|snat_ports_exhausted|no_backend|not_routable|neighbour_timeout'"
+ctl stats | tail -n 20
