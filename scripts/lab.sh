@@ -8,8 +8,10 @@
 #        ip netns exec vxlab_gw target/release/vxgwctl -s /tmp/vxlab_lab.*/vxgw.sock fdb show
 #
 # Two swarm nodes (Linux kernel VXLAN, VNI 4096) with containers c1, c2 (node 1) and c3
-# (node 2); a bare-metal server srv on vxgw's access port; vxgw on net_af_packet ports
-# in namespace vxlab_gw (topology: tests/e2e/lib/overlay_lab.sh).
+# (node 2); a bare-metal server srv on vxgw's access port; a client cl (192.0.2.10) on
+# vxgw's external port; vxgw on net_af_packet ports in namespace vxlab_gw (topology:
+# tests/e2e/lib/overlay_lab.sh). The lab publishes TCP port 80 on 192.0.2.1 with
+# vxgwctl (the routing mesh) and shows curl being balanced over the three containers.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HOLD=0
@@ -18,7 +20,7 @@ HOLD=0
 command -v dpdk-testpmd >/dev/null && command -v tcpdump >/dev/null || "$ROOT/scripts/install-deps.sh"
 cargo build --release -q --manifest-path "$ROOT/Cargo.toml" || exit 1
 VXGW=$ROOT/target/release/vxgw VXGWCTL=$ROOT/target/release/vxgwctl
-export LAB_PREFIX=vxlab_
+export LAB_PREFIX=vxlab_ LAB_MESH=1
 # shellcheck source=../tests/e2e/lib/overlay_lab.sh
 source "$ROOT/tests/e2e/lib/overlay_lab.sh"
 lab_trap_exit
@@ -27,6 +29,7 @@ SOCK=$LAB_DIR/vxgw.sock
 cat >"$LAB_DIR/vxgw.toml" <<'TOML'
 [gateway]
 vtep_ip = "172.30.0.1"
+external_ip = "192.0.2.1"
 
 [[port]]
 name = "net_af_packet0"
@@ -35,6 +38,10 @@ roles = ["underlay"]
 [[port]]
 name = "net_af_packet1"
 roles = ["access"]
+
+[[port]]
+name = "net_af_packet2"
+roles = ["external"]
 
 [[vtep]]
 ip = "172.30.0.11"
@@ -49,9 +56,9 @@ access = [{ port = "net_af_packet1", vlan = 0 }]
 gateway_ip = "10.255.0.1"
 TOML
 lab_spawn gw "$LAB_DIR/vxgw.log" "$VXGW" --config "$LAB_DIR/vxgw.toml" --socket "$SOCK" \
-    --state "$LAB_DIR/running.toml" -- \
+    --state "$LAB_DIR/running.toml" --metrics-addr 127.0.0.1:9465 -- \
     -l 0-1 --no-pci --no-huge -m 512 --file-prefix=vxlab_$$ \
-    --vdev=net_af_packet0,iface=ul0 --vdev=net_af_packet1,iface=acc0
+    --vdev=net_af_packet0,iface=ul0 --vdev=net_af_packet1,iface=acc0 --vdev=net_af_packet2,iface=ext0
 ctl() { lab_exec gw "$VXGWCTL" -s "$SOCK" "$@"; }
 for _ in $(seq 1 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
 ctl status || { cat "$LAB_DIR/vxgw.log"; exit 1; }
@@ -65,6 +72,20 @@ for c in 1 2 3; do
   printf '  curl http://10.255.0.1%s/ -> ' "$c"
   lab_exec srv curl -s --noproxy '*' -m 5 "http://10.255.0.1$c/" || { echo "FAILED"; ok=1; }
 done
+echo; echo "lab: the routing mesh: publish tcp/80 on 192.0.2.1, backends c1-c3"
+echo "  vxgwctl service add web --proto tcp --ip 192.0.2.1 --port 80 --vni 4096 --ingress 10.255.0.2 --backend 10.255.0.11 --backend 10.255.0.12 --backend 10.255.0.13"
+ctl service add web --proto tcp --ip 192.0.2.1 --port 80 --vni 4096 --ingress 10.255.0.2 \
+    --backend 10.255.0.11 --backend 10.255.0.12 --backend 10.255.0.13 || ok=1
+sleep 1.5 # vxgw resolves the backends' MACs (ARP in the overlay)
+echo "  client 192.0.2.10: 30 x curl http://192.0.2.1/ (answers: container, source address it saw)"
+lab_exec cl curl -s --noproxy '*' -m 30 "http://192.0.2.1/?r=[1-30]" >"$LAB_DIR/mesh.out" || ok=1
+sort "$LAB_DIR/mesh.out" | uniq -c | sed 's/^/   /'
+[ "$(grep -c ' 10.255.0.2$' "$LAB_DIR/mesh.out")" = 30 ] || ok=1
+[ "$(cut -d' ' -f1 "$LAB_DIR/mesh.out" | sort -u | wc -l)" = 3 ] || ok=1
+echo; echo "lab: vxgwctl service show"; ctl service show
+echo; echo "lab: vxgwctl conntrack show --limit 5"; ctl conntrack show --limit 5
+echo; echo "lab: curl http://127.0.0.1:9465/metrics | grep vxgw_backend_connections_total"
+lab_exec gw curl -s --noproxy '*' -m 5 http://127.0.0.1:9465/metrics | grep '^vxgw_backend_connections_total' | sed 's/^/  /'
 echo; echo "lab: vxgwctl fdb show"; ctl fdb show
 echo; echo "lab: vxgwctl neigh show"; ctl neigh show
 echo; echo "lab: vxgwctl stats"; ctl stats
