@@ -332,23 +332,16 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
     let fdb = Arc::new(Fdb::new(cfg.gateway.fdb_capacity as usize, 4096));
     let neigh = Arc::new(Neighbours::new(1024));
     let overlay_neigh = Arc::new(Neighbours::new(8192));
-    // SNAT ports: one range per worker; a removed connection's port goes back to its
-    // owner through the conntrack's release hook, whoever removes it.
-    let (snat_returns, snat_ports) = crate::tables::snat_ports::SnatPorts::split(
-        crate::tables::snat_ports::DEFAULT_LO,
-        crate::tables::snat_ports::DEFAULT_HI,
+    // SNAT source ports: one range per worker (tables/snat_source.rs).
+    let snat_ports = crate::tables::snat_source::SnatSource::split(
+        crate::tables::snat_source::DEFAULT_LO,
+        crate::tables::snat_source::DEFAULT_HI,
         workers.len() as u16,
     )
     .map_err(|e| AppError::Config(format!("SNAT ports: {e}")))?;
-    let returns = snat_returns.clone();
-    let conntrack = Arc::new(crate::tables::conntrack::Conntrack::with_release(
+    let conntrack = Arc::new(crate::tables::conntrack::Conntrack::new(
         cfg.gateway.conntrack_capacity as usize,
         crate::tables::conntrack::Timeouts::default(),
-        move |c| {
-            if let Some(s) = c.snat {
-                returns.give_back(s.port());
-            }
-        },
     ));
     let cell = Arc::new(SnapshotCell::new(snap));
     // The running configuration: owned by the control side, changed only through

@@ -22,7 +22,7 @@ use crate::tables::conntrack::Conntrack;
 use crate::tables::fdb::Fdb;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::{Snapshot, SnapshotCell, MAX_PORTS};
-use crate::tables::snat_ports::SnatPorts;
+use crate::tables::snat_source::SnatSource;
 use std::cell::RefCell;
 
 impl PacketBuf for Mbuf {
@@ -156,7 +156,7 @@ pub struct Worker {
     /// Packets sent by flushes inside `send` (folded into the counters per round).
     tx_sent: u64,
     /// This worker's SNAT source ports (moved into `run`'s frame).
-    snat: Option<SnatPorts>,
+    snat: Option<SnatSource>,
     /// Worker index (0 does the periodic backend resolution).
     id: u16,
     /// Second of the last backend resolution pass.
@@ -165,7 +165,7 @@ pub struct Worker {
 
 impl Worker {
     /// A worker polling `rx` and sending on `tx` (one queue per port, any order).
-    pub fn new(rx: Vec<RxQueue>, tx: Vec<TxQueue>, snat: SnatPorts) -> Worker {
+    pub fn new(rx: Vec<RxQueue>, tx: Vec<TxQueue>, snat: SnatSource) -> Worker {
         let mut slots: Vec<Option<TxPort>> = (0..MAX_PORTS).map(|_| None).collect();
         for q in tx {
             let p = q.port() as usize;
@@ -234,7 +234,6 @@ impl Worker {
             self.flush(c);
             round = round.wrapping_add(1);
             if round.is_multiple_of(1024) {
-                snat.borrow_mut().reclaim();
                 if !self.pending.is_empty() {
                     self.retry_pending(sh, &ctx);
                 }

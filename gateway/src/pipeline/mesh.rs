@@ -35,7 +35,7 @@ use crate::tables::fdb::FdbDest;
 use crate::tables::flow_hash::FlowSeed;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::{ExternalView, ServiceView, ENCAP_LEN};
-use crate::tables::snat_ports::SnatPorts;
+use crate::tables::snat_source::{SnatSource, SNAT_TRIES};
 use crate::wire::ethernet::MacAddr;
 use crate::wire::ipv4::protocol;
 use crate::wire::tcp::flags as tcp;
@@ -48,8 +48,8 @@ pub struct MeshTables<'a> {
     pub conntrack: &'a Conntrack,
     /// Overlay neighbours: backend IP -> MAC (learned from ARP in the VNIs).
     pub overlay_neigh: &'a Neighbours,
-    /// This worker's SNAT ports (a `RefCell`: the worker's own, never shared).
-    pub snat: &'a RefCell<SnatPorts>,
+    /// This worker's SNAT source ports (a `RefCell`: the worker's own, never shared).
+    pub snat: &'a RefCell<SnatSource>,
     /// This worker's per-backend counters.
     pub backends: &'a BackendCounters,
 }
@@ -172,47 +172,42 @@ fn new_connection(
         .and_then(|i| svc.backends.get(i as usize))
         .ok_or(DropReason::NoBackend)?;
     let mut ports = m.snat.borrow_mut();
-    let snat = if svc.preserve_client {
-        None
-    } else {
-        let p = ports.alloc().ok_or(DropReason::SnatPortsExhausted)?;
-        Some(SocketAddrV4::new(svc.ingress_ip, p))
-    };
-    let conn = Conn {
+    let mut conn = Conn {
         proto: key.proto,
         client: SocketAddrV4::new(key.src, key.src_port),
         published: SocketAddrV4::new(key.dst, key.dst_port),
         backend: SocketAddrV4::new(pick.ip, svc.target_port),
-        snat,
+        snat: None,
         service: svc.id,
         backend_id: pick.slot,
         owner: ports.worker(),
     };
-    let give_back = |ports: &mut SnatPorts| {
-        if let Some(s) = snat {
-            ports.free(s.port());
+    // In SNAT mode, try source ports until one is free towards this backend (see
+    // snat_source); in preserve mode there is one try.
+    let tries = if svc.preserve_client { 1 } else { SNAT_TRIES };
+    for _ in 0..tries {
+        if !svc.preserve_client {
+            conn.snat = Some(SocketAddrV4::new(svc.ingress_ip, ports.candidate()));
         }
-    };
-    match m.conntrack.insert(&conn, state, ctx.now) {
-        Ok(h) => {
-            m.backends.connection(pick.slot);
-            ctx.counters.event(Event::MeshNewConnections);
-            Ok(h)
-        }
-        Err(CtInsertError::Exists(h)) => {
-            give_back(&mut ports);
-            m.conntrack.observe(&h, flags, ctx.now);
-            Ok(h)
-        }
-        Err(CtInsertError::Full) => {
-            give_back(&mut ports);
-            Err(DropReason::ConntrackFull)
-        }
-        Err(CtInsertError::KeyConflict) => {
-            give_back(&mut ports);
-            Err(DropReason::ConntrackConflict)
+        match m.conntrack.insert(&conn, state, ctx.now) {
+            Ok(h) => {
+                m.backends.connection(pick.slot);
+                ctx.counters.event(Event::MeshNewConnections);
+                return Ok(h);
+            }
+            Err(CtInsertError::Exists(h)) => {
+                m.conntrack.observe(&h, flags, ctx.now);
+                return Ok(h);
+            }
+            Err(CtInsertError::Full) => return Err(DropReason::ConntrackFull),
+            Err(CtInsertError::KeyConflict) => {}
         }
     }
+    Err(if svc.preserve_client {
+        DropReason::ConntrackConflict
+    } else {
+        DropReason::SnatPortsExhausted
+    })
 }
 
 /// Lowers the MSS of a SYN to what fits the overlay.

@@ -18,7 +18,7 @@ use crate::tables::conntrack::{Conntrack, CtFilter, CtState, Timeouts};
 use crate::tables::fdb::{Fdb, FdbDest};
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot};
-use crate::tables::snat_ports::SnatPorts;
+use crate::tables::snat_source::SnatSource;
 use crate::wire::MacAddr;
 
 const UL: u16 = 0;
@@ -76,7 +76,7 @@ struct Mesh {
     neigh: Neighbours,
     overlay: Neighbours,
     ct: Conntrack,
-    snat: RefCell<SnatPorts>,
+    snat: RefCell<SnatSource>,
     backends: BackendCounters,
     counters: PipelineCounters,
     cache: LearnCache,
@@ -102,7 +102,7 @@ impl Mesh {
             1,
         )
         .expect("snapshot");
-        let (_, mut ports) = SnatPorts::split(1024, 65535, 1).unwrap();
+        let mut ports = SnatSource::split(1024, 65535, 1).unwrap();
         let m = Mesh {
             snap,
             fdb: Fdb::new(1024, 64),
@@ -497,4 +497,45 @@ fn an_unresolved_backend_asks_for_resolution() {
     m.overlay.invalidate(Ipv4Addr::from(BACKENDS[1]));
     let (d, _) = m.ingress(EXT, &client_tcp(7777, true, false, &[]));
     assert!(matches!(d, Decision::Resolve { vni: 0, .. }), "{d:?}");
+}
+
+fn client_udp(sport: u16) -> Vec<u8> {
+    let mut q = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, EXT_MAC)
+        .ipv4(CLIENT, PUBLISHED, 64)
+        .udp(sport, 53)
+        .write(&mut q, b"query")
+        .unwrap();
+    q
+}
+
+#[test]
+fn a_snat_port_is_unique_per_backend_and_exhaustion_is_counted() {
+    let mut m = Mesh::new("snat");
+    // Two source ports only; "dns" has one backend.
+    m.snat = RefCell::new(SnatSource::split(5000, 5001, 1).unwrap().remove(0));
+    let mut ports = Vec::new();
+    for sport in [100, 101] {
+        let (d, b) = m.ingress(EXT, &client_udp(sport));
+        assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+        ports.push(u16::from_be_bytes([b.data()[34], b.data()[35]]));
+    }
+    ports.sort();
+    assert_eq!(ports, [5000, 5001]);
+    let (d, _) = m.ingress(EXT, &client_udp(102));
+    assert_eq!(d, Decision::Drop(DropReason::SnatPortsExhausted));
+    // The same two ports serve other backends (the reply key has the backend's address
+    // and port): "web" gets both ports towards 10.255.0.11:80 and 10.255.0.12:80.
+    let mut served = [0; 2];
+    for sport in 0..40u16 {
+        let (d, b) = m.ingress(EXT, &client_tcp(30000 + sport, true, false, &[]));
+        if let Decision::Forward { .. } = d {
+            let dst = tcp_of(b.data()).dst;
+            served[BACKENDS
+                .iter()
+                .position(|b| Ipv4Addr::from(*b) == dst)
+                .unwrap()] += 1;
+        }
+    }
+    assert_eq!(served, [2, 2], "two ports towards each backend");
 }

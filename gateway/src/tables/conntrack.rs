@@ -169,8 +169,8 @@
 //! Every removal, whatever the path (sweep, flush, remove, eviction by another
 //! worker's insert), calls the table's *release hook* ([`Conntrack::with_release`])
 //! exactly once with the removed [`Conn`], on the removing thread: that is where
-//! its SNAT port goes back to its owner (`SnatReturns::give_back`, see
-//! `snat_ports`). The hook must not block.
+//! e.g. where an allocator would take back a resource the connection held. The hook
+//! must not block. (vxgw's SNAT ports need none: see `snat_source`.)
 //!
 //! # Counters
 //!

@@ -7,5 +7,5 @@ pub mod flow_hash;
 pub mod maglev;
 pub mod neighbours;
 pub mod snapshot;
-pub mod snat_ports;
+pub mod snat_source;
 pub mod u32_index;
