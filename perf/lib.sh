@@ -6,15 +6,16 @@ ROOT=$(cd "$PERF_DIR/.." && pwd)
 OUT=${OUT:-$PERF_DIR/out}
 mkdir -p "$OUT"
 
-# EAL memory arguments: hugepages when at least 256 free 2 MiB pages exist (the
-# deployment case), else --no-huge (slower: TLB misses over the pool).
+# EAL memory arguments: hugepages when at least PAGES (default 256) free 2 MiB pages
+# exist (the deployment case), else --no-huge with MB (default 1536) MiB (slower: TLB
+# misses over the pool).
 eal_mem_args() {
-  local free
+  local free pages=${1:-256} mb=${2:-${PERF_NO_HUGE_MB:-1536}}
   free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
-  if [ "${PERF_NO_HUGE:-0}" != 1 ] && [ "${free:-0}" -ge 256 ] && grep -q hugetlbfs /proc/mounts; then
+  if [ "${PERF_NO_HUGE:-0}" != 1 ] && [ "${free:-0}" -ge "$pages" ] && grep -q hugetlbfs /proc/mounts; then
     echo "--huge-unlink"
   else
-    echo "--no-huge -m ${PERF_NO_HUGE_MB:-1536}"
+    echo "--no-huge -m $mb"
   fi
 }
 

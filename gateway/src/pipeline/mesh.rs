@@ -121,7 +121,17 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
         return too_big(ctx, ext, buf, flow.dst);
     }
     let key = key_of(&flow);
+    let syn_only = flags & (tcp::SYN | tcp::ACK) == tcp::SYN;
     let hit = match m.conntrack.lookup(&key) {
+        // A new connection reusing the 5-tuple of a finished one: balanced afresh
+        // (a drained backend takes no new connections, even on a reused port).
+        Some(h) if h.dir == Dir::Original && syn_only && h.state.is_finished() => {
+            m.conntrack.remove(h.idx, h.gen);
+            match new_connection(ctx, m, svc, &key, flags) {
+                Ok(h) => h,
+                Err(r) => return Decision::Drop(r),
+            }
+        }
         Some(h) if h.dir == Dir::Original => {
             m.conntrack.observe(&h, flags, ctx.now);
             h

@@ -539,3 +539,22 @@ fn a_snat_port_is_unique_per_backend_and_exhaustion_is_counted() {
     }
     assert_eq!(served, [2, 2], "two ports towards each backend");
 }
+
+#[test]
+fn a_syn_reusing_a_finished_connection_is_balanced_afresh() {
+    let m = Mesh::new("snat");
+    let (_, b) = m.ingress(EXT, &client_tcp(6000, true, false, &[]));
+    let first = tcp_of(b.data());
+    let mut rst = client_tcp(6000, false, false, &[]);
+    rst[14 + 20 + 13] = 0x04;
+    let (d, _) = m.ingress(EXT, &rst);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(m.ct.entries(&CtFilter::all(), 10)[0].state, CtState::Closed);
+    let (d, b) = m.ingress(EXT, &client_tcp(6000, true, false, &[]));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    let second = tcp_of(b.data());
+    assert_ne!(second.sport, first.sport, "a new SNAT port");
+    assert_eq!(m.counters.events(Event::MeshNewConnections), 2);
+    let e = m.ct.entries(&CtFilter::all(), 10);
+    assert_eq!((e.len(), e[0].state), (1, CtState::SynSent));
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/python3
+"""Inputs of perf/mesh.sh: pcaps and a vxgw config for the routing-mesh benchmarks.
+
+  mk_mesh_inputs.py {fwd|rev} FLOWS OUT_DIR
+
+Clients 198.18.0.0/15 (FLOWS distinct TCP 5-tuples, 64-byte frames, ACK segments:
+mid-stream, so the first pass tracks them as established) connect to 192.0.2.1,
+ports 8000-8003: four services of eight backends each (10.255.1.1-32, static ARP and
+FDB entries behind VTEP 172.30.0.11, a static neighbour for it), external gateway
+192.0.2.254 (static neighbour). Frames are in a scattered order.
+
+fwd: OUT_DIR/fwd.pcap on the external port (net_pcap0, infinite_rx); underlay
+     net_null0. Services in snat mode. vxgw: conntrack lookup + SNAT/DNAT + encap.
+rev: OUT_DIR/rev_warm.pcap = the client frames, read once on the external port
+     (net_pcap1, tx drops) to create the connections; OUT_DIR/rev.pcap = the backends'
+     replies as VXLAN from 172.30.0.11 on the underlay port (net_pcap0, infinite_rx).
+     Services in preserve mode with one backend each (so the reply of every flow is
+     known without re-implementing Maglev here). vxgw: decap + reverse lookup +
+     un-NAT + route to the client's next hop.
+"""
+import struct
+import sys
+
+mode, flows, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+UL_MAC = bytes([0x02, 0x70, 0x63, 0x61, 0x70, 0x00])   # net_pcap0
+EXT_MAC_FWD = UL_MAC                                   # fwd: external = net_pcap0
+EXT_MAC_REV = bytes([0x02, 0x70, 0x63, 0x61, 0x70, 0x01])  # rev: external = net_pcap1
+CLIENT_GW_MAC = bytes([0x02, 0xc0, 0, 0, 0x02, 0xfe])
+NODE_MAC = bytes([0x02, 0, 0, 0, 0x11, 0x11])
+SERVICES = 4
+BACKENDS = 8 if mode == "fwd" else 1
+
+
+def csum(b):
+    s = sum(struct.unpack(f"!{len(b)//2}H", b))
+    while s > 0xFFFF:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def ipv4(src, dst, proto, payload):
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), 0, 0x4000, 64, proto, 0,
+                    bytes(src), bytes(dst))
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
+
+
+def tcp(src, dst, sport, dport, flags=0x10):
+    hdr = struct.pack("!HHIIBBHHH", sport, dport, 1000, 1, 5 << 4, flags, 64240, 0, 0)
+    pseudo = bytes(src) + bytes(dst) + struct.pack("!BBH", 0, 6, len(hdr))
+    c = csum(pseudo + hdr)
+    return hdr[:16] + struct.pack("!H", c) + hdr[18:]
+
+
+def client(i):
+    ip = [198, 18 + (i >> 16 & 1), i >> 8 & 0xFF, i & 0xFF]
+    return ip, 1024 + (i >> 17) * 7 + (i % 7)
+
+
+def backend_ip(s, b):
+    return [10, 255, 1, 1 + s * BACKENDS + b]
+
+
+def backend_mac(s, b):
+    return bytes([0x02, 0x42, 10, 255, 1, 1 + s * BACKENDS + b])
+
+
+def pad60(f):
+    return f + bytes(max(0, 60 - len(f)))
+
+
+def write_pcap(path, frames):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for fr in frames:
+            f.write(struct.pack("<IIII", 0, 0, len(fr), len(fr)))
+            f.write(fr)
+
+
+published = [192, 0, 2, 1]
+order = [(k * 7919 + 13) % flows for k in range(flows)]
+fwd_frames, rev_frames = [], []
+for i in order:
+    cip, cport = client(i)
+    s = i % SERVICES
+    pport = 8000 + s
+    ext_mac = EXT_MAC_FWD if mode == "fwd" else EXT_MAC_REV
+    fwd_frames.append(pad60(ext_mac + CLIENT_GW_MAC + b"\x08\x00" +
+                            ipv4(cip, published, 6, tcp(cip, published, cport, pport))))
+    if mode == "rev":
+        bip = backend_ip(s, 0)
+        inner = pad60(UL_MAC + backend_mac(s, 0) + b"\x08\x00" +
+                      ipv4(bip, cip, 6, tcp(bip, cip, 80, cport)))
+        vx = struct.pack("!BBBBI", 0x08, 0, 0, 0, 4096 << 8) + inner
+        udp = struct.pack("!HHHH", 49152 + i % 16384, 4789, 8 + len(vx), 0) + vx
+        rev_frames.append(UL_MAC + NODE_MAC + b"\x08\x00" + ipv4([172, 30, 0, 11], [172, 30, 0, 1], 17, udp))
+
+if mode == "fwd":
+    write_pcap(f"{out}/fwd.pcap", fwd_frames)
+    ports = '''[[port]]
+name = "net_pcap0"
+roles = ["external"]
+
+[[port]]
+name = "net_null0"
+roles = ["underlay"]
+'''
+    nat = "snat"
+else:
+    write_pcap(f"{out}/rev_warm.pcap", fwd_frames)
+    write_pcap(f"{out}/rev.pcap", rev_frames)
+    ports = '''[[port]]
+name = "net_pcap0"
+roles = ["underlay"]
+
+[[port]]
+name = "net_pcap1"
+roles = ["external"]
+'''
+    nat = "preserve"
+
+arp, fdb, services = [], [], []
+for s in range(SERVICES):
+    bes = []
+    for b in range(BACKENDS):
+        ip = ".".join(map(str, backend_ip(s, b)))
+        mac = ":".join(f"{x:02x}" for x in backend_mac(s, b))
+        arp.append(f'{{ ip = "{ip}", mac = "{mac}" }}')
+        fdb.append(f'[[fdb]]\nvni = 4096\nmac = "{mac}"\nvtep = "172.30.0.11"\n')
+        bes.append(f'{{ ip = "{ip}" }}')
+    services.append(f'''[[service]]
+name = "svc{s}"
+protocol = "tcp"
+published_ip = "192.0.2.1"
+published_port = {8000 + s}
+target_port = 80
+vni = 4096
+ingress_ip = "10.255.0.2"
+mode = "{nat}"
+backends = [{", ".join(bes)}]
+''')
+
+conntrack = 1 << (max(flows, 1) * 2 - 1).bit_length()  # at most half full
+with open(f"{out}/{mode}.toml", "w") as f:
+    f.write(f'''# generated by perf/mk_mesh_inputs.py {mode} {flows}
+[gateway]
+vtep_ip = "172.30.0.1"
+external_ip = "192.0.2.1"
+external_gateway = "192.0.2.254"
+conntrack_capacity = {conntrack}
+
+{ports}
+[[vtep]]
+ip = "172.30.0.11"
+
+[[neighbour]]
+ip = "172.30.0.11"
+mac = "02:00:00:00:11:11"
+
+[[neighbour]]
+ip = "192.0.2.254"
+mac = "02:c0:00:00:02:fe"
+
+[[vni]]
+id = 4096
+flood = ["172.30.0.11"]
+gateway_ip = "10.255.0.1"
+arp = [{", ".join(arp)}]
+
+{"".join(fdb)}
+{"".join(services)}''')
