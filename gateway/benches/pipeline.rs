@@ -21,52 +21,11 @@ use vxgw::tables::neighbours::Neighbours;
 use vxgw::tables::snapshot::{ResolvedPort, Snapshot};
 use vxgw::wire::MacAddr;
 
+#[path = "common/buf.rs"]
+mod buf;
+use buf::Buf;
+
 const UL_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
-
-/// A fixed 2 KiB buffer with 128 bytes of headroom, like an mbuf; no allocation.
-struct Buf {
-    bytes: [u8; 2048],
-    start: usize,
-    end: usize,
-}
-
-impl Buf {
-    fn load(&mut self, frame: &[u8]) {
-        self.start = 128;
-        self.end = 128 + frame.len();
-        self.bytes[self.start..self.end].copy_from_slice(frame);
-    }
-}
-
-impl PacketBuf for Buf {
-    fn data(&self) -> &[u8] {
-        &self.bytes[self.start..self.end]
-    }
-    fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.bytes[self.start..self.end]
-    }
-    fn prepend(&mut self, n: usize) -> bool {
-        if n > self.start {
-            return false;
-        }
-        self.start -= n;
-        true
-    }
-    fn adj(&mut self, n: usize) -> bool {
-        if n > self.end - self.start {
-            return false;
-        }
-        self.start += n;
-        true
-    }
-    fn trim(&mut self, n: usize) -> bool {
-        if n > self.end - self.start {
-            return false;
-        }
-        self.end -= n;
-        true
-    }
-}
 
 fn mac(i: u32) -> [u8; 6] {
     let b = i.to_be_bytes();
@@ -179,11 +138,7 @@ fn run(mode: &str, macs: u32) {
         .map(|i| if mode == "decap" { vxlan(i) } else { inner(i) })
         .collect();
     let port = if mode == "decap" { 0 } else { 1 };
-    let mut buf = Buf {
-        bytes: [0; 2048],
-        start: 0,
-        end: 0,
-    };
+    let mut buf = Buf::new();
     let n: u64 = std::env::var("VXGW_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())

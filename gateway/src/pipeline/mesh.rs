@@ -122,16 +122,14 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
     }
     let key = key_of(&flow);
     let syn_only = flags & (tcp::SYN | tcp::ACK) == tcp::SYN;
-    let hit = match m.conntrack.lookup(&key) {
-        // A new connection reusing the 5-tuple of a finished one: balanced afresh
-        // (a drained backend takes no new connections, even on a reused port).
-        Some(h) if h.dir == Dir::Original && syn_only && h.state.is_finished() => {
-            m.conntrack.remove(h.idx, h.gen);
-            match new_connection(ctx, m, svc, &key, flags) {
-                Ok(h) => h,
-                Err(r) => return Decision::Drop(r),
-            }
-        }
+    let found = if syn_only {
+        // A SYN is nearly always a new connection: no lookup first, the insert finds
+        // a tracked one itself (a retransmission, or a reused 5-tuple).
+        None
+    } else {
+        m.conntrack.lookup(&key)
+    };
+    let hit = match found {
         Some(h) if h.dir == Dir::Original => {
             m.conntrack.observe(&h, flags, ctx.now);
             h
@@ -204,6 +202,14 @@ fn new_connection(
                 m.backends.connection(pick.slot);
                 ctx.counters.event(Event::MeshNewConnections);
                 return Ok(h);
+            }
+            // A new connection reusing the 5-tuple of a finished one is balanced
+            // afresh (a drained backend takes no new connections, even on a reused
+            // client port): the old entry goes, the insert is tried again.
+            Err(CtInsertError::Exists(h))
+                if flags & (tcp::SYN | tcp::ACK) == tcp::SYN && h.state.is_finished() =>
+            {
+                m.conntrack.remove(h.idx, h.gen);
             }
             Err(CtInsertError::Exists(h)) => {
                 m.conntrack.observe(&h, flags, ctx.now);
