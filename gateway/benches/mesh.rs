@@ -22,7 +22,7 @@ use std::time::Instant;
 use buf::Buf;
 use vxgw::control::config::Config;
 use vxgw::pipeline::{
-    ingress, BackendCounters, Ctx, Decision, LearnCache, MeshTables, PipelineCounters,
+    ingress, BackendCounters, Ctx, Decision, LearnCache, MeshTables, PacketBuf, PipelineCounters,
 };
 use vxgw::tables::conntrack::{Conn, Conntrack, CtState, Timeouts};
 use vxgw::tables::fdb::{Fdb, FdbDest};
@@ -296,7 +296,7 @@ fn main() {
     for f in acks.iter().step_by(1) {
         buf.load(f);
         let _ = ingress(&ctx, 1, &mut buf);
-        replies.push(reply_frame(black_box(&buf).bytes_in()));
+        replies.push(reply_frame(black_box(&buf).data()));
     }
     let (mut ok, t) = (0u64, Instant::now());
     for f in &replies {

@@ -19,11 +19,6 @@ impl Buf {
         }
     }
 
-    /// The packet's bytes.
-    pub fn bytes_in(&self) -> &[u8] {
-        &self.bytes[self.start..self.end]
-    }
-
     pub fn load(&mut self, frame: &[u8]) {
         self.start = 128;
         self.end = 128 + frame.len();
