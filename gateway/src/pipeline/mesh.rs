@@ -30,7 +30,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::decision::{Decision, DropReason, Origin, Target};
 use super::{BackendCounters, Ctx, Event, PacketBuf};
-use crate::tables::conntrack::{Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey};
+use crate::tables::conntrack::{
+    Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey, LOOKUP_BURST,
+};
 use crate::tables::fdb::FdbDest;
 use crate::tables::flow_hash::FlowSeed;
 use crate::tables::neighbours::Neighbours;
@@ -437,4 +439,64 @@ fn too_big<B: PacketBuf>(
     ctx.counters.drop(DropReason::MtuExceeded);
     ctx.counters.event(Event::IcmpFragNeededSent);
     Decision::Send { port: ext.port }
+}
+
+/// Touches the conntrack lines that a burst of frames received on `rx_port` will look
+/// up, all at once ([`Conntrack::lookup_burst`]: the cache misses of the burst
+/// overlap instead of coming one packet at a time). Only a warm-up: the per-packet
+/// path looks up again (now in cache), so nothing here can be stale. Client packets
+/// on the external port and VXLAN-carried replies on the underlay are keyed at
+/// fixed offsets (no IP options); anything else is skipped.
+pub fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<Item = &'f [u8]>) {
+    let Some(m) = ctx.mesh.as_ref() else {
+        return;
+    };
+    if ctx.snap.services.is_empty() {
+        return;
+    }
+    let at = if ctx
+        .snap
+        .external
+        .as_ref()
+        .is_some_and(|e| e.port == rx_port)
+    {
+        ETH
+    } else if ctx
+        .snap
+        .underlay
+        .as_ref()
+        .is_some_and(|u| u.port == rx_port)
+    {
+        ENCAP_LEN + ETH
+    } else {
+        return;
+    };
+    let mut keys = [FlowKey {
+        proto: 0,
+        src: Ipv4Addr::UNSPECIFIED,
+        dst: Ipv4Addr::UNSPECIFIED,
+        src_port: 0,
+        dst_port: 0,
+    }; LOOKUP_BURST];
+    let mut n = 0;
+    for f in frames.take(LOOKUP_BURST) {
+        let Some(ip) = f.get(at..at + 24) else {
+            continue;
+        };
+        if ip[0] != 0x45 || (ip[9] != protocol::TCP && ip[9] != protocol::UDP) {
+            continue;
+        }
+        keys[n] = FlowKey {
+            proto: ip[9],
+            src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
+            dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
+            src_port: u16::from_be_bytes([ip[20], ip[21]]),
+            dst_port: u16::from_be_bytes([ip[22], ip[23]]),
+        };
+        n += 1;
+    }
+    if n > 1 {
+        let mut out = [None; LOOKUP_BURST];
+        m.conntrack.lookup_burst(&keys[..n], &mut out[..n]);
+    }
 }

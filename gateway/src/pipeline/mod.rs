@@ -30,7 +30,7 @@ pub use counters::{BackendCounters, BackendStat, Event, PipelineCounters, EVENT_
 pub use decision::{Decision, DropReason, Origin, Target, DROP_REASON_COUNT};
 pub use flow::inner_flow_hash;
 pub use local::build_arp_request;
-pub use mesh::{deliver_in_vni, MeshTables};
+pub use mesh::{deliver_in_vni, warm_conntrack, MeshTables};
 
 use crate::tables::fdb::Fdb;
 use crate::tables::neighbours::Neighbours;
