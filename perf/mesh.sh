@@ -15,7 +15,9 @@
 #        reverse lookup + un-NAT + route -> net_pcap1 (tx drops: a null sink).
 # The ceiling is testpmd --forward-mode=io from the same infinite_rx pcap to net_null0.
 # EAL -l 0-1: the forwarding lcore is 1 for both. FLOWS mbufs hold the pcap
-# (infinite_rx preloads it): hugepages when enough are free, else --no-huge -m 4096.
+# (infinite_rx preloads it): hugepages when enough are free (1M flows: about 1500 x
+# 2 MiB, `scripts/setup-hugepages.sh --pages 2048`), else --no-huge -m 4096 (enough
+# for about 500k flows).
 # New connections per second per core: `cargo bench -p vxgw --bench mesh` (in-process,
 # no I/O; see gateway/benches/mesh.rs), run at the end.
 set -euo pipefail

@@ -56,50 +56,10 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
     };
     let dst = MacAddr([h[0], h[1], h[2], h[3], h[4], h[5]]);
     let etype = u16::from_be_bytes([h[12], h[13]]);
-    let to_us = dst == v.router_mac && !v.local_ips.is_empty();
-
-    if etype == ethertype::ARP && (dst.is_broadcast() || to_us) {
-        match local::parse_arp_any(frame) {
-            Err(_) => return Decision::Drop(DropReason::MalformedArp),
-            Ok(a) if (a.is_request || a.is_reply) && v.local_ips.contains(&a.target) => {
-                return local_arp(ctx, vni, origin, &a, buf);
-            }
-            Ok(a) if a.is_request && matches!(origin, Origin::Access { .. }) => {
-                // Suppression answers the access side; requests from VTEPs were
-                // already suppressed (or not) by the VTEP that sent them.
-                if let Some(&mac) = v.arp.get(&a.target) {
-                    if a.sender_mac != mac && local::arp_reply_in_place(buf.data_mut(), mac).is_ok()
-                    {
-                        ctx.counters.event(Event::ArpSuppressed);
-                        if let Some(to) = back_to(origin) {
-                            return Decision::Forward { vni, to };
-                        }
-                    }
-                }
-            }
-            Ok(_) => {}
+    if etype == ethertype::ARP || (!v.local_ips.is_empty() && dst == v.router_mac) {
+        if let Some(d) = for_vxgw(ctx, vni, origin, dst, etype, buf) {
+            return d;
         }
-    }
-    if to_us && etype == ethertype::IPV4 {
-        // Routed by vxgw: ping to one of its overlay addresses, else a backend's reply.
-        let frame = buf.data();
-        if frame.len() >= 34 && frame[23] == crate::wire::ipv4::protocol::ICMP {
-            let to = std::net::Ipv4Addr::new(frame[30], frame[31], frame[32], frame[33]);
-            if v.local_ips.contains(&to) {
-                return match local::echo_reply_in_place(buf.data_mut(), to, v.router_mac) {
-                    Ok(true) => match back_to(origin) {
-                        Some(to) => {
-                            ctx.counters.event(Event::EchoReplied);
-                            Decision::Forward { vni, to }
-                        }
-                        None => Decision::Consumed,
-                    },
-                    Ok(false) => super::mesh::from_backend(ctx, buf),
-                    Err(_) => Decision::Drop(DropReason::MalformedIcmp),
-                };
-            }
-        }
-        return super::mesh::from_backend(ctx, buf);
     }
     if dst.is_multicast() {
         return Decision::Flood { vni, from: origin };
@@ -166,4 +126,69 @@ fn local_arp<B: PacketBuf>(
         (Ok(()), None) => Decision::Consumed,
         (Err(_), _) => Decision::Drop(DropReason::MalformedArp),
     }
+}
+
+/// Frames vxgw may have to answer or route itself (ARP, and frames to its overlay
+/// MAC); `None`: bridge it like any other. Out of line: the bridging fast path stays
+/// small.
+#[cold]
+#[inline(never)]
+fn for_vxgw<B: PacketBuf>(
+    ctx: &Ctx,
+    vni: u16,
+    origin: Origin,
+    dst: MacAddr,
+    etype: u16,
+    buf: &mut B,
+) -> Option<Decision> {
+    let v = &ctx.snap.vnis[vni as usize];
+    let frame = buf.data();
+    let to_us = !v.local_ips.is_empty() && dst == v.router_mac;
+
+    if etype == ethertype::ARP && (dst.is_broadcast() || to_us) {
+        match local::parse_arp_any(frame) {
+            Err(_) => return Some(Decision::Drop(DropReason::MalformedArp)),
+            Ok(a) if (a.is_request || a.is_reply) && v.local_ips.contains(&a.target) => {
+                return Some(local_arp(ctx, vni, origin, &a, buf));
+            }
+            Ok(a) if a.is_request && matches!(origin, Origin::Access { .. }) => {
+                // Suppression answers the access side; requests from VTEPs were
+                // already suppressed (or not) by the VTEP that sent them.
+                if let Some(&mac) = v.arp.get(&a.target) {
+                    if a.sender_mac != mac && local::arp_reply_in_place(buf.data_mut(), mac).is_ok()
+                    {
+                        ctx.counters.event(Event::ArpSuppressed);
+                        if let Some(to) = back_to(origin) {
+                            return Some(Decision::Forward { vni, to });
+                        }
+                    }
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    if to_us && etype == ethertype::IPV4 {
+        // Routed by vxgw: ping to one of its overlay addresses, else a backend's reply.
+        let frame = buf.data();
+        if frame.len() >= 34 && frame[23] == crate::wire::ipv4::protocol::ICMP {
+            let to = std::net::Ipv4Addr::new(frame[30], frame[31], frame[32], frame[33]);
+            if v.local_ips.contains(&to) {
+                return Some(
+                    match local::echo_reply_in_place(buf.data_mut(), to, v.router_mac) {
+                        Ok(true) => match back_to(origin) {
+                            Some(to) => {
+                                ctx.counters.event(Event::EchoReplied);
+                                Decision::Forward { vni, to }
+                            }
+                            None => Decision::Consumed,
+                        },
+                        Ok(false) => super::mesh::from_backend(ctx, buf),
+                        Err(_) => Decision::Drop(DropReason::MalformedIcmp),
+                    },
+                );
+            }
+        }
+        return Some(super::mesh::from_backend(ctx, buf));
+    }
+    None
 }
