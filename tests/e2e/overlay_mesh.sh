@@ -143,6 +143,7 @@ metrics=$(lab_exec gw curl -s --noproxy '*' -m 5 "http://$METRICS/metrics")
 conns=$(echo "$metrics" | awk '/^vxgw_backend_connections_total\{/ {s += $2} END {print s + 0}')
 check "per-backend connection counters sum to the requests ($conns)" test "$conns" = 1201
 metric_ok() { grep -Eq "$1" <<<"$metrics"; }
+check "the mesh metrics pass promtool check metrics" bash -c "promtool check metrics <<<\"\$0\"" "$metrics"
 check "per-backend byte counters move" \
     metric_ok '^vxgw_backend_bytes_total\{.*backend="10.255.0.11".*direction="to_client".*\} [1-9]' 
 
