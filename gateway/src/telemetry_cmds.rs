@@ -1,5 +1,6 @@
-//! The gateway's DPDK telemetry commands: `/vxgw/stats`, `/vxgw/fdb`, `/vxgw/neigh`
-//! (`dpdk-telemetry.py -f PREFIX`, then e.g. `/vxgw/fdb,4096`). The same data as the
+//! The gateway's DPDK telemetry commands: `/vxgw/stats`, `/vxgw/fdb`, `/vxgw/neigh`,
+//! `/vxgw/services`, `/vxgw/conntrack` (`dpdk-telemetry.py -f PREFIX`, then e.g.
+//! `/vxgw/fdb,4096`). The same data as the
 //! control socket, for operators who live in DPDK's tools. Telemetry names may only
 //! hold letters, digits and '_', so an FDB entry is named `VNI_MAC` with '_' for ':'
 //! (`4096_02_42_0a_ff_00_0b`) and a neighbour `172_30_0_11`.
@@ -76,6 +77,66 @@ pub fn register(shared: Arc<Shared>, counters: Arc<Vec<WorkerCounters>>) -> Resu
                     (name, TelValue::Str(format!("{dest} {kind} age {}s", e.age)))
                 })
                 .collect()
+        },
+    )?;
+    let sh = shared.clone();
+    register_telemetry(
+        "/vxgw/services",
+        "published services: name: protocol address:port -> backend(weight) ...",
+        move |_| {
+            sh.snap
+                .load()
+                .services
+                .iter()
+                .map(|s| {
+                    let published = s
+                        .published_ip
+                        .map_or_else(|| "any".to_string(), |ip| ip.to_string());
+                    let backends: Vec<String> = s
+                        .backends
+                        .iter()
+                        .map(|b| format!("{}({})", b.ip, b.weight))
+                        .collect();
+                    let proto = if s.proto == 6 { "tcp" } else { "udp" };
+                    let mode = if s.preserve_client {
+                        "preserve"
+                    } else {
+                        "snat"
+                    };
+                    (
+                        s.name.clone(),
+                        TelValue::Str(format!(
+                            "{proto} {published}:{} {mode} -> {}",
+                            s.published_port,
+                            backends.join(" ")
+                        )),
+                    )
+                })
+                .collect()
+        },
+    )?;
+    let sh = shared.clone();
+    register_telemetry(
+        "/vxgw/conntrack",
+        "routing-mesh connections by state, capacity and events",
+        move |_| {
+            let st = sh.conntrack.stats();
+            let mut rows: Vec<(String, TelValue)> = crate::tables::conntrack::CtState::ALL
+                .iter()
+                .map(|&s| (s.name().to_string(), TelValue::U64(st.in_state(s))))
+                .collect();
+            rows.extend([
+                (
+                    "capacity".to_string(),
+                    TelValue::U64(sh.conntrack.capacity() as u64),
+                ),
+                ("created".to_string(), TelValue::U64(st.created)),
+                ("expired".to_string(), TelValue::U64(st.expired)),
+                ("evicted".to_string(), TelValue::U64(st.evicted)),
+                ("refused".to_string(), TelValue::U64(st.refused)),
+                ("removed".to_string(), TelValue::U64(st.removed)),
+            ]);
+            rows
         },
     )?;
     let sh = shared;

@@ -151,6 +151,9 @@ fn telemetry_and_dumpcap_work_against_vxgw() {
             .is_some_and(|d| d.starts_with("port net_pcap0 vlan 0 dynamic")),
         "{fdb}"
     );
+    let ct = telemetry(&prefix, "/vxgw/conntrack");
+    assert_eq!(ct["/vxgw/conntrack"]["capacity"], 1_048_576, "{ct}");
+    assert_eq!(ct["/vxgw/conntrack"]["established"], 0, "{ct}");
     let neigh = telemetry(&prefix, "/vxgw/neigh");
     assert_eq!(
         neigh["/vxgw/neigh"]["172_30_0_11"], "02:00:00:00:11:11",

@@ -558,3 +558,53 @@ fn a_syn_reusing_a_finished_connection_is_balanced_afresh() {
     let e = m.ct.entries(&CtFilter::all(), 10);
     assert_eq!((e.len(), e[0].state), (1, CtState::SynSent));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1500))]
+    /// Any bytes on the external or underlay port of a gateway with the routing mesh,
+    /// starting from plausible mesh frames (a client SYN, a UDP query, a backend's
+    /// reply, an ICMP error, an ARP request) cut and extended with arbitrary bytes,
+    /// or with one byte overwritten: no panic, and whatever is forwarded stays
+    /// inside the buffer's bounds.
+    #[test]
+    fn arbitrary_mesh_frames_never_panic(
+        seed in 0usize..5,
+        cut in 0usize..120,
+        flip in proptest::option::of((0usize..120, proptest::prelude::any::<u8>())),
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160),
+    ) {
+        let m = Mesh::new(if seed % 2 == 0 { "snat" } else { "preserve" });
+        // Track one connection so that replies and ICMP errors reach the deep paths.
+        let (_, sent) = m.ingress(EXT, &client_tcp(53711, true, false, &[]));
+        let reply = from_node1(&backend_reply(BACKENDS[0], 0, INGRESS, 1024, true));
+        let mut err = Vec::new();
+        PacketBuilder::ethernet2(backend_mac(0), UL_MAC)
+            .ipv4(BACKENDS[0], INGRESS, 64)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut err, &sent.data()[14..42])
+            .unwrap();
+        let seeds = [
+            (EXT, client_tcp(40000, true, false, b"x")),
+            (EXT, client_udp(999)),
+            (UL, reply),
+            (UL, from_node1(&err)),
+            (EXT, client_tcp(40001, false, true, &[0u8; 1440])),
+        ];
+        let (port, mut f) = seeds[seed].clone();
+        match flip {
+            Some((at, v)) if at < f.len() => f[at] = v,
+            _ => {
+                f.truncate(f.len().saturating_sub(cut));
+                f.extend_from_slice(&body);
+            }
+        }
+        let (d, b) = m.ingress(port, &f);
+        let len = b.data().len();
+        proptest::prop_assert!(len <= f.len() + 64, "{d:?}");
+        if let Decision::Route { port, .. } | Decision::Send { port } = d {
+            proptest::prop_assert!(port == EXT || port == UL);
+        }
+    }
+}
