@@ -22,7 +22,8 @@ use std::time::Instant;
 use buf::Buf;
 use vxgw::control::config::Config;
 use vxgw::pipeline::{
-    ingress, BackendCounters, Ctx, Decision, LearnCache, MeshTables, PacketBuf, PipelineCounters,
+    ingress, BackendCounters, Ctx, Decision, LearnCache, MeshCache, MeshTables, PacketBuf,
+    PipelineCounters,
 };
 use vxgw::tables::conntrack::{Conn, Conntrack, CtState, Timeouts};
 use vxgw::tables::fdb::{Fdb, FdbDest};
@@ -223,6 +224,7 @@ fn main() {
     );
     let snat = RefCell::new(SnatSource::split(1024, 65535, 1).unwrap().remove(0));
     let backends = BackendCounters::default();
+    let mesh_cache = MeshCache::default();
     let counters = PipelineCounters::default();
     let cache = LearnCache::default();
     let ctx = Ctx {
@@ -237,6 +239,7 @@ fn main() {
             overlay_neigh: &overlay,
             snat: &snat,
             backends: &backends,
+            cache: &mesh_cache,
         }),
     };
     let order: Vec<u32> = (0..flows)

@@ -15,8 +15,8 @@ use crate::metrics::{CachePadded, Counter};
 use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::{
     build_arp_request, deliver_in_vni, inner_flow_hash, warm_conntrack, BackendCounters, Ctx,
-    Decision, DropReason, Event, LearnCache, MeshTables, Origin, PacketBuf, PipelineCounters,
-    Target,
+    Decision, DropReason, Event, LearnCache, MeshCache, MeshTables, Origin, PacketBuf,
+    PipelineCounters, Target,
 };
 use crate::shutdown::StopFlag;
 use crate::tables::conntrack::Conntrack;
@@ -195,6 +195,7 @@ impl Worker {
         let mut round: u32 = 0;
         let learn_cache = LearnCache::default();
         let snat = RefCell::new(self.snat.take().expect("a worker runs once"));
+        let mesh_cache = MeshCache::default();
         while !sh.stop.is_set() {
             let t0 = tsc_now();
             let snap = sh.snap.load();
@@ -210,6 +211,7 @@ impl Worker {
                     overlay_neigh: &sh.overlay_neigh,
                     snat: &snat,
                     backends: &c.backends,
+                    cache: &mesh_cache,
                 }),
             };
             let mut got = 0;
@@ -224,11 +226,12 @@ impl Worker {
                     burst.prefetch(i);
                 }
                 warm_conntrack(&ctx, port, (0..n).map(|i| burst.data(i)));
-                for mut m in burst.drain() {
+                for (i, mut m) in burst.drain().enumerate() {
                     if m.segments() > 1 {
                         c.pipeline.drop(DropReason::MultiSegment);
                         continue;
                     }
+                    mesh_cache.set_current(i);
                     let d = crate::pipeline::ingress(&ctx, port, &mut m);
                     self.dispatch(sh, &ctx, d, m);
                 }

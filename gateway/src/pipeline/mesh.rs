@@ -29,6 +29,7 @@ use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::decision::{Decision, DropReason, Origin, Target};
+use super::mesh_cache::MeshCache;
 use super::{BackendCounters, Ctx, Event, PacketBuf};
 use crate::tables::conntrack::{
     Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey, LOOKUP_BURST,
@@ -54,6 +55,8 @@ pub struct MeshTables<'a> {
     pub snat: &'a RefCell<SnatSource>,
     /// This worker's per-backend counters.
     pub backends: &'a BackendCounters,
+    /// This worker's caches (the burst's conntrack hits, backends' delivery).
+    pub cache: &'a MeshCache,
 }
 
 const ETH: usize = 14;
@@ -129,13 +132,10 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
         // a tracked one itself (a retransmission, or a reused 5-tuple).
         None
     } else {
-        m.conntrack.lookup(&key)
+        track(ctx, m, &key, flags, Dir::Original)
     };
     let hit = match found {
-        Some(h) if h.dir == Dir::Original => {
-            m.conntrack.observe(&h, flags, ctx.now);
-            h
-        }
+        Some(h) if h.dir == Dir::Original => h,
         // A client packet that matches a reply key: someone speaks for a backend.
         Some(_) => return Decision::Drop(DropReason::ConntrackConflict),
         None => match new_connection(ctx, m, svc, &key, flags) {
@@ -154,7 +154,25 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
     }
     m.backends.packet(c.backend_id, true, total);
     ctx.counters.event(Event::MeshToBackend);
-    into_overlay(ctx, m, svc.vni, *c.backend.ip(), buf)
+    into_overlay(ctx, m, svc.vni, *c.backend.ip(), c.backend_id, buf)
+}
+
+/// The tracked connection of `key`, with this packet accounted in direction `dir`
+/// (observed) when the connection matches that direction: the burst's warmed hit
+/// when it is still valid, else a lookup. A hit in the other direction is returned
+/// unobserved (the caller refuses it).
+#[inline]
+fn track(ctx: &Ctx, m: &MeshTables, key: &FlowKey, flags: u8, dir: Dir) -> Option<CtHit> {
+    if let Some(h) = m.cache.hit_for(key).filter(|h| h.dir == dir) {
+        if m.conntrack.observe_checked(&h, flags, ctx.now).is_some() {
+            return Some(h);
+        }
+    }
+    let h = m.conntrack.lookup(key)?;
+    if h.dir == dir {
+        m.conntrack.observe(&h, flags, ctx.now);
+    }
+    Some(h)
 }
 
 /// Creates the connection of a packet with no state: Maglev pick, SNAT port, insert.
@@ -236,13 +254,15 @@ fn clamp(ctx: &Ctx, ip: &mut [u8]) {
     }
 }
 
-/// Addresses a translated packet (an IPv4 packet after 14 bytes) to `backend` in VNI
-/// slot `vni` and bridges it there.
+/// Addresses a translated packet (an IPv4 packet after 14 bytes) to `backend` (counter
+/// slot `slot`) in VNI slot `vni` and bridges it there. The backend's MAC and FDB
+/// answer are cached per worker for the current snapshot and second.
 fn into_overlay<B: PacketBuf>(
     ctx: &Ctx,
     m: &MeshTables,
     vni: u16,
     backend: Ipv4Addr,
+    slot: u32,
     buf: &mut B,
 ) -> Decision {
     let Some(v) = ctx.snap.vnis.get(vni as usize) else {
@@ -251,6 +271,11 @@ fn into_overlay<B: PacketBuf>(
     let f = buf.data_mut();
     f[6..12].copy_from_slice(&v.router_mac.0);
     f[12..14].copy_from_slice(&crate::wire::ethernet::ethertype::IPV4.to_be_bytes());
+    let generation = ctx.snap.generation;
+    if let Some((mac, d)) = m.cache.route(slot, generation, ctx.now) {
+        f[0..6].copy_from_slice(&mac.0);
+        return d;
+    }
     let mac = v
         .arp
         .get(&backend)
@@ -259,7 +284,9 @@ fn into_overlay<B: PacketBuf>(
     match mac {
         Some(mac) => {
             f[0..6].copy_from_slice(&mac.0);
-            deliver_in_vni(ctx, vni, mac)
+            let d = deliver_in_vni(ctx, vni, mac);
+            m.cache.set_route(slot, generation, ctx.now, mac, d);
+            d
         }
         None => Decision::Resolve { vni, ip: backend },
     }
@@ -306,13 +333,12 @@ pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
         Err(NatError::NotIcmpEcho) => return icmp_error_from_backend(ctx, m, ext, buf),
         Err(e) => return Decision::Drop(nat_drop(e)),
     };
-    let hit = match m.conntrack.lookup(&key_of(&flow)) {
+    let flags = tcp_flags(ip, flow.proto);
+    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let hit = match track(ctx, m, &key_of(&flow), flags, Dir::Reply) {
         Some(h) if h.dir == Dir::Reply => h,
         _ => return Decision::Drop(DropReason::NoConnection),
     };
-    let flags = tcp_flags(ip, flow.proto);
-    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
-    m.conntrack.observe(&hit, flags, ctx.now);
     let c = hit.conn;
     let ip = &mut buf.data_mut()[ETH..];
     if flags & tcp::SYN != 0 {
@@ -368,7 +394,14 @@ fn icmp_error_from_client<B: PacketBuf>(ctx: &Ctx, m: &MeshTables, buf: &mut B) 
         return Decision::Drop(nat_drop(e));
     }
     ctx.counters.event(Event::IcmpErrorsTranslated);
-    into_overlay(ctx, m, ctx.snap.services[si].vni, backend.0, buf)
+    into_overlay(
+        ctx,
+        m,
+        ctx.snap.services[si].vni,
+        backend.0,
+        c.backend_id,
+        buf,
+    )
 }
 
 /// An ICMP error from a backend (or the overlay) about a packet vxgw sent it:
@@ -441,12 +474,13 @@ fn too_big<B: PacketBuf>(
     Decision::Send { port: ext.port }
 }
 
-/// Touches the conntrack lines that a burst of frames received on `rx_port` will look
-/// up, all at once ([`Conntrack::lookup_burst`]: the cache misses of the burst
-/// overlap instead of coming one packet at a time). Only a warm-up: the per-packet
-/// path looks up again (now in cache), so nothing here can be stale. Client packets
-/// on the external port and VXLAN-carried replies on the underlay are keyed at
-/// fixed offsets (no IP options); anything else is skipped.
+/// Looks up the connections of a burst of frames received on `rx_port` all at once
+/// ([`Conntrack::lookup_burst`]: the cache misses of the burst overlap instead of
+/// coming one packet at a time) and keeps the hits by packet position in the
+/// worker's [`MeshCache`]; the per-packet path uses a hit only after re-validating
+/// it, so nothing here can be stale. Client packets on the external port and
+/// VXLAN-carried replies on the underlay are keyed at fixed offsets (no IP options);
+/// anything else is skipped.
 pub fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<Item = &'f [u8]>) {
     let Some(m) = ctx.mesh.as_ref() else {
         return;
@@ -471,15 +505,10 @@ pub fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<Item = 
     } else {
         return;
     };
-    let mut keys = [FlowKey {
-        proto: 0,
-        src: Ipv4Addr::UNSPECIFIED,
-        dst: Ipv4Addr::UNSPECIFIED,
-        src_port: 0,
-        dst_port: 0,
-    }; LOOKUP_BURST];
+    let mut keys = [NO_KEY; LOOKUP_BURST];
+    let mut pos = [0usize; LOOKUP_BURST];
     let mut n = 0;
-    for f in frames.take(LOOKUP_BURST) {
+    for (i, f) in frames.take(LOOKUP_BURST).enumerate() {
         let Some(ip) = f.get(at..at + 24) else {
             continue;
         };
@@ -493,10 +522,21 @@ pub fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<Item = 
             src_port: u16::from_be_bytes([ip[20], ip[21]]),
             dst_port: u16::from_be_bytes([ip[22], ip[23]]),
         };
+        pos[n] = i;
         n += 1;
     }
-    if n > 1 {
-        let mut out = [None; LOOKUP_BURST];
-        m.conntrack.lookup_burst(&keys[..n], &mut out[..n]);
+    m.cache.clear_burst();
+    let mut out = [None; LOOKUP_BURST];
+    m.conntrack.lookup_burst(&keys[..n], &mut out[..n]);
+    for j in 0..n {
+        m.cache.store(pos[j], keys[j], out[j]);
     }
 }
+
+const NO_KEY: FlowKey = FlowKey {
+    proto: 0,
+    src: Ipv4Addr::UNSPECIFIED,
+    dst: Ipv4Addr::UNSPECIFIED,
+    src_port: 0,
+    dst_port: 0,
+};

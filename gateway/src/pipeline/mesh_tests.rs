@@ -78,6 +78,7 @@ struct Mesh {
     ct: Conntrack,
     snat: RefCell<SnatSource>,
     backends: BackendCounters,
+    mesh_cache: MeshCache,
     counters: PipelineCounters,
     cache: LearnCache,
 }
@@ -111,6 +112,7 @@ impl Mesh {
             ct: Conntrack::new(4096, Timeouts::default()),
             snat: RefCell::new(ports.remove(0)),
             backends: BackendCounters::default(),
+            mesh_cache: MeshCache::default(),
             counters: PipelineCounters::default(),
             cache: LearnCache::default(),
         };
@@ -142,6 +144,7 @@ impl Mesh {
                 overlay_neigh: &self.overlay,
                 snat: &self.snat,
                 backends: &self.backends,
+                cache: &self.mesh_cache,
             }),
         }
     }
@@ -607,4 +610,31 @@ proptest::proptest! {
             proptest::prop_assert!(port == EXT || port == UL);
         }
     }
+}
+
+#[test]
+fn a_warmed_hit_is_used_only_while_its_connection_lives() {
+    let m = Mesh::new("snat");
+    let (_, _) = m.ingress(EXT, &client_tcp(6100, true, false, &[]));
+    let ack = client_tcp(6100, false, true, b"x");
+    // Warm a burst holding the ACK at position 0; the cache now has its hit.
+    warm_conntrack(&m.ctx(), EXT, [ack.as_slice()].into_iter());
+    m.mesh_cache.set_current(0);
+    let (d, _) = m.ingress(EXT, &ack);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(
+        m.counters.events(Event::MeshRepicked),
+        0,
+        "the warmed hit served"
+    );
+    // The connection goes after the warm-up: the stale hit must not be used.
+    warm_conntrack(&m.ctx(), EXT, [ack.as_slice()].into_iter());
+    assert_eq!(m.ct.flush(&CtFilter::all()), 1);
+    let (d, _) = m.ingress(EXT, &ack);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(
+        m.counters.events(Event::MeshRepicked),
+        1,
+        "looked up again: unknown, so re-balanced"
+    );
 }

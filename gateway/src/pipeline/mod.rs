@@ -22,6 +22,7 @@ mod external;
 mod flow;
 mod local;
 mod mesh;
+mod mesh_cache;
 pub mod nat;
 mod underlay;
 
@@ -31,6 +32,7 @@ pub use decision::{Decision, DropReason, Origin, Target, DROP_REASON_COUNT};
 pub use flow::inner_flow_hash;
 pub use local::build_arp_request;
 pub use mesh::{deliver_in_vni, warm_conntrack, MeshTables};
+pub use mesh_cache::MeshCache;
 
 use crate::tables::fdb::Fdb;
 use crate::tables::neighbours::Neighbours;

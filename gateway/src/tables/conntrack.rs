@@ -1207,12 +1207,20 @@ impl Conntrack {
     /// connection was removed since the lookup (nothing is written then).
     #[inline]
     pub fn observe(&self, hit: &CtHit, tcp_flags: u8, now: u32) -> CtState {
-        let Some(e) = self.entries.get(hit.idx as usize) else {
-            return CtState::Closed;
-        };
+        self.observe_checked(hit, tcp_flags, now)
+            .unwrap_or(CtState::Closed)
+    }
+
+    /// [`Conntrack::observe`], but `None` when the connection of `hit` is gone since
+    /// the lookup (being removed, removed, or its entry reused; nothing is written
+    /// except, at most, the `last_seen` of a connection being removed): the caller's
+    /// hit is stale and must be looked up again.
+    #[inline]
+    pub fn observe_checked(&self, hit: &CtHit, tcp_flags: u8, now: u32) -> Option<CtState> {
+        let e = self.entries.get(hit.idx as usize)?;
         let mut s = e.state.load(Acquire);
         if (s >> 32) as u32 != hit.gen {
-            return CtState::Closed;
+            return None;
         }
         let ls = &e.last_seen[hit.dir as usize];
         if is_later(now, ls.load(Relaxed)) {
@@ -1221,12 +1229,13 @@ impl Conntrack {
         loop {
             let st = CtState::from_word(s);
             if s & ST_DYING != 0 {
-                return st;
+                // Being removed, or removed and not reused yet: gone for the caller.
+                return None;
             }
             let (nst, aux) = step(st, s & ST_AUX != 0, hit.dir, tcp_flags);
             let n = (s & !(ST_STATE | ST_AUX)) | nst as u64 | if aux { ST_AUX } else { 0 };
             if n == s {
-                return st;
+                return Some(st);
             }
             match e.state.compare_exchange(s, n, AcqRel, Acquire) {
                 Ok(_) => {
@@ -1234,9 +1243,9 @@ impl Conntrack {
                         self.gauge(hit.idx as usize, nst, 1);
                         self.gauge(hit.idx as usize, st, -1);
                     }
-                    return nst;
+                    return Some(nst);
                 }
-                Err(x) if (x >> 32) as u32 != hit.gen => return CtState::Closed,
+                Err(x) if (x >> 32) as u32 != hit.gen => return None,
                 Err(x) => s = x,
             }
         }

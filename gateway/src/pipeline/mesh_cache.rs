@@ -1,0 +1,131 @@
+//! Per-worker caches of the routing mesh, so that a steady flow costs one conntrack
+//! lookup and no backend resolution per packet:
+//!
+//! * the burst's conntrack hits: [`super::warm_conntrack`] looks up a whole burst at
+//!   once (overlapping its cache misses) and keeps the results by packet position;
+//!   the per-packet path takes packet `i`'s hit when its key is the one looked up,
+//!   and re-validates it ([`Conntrack::observe_checked`](crate::tables::conntrack::Conntrack::observe_checked)
+//!   fails if the entry was removed or reused since), else looks up again;
+//! * each backend's delivery (its MAC and where the FDB sends it), keyed by the
+//!   backend's counter slot, valid for one snapshot generation and one second of the
+//!   coarse clock: a backend's MAC or VTEP change reaches its packets within a second.
+//!
+//! Owned by one worker (`Cell`s, no sharing, no atomics).
+
+use std::cell::{Cell, RefCell};
+
+use super::decision::Decision;
+use crate::tables::conntrack::{CtHit, FlowKey, LOOKUP_BURST};
+use crate::tables::snapshot::MAX_BACKEND_SLOTS;
+use crate::wire::MacAddr;
+use std::net::Ipv4Addr;
+
+/// Where a backend's frames go, as resolved at (generation, second).
+#[derive(Clone, Copy)]
+struct BackendRoute {
+    generation: u64,
+    second: u32,
+    mac: MacAddr,
+    decision: Decision,
+}
+
+struct BurstHits {
+    keys: [FlowKey; LOOKUP_BURST],
+    hits: [Option<CtHit>; LOOKUP_BURST],
+}
+
+const NO_KEY: FlowKey = FlowKey {
+    proto: 0,
+    src: Ipv4Addr::UNSPECIFIED,
+    dst: Ipv4Addr::UNSPECIFIED,
+    src_port: 0,
+    dst_port: 0,
+};
+
+/// One worker's routing-mesh caches.
+pub struct MeshCache {
+    burst: RefCell<BurstHits>,
+    current: Cell<usize>,
+    backends: Box<[Cell<Option<BackendRoute>>]>,
+}
+
+impl Default for MeshCache {
+    fn default() -> Self {
+        MeshCache {
+            burst: RefCell::new(BurstHits {
+                keys: [NO_KEY; LOOKUP_BURST],
+                hits: [None; LOOKUP_BURST],
+            }),
+            current: Cell::new(0),
+            backends: (0..MAX_BACKEND_SLOTS).map(|_| Cell::new(None)).collect(),
+        }
+    }
+}
+
+impl MeshCache {
+    /// The worker is about to decide packet `i` of the burst last warmed.
+    #[inline]
+    pub fn set_current(&self, i: usize) {
+        self.current.set(i);
+    }
+
+    /// Forgets the burst's hits (before warming a new burst).
+    #[inline]
+    pub(super) fn clear_burst(&self) {
+        let mut b = self.burst.borrow_mut();
+        b.keys = [NO_KEY; LOOKUP_BURST];
+    }
+
+    /// Records the lookup result of packet `pos`.
+    #[inline]
+    pub(super) fn store(&self, pos: usize, key: FlowKey, hit: Option<CtHit>) {
+        if pos < LOOKUP_BURST {
+            let mut b = self.burst.borrow_mut();
+            b.keys[pos] = key;
+            b.hits[pos] = hit;
+        }
+    }
+
+    /// The warmed hit of the current packet, if it was looked up with `key` and hit.
+    #[inline]
+    pub(super) fn hit_for(&self, key: &FlowKey) -> Option<CtHit> {
+        let i = self.current.get();
+        let b = self.burst.borrow();
+        match (b.keys.get(i), b.hits.get(i)) {
+            (Some(k), Some(&h)) if k == key => h,
+            _ => None,
+        }
+    }
+
+    /// The cached delivery of backend `slot`, if resolved in this generation and second.
+    #[inline]
+    pub(super) fn route(
+        &self,
+        slot: u32,
+        generation: u64,
+        second: u32,
+    ) -> Option<(MacAddr, Decision)> {
+        let r = self.backends.get(slot as usize)?.get()?;
+        (r.generation == generation && r.second == second).then_some((r.mac, r.decision))
+    }
+
+    /// Caches the delivery of backend `slot`.
+    #[inline]
+    pub(super) fn set_route(
+        &self,
+        slot: u32,
+        generation: u64,
+        second: u32,
+        mac: MacAddr,
+        decision: Decision,
+    ) {
+        if let Some(c) = self.backends.get(slot as usize) {
+            c.set(Some(BackendRoute {
+                generation,
+                second,
+                mac,
+                decision,
+            }));
+        }
+    }
+}
