@@ -61,7 +61,8 @@ enum Cmd {
         #[command(subcommand)]
         action: FdbCmd,
     },
-    /// Underlay neighbours (ARP cache and static entries).
+    /// Neighbours: the link's (underlay next hops, external clients; static or ARP)
+    /// and the overlay's (backends' MACs, learned by ARP in the VNIs).
     Neigh {
         #[command(subcommand)]
         action: NeighCmd,
@@ -968,7 +969,7 @@ fn print_human(cmd: &Cmd, r: &Value) {
         Cmd::Neigh {
             action: NeighCmd::Show,
         } => table(
-            &["IP", "MAC", "TYPE", "AGE"],
+            &["IP", "MAC", "TYPE", "AGE", "TABLE"],
             rows()
                 .iter()
                 .map(|e| {
@@ -977,6 +978,7 @@ fn print_human(cmd: &Cmd, r: &Value) {
                         s(&e["mac"]),
                         kind(e),
                         format!("{}s", s(&e["age_s"])),
+                        s(&e["table"]),
                     ]
                 })
                 .collect(),

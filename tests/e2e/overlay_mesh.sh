@@ -89,8 +89,12 @@ ctl service show
 tel=$(echo /vxgw/services | dpdk-telemetry.py -f "${LAB_PREFIX}gw_$$" 2>&1)
 check "DPDK telemetry: /vxgw/services lists web" grep -q 'tcp 192.0.2.1:80 snat -> 10.255.0.11(1)' <<<"$tel"
 check "the client pings the published address" lab_exec cl ping -c 2 -W 2 -q 192.0.2.1
-
 sleep 1.5 # the backends' MACs: vxgw ARPs for them in the overlay once a second
+ctl neigh show
+check "neigh show: the backends' MACs learned in the overlay" \
+    bash -c "test \$(grep -cE '^10\.255\.0\.1[123] +02:42:0a:ff:00:0[bcd] +dynamic +[0-9]+s +overlay' <<<\"\$0\") = 3" "$(ctl neigh show)"
+check "neigh show: the client learned on the external side" \
+    bash -c "grep -qE '^192\.0\.2\.10 +[0-9a-f:]{17} +dynamic +[0-9]+s +link' <<<\"\$0\"" "$(ctl neigh show)"
 
 # tally FILE: "c1 c2 c3 ok total" counts of the response lines of a run.
 tally() {

@@ -126,13 +126,18 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
                 .collect();
             Ok(Value::Array(rows))
         }
+        // The link neighbours (underlay next hops, external clients and gateway), then
+        // the overlay neighbours (backends' MACs, learned by ARP in the VNIs).
         "neigh.show" => Ok(Value::Array(
             sh.neigh
                 .entries()
                 .into_iter()
-                .map(|n| {
+                .map(|n| (n, "link"))
+                .chain(sh.overlay_neigh.entries().into_iter().map(|n| (n, "overlay")))
+                .map(|(n, table)| {
                     json!({"ip": n.ip.to_string(), "mac": n.mac.map(|m| m.to_string()),
-                           "static": n.is_static, "age_s": now.saturating_sub(n.updated)})
+                           "static": n.is_static, "age_s": now.saturating_sub(n.updated),
+                           "table": table})
                 })
                 .collect(),
         )),
