@@ -346,14 +346,27 @@ impl Worker {
 
     /// ARP for a neighbour on the external port (from vxgw's external address).
     fn ask_external(&mut self, sh: &Shared, ctx: &Ctx, port: u16, ip: Ipv4Addr) {
-        let Some(ext) = ctx.snap.external.as_ref().filter(|e| e.port == port) else {
-            return;
-        };
+        if let Some(ext) = ctx.snap.external.as_ref().filter(|e| e.port == port) {
+            let from = ext.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            self.ask_on_link(sh, ctx, port, ext.mac, from, ip);
+        }
+    }
+
+    /// ARP for `ip` on a routed link (`port`, from `mac`/`from`), at most once a
+    /// second per address.
+    fn ask_on_link(
+        &mut self,
+        sh: &Shared,
+        ctx: &Ctx,
+        port: u16,
+        mac: crate::wire::MacAddr,
+        from: Ipv4Addr,
+        ip: Ipv4Addr,
+    ) {
         if !sh.neigh.should_ask(ip, ctx.now) {
             return;
         }
-        let from = ext.ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
-        if let Some(m) = self.arp_request(sh, ctx, ext.mac, from, ip) {
+        if let Some(m) = self.arp_request(sh, ctx, mac, from, ip) {
             ctx.counters.event(Event::ArpRequestsSent);
             self.send(ctx, port, m);
         }
@@ -481,16 +494,8 @@ impl Worker {
     }
 
     fn ask_neighbour(&mut self, sh: &Shared, ctx: &Ctx, ip: Ipv4Addr) {
-        let Some(ul) = ctx.snap.underlay.as_ref() else {
-            return;
-        };
-        if !sh.neigh.should_ask(ip, ctx.now) {
-            return;
-        }
-        let (mac, vtep_ip, port) = (ul.mac, ul.vtep_ip, ul.port);
-        if let Some(m) = self.arp_request(sh, ctx, mac, vtep_ip, ip) {
-            ctx.counters.event(Event::ArpRequestsSent);
-            self.send(ctx, port, m);
+        if let Some(ul) = ctx.snap.underlay.as_ref() {
+            self.ask_on_link(sh, ctx, ul.port, ul.mac, ul.vtep_ip, ip);
         }
     }
 

@@ -336,13 +336,24 @@ struct BackendReading {
 
 /// One multi-label family from its spec and samples (label values, value).
 fn family_n(spec: &MultiSpec, samples: Vec<(Vec<String>, f64)>) -> MetricFamily {
+    build_family(spec.name, spec.help, spec.kind, spec.labels, samples)
+}
+
+/// A metric family: one metric per sample, its label values in `labels` order.
+fn build_family(
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    labels: &[&str],
+    samples: Vec<(Vec<String>, f64)>,
+) -> MetricFamily {
     let metrics = samples
         .into_iter()
         .map(|(values, v)| {
             let mut m = proto::Metric::default();
-            debug_assert_eq!(values.len(), spec.labels.len(), "{}", spec.name);
+            debug_assert_eq!(values.len(), labels.len(), "{name}");
             m.set_label(
-                spec.labels
+                labels
                     .iter()
                     .zip(values)
                     .map(|(n, v)| {
@@ -353,7 +364,7 @@ fn family_n(spec: &MultiSpec, samples: Vec<(Vec<String>, f64)>) -> MetricFamily 
                     })
                     .collect(),
             );
-            if spec.kind == MetricType::COUNTER {
+            if kind == MetricType::COUNTER {
                 let mut c = proto::Counter::default();
                 c.set_value(v);
                 m.set_counter(c);
@@ -366,9 +377,9 @@ fn family_n(spec: &MultiSpec, samples: Vec<(Vec<String>, f64)>) -> MetricFamily 
         })
         .collect();
     let mut f = MetricFamily::default();
-    f.set_name(spec.name.to_string());
-    f.set_help(spec.help.to_string());
-    f.set_field_type(spec.kind);
+    f.set_name(name.to_string());
+    f.set_help(help.to_string());
+    f.set_field_type(kind);
     f.set_metric(metrics);
     f
 }
@@ -413,35 +424,23 @@ const SPECS: &[Spec] = &[
 
 /// One metric family from its spec and samples (label value, value).
 fn family(spec: &Spec, samples: Vec<(Option<String>, f64)>) -> MetricFamily {
-    let metrics = samples
-        .into_iter()
-        .map(|(label, v)| {
-            let mut m = proto::Metric::default();
-            debug_assert_eq!(label.is_some(), spec.label.is_some(), "{}", spec.name);
-            if let (Some(name), Some(value)) = (spec.label, label) {
-                let mut lp = proto::LabelPair::default();
-                lp.set_name(name.to_string());
-                lp.set_value(value);
-                m.set_label(vec![lp]);
-            }
-            if spec.kind == MetricType::COUNTER {
-                let mut c = proto::Counter::default();
-                c.set_value(v);
-                m.set_counter(c);
-            } else {
-                let mut g = proto::Gauge::default();
-                g.set_value(v);
-                m.set_gauge(g);
-            }
-            m
-        })
-        .collect();
-    let mut f = MetricFamily::default();
-    f.set_name(spec.name.to_string());
-    f.set_help(spec.help.to_string());
-    f.set_field_type(spec.kind);
-    f.set_metric(metrics);
-    f
+    let labels: &[&str] = match &spec.label {
+        Some(l) => std::slice::from_ref(l),
+        None => &[],
+    };
+    build_family(
+        spec.name,
+        spec.help,
+        spec.kind,
+        labels,
+        samples
+            .into_iter()
+            .map(|(label, v)| {
+                debug_assert_eq!(label.is_some(), spec.label.is_some(), "{}", spec.name);
+                (label.into_iter().collect(), v)
+            })
+            .collect(),
+    )
 }
 
 /// One scrape's worth of values, read once from workers, tables and ports.

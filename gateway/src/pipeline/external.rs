@@ -5,9 +5,7 @@
 
 use super::decision::{Decision, DropReason};
 use super::{local, mesh, Ctx, Event, PacketBuf};
-use crate::tables::neighbours::NeighbourUpdate;
 use crate::tables::snapshot::ExternalView;
-use crate::wire::arp::{self, ArpPacket};
 use crate::wire::ethernet::{ethertype, MacAddr};
 use crate::wire::ipv4::protocol;
 use crate::wire::EthernetFrame;
@@ -39,39 +37,14 @@ pub(super) fn ingress<B: PacketBuf>(
             }
             Some(mesh::from_client(ctx, ext, buf))
         }
-        ethertype::ARP if dst == ext.mac || dst == MacAddr::BROADCAST => {
-            let Ok(a) = ArpPacket::new_checked(eth.payload()) else {
-                return Some(Decision::Drop(DropReason::MalformedArp));
-            };
-            let (sender, sender_mac, target) =
-                (a.sender_ipv4(), a.sender_hw_addr(), a.target_ipv4());
-            let for_us = ext.is_local(target);
-            // RFC 826: update a known sender; add one that asks us.
-            if sender_mac.is_unicast()
-                && !sender.is_unspecified()
-                && (for_us || ctx.neigh.lookup(sender).is_some())
-                && ctx.neigh.learn(sender, sender_mac, ctx.now) == NeighbourUpdate::Updated
-            {
-                ctx.counters.event(Event::NeighbourLearned);
-            }
-            if !for_us {
-                return Some(if a.operation() == arp::op::REPLY {
-                    Decision::Consumed
-                } else {
-                    Decision::Drop(DropReason::ArpIgnored)
-                });
-            }
-            Some(match a.operation() {
-                arp::op::REQUEST => match local::arp_reply_in_place(buf.data_mut(), ext.mac) {
-                    Ok(()) => {
-                        ctx.counters.event(Event::ArpReplied);
-                        Decision::Send { port: ext.port }
-                    }
-                    Err(_) => Decision::Drop(DropReason::MalformedArp),
-                },
-                _ => Decision::Consumed,
-            })
-        }
+        ethertype::ARP if dst == ext.mac || dst == MacAddr::BROADCAST => Some(local::arp_on_link(
+            ctx,
+            ext.port,
+            ext.mac,
+            buf,
+            |ip| ext.is_local(ip),
+            |_| false,
+        )),
         _ => None,
     }
 }

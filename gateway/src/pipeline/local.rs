@@ -9,6 +9,10 @@ use crate::wire::icmp::IcmpPacket;
 use crate::wire::ipv4::{protocol, Ipv4Packet};
 use crate::wire::WireError;
 
+use super::decision::{Decision, DropReason};
+use super::{Ctx, Event, PacketBuf};
+use crate::tables::neighbours::NeighbourUpdate;
+
 /// An untagged ARP frame's fields, as the overlay side needs them.
 pub struct ArpInfo {
     /// A request.
@@ -102,4 +106,44 @@ pub fn build_arp_request(
     a.set_target_hw_addr(MacAddr::ZERO);
     a.set_target_proto_addr(target.octets());
     LEN
+}
+
+/// An ARP packet on a routed link (the underlay or the external port, `port` with
+/// MAC `mac`): learn the sender into the neighbour table when it asks for one of our
+/// addresses (`ours`) or is a neighbour already known or `expected` (RFC 826: update
+/// an existing entry, add one when we are the target); answer requests for our
+/// addresses; other people's ARP is consumed (a reply) or ignored.
+pub(super) fn arp_on_link<B: PacketBuf>(
+    ctx: &Ctx,
+    port: u16,
+    mac: MacAddr,
+    buf: &mut B,
+    ours: impl Fn(Ipv4Addr) -> bool,
+    expected: impl Fn(Ipv4Addr) -> bool,
+) -> Decision {
+    let a = match parse_arp_any(buf.data()) {
+        Ok(a) => a,
+        Err(_) => return Decision::Drop(DropReason::MalformedArp),
+    };
+    let for_us = ours(a.target);
+    if a.sender_mac.is_unicast()
+        && !a.sender_ip.is_unspecified()
+        && (for_us || ctx.neigh.lookup(a.sender_ip).is_some() || expected(a.sender_ip))
+        && ctx.neigh.learn(a.sender_ip, a.sender_mac, ctx.now) == NeighbourUpdate::Updated
+    {
+        ctx.counters.event(Event::NeighbourLearned);
+    }
+    match (for_us, a.is_request) {
+        (true, true) => match arp_reply_in_place(buf.data_mut(), mac) {
+            Ok(()) => {
+                ctx.counters.event(Event::ArpReplied);
+                Decision::Send { port }
+            }
+            Err(_) => Decision::Drop(DropReason::MalformedArp),
+        },
+        (true, false) => Decision::Consumed,
+        // Someone else's ARP on the segment (or a reply we learned from).
+        (false, _) if a.is_reply => Decision::Consumed,
+        (false, _) => Decision::Drop(DropReason::ArpIgnored),
+    }
 }

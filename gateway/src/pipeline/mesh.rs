@@ -29,7 +29,7 @@ use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::decision::{Decision, DropReason, Origin, Target};
-use super::mesh_cache::MeshCache;
+use super::mesh_cache::{MeshCache, NO_KEY};
 use super::{BackendCounters, Ctx, Event, PacketBuf};
 use crate::tables::conntrack::{
     Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey, LOOKUP_BURST,
@@ -532,11 +532,3 @@ pub fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<Item = 
         m.cache.store(pos[j], keys[j], out[j]);
     }
 }
-
-const NO_KEY: FlowKey = FlowKey {
-    proto: 0,
-    src: Ipv4Addr::UNSPECIFIED,
-    dst: Ipv4Addr::UNSPECIFIED,
-    src_port: 0,
-    dst_port: 0,
-};

@@ -34,7 +34,8 @@ struct BurstHits {
     hits: [Option<CtHit>; LOOKUP_BURST],
 }
 
-const NO_KEY: FlowKey = FlowKey {
+/// An empty key slot (protocol 0 never matches a packet's key).
+pub(super) const NO_KEY: FlowKey = FlowKey {
     proto: 0,
     src: Ipv4Addr::UNSPECIFIED,
     dst: Ipv4Addr::UNSPECIFIED,

@@ -4,9 +4,7 @@
 
 use super::decision::{Decision, DropReason};
 use super::{decap, local, Ctx, Event, PacketBuf};
-use crate::tables::neighbours::NeighbourUpdate;
 use crate::tables::snapshot::PortView;
-use crate::wire::arp::ArpPacket;
 use crate::wire::ethernet::{ethertype, MacAddr};
 use crate::wire::EthernetFrame;
 
@@ -42,43 +40,15 @@ pub(super) fn ingress<B: PacketBuf>(
             Some(decap::decap(ctx, ul, buf))
         }
         ethertype::ARP if dst == port.mac || dst == MacAddr::BROADCAST => {
-            let Ok(a) = ArpPacket::new_checked(eth.payload()) else {
-                return Some(Decision::Drop(DropReason::MalformedArp));
-            };
-            let (sender, sender_mac, target) =
-                (a.sender_ipv4(), a.sender_hw_addr(), a.target_ipv4());
-            let for_us = target == ul.vtep_ip;
-            // Learn the sender if it is someone we talk to, or it is talking to us
-            // (RFC 826: update an existing entry; add one when we are the target).
-            if sender_mac.is_unicast() && !sender.is_unspecified() {
-                let known = ctx.neigh.lookup(sender).is_some()
-                    || ctx.snap.vteps.iter().any(|v| v.next_hop == sender);
-                if (for_us || known)
-                    && ctx.neigh.learn(sender, sender_mac, ctx.now) == NeighbourUpdate::Updated
-                {
-                    ctx.counters.event(Event::NeighbourLearned);
-                }
-            }
-            if !for_us {
-                // Someone else's ARP on the underlay segment (or a reply we learned from).
-                return Some(if a.operation() == crate::wire::arp::op::REPLY {
-                    Decision::Consumed
-                } else {
-                    Decision::Drop(DropReason::ArpIgnored)
-                });
-            }
-            match a.operation() {
-                crate::wire::arp::op::REQUEST => {
-                    Some(match local::arp_reply_in_place(buf.data_mut(), port.mac) {
-                        Ok(()) => {
-                            ctx.counters.event(Event::ArpReplied);
-                            Decision::Send { port: rx_port }
-                        }
-                        Err(_) => Decision::Drop(DropReason::MalformedArp),
-                    })
-                }
-                _ => Some(Decision::Consumed),
-            }
+            let vtep_ip = ul.vtep_ip;
+            Some(local::arp_on_link(
+                ctx,
+                rx_port,
+                port.mac,
+                buf,
+                |ip| ip == vtep_ip,
+                |ip| ctx.snap.vteps.iter().any(|v| v.next_hop == ip),
+            ))
         }
         _ => None,
     }

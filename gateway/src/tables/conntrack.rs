@@ -164,13 +164,13 @@
 //! push out established connections. Per-service timeout overrides are not known
 //! on this path: under pressure, "expired" means expired by the table defaults.
 //!
-//! # Releasing connections (SNAT ports)
+//! # Releasing connections
 //!
 //! Every removal, whatever the path (sweep, flush, remove, eviction by another
 //! worker's insert), calls the table's *release hook* ([`Conntrack::with_release`])
-//! exactly once with the removed [`Conn`], on the removing thread: that is where
-//! e.g. where an allocator would take back a resource the connection held. The hook
-//! must not block. (vxgw's SNAT ports need none: see `snat_source`.)
+//! exactly once with the removed [`Conn`], on the removing thread: the place to take
+//! back a resource a connection held. The hook must not block. vxgw itself sets
+//! none: its SNAT ports come back by themselves (see `snat_source`).
 //!
 //! # Counters
 //!
@@ -961,7 +961,7 @@ impl Conntrack {
     }
 
     /// Like [`Conntrack::new`], with a hook called (on the removing thread) with
-    /// every connection removed, whatever removes it: return its SNAT port there.
+    /// every connection removed, whatever removes it.
     pub fn with_release(
         capacity: usize,
         timeouts: Timeouts,

@@ -109,6 +109,20 @@ pub struct BackendView {
     pub slot: u32,
 }
 
+/// The services published on one (protocol, port).
+#[derive(Debug, Clone, Default)]
+pub struct PublishedPort {
+    /// Published on a specific address: (address, service index).
+    pub exact: Vec<(Ipv4Addr, u16)>,
+    /// Published on any address: service index.
+    pub any: Option<u16>,
+}
+
+/// The key of a (protocol, port) in [`Snapshot::published_index`] (never 0).
+fn published_key(proto: u8, port: u16) -> u32 {
+    (proto as u32) << 16 | port as u32
+}
+
 /// The external side: the port clients reach published ports on, and how replies
 /// are routed back to them.
 #[derive(Debug, Clone)]
@@ -197,6 +211,11 @@ pub struct Snapshot {
     pub vni_index: U32Index,
     /// Published ports.
     pub services: Vec<ServiceView>,
+    /// (protocol, published port) -> index into `published_ports`: the packet path
+    /// finds a service with one hash probe, whatever the number of services.
+    pub published_index: U32Index,
+    /// The services published on one (protocol, port).
+    pub published_ports: Vec<PublishedPort>,
     /// The external side, when a port has the external role.
     pub external: Option<ExternalView>,
     /// Next backend slot to try (slots are reused as late as possible).
@@ -420,9 +439,26 @@ impl Snapshot {
                 }
             });
         let (next_service_id, next_backend_slot) = sids.next();
+        let mut published_ports: Vec<PublishedPort> = Vec::new();
+        let mut groups: HashMap<u32, u16> = HashMap::new();
+        for (i, s) in services.iter().enumerate() {
+            let g = *groups
+                .entry(published_key(s.proto, s.published_port))
+                .or_insert_with(|| {
+                    published_ports.push(PublishedPort::default());
+                    (published_ports.len() - 1) as u16
+                });
+            let p = &mut published_ports[g as usize];
+            match s.published_ip {
+                Some(ip) => p.exact.push((ip, i as u16)),
+                None => p.any = Some(i as u16),
+            }
+        }
         Ok(Snapshot {
             generation,
             services,
+            published_index: U32Index::build(groups),
+            published_ports,
             external,
             next_service_id,
             next_backend_slot,
@@ -454,20 +490,16 @@ impl Snapshot {
     }
 
     /// The service published at (proto, destination address, port): an exact address
-    /// match first, then a service published on any address.
+    /// match first, then a service published on any address. One hash probe.
+    #[inline]
     pub fn service_for(&self, proto: u8, dst: Ipv4Addr, port: u16) -> Option<u16> {
-        let matches = |s: &&ServiceView| s.proto == proto && s.published_port == port;
-        let exact = self
-            .services
+        let g = self.published_index.get(published_key(proto, port))?;
+        let p = self.published_ports.get(g as usize)?;
+        p.exact
             .iter()
-            .position(|s| matches(&s) && s.published_ip == Some(dst));
-        exact
-            .or_else(|| {
-                self.services
-                    .iter()
-                    .position(|s| matches(&s) && s.published_ip.is_none())
-            })
-            .map(|i| i as u16)
+            .find(|&&(ip, _)| ip == dst)
+            .map(|&(_, i)| i)
+            .or(p.any)
     }
 
     /// Connection timeouts of service `id` (the defaults with its overrides; the
