@@ -282,7 +282,7 @@ impl MbufBurst {
             let m = unsafe { &*self.ptrs[i] };
             // SAFETY: computing an address inside the mbuf's buffer.
             let p = unsafe { (m.buf_addr as *const u8).add(m.data_off as usize) };
-            prefetch_read(p);
+            super::prefetch::prefetch_ptr(p);
         }
     }
 
@@ -344,18 +344,6 @@ impl Drop for MbufBurst {
     fn drop(&mut self) {
         self.free_all();
     }
-}
-
-/// Software prefetch of one cache line for reading.
-#[inline(always)]
-pub(crate) fn prefetch_read(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch is a hint; it never faults, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 /// What a transmit-buffer flush did.

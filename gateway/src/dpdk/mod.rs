@@ -10,6 +10,7 @@ mod lcore;
 mod mbuf;
 mod mempool;
 mod port;
+mod prefetch;
 mod ring;
 mod telemetry;
 
@@ -19,6 +20,7 @@ pub use lcore::{current_lcore, tsc_hz, tsc_now, LaunchedWorker};
 pub use mbuf::{Drain, Flushed, Mbuf, MbufBurst, TxBuffer, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{LinkStatus, Port, PortConfig, PortStats, RxQueue, StartedPort, TxQueue};
+pub use prefetch::prefetch;
 pub use ring::Ring;
 pub use telemetry::{register as register_telemetry, TelValue};
 

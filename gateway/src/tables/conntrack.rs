@@ -69,11 +69,14 @@
 //! (182 MB): a lookup hit costs 300-420 ns (a std `HashMap` of the same flows:
 //! 260-310 ns; both are two dependent DRAM + page-walk misses here), a miss
 //! 210-290 ns; [`Conntrack::lookup_burst`], which overlaps the misses of 32 keys,
-//! 100-110 ns per key: the data path should look up a whole burst at once. In a
+//! 74-84 ns per key (100-110 when it touched the lines with plain loads instead of
+//! prefetching them): the data path should look up a whole burst at once. In a
 //! 10 000-flow table a lookup is 45-55 ns. Inserting with the table half full:
 //! 430-480 ns (2.1-2.3M new connections per second per core); remove + insert
-//! 840-970 ns; a full sweep of 2M entries 10-12 ms. Backing the table with huge
-//! pages (not possible from safe Rust here) would remove most of the page walks.
+//! 840-970 ns; a full sweep of 2M entries 10-12 ms. Transparent huge pages under
+//! the table changed nothing measurable here (the guest's memory is backed by 4 KiB
+//! host pages, so every random line still costs a nested page walk); on bare metal
+//! they remove most of the page walks.
 //!
 //! # Concurrency (safe atomics only)
 //!
@@ -184,6 +187,7 @@
 #![warn(missing_docs)]
 
 pub use super::flow_hash::FlowKey;
+use crate::dpdk::prefetch;
 use crate::wire::tcp::flags as tcp;
 use core::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -1146,16 +1150,15 @@ impl Conntrack {
     }
 
     /// [`Conntrack::lookup`] of every key of `keys` into `out` (same length), with
-    /// the cache misses of up to [`LOOKUP_BURST`] keys overlapped: hash every key,
-    /// touch every primary bucket, read the buckets and pick each key's first tag
-    /// match, touch those entries, then verify as `lookup` does. Safe Rust has no
-    /// prefetch instruction, so a "touch" is a plain load folded into a
-    /// `black_box`; the touch loops are tight and their loads independent, so the
-    /// CPU keeps a burst's misses in flight together instead of two at a time.
-    /// Same results as one `lookup` per key.
+    /// the cache misses of up to [`LOOKUP_BURST`] keys overlapped, in three passes
+    /// over the burst: hash every key and prefetch its primary bucket; scan each
+    /// bucket for the key's tag and prefetch the entry it names; then look up as
+    /// `lookup` does, now from the cache. The first two passes only give hints (their
+    /// unsynchronised reads decide nothing), so the results are those of one `lookup`
+    /// per key. While one pass runs, the misses it asked for in the previous one are
+    /// in flight together instead of one or two at a time.
     pub fn lookup_burst(&self, keys: &[FlowKey], out: &mut [Option<CtHit>]) {
         assert_eq!(keys.len(), out.len(), "lookup_burst: lengths differ");
-        let n_entries = self.entries.len();
         for (ks, os) in keys.chunks(LOOKUP_BURST).zip(out.chunks_mut(LOOKUP_BURST)) {
             let n = ks.len();
             let mut packed = [Packed { a: 0, b: 0 }; LOOKUP_BURST];
@@ -1167,35 +1170,25 @@ impl Conntrack {
             for i in 0..n {
                 packed[i] = pack_key(&ks[i]);
                 pos[i] = self.pos(&packed[i]);
+                let b = &self.buckets[pos[i].b1];
+                prefetch(&b.header);
+                prefetch(&b.slots[SLOTS - 1]);
             }
-            let mut touched = 0u64;
             for p in &pos[..n] {
                 let b = &self.buckets[p.b1];
-                touched ^= b.header.load(Relaxed) ^ b.slots[SLOTS - 1].load(Relaxed);
-            }
-            let mut snaps = [([0u64; SLOTS], 0u64); LOOKUP_BURST];
-            let mut first = [0usize; LOOKUP_BURST];
-            for i in 0..n {
-                snaps[i] = self.buckets[pos[i].b1].read();
-                first[i] = snaps[i]
-                    .0
+                if let Some(s) = b
+                    .slots
                     .iter()
-                    .find(|&&s| s & SLOT_TAG_MASK == pos[i].tag)
-                    .map_or(0, |&s| (s & SLOT_IDX_MASK) as usize % n_entries);
-            }
-            for &e in &first[..n] {
-                touched ^= self.entries[e].meta.load(Relaxed);
-            }
-            std::hint::black_box(touched);
-            for (i, o) in os.iter_mut().enumerate() {
-                let (p, (slots, h)) = (&pos[i], &snaps[i]);
-                *o = self.match_slots(slots, &packed[i], p.tag).or_else(|| {
-                    if overflow(*h) == 0 || p.b2 == p.b1 {
-                        return None;
+                    .map(|s| s.load(Relaxed))
+                    .find(|&s| s & SLOT_TAG_MASK == p.tag)
+                {
+                    if let Some(e) = self.entries.get((s & SLOT_IDX_MASK) as usize) {
+                        prefetch(e);
                     }
-                    let (slots, _) = self.buckets[p.b2].read();
-                    self.match_slots(&slots, &packed[i], p.tag)
-                });
+                }
+            }
+            for (i, o) in os.iter_mut().enumerate() {
+                *o = self.find(&packed[i], &pos[i]);
             }
         }
     }
@@ -1266,21 +1259,19 @@ impl Conntrack {
         }
         let mut locks = [pf.b1, pf.b2, pr.b1, pr.b2];
         locks.sort_unstable();
-        // Pull the four buckets and the entry the insert will probably pop into the
-        // cache with independent loads, so that their misses overlap instead of
-        // being paid one after another by the serialising lock CASes.
+        // Prefetch the four buckets and the entry the insert will probably pop, so
+        // that their misses overlap instead of being paid one after another by the
+        // serialising lock CASes.
         let head = self.free[conn.owner as usize % FREE_STRIPES]
             .0
             .load(Relaxed)
             & LO32;
-        let mut touched = head;
         for &b in &locks {
-            touched ^= self.buckets[b].header.load(Relaxed);
+            prefetch(&self.buckets[b].header);
         }
         if let Some(e) = self.entries.get((head as usize).wrapping_sub(1)) {
-            touched ^= e.w[0].load(Relaxed);
+            prefetch(e);
         }
-        std::hint::black_box(touched);
         let mut evictions = 0;
         loop {
             self.lock_all(&locks);
