@@ -10,7 +10,9 @@ use crate::wire::ethernet::{ethertype, MacAddr};
 
 /// Learns the frame's source MAC in VNI slot `vni` against `dest`. Returns a drop
 /// when the source is not a unicast MAC (such a frame is invalid, 802.1Q 8.7).
-#[inline]
+/// Inlined: per packet it is a check against the worker's last learn; the FDB is
+/// touched out of line.
+#[inline(always)]
 pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> Option<Decision> {
     // One bounds check for the whole header (callers guarantee 14 bytes).
     let Some(h) = frame.first_chunk::<14>() else {
@@ -20,14 +22,25 @@ pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> 
     if !src.is_unicast() || src == MacAddr::ZERO {
         return Some(Decision::Drop(DropReason::InvalidSourceMac));
     }
-    let v = &ctx.snap.vnis[vni as usize];
     let dest_key = match dest {
         FdbDest::Access { port, vlan } => (1 << 48) | (port as u64) << 16 | vlan as u64,
         FdbDest::Vtep(ip) => (2 << 48) | u32::from(ip) as u64,
     };
-    if ctx.learn_cache.seen(v.vni, src.to_u64(), dest_key, ctx.now) {
-        return None;
+    if !ctx.learn_cache.seen(
+        ctx.snap.vnis[vni as usize].vni,
+        src.to_u64(),
+        dest_key,
+        ctx.now,
+    ) {
+        learn_in_fdb(ctx, vni, src, dest);
     }
+    None
+}
+
+/// The FDB half of [`learn_source`]: once per source, destination and second.
+#[inline(never)]
+fn learn_in_fdb(ctx: &Ctx, vni: u16, src: MacAddr, dest: FdbDest) {
+    let v = &ctx.snap.vnis[vni as usize];
     match ctx.fdb.learn(v.vni, src, dest, ctx.now, v.learn_limit) {
         LearnOutcome::Learned => ctx.counters.event(Event::FdbLearned),
         LearnOutcome::Moved => ctx.counters.event(Event::FdbMoved),
@@ -35,7 +48,6 @@ pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> 
         LearnOutcome::TableFull => ctx.counters.event(Event::FdbTableFull),
         _ => {}
     }
-    None
 }
 
 fn back_to(origin: Origin) -> Option<Target> {

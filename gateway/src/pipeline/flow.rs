@@ -4,44 +4,47 @@
 
 use crate::wire::ethernet::ethertype;
 
+/// One folded 64x64->128 multiply of two seeded words: the high bits (the ones
+/// [`source_port`] keeps) depend on every input bit. Half the cost of two rounds of a
+/// finaliser, and enough for spreading flows over paths.
 #[inline(always)]
-fn mix(mut x: u64) -> u64 {
-    // splitmix64 finaliser: full avalanche in a few multiplies.
-    x ^= x >> 30;
-    x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x ^= x >> 27;
-    x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
+fn mix(a: u64, b: u64) -> u64 {
+    let p = ((a ^ 0x243f_6a88_85a3_08d3) as u128) * ((b ^ 0x1319_8a2e_0370_7344) as u128);
+    (p as u64) ^ ((p >> 64) as u64)
 }
 
 /// Flow hash of an untagged Ethernet frame: IPv4 addresses, protocol and (for
 /// unfragmented TCP/UDP) ports; MAC addresses and ethertype otherwise.
 #[inline]
 pub fn inner_flow_hash(frame: &[u8]) -> u64 {
-    let rd32 = |o: usize| u32::from_be_bytes([frame[o], frame[o + 1], frame[o + 2], frame[o + 3]]);
-    if frame.len() >= 34 && u16::from_be_bytes([frame[12], frame[13]]) == ethertype::IPV4 {
-        let ihl = ((frame[14] & 0x0f) as usize) * 4;
-        let proto = frame[23];
-        let frag = u16::from_be_bytes([frame[20], frame[21]]) & 0x3fff != 0;
-        let addrs = ((rd32(26) as u64) << 32) | rd32(30) as u64;
-        let l4 = 14 + ihl;
-        let ports = if !frag && (proto == 6 || proto == 17) && ihl >= 20 && frame.len() >= l4 + 4 {
-            rd32(l4) as u64
-        } else {
-            0
+    let Some(h) = frame.first_chunk::<34>() else {
+        return match frame.first_chunk::<14>() {
+            Some(e) => ether_hash(e),
+            None => 0,
         };
-        return mix(addrs ^ mix(ports << 8 | proto as u64));
+    };
+    if u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4 {
+        return ether_hash(frame.first_chunk::<14>().unwrap_or(&[0; 14]));
     }
-    if frame.len() >= 14 {
-        let a = u64::from_be_bytes([
-            0, 0, frame[0], frame[1], frame[2], frame[3], frame[4], frame[5],
-        ]);
-        let b = u64::from_be_bytes([
-            0, 0, frame[6], frame[7], frame[8], frame[9], frame[10], frame[11],
-        ]);
-        return mix(a ^ mix(b ^ (u16::from_be_bytes([frame[12], frame[13]]) as u64) << 48));
-    }
-    0
+    let addrs = u64::from_be_bytes([h[26], h[27], h[28], h[29], h[30], h[31], h[32], h[33]]);
+    let proto = h[23];
+    let l4 = 14 + ((h[14] & 0x0f) as usize) * 4;
+    let unfragmented = u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0;
+    let ports = match frame.get(l4..l4 + 4) {
+        Some(p) if unfragmented && (proto == 6 || proto == 17) && l4 >= 34 => {
+            u32::from_be_bytes([p[0], p[1], p[2], p[3]]) as u64
+        }
+        _ => 0,
+    };
+    mix(addrs, ports << 8 | proto as u64)
+}
+
+/// Hash of the MAC addresses and ethertype (frames that are not IPv4).
+#[inline]
+fn ether_hash(h: &[u8; 14]) -> u64 {
+    let dst = u64::from_be_bytes([0, 0, h[0], h[1], h[2], h[3], h[4], h[5]]);
+    let src = u64::from_be_bytes([0, 0, h[6], h[7], h[8], h[9], h[10], h[11]]);
+    mix(dst ^ (u16::from_be_bytes([h[12], h[13]]) as u64) << 48, src)
 }
 
 /// The outer UDP source port for a flow hash: the dynamic range 49152-65535 (RFC 7348).

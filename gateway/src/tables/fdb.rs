@@ -701,8 +701,10 @@ impl Fdb {
         }
     }
 
-    /// Lock-free search: (bucket index, slot, value).
-    #[inline]
+    /// Lock-free search: (bucket index, slot, value). Always inlined: the callers are
+    /// the per-packet lookup and learn, and inlined the secondary bucket's hash is
+    /// only computed on the rare overflow path.
+    #[inline(always)]
     fn find(&self, p: &Pos) -> Option<(usize, usize, u64)> {
         let (r, h) = self.buckets[p.b1].read(|b| b.find(p.key, p.vhi));
         if let Some((i, v)) = r {
