@@ -14,9 +14,9 @@ use crate::dpdk::{tsc_now, Flushed, Mbuf, MbufBurst, Mempool, RxQueue, TxBuffer,
 use crate::metrics::{CachePadded, Counter};
 use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::{
-    build_arp_request, deliver_in_vni, inner_flow_hash, warm_conntrack, BackendCounters, Ctx,
-    Decision, DropReason, Event, LearnCache, MeshCache, MeshTables, Origin, PacketBuf,
-    PipelineCounters, Target,
+    build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, BackendCounters, Ctx, Decision,
+    DropReason, Event, LearnCache, MeshCache, MeshTables, Origin, PacketBuf, PipelineCounters,
+    Target,
 };
 use crate::shutdown::StopFlag;
 use crate::tables::conntrack::Conntrack;
@@ -225,7 +225,7 @@ impl Worker {
                 for i in 0..n {
                     burst.prefetch(i);
                 }
-                warm_conntrack(&ctx, port, (0..n).map(|i| burst.data(i)));
+                warm_burst(&ctx, port, (0..n).map(|i| burst.data(i)));
                 for (i, mut m) in burst.drain().enumerate() {
                     if m.segments() > 1 {
                         c.pipeline.drop(DropReason::MultiSegment);

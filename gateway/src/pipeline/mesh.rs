@@ -481,7 +481,7 @@ fn too_big<B: PacketBuf>(
 /// it, so nothing here can be stale. Client packets on the external port and
 /// VXLAN-carried replies on the underlay are keyed at fixed offsets (no IP options);
 /// anything else is skipped.
-pub fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<Item = &'f [u8]>) {
+pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<Item = &'f [u8]>) {
     let Some(m) = ctx.mesh.as_ref() else {
         return;
     };

@@ -149,8 +149,10 @@ impl Mesh {
         }
     }
 
+    /// What the worker does with a burst of one frame: warm the tables, then decide.
     fn ingress(&self, port: u16, frame: &[u8]) -> (Decision, VecBuf) {
         let mut b = VecBuf::new(frame);
+        warm_burst(&self.ctx(), port, std::iter::once(frame));
         let d = ingress(&self.ctx(), port, &mut b);
         (d, b)
     }
@@ -618,7 +620,7 @@ fn a_warmed_hit_is_used_only_while_its_connection_lives() {
     let (_, _) = m.ingress(EXT, &client_tcp(6100, true, false, &[]));
     let ack = client_tcp(6100, false, true, b"x");
     // Warm a burst holding the ACK at position 0; the cache now has its hit.
-    warm_conntrack(&m.ctx(), EXT, [ack.as_slice()].into_iter());
+    warm_burst(&m.ctx(), EXT, [ack.as_slice()].into_iter());
     m.mesh_cache.set_current(0);
     let (d, _) = m.ingress(EXT, &ack);
     assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
@@ -628,7 +630,7 @@ fn a_warmed_hit_is_used_only_while_its_connection_lives() {
         "the warmed hit served"
     );
     // The connection goes after the warm-up: the stale hit must not be used.
-    warm_conntrack(&m.ctx(), EXT, [ack.as_slice()].into_iter());
+    warm_burst(&m.ctx(), EXT, [ack.as_slice()].into_iter());
     assert_eq!(m.ct.flush(&CtFilter::all()), 1);
     let (d, _) = m.ingress(EXT, &ack);
     assert!(matches!(d, Decision::Forward { .. }), "{d:?}");

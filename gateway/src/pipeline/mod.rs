@@ -25,14 +25,16 @@ mod mesh;
 mod mesh_cache;
 pub mod nat;
 mod underlay;
+mod warm;
 
 pub use buf::{PacketBuf, VecBuf};
 pub use counters::{BackendCounters, BackendStat, Event, PipelineCounters, EVENT_COUNT};
 pub use decision::{Decision, DropReason, Origin, Target, DROP_REASON_COUNT};
 pub use flow::inner_flow_hash;
 pub use local::build_arp_request;
-pub use mesh::{deliver_in_vni, warm_conntrack, MeshTables};
+pub use mesh::{deliver_in_vni, MeshTables};
 pub use mesh_cache::MeshCache;
+pub use warm::warm_burst;
 
 use crate::tables::fdb::Fdb;
 use crate::tables::neighbours::Neighbours;

@@ -107,8 +107,10 @@ impl Lab {
         }
     }
 
+    /// What the worker does with a burst of one frame: warm the tables, then decide.
     fn ingress(&self, port: u16, frame: &[u8]) -> (Decision, VecBuf) {
         let mut b = VecBuf::new(frame);
+        warm_burst(&self.ctx(), port, std::iter::once(frame));
         let d = ingress(&self.ctx(), port, &mut b);
         (d, b)
     }
