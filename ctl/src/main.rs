@@ -969,7 +969,7 @@ fn print_human(cmd: &Cmd, r: &Value) {
         Cmd::Neigh {
             action: NeighCmd::Show,
         } => table(
-            &["IP", "MAC", "TYPE", "AGE", "TABLE"],
+            &["IP", "MAC", "TYPE", "AGE", "TABLE", "VNI"],
             rows()
                 .iter()
                 .map(|e| {
@@ -979,6 +979,7 @@ fn print_human(cmd: &Cmd, r: &Value) {
                         kind(e),
                         format!("{}s", s(&e["age_s"])),
                         s(&e["table"]),
+                        s(&e["vni"]),
                     ]
                 })
                 .collect(),

@@ -28,6 +28,7 @@ use vxgw::pipeline::{
 use vxgw::tables::conntrack::{Conn, Conntrack, CtState, Timeouts};
 use vxgw::tables::fdb::{Fdb, FdbDest};
 use vxgw::tables::neighbours::Neighbours;
+use vxgw::tables::overlay_neighbours::OverlayNeighbours;
 use vxgw::tables::snapshot::{ResolvedPort, Snapshot};
 use vxgw::tables::snat_source::SnatSource;
 use vxgw::wire::MacAddr;
@@ -178,7 +179,7 @@ fn main() {
     .unwrap();
     let fdb = Fdb::new(1024, 16);
     let neigh = Neighbours::new(64);
-    let overlay = Neighbours::new(256);
+    let overlay = OverlayNeighbours::new(256);
     let vtep = Ipv4Addr::new(172, 30, 0, 11);
     neigh.learn(vtep, MacAddr([2, 0, 0, 0, 0x11, 0x11]), 0);
     neigh.learn(
@@ -189,6 +190,7 @@ fn main() {
     for s in 0..SERVICES {
         for b in 0..BACKENDS {
             overlay.learn(
+                4096,
                 Ipv4Addr::from(backend_ip(s, b)),
                 MacAddr(backend_mac(s, b)),
                 0,

@@ -16,6 +16,7 @@ use crate::pipeline::{DropReason, Event};
 use crate::shutdown::StopFlag;
 use crate::tables::fdb::Fdb;
 use crate::tables::neighbours::Neighbours;
+use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot, SnapshotCell};
 use crate::worker::{Clock, Shared, Worker, WorkerCounters};
 
@@ -331,7 +332,7 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
 
     let fdb = Arc::new(Fdb::new(cfg.gateway.fdb_capacity as usize, 4096));
     let neigh = Arc::new(Neighbours::new(1024));
-    let overlay_neigh = Arc::new(Neighbours::new(8192));
+    let overlay_neigh = Arc::new(OverlayNeighbours::new(8192));
     // SNAT source ports: one range per worker (tables/snat_source.rs).
     let snat_ports = crate::tables::snat_source::SnatSource::split(
         crate::tables::snat_source::DEFAULT_LO,

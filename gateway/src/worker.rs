@@ -22,6 +22,7 @@ use crate::shutdown::StopFlag;
 use crate::tables::conntrack::Conntrack;
 use crate::tables::fdb::Fdb;
 use crate::tables::neighbours::Neighbours;
+use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{Snapshot, SnapshotCell, MAX_PORTS};
 use crate::tables::snat_source::SnatSource;
 use std::cell::RefCell;
@@ -87,7 +88,7 @@ pub struct Shared {
     /// Underlay and external neighbours.
     pub neigh: Arc<Neighbours>,
     /// Overlay neighbours (backends' MACs).
-    pub overlay_neigh: Arc<Neighbours>,
+    pub overlay_neigh: Arc<OverlayNeighbours>,
     /// Connection tracking of the routing mesh.
     pub conntrack: Arc<Conntrack>,
     /// Pool for replicas and ARP requests.
@@ -379,7 +380,7 @@ impl Worker {
         let Some(&from) = v.local_ips.first() else {
             return;
         };
-        if !sh.overlay_neigh.should_ask(ip, ctx.now) {
+        if !sh.overlay_neigh.should_ask(v.vni, ip, ctx.now) {
             return;
         }
         if let Some(m) = self.arp_request(sh, ctx, v.router_mac, from, ip) {
@@ -414,7 +415,7 @@ impl Worker {
         for s in &ctx.snap.services {
             let v = &ctx.snap.vnis[s.vni as usize];
             for b in &s.backends {
-                if !v.arp.contains_key(&b.ip) && sh.overlay_neigh.lookup(b.ip).is_none() {
+                if !v.arp.contains_key(&b.ip) && sh.overlay_neigh.lookup(v.vni, b.ip).is_none() {
                     self.ask_overlay(sh, ctx, s.vni, b.ip);
                 }
             }
@@ -544,7 +545,7 @@ impl Worker {
                         .arp
                         .get(&ip)
                         .copied()
-                        .or_else(|| sh.overlay_neigh.lookup(ip))
+                        .or_else(|| sh.overlay_neigh.lookup(vni, ip))
                     {
                         Some(mac) => {
                             m.data_mut()[0..6].copy_from_slice(&mac.0);

@@ -92,7 +92,7 @@ check "the client pings the published address" lab_exec cl ping -c 2 -W 2 -q 192
 sleep 1.5 # the backends' MACs: vxgw ARPs for them in the overlay once a second
 ctl neigh show
 check "neigh show: the backends' MACs learned in the overlay" \
-    bash -c "test \$(grep -cE '^10\.255\.0\.1[123] +02:42:0a:ff:00:0[bcd] +dynamic +[0-9]+s +overlay' <<<\"\$0\") = 3" "$(ctl neigh show)"
+    bash -c "test \$(grep -cE '^10\.255\.0\.1[123] +02:42:0a:ff:00:0[bcd] +dynamic +[0-9]+s +overlay +4096' <<<\"\$0\") = 3" "$(ctl neigh show)"
 check "neigh show: the client learned on the external side" \
     bash -c "grep -qE '^192\.0\.2\.10 +[0-9a-f:]{17} +dynamic +[0-9]+s +link' <<<\"\$0\"" "$(ctl neigh show)"
 

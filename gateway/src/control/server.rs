@@ -127,7 +127,8 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
             Ok(Value::Array(rows))
         }
         // The link neighbours (underlay next hops, external clients and gateway), then
-        // the overlay neighbours (backends' MACs, learned by ARP in the VNIs).
+        // the overlay neighbours (backends' MACs, learned by ARP in the VNIs, with the
+        // VNI: overlays of different tenants may reuse addresses).
         "neigh.show" => Ok(Value::Array(
             sh.neigh
                 .entries()
@@ -137,7 +138,7 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
                 .map(|(n, table)| {
                     json!({"ip": n.ip.to_string(), "mac": n.mac.map(|m| m.to_string()),
                            "static": n.is_static, "age_s": now.saturating_sub(n.updated),
-                           "table": table})
+                           "table": table, "vni": n.vni})
                 })
                 .collect(),
         )),

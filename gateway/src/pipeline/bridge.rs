@@ -116,7 +116,9 @@ fn local_arp<B: PacketBuf>(
         if a.sender_mac.is_unicast()
             && !a.sender_ip.is_unspecified()
             && a.sender_mac != v.router_mac
-            && m.overlay_neigh.learn(a.sender_ip, a.sender_mac, ctx.now) == NeighbourUpdate::Updated
+            && m.overlay_neigh
+                .learn(v.vni, a.sender_ip, a.sender_mac, ctx.now)
+                == NeighbourUpdate::Updated
         {
             ctx.counters.event(Event::NeighbourLearned);
         }

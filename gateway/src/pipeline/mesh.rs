@@ -36,7 +36,7 @@ use crate::tables::conntrack::{
 };
 use crate::tables::fdb::FdbDest;
 use crate::tables::flow_hash::FlowSeed;
-use crate::tables::neighbours::Neighbours;
+use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{ExternalView, ServiceView, ENCAP_LEN};
 use crate::tables::snat_source::{SnatSource, SNAT_TRIES};
 use crate::wire::ethernet::MacAddr;
@@ -50,7 +50,7 @@ pub struct MeshTables<'a> {
     /// Connection tracking (shared by all workers).
     pub conntrack: &'a Conntrack,
     /// Overlay neighbours: backend IP -> MAC (learned from ARP in the VNIs).
-    pub overlay_neigh: &'a Neighbours,
+    pub overlay_neigh: &'a OverlayNeighbours,
     /// This worker's SNAT source ports (a `RefCell`: the worker's own, never shared).
     pub snat: &'a RefCell<SnatSource>,
     /// This worker's per-backend counters.
@@ -280,7 +280,7 @@ fn into_overlay<B: PacketBuf>(
         .arp
         .get(&backend)
         .copied()
-        .or_else(|| m.overlay_neigh.lookup(backend));
+        .or_else(|| m.overlay_neigh.lookup(v.vni, backend));
     match mac {
         Some(mac) => {
             f[0..6].copy_from_slice(&mac.0);

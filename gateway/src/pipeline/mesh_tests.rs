@@ -17,6 +17,7 @@ use crate::control::config::Config;
 use crate::tables::conntrack::{Conntrack, CtFilter, CtState, Timeouts};
 use crate::tables::fdb::{Fdb, FdbDest};
 use crate::tables::neighbours::Neighbours;
+use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot};
 use crate::tables::snat_source::SnatSource;
 use crate::wire::MacAddr;
@@ -74,7 +75,7 @@ struct Mesh {
     snap: Snapshot,
     fdb: Fdb,
     neigh: Neighbours,
-    overlay: Neighbours,
+    overlay: OverlayNeighbours,
     ct: Conntrack,
     snat: RefCell<SnatSource>,
     backends: BackendCounters,
@@ -108,7 +109,7 @@ impl Mesh {
             snap,
             fdb: Fdb::new(1024, 64),
             neigh: Neighbours::new(64),
-            overlay: Neighbours::new(64),
+            overlay: OverlayNeighbours::new(64),
             ct: Conntrack::new(4096, Timeouts::default()),
             snat: RefCell::new(ports.remove(0)),
             backends: BackendCounters::default(),
@@ -119,7 +120,7 @@ impl Mesh {
         // Backends: MACs learned, behind VTEP 172.30.0.11.
         for (i, b) in BACKENDS.iter().enumerate() {
             m.overlay
-                .learn(Ipv4Addr::from(*b), MacAddr(backend_mac(i)), 1);
+                .learn(4096, Ipv4Addr::from(*b), MacAddr(backend_mac(i)), 1);
             m.fdb
                 .add_static(
                     4096,
@@ -467,9 +468,14 @@ fn arp_for_the_ingress_endpoint_and_the_external_address_is_answered() {
     );
     assert_eq!(&b.data()[6..12], &UL_MAC);
     assert_eq!(
-        m.overlay.lookup(Ipv4Addr::new(10, 255, 0, 99)),
+        m.overlay.lookup(4096, Ipv4Addr::new(10, 255, 0, 99)),
         Some(MacAddr([0x02, 0x42, 10, 255, 0, 99])),
         "the asker is learned"
+    );
+    assert_eq!(
+        m.overlay.lookup(4097, Ipv4Addr::new(10, 255, 0, 99)),
+        None,
+        "in its own VNI only"
     );
     // A client asks for the external address.
     let mut req = Vec::new();
@@ -498,8 +504,8 @@ fn arp_for_the_ingress_endpoint_and_the_external_address_is_answered() {
 #[test]
 fn an_unresolved_backend_asks_for_resolution() {
     let m = Mesh::new("snat");
-    m.overlay.invalidate(Ipv4Addr::from(BACKENDS[0]));
-    m.overlay.invalidate(Ipv4Addr::from(BACKENDS[1]));
+    m.overlay.invalidate(4096, Ipv4Addr::from(BACKENDS[0]));
+    m.overlay.invalidate(4096, Ipv4Addr::from(BACKENDS[1]));
     let (d, _) = m.ingress(EXT, &client_tcp(7777, true, false, &[]));
     assert!(matches!(d, Decision::Resolve { vni: 0, .. }), "{d:?}");
 }

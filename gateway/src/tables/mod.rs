@@ -6,6 +6,7 @@ pub mod fdb;
 pub mod flow_hash;
 pub mod maglev;
 pub mod neighbours;
+pub mod overlay_neighbours;
 pub mod snapshot;
 pub mod snat_source;
 pub mod u32_index;

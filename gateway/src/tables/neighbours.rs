@@ -1,7 +1,10 @@
-//! Underlay neighbours: IPv4 -> MAC for the next hops of VTEPs (ARP cache).
+//! Link neighbours: IPv4 -> MAC for the next hops of VTEPs and the external port's
+//! clients and gateway (ARP cache). The overlay's neighbours (backends' MACs, per VNI)
+//! use the same table through [`super::overlay_neighbours::OverlayNeighbours`], which
+//! puts the VNI in the key's upper half.
 //!
 //! Fixed capacity, preallocated, open addressing with a bounded linear probe. A slot's
-//! key is one `AtomicU32` (0 = free; 0.0.0.0 is never a neighbour) and its value one
+//! key is one `AtomicU64` (0 = free; 0.0.0.0 is never a neighbour) and its value one
 //! `AtomicU64` (MAC in the low 48 bits, flags above), so a reader sees either the old
 //! or the new MAC, never a torn one, without locks. Keys are claimed with
 //! compare-exchange and never removed while the gateway runs (the set of next hops is
@@ -19,7 +22,8 @@ const MAC_MASK: u64 = (1 << 48) - 1;
 const PROBE: usize = 16;
 
 struct Slot {
-    key: AtomicU32,
+    /// Scope (VNI in the overlay table, 0 on links) << 32 | IPv4 address.
+    key: AtomicU64,
     value: AtomicU64,
     /// Seconds (caller's clock) when we last asked for this IP, to rate-limit ARP.
     asked: AtomicU32,
@@ -43,6 +47,8 @@ pub enum NeighbourUpdate {
 /// One row of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeighbourEntry {
+    /// The VNI it was learned in (overlay neighbours; `None` on links).
+    pub vni: Option<u32>,
     /// Neighbour IP.
     pub ip: Ipv4Addr,
     /// Its MAC, if resolved.
@@ -65,7 +71,7 @@ impl Neighbours {
         let n = capacity.max(PROBE).next_power_of_two();
         let slots = (0..n)
             .map(|_| Slot {
-                key: AtomicU32::new(0),
+                key: AtomicU64::new(0),
                 value: AtomicU64::new(0),
                 asked: AtomicU32::new(0),
                 updated: AtomicU32::new(0),
@@ -75,17 +81,17 @@ impl Neighbours {
     }
 
     #[inline]
-    fn home(&self, ip: u32) -> usize {
-        (ip.wrapping_mul(0x9E37_79B9) >> 16) as usize & self.mask
+    fn home(&self, key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize & self.mask
     }
 
     #[inline]
-    fn find(&self, ip: u32) -> Option<&Slot> {
-        let h = self.home(ip);
+    fn find(&self, key: u64) -> Option<&Slot> {
+        let h = self.home(key);
         for i in 0..PROBE {
             let s = &self.slots[(h + i) & self.mask];
             match s.key.load(Ordering::Acquire) {
-                k if k == ip => return Some(s),
+                k if k == key => return Some(s),
                 0 => return None,
                 _ => {}
             }
@@ -93,16 +99,16 @@ impl Neighbours {
         None
     }
 
-    fn find_or_claim(&self, ip: u32) -> Option<&Slot> {
-        let h = self.home(ip);
+    fn find_or_claim(&self, key: u64) -> Option<&Slot> {
+        let h = self.home(key);
         for i in 0..PROBE {
             let s = &self.slots[(h + i) & self.mask];
             match s
                 .key
-                .compare_exchange(0, ip, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => return Some(s),
-                Err(k) if k == ip => return Some(s),
+                Err(k) if k == key => return Some(s),
                 Err(_) => {}
             }
         }
@@ -112,14 +118,61 @@ impl Neighbours {
     /// The MAC of `ip`, if resolved. Lock-free; one or two cache lines.
     #[inline]
     pub fn lookup(&self, ip: Ipv4Addr) -> Option<MacAddr> {
-        let v = self.find(u32::from(ip))?.value.load(Ordering::Acquire);
+        self.lookup_key(link_key(ip))
+    }
+
+    /// Records `ip` is at `mac` (from an ARP packet seen on the link).
+    /// Writes nothing when the MAC is unchanged and `now` equals the last confirmation.
+    pub fn learn(&self, ip: Ipv4Addr, mac: MacAddr, now: u32) -> NeighbourUpdate {
+        self.learn_key(link_key(ip), mac, now)
+    }
+
+    /// Configures a static entry (control plane); learning never overrides it.
+    pub fn set_static(&self, ip: Ipv4Addr, mac: MacAddr) -> Result<(), NeighbourUpdate> {
+        let s = self
+            .find_or_claim(link_key(ip))
+            .ok_or(NeighbourUpdate::TableFull)?;
+        s.value
+            .store(VALID | STATIC | mac.to_u64(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Forgets `ip`'s MAC (static or learned); the slot stays reserved for it.
+    pub fn invalidate(&self, ip: Ipv4Addr) -> bool {
+        self.invalidate_key(link_key(ip))
+    }
+
+    pub(super) fn invalidate_key(&self, key: u64) -> bool {
+        match self.find(key) {
+            Some(s) => {
+                s.value.store(0, Ordering::Release);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// True if an ARP request for `ip` should go out now: at most one per second per
+    /// IP across all workers (a benign race may send two).
+    pub fn should_ask(&self, ip: Ipv4Addr, now: u32) -> bool {
+        self.should_ask_key(link_key(ip), now)
+    }
+
+    /// Every known neighbour (control plane).
+    pub fn entries(&self) -> Vec<NeighbourEntry> {
+        self.entries_with(|_| None)
+    }
+
+    // The same operations on a whole key, for the overlay table.
+
+    #[inline]
+    pub(super) fn lookup_key(&self, key: u64) -> Option<MacAddr> {
+        let v = self.find(key)?.value.load(Ordering::Acquire);
         (v & VALID != 0).then(|| MacAddr::from_u64(v & MAC_MASK))
     }
 
-    /// Records `ip` is at `mac` (from an ARP packet seen on the underlay).
-    /// Writes nothing when the MAC is unchanged and `now` equals the last confirmation.
-    pub fn learn(&self, ip: Ipv4Addr, mac: MacAddr, now: u32) -> NeighbourUpdate {
-        let Some(s) = self.find_or_claim(u32::from(ip)) else {
+    pub(super) fn learn_key(&self, key: u64, mac: MacAddr, now: u32) -> NeighbourUpdate {
+        let Some(s) = self.find_or_claim(key) else {
             return NeighbourUpdate::TableFull;
         };
         let old = s.value.load(Ordering::Acquire);
@@ -138,31 +191,8 @@ impl Neighbours {
         NeighbourUpdate::Updated
     }
 
-    /// Configures a static entry (control plane); learning never overrides it.
-    pub fn set_static(&self, ip: Ipv4Addr, mac: MacAddr) -> Result<(), NeighbourUpdate> {
-        let s = self
-            .find_or_claim(u32::from(ip))
-            .ok_or(NeighbourUpdate::TableFull)?;
-        s.value
-            .store(VALID | STATIC | mac.to_u64(), Ordering::Release);
-        Ok(())
-    }
-
-    /// Forgets `ip`'s MAC (static or learned); the slot stays reserved for it.
-    pub fn invalidate(&self, ip: Ipv4Addr) -> bool {
-        match self.find(u32::from(ip)) {
-            Some(s) => {
-                s.value.store(0, Ordering::Release);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// True if an ARP request for `ip` should go out now: at most one per second per
-    /// IP across all workers (a benign race may send two).
-    pub fn should_ask(&self, ip: Ipv4Addr, now: u32) -> bool {
-        let Some(s) = self.find_or_claim(u32::from(ip)) else {
+    pub(super) fn should_ask_key(&self, key: u64, now: u32) -> bool {
+        let Some(s) = self.find_or_claim(key) else {
             return false;
         };
         if s.asked.load(Ordering::Relaxed) == now.wrapping_add(1) {
@@ -173,8 +203,8 @@ impl Neighbours {
         true
     }
 
-    /// Every known neighbour (control plane).
-    pub fn entries(&self) -> Vec<NeighbourEntry> {
+    /// Every entry, its `vni` field from `scope` applied to the key's upper half.
+    pub(super) fn entries_with(&self, scope: impl Fn(u32) -> Option<u32>) -> Vec<NeighbourEntry> {
         self.slots
             .iter()
             .filter_map(|s| {
@@ -184,7 +214,8 @@ impl Neighbours {
                 }
                 let v = s.value.load(Ordering::Acquire);
                 Some(NeighbourEntry {
-                    ip: Ipv4Addr::from(k),
+                    vni: scope((k >> 32) as u32),
+                    ip: Ipv4Addr::from(k as u32),
                     mac: (v & VALID != 0).then(|| MacAddr::from_u64(v & MAC_MASK)),
                     is_static: v & STATIC != 0,
                     updated: s.updated.load(Ordering::Relaxed),
@@ -192,6 +223,12 @@ impl Neighbours {
             })
             .collect()
     }
+}
+
+/// The key of a link neighbour: its address alone.
+#[inline]
+fn link_key(ip: Ipv4Addr) -> u64 {
+    u32::from(ip) as u64
 }
 
 #[cfg(test)]
