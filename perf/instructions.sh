@@ -3,7 +3,13 @@
 # on the same virtual devices and inputs as perf/overlay.sh.
 #
 #   perf/instructions.sh [SECS] [CASES]   (defaults: 40 s under callgrind per program;
-#                                          "encap:1000 decap:1000")
+#                                          "encap:1000 decap:1000 fwd:100000 rev:100000")
+#   VXGW=/path/to/other/vxgw perf/instructions.sh ...   (count another build)
+#
+# CASES: MODE:N; encap/decap with N MACs (the inputs of perf/overlay.sh), fwd/rev with
+# N routing-mesh flows (the inputs of perf/mesh.sh; the count is per packet of the
+# steady state, so 100k flows give the instructions of 1M: only the cache misses
+# differ, and those this figure does not show).
 #
 # Why: this VM's timings drift by +-15 % between runs (the host moves its vCPUs), so a
 # change of 10-20 % in the per-packet work cannot be seen in Mpps. An instruction count
@@ -17,11 +23,13 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SECS=${1:-40}
-CASES=${2:-"encap:1000 decap:1000"}
+CASES=${2:-"encap:1000 decap:1000 fwd:100000 rev:100000"}
 command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
 
-cargo build --release -q -p vxgw --manifest-path "$ROOT/Cargo.toml"
-VXGW=$ROOT/target/release/vxgw
+if [ -z "${VXGW:-}" ]; then
+  cargo build --release -q -p vxgw --manifest-path "$ROOT/Cargo.toml"
+  VXGW=$ROOT/target/release/vxgw
+fi
 CG=$(mktemp -d /tmp/vxgw-cg.XXXXXX)
 trap 'rm -rf "$CG"' EXIT
 
@@ -44,18 +52,29 @@ run_callgrind() {
 echo "# instructions per packet (callgrind, $SECS s per program per case)"
 for c in $CASES; do
   mode=${c%%:*} macs=${c##*:}
-  PCAP=$OUT/${mode}_${macs}.pcap TOML=$OUT/${mode}_${macs}.toml
-  /usr/bin/python3 "$PERF_DIR/mk_overlay_inputs.py" "$mode" "$macs" "$PCAP" "$TOML"
-  VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" --vdev=net_null0,no-rx=1)
-  EAL=(--no-pci --no-huge -m 512 -l 0-1)
+  case $mode in
+    encap | decap)
+      PCAP=$OUT/${mode}_${macs}.pcap TOML=$OUT/${mode}_${macs}.toml MBUFS=16383
+      /usr/bin/python3 "$PERF_DIR/mk_overlay_inputs.py" "$mode" "$macs" "$PCAP" "$TOML"
+      VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" --vdev=net_null0,no-rx=1)
+      VX_VDEVS=("${VDEVS[@]}") ;;
+    fwd | rev)
+      /usr/bin/python3 "$PERF_DIR/mk_mesh_inputs.py" "$mode" "$macs" "$OUT" >/dev/null
+      PCAP=$OUT/$mode.pcap TOML=$OUT/$mode.toml MBUFS=$((macs + 16384))
+      VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" --vdev=net_null0,no-rx=1)
+      VX_VDEVS=("${VDEVS[@]}")
+      [ "$mode" = rev ] && VX_VDEVS=("${VDEVS[0]}" --vdev="net_pcap1,rx_pcap=$OUT/rev_warm.pcap") ;;
+    *) echo "unknown case $c" >&2; exit 2 ;;
+  esac
+  EAL=(--no-pci --no-huge -m $((512 + MBUFS * 2560 / 1048576)) -l 0-1)
   P=perf_cgt_$$
   ti=$(run_callgrind tp "$OUT/cg_tp_${mode}_${macs}.log" dpdk-testpmd "${EAL[@]}" --file-prefix=$P "${VDEVS[@]}" -- \
-    --forward-mode=io --nb-cores=1 --stats-period=10 --total-num-mbufs=16384 --no-flush-rx)
+    --forward-mode=io --nb-cores=1 --stats-period=10 --total-num-mbufs=$((MBUFS + 1)) --no-flush-rx)
   cleanup_prefix $P
   tn=$(grep -o 'TX-packets: *[0-9]*' "$OUT/cg_tp_${mode}_${macs}.log" | awk '{if ($2 + 0 > m) m = $2 + 0} END {printf "%.0f\n", m}')
   P=perf_cgv_$$
   vi=$(run_callgrind vx "$OUT/cg_vx_${mode}_${macs}.log" "$VXGW" --config "$TOML" --socket "$CG/perf.sock" \
-    --state none --metrics-addr none --stats-period 10 --mbufs 16383 -- "${EAL[@]}" --file-prefix=$P "${VDEVS[@]}")
+    --state none --metrics-addr none --stats-period 10 --mbufs $MBUFS -- "${EAL[@]}" --file-prefix=$P "${VX_VDEVS[@]}")
   cleanup_prefix $P
   vn=$(grep 'vxgw: stopped' "$OUT/cg_vx_${mode}_${macs}.log" | grep -o '"tx_packets":[0-9]*' | tail -1 | cut -d: -f2)
   /usr/bin/python3 - "$mode" "$macs" "$ti" "$tn" "$vi" "${vn:-0}" <<'PY'
