@@ -1107,25 +1107,48 @@ impl Conntrack {
     /// The entry a slot snapshot holds for `k`, if any.
     #[inline]
     fn match_slots(&self, slots: &[u64; SLOTS], k: &Packed, tag: u64) -> Option<CtHit> {
-        for &s in slots {
-            if s & SLOT_TAG_MASK != tag {
-                continue;
-            }
-            let idx = (s & SLOT_IDX_MASK) as usize;
-            let reply = s & SLOT_REPLY != 0;
-            if let Some(snap) = self.read_entry(idx) {
-                if entry_key(&snap.w, reply) == *k {
-                    return Some(CtHit {
-                        idx: idx as u32,
-                        gen: snap.gen(),
-                        dir: if reply { Dir::Reply } else { Dir::Original },
-                        conn: Conn::unpack(&snap.w),
-                        state: CtState::from_word(snap.state),
-                    });
+        slots
+            .iter()
+            .filter(|&&s| s & SLOT_TAG_MASK == tag)
+            .find_map(|&s| self.match_slot(s, k))
+    }
+
+    /// The connection slot word `s` points to, if its key (in the slot's direction)
+    /// is `k`.
+    #[inline]
+    fn match_slot(&self, s: u64, k: &Packed) -> Option<CtHit> {
+        let idx = (s & SLOT_IDX_MASK) as usize;
+        let reply = s & SLOT_REPLY != 0;
+        let snap = self.read_entry(idx)?;
+        (entry_key(&snap.w, reply) == *k).then(|| CtHit {
+            idx: idx as u32,
+            gen: snap.gen(),
+            dir: if reply { Dir::Reply } else { Dir::Original },
+            conn: Conn::unpack(&snap.w),
+            state: CtState::from_word(snap.state),
+        })
+    }
+
+    /// [`Conntrack::find`], trying first slot `hint` of the primary bucket (where the
+    /// burst's scan saw the key's tag a moment ago): a match there, read under an
+    /// unchanged bucket sequence, is the answer without scanning the bucket again (a
+    /// key is in one slot at most); anything else takes the full search.
+    #[inline]
+    fn find_hinted(&self, k: &Packed, p: &Pos, hint: usize) -> Option<CtHit> {
+        let b = &self.buckets[p.b1];
+        if let Some(slot) = b.slots.get(hint) {
+            let h1 = b.header.load(Acquire);
+            let s = slot.load(Relaxed);
+            if h1 & 1 == 0 && s & SLOT_TAG_MASK == p.tag {
+                if let Some(hit) = self.match_slot(s, k) {
+                    fence(Acquire);
+                    if (b.header.load(Relaxed) ^ h1) & SEQ_MASK == 0 {
+                        return Some(hit);
+                    }
                 }
             }
         }
-        None
+        self.find(k, p)
     }
 
     #[inline]
@@ -1153,7 +1176,7 @@ impl Conntrack {
     /// the cache misses of up to [`LOOKUP_BURST`] keys overlapped, in three passes
     /// over the burst: hash every key and prefetch its primary bucket; scan each
     /// bucket for the key's tag and prefetch the entry it names; then look up as
-    /// `lookup` does, now from the cache. The first two passes only give hints (their
+    /// `lookup` does, now from the cache, starting with the slot the scan found. The first two passes only give hints (their
     /// unsynchronised reads decide nothing), so the results are those of one `lookup`
     /// per key. While one pass runs, the misses it asked for in the previous one are
     /// in flight together instead of one or two at a time.
@@ -1174,21 +1197,24 @@ impl Conntrack {
                 prefetch(&b.header);
                 prefetch(&b.slots[SLOTS - 1]);
             }
-            for p in &pos[..n] {
+            let mut hint = [SLOTS; LOOKUP_BURST];
+            for (p, h) in pos[..n].iter().zip(hint.iter_mut()) {
                 let b = &self.buckets[p.b1];
-                if let Some(s) = b
+                if let Some((j, s)) = b
                     .slots
                     .iter()
                     .map(|s| s.load(Relaxed))
-                    .find(|&s| s & SLOT_TAG_MASK == p.tag)
+                    .enumerate()
+                    .find(|&(_, s)| s & SLOT_TAG_MASK == p.tag)
                 {
                     if let Some(e) = self.entries.get((s & SLOT_IDX_MASK) as usize) {
                         prefetch(e);
+                        *h = j;
                     }
                 }
             }
             for (i, o) in os.iter_mut().enumerate() {
-                *o = self.find(&packed[i], &pos[i]);
+                *o = self.find_hinted(&packed[i], &pos[i], hint[i]);
             }
         }
     }
@@ -2697,7 +2723,8 @@ mod tests {
     #[test]
     fn concurrent_removal_and_reuse_never_returns_a_wrong_conn() {
         // Two flows per entry-sized table keep reusing the same few entries while a
-        // reader looks both keys up: a hit must always be the looked-up flow.
+        // reader looks both keys up, one by one and as a burst (whose hinted slot
+        // may be reused between its passes): a hit must always be the looked-up flow.
         let t = Arc::new(Conntrack::with_seed(4, Timeouts::default(), 5));
         let stop = Arc::new(AtomicBool::new(false));
         let writer = {
@@ -2726,6 +2753,18 @@ mod tests {
                         hits += 1;
                         assert_eq!((h.conn, h.dir), (c, dir));
                     }
+                }
+            }
+            let want: Vec<(Conn, Dir)> = (0..8)
+                .flat_map(|n| [Dir::Original, Dir::Reply].map(|d| (conn(n, n % 2 == 0), d)))
+                .collect();
+            let keys: Vec<FlowKey> = want.iter().map(|(c, d)| c.key(*d)).collect();
+            let mut out = vec![None; keys.len()];
+            t.lookup_burst(&keys, &mut out);
+            for (h, w) in out.iter().zip(&want) {
+                if let Some(h) = h {
+                    hits += 1;
+                    assert_eq!((h.conn, h.dir), *w);
                 }
             }
         }
