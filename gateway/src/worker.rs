@@ -280,7 +280,7 @@ impl Worker {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn send(&mut self, ctx: &Ctx, port: u16, m: Mbuf) {
         match self.tx.get_mut(port as usize).and_then(Option::as_mut) {
             Some(t) => {
@@ -294,7 +294,10 @@ impl Worker {
         }
     }
 
-    #[inline]
+    // dispatch, egress, send and egress::to_vtep are forced inline: as calls, the
+    // Decision and the mbuf crossed three frames per packet (perf/instructions.sh:
+    // encap 964 -> 830, decap 944 -> 854 instructions per packet).
+    #[inline(always)]
     fn dispatch(&mut self, sh: &Shared, ctx: &Ctx, d: Decision, m: Mbuf) {
         match d {
             Decision::Drop(r) => ctx.counters.drop(r),
@@ -464,7 +467,7 @@ impl Worker {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn egress(&mut self, sh: &Shared, ctx: &Ctx, vni: u16, to: Target, hash: u64, mut m: Mbuf) {
         match to {
             Target::Access { port, vlan } => match egress::to_access(ctx, &mut m, vlan) {

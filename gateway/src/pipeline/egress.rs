@@ -44,7 +44,7 @@ pub fn to_access<B: PacketBuf>(ctx: &Ctx, buf: &mut B, vlan: u16) -> Result<(), 
 /// Encapsulates the frame of VNI `vni` for VTEP `vtep` (snapshot index). `flow_hash`
 /// is the inner frame's [`super::inner_flow_hash`] (computed once per frame, even when
 /// flooding to many VTEPs).
-#[inline]
+#[inline(always)]
 pub fn to_vtep<B: PacketBuf>(
     ctx: &Ctx,
     buf: &mut B,
