@@ -55,6 +55,7 @@ flood = ["172.30.0.11", "172.30.0.12"]
 access = [{ port = "net_af_packet1", vlan = 0 }]
 gateway_ip = "10.255.0.1"
 TOML
+LAB_DPDK_PREFIXES+=("vxlab_$$")
 lab_spawn gw "$LAB_DIR/vxgw.log" "$VXGW" --config "$LAB_DIR/vxgw.toml" --socket "$SOCK" \
     --state "$LAB_DIR/running.toml" --metrics-addr 127.0.0.1:9465 -- \
     -l 0-1 --no-pci --no-huge -m 512 --file-prefix=vxlab_$$ \

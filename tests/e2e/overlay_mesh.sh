@@ -71,6 +71,7 @@ access = [{ port = "net_af_packet1", vlan = 0 }]
 gateway_ip = "10.255.0.1"
 EOF
 check "config is valid" "$VXGW" --check-config "$LAB_DIR/vxgw.toml"
+LAB_DPDK_PREFIXES+=("${LAB_PREFIX}gw_$$")
 lab_spawn gw "$LAB_DIR/vxgw.log" "$VXGW" --config "$LAB_DIR/vxgw.toml" --socket "$SOCK" --state none \
     --metrics-addr "$METRICS" -- \
     -l 0-1 --no-pci --no-huge -m 512 --file-prefix="${LAB_PREFIX}gw_$$" \

@@ -64,6 +64,7 @@ ageing_secs = $AGEING
 EOF
 check "config is valid" "$VXGW" --check-config "$LAB_DIR/vxgw.toml"
 lab_capture n1 u0 "$LAB_DIR/n1_u0.pcap" udp port 4789 || failed=$((failed + 1))
+LAB_DPDK_PREFIXES+=("${LAB_PREFIX}gw_$$")
 lab_spawn gw "$LAB_DIR/vxgw.log" "$VXGW" --config "$LAB_DIR/vxgw.toml" --socket "$SOCK" --state none -- \
     -l 0-1 --no-pci --no-huge -m 512 --file-prefix="${LAB_PREFIX}gw_$$" \
     --vdev=net_af_packet0,iface=ul0 --vdev=net_af_packet1,iface=acc0

@@ -195,6 +195,7 @@ LAB_NS_CREATED=()
 LAB_HTTP_PIDS=()
 LAB_CAPTURE_PIDS=()
 LAB_PIDS=()
+LAB_DPDK_PREFIXES=()   # EAL --file-prefix of spawned DPDK programs: runtime dirs removed by lab_down
 LAB_LAST_PID=""
 LAB_LAST_CAPTURE_PID=""
 LAB_DIR=""
@@ -409,6 +410,8 @@ lab_down() {
     lab_http_servers_stop
     for pid in "${LAB_PIDS[@]}"; do lab_stop_pid "$pid"; done
     LAB_PIDS=()
+    for p in "${LAB_DPDK_PREFIXES[@]}"; do [[ -n $p ]] && rm -rf -- "/var/run/dpdk/$p"; done
+    LAB_DPDK_PREFIXES=()
     # reverse order of creation; deleting a namespace also destroys its veth ends
     for ((i = ${#LAB_NS_CREATED[@]} - 1; i >= 0; i--)); do
         ns=${LAB_NS_CREATED[i]}
