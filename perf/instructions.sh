@@ -36,18 +36,13 @@ CG=$(mktemp -d /tmp/vxgw-cg.XXXXXX)
 trap 'rm -rf "$CG"' EXIT
 
 # run_callgrind NAME LOG CMD...: runs CMD under callgrind for SECS, stops it with SIGINT
-# (valgrind passes it on) and prints the busiest thread's instruction count.
+# (valgrind passes it on; writing the profile may take a minute) and prints the
+# busiest thread's instruction count.
 run_callgrind() {
   local name=$1 log=$2; shift 2
   rm -f "$CG/$name".*
-  valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$CG/$name.%p" \
-    "$@" >"$log" 2>&1 &
-  local pid=$!
-  sleep "$SECS"
-  kill -INT "$pid" 2>/dev/null || true
-  for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  RUN_FOR_GRACE=60 run_for "$SECS" "$log" \
+    valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$CG/$name.%p" "$@"
   cat "$CG/$name".* 2>/dev/null | awk '/^(summary|totals):/ {if ($2 + 0 > m) m = $2 + 0} END {printf "%.0f\n", m}'
 }
 

@@ -19,14 +19,15 @@ eal_mem_args() {
   fi
 }
 
-# run_for SECS LOG CMD...: runs CMD with stdout+stderr to LOG, SIGINT after SECS.
+# run_for SECS LOG CMD...: runs CMD with stdout+stderr to LOG, SIGINT after SECS, KILL
+# if it has not exited RUN_FOR_GRACE seconds later (default 10).
 run_for() {
   local secs=$1 log=$2; shift 2
   "$@" >"$log" 2>&1 &
   local pid=$!
   sleep "$secs"
   kill -INT "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 $((${RUN_FOR_GRACE:-10} * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
