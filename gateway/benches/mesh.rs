@@ -236,6 +236,7 @@ fn main() {
         now: 2,
         counters: &counters,
         learn_cache: &cache,
+        burst: Default::default(),
         mesh: Some(MeshTables {
             conntrack: &ct,
             overlay_neigh: &overlay,

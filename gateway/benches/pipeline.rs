@@ -131,6 +131,7 @@ fn run(mode: &str, macs: u32) {
         now: 1,
         counters: &counters,
         learn_cache: &cache,
+        burst: Default::default(),
         mesh: None,
     };
     let frames: Vec<Vec<u8>> = (0..macs.min(100_000))

@@ -207,6 +207,7 @@ impl Worker {
                 now: sh.clock.secs_at(t0),
                 counters: &c.pipeline,
                 learn_cache: &learn_cache,
+                burst: Default::default(),
                 mesh: Some(MeshTables {
                     conntrack: &sh.conntrack,
                     overlay_neigh: &sh.overlay_neigh,

@@ -91,7 +91,7 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
         Some(FdbDest::Vtep(ip)) => match origin {
             // Split horizon: what came from the overlay never goes back into it.
             Origin::Vtep(_) => Decision::Drop(DropReason::SplitHorizon),
-            Origin::Access { .. } | Origin::Local => match ctx.snap.vtep_slot(ip) {
+            Origin::Access { .. } | Origin::Local => match ctx.burst.vtep_slot(ctx.snap, ip) {
                 Some(i) => Decision::Forward {
                     vni,
                     to: Target::Vtep(i),

@@ -19,7 +19,7 @@ pub(super) fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, buf: &mut B) -> 
         Ok(p) => p,
         Err(r) => return Decision::Drop(r),
     };
-    let Some(vtep) = ctx.snap.vtep_slot(src) else {
+    let Some(vtep) = ctx.burst.vtep_slot(ctx.snap, src) else {
         return Decision::Drop(DropReason::UnknownVtep);
     };
     let Some(vni) = ctx.snap.vni_slot(vni_id) else {

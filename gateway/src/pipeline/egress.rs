@@ -58,7 +58,7 @@ pub fn to_vtep<B: PacketBuf>(
     let Some(v) = ctx.snap.vteps.get(vtep as usize) else {
         return EncapResult::Drop(DropReason::UnknownVtep);
     };
-    let Some(nh_mac) = ctx.neigh.lookup(v.next_hop) else {
+    let Some(nh_mac) = ctx.burst.next_hop_mac(ctx.neigh, vtep, v.next_hop) else {
         return EncapResult::NeedNeighbour {
             next_hop: v.next_hop,
         };

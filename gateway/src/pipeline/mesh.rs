@@ -301,7 +301,7 @@ pub fn deliver_in_vni(ctx: &Ctx, vni: u16, dst: MacAddr) -> Decision {
             vni,
             to: Target::Access { port, vlan },
         },
-        Some(FdbDest::Vtep(ip)) => match ctx.snap.vtep_slot(ip) {
+        Some(FdbDest::Vtep(ip)) => match ctx.burst.vtep_slot(ctx.snap, ip) {
             Some(i) => Decision::Forward {
                 vni,
                 to: Target::Vtep(i),

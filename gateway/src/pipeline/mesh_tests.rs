@@ -140,6 +140,7 @@ impl Mesh {
             now: 10,
             counters: &self.counters,
             learn_cache: &self.cache,
+            burst: Default::default(),
             mesh: Some(MeshTables {
                 conntrack: &self.ct,
                 overlay_neigh: &self.overlay,

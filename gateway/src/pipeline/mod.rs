@@ -14,6 +14,7 @@
 mod access;
 mod bridge;
 mod buf;
+mod burst_cache;
 mod counters;
 mod decap;
 mod decision;
@@ -28,6 +29,7 @@ mod underlay;
 mod warm;
 
 pub use buf::{PacketBuf, VecBuf};
+pub use burst_cache::BurstCache;
 pub use counters::{BackendCounters, BackendStat, Event, PipelineCounters, EVENT_COUNT};
 pub use decision::{Decision, DropReason, Origin, Target, DROP_REASON_COUNT};
 pub use flow::inner_flow_hash;
@@ -56,6 +58,8 @@ pub struct Ctx<'a> {
     pub learn_cache: &'a LearnCache,
     /// The routing mesh's tables (None: no routing mesh, e.g. overlay-only tests).
     pub mesh: Option<MeshTables<'a>>,
+    /// Answers kept for this poll round (VTEP slot, next-hop MAC).
+    pub burst: BurstCache,
 }
 
 /// The last (VNI, source MAC, destination, second) this worker learned. A burst

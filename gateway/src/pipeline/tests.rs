@@ -103,6 +103,7 @@ impl Lab {
             now: 10,
             counters: &self.counters,
             learn_cache: &self.cache,
+            burst: Default::default(),
             mesh: None,
         }
     }

@@ -488,23 +488,20 @@ impl Bucket {
     #[inline]
     fn find(&self, key: u64, vhi: u64) -> Option<(usize, u64)> {
         // Only occupied slots are compared (the occupancy bits change only inside a
-        // write, so the seqlock validates them with the keys). A bucket holds a few
-        // entries at typical load, so this beats comparing all 15 keys.
+        // write, so the seqlock validates them with the keys), and the first match
+        // ends the scan: a bucket holds a few entries at typical load, and a hit
+        // compares half of them on average.
         let occ = ((self.header.load(Relaxed) & OCC_MASK) >> OCC_SHIFT) as u32;
-        let mut m = 0u32;
         let mut left = occ;
         while left != 0 {
             let i = left.trailing_zeros() as usize;
-            m |= ((self.keys[i].load(Relaxed) == key) as u32) << i;
-            left &= left - 1;
-        }
-        while m != 0 {
-            let i = m.trailing_zeros() as usize;
-            let v = self.values[i].load(Relaxed);
-            if v & VNI_HI_MASK == vhi && v & KIND_MASK != 0 {
-                return Some((i, v));
+            if self.keys[i].load(Relaxed) == key {
+                let v = self.values[i].load(Relaxed);
+                if v & VNI_HI_MASK == vhi && v & KIND_MASK != 0 {
+                    return Some((i, v));
+                }
             }
-            m &= m - 1;
+            left &= left - 1;
         }
         None
     }
@@ -719,7 +716,9 @@ impl Fdb {
     }
 
     /// Where frames to `mac` in `vni` go, if known. Lock-free; never writes.
-    #[inline]
+    /// Always inlined: it is the bridge's per-packet lookup, and as a call its frame
+    /// cost ~20 of its ~140 instructions.
+    #[inline(always)]
     pub fn lookup(&self, vni: u32, mac: MacAddr) -> Option<FdbDest> {
         let p = self.pos(vni, mac.to_u64());
         self.find(&p).map(|(_, _, v)| FdbDest::decode(v))
