@@ -6,7 +6,7 @@ use super::decision::{Decision, DropReason, Origin, Target};
 use super::{local, Ctx, Event, PacketBuf};
 use crate::tables::fdb::{FdbDest, LearnOutcome};
 use crate::tables::neighbours::NeighbourUpdate;
-use crate::wire::ethernet::{ethertype, MacAddr};
+use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, MacAddr, GROUP_BIT_U64};
 
 /// Learns the frame's source MAC in VNI slot `vni` against `dest`. Returns a drop
 /// when the source is not a unicast MAC (such a frame is invalid, 802.1Q 8.7).
@@ -14,25 +14,23 @@ use crate::wire::ethernet::{ethertype, MacAddr};
 /// touched out of line.
 #[inline(always)]
 pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> Option<Decision> {
-    // One bounds check for the whole header (callers guarantee 14 bytes).
+    // One bounds check for the whole header; the MACs are read as words.
     let Some(h) = frame.first_chunk::<14>() else {
         return Some(Decision::Drop(DropReason::Truncated));
     };
-    let src = MacAddr([h[6], h[7], h[8], h[9], h[10], h[11]]);
-    if !src.is_unicast() || src == MacAddr::ZERO {
+    let src = src_mac_u64(h);
+    if src & GROUP_BIT_U64 != 0 || src == 0 {
         return Some(Decision::Drop(DropReason::InvalidSourceMac));
     }
     let dest_key = match dest {
         FdbDest::Access { port, vlan } => (1 << 48) | (port as u64) << 16 | vlan as u64,
         FdbDest::Vtep(ip) => (2 << 48) | u32::from(ip) as u64,
     };
-    if !ctx.learn_cache.seen(
-        ctx.snap.vnis[vni as usize].vni,
-        src.to_u64(),
-        dest_key,
-        ctx.now,
-    ) {
-        learn_in_fdb(ctx, vni, src, dest);
+    if !ctx
+        .learn_cache
+        .seen(ctx.snap.vnis[vni as usize].vni, src, dest_key, ctx.now)
+    {
+        learn_in_fdb(ctx, vni, MacAddr::from_u64(src), dest);
     }
     None
 }
@@ -59,24 +57,24 @@ fn back_to(origin: Origin) -> Option<Target> {
 }
 
 /// Decides where an untagged frame of VNI slot `vni` that came from `origin` goes.
-#[inline]
+#[inline(always)]
 pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &mut B) -> Decision {
     let v = &ctx.snap.vnis[vni as usize];
     let frame = buf.data();
     let Some(h) = frame.first_chunk::<14>() else {
         return Decision::Drop(DropReason::Truncated);
     };
-    let dst = MacAddr([h[0], h[1], h[2], h[3], h[4], h[5]]);
+    let dst = dst_mac_u64(h);
     let etype = u16::from_be_bytes([h[12], h[13]]);
-    if etype == ethertype::ARP || (!v.local_ips.is_empty() && dst == v.router_mac) {
-        if let Some(d) = for_vxgw(ctx, vni, origin, dst, etype, buf) {
+    if etype == ethertype::ARP || (!v.local_ips.is_empty() && dst == v.router_mac.to_u64()) {
+        if let Some(d) = for_vxgw(ctx, vni, origin, MacAddr::from_u64(dst), etype, buf) {
             return d;
         }
     }
-    if dst.is_multicast() {
+    if dst & GROUP_BIT_U64 != 0 {
         return Decision::Flood { vni, from: origin };
     }
-    match ctx.fdb.lookup(v.vni, dst) {
+    match ctx.fdb.lookup_key(v.vni, dst) {
         None => Decision::Flood { vni, from: origin },
         Some(FdbDest::Access { port, vlan }) => {
             if origin == (Origin::Access { port, vlan }) {

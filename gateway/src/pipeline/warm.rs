@@ -6,7 +6,7 @@
 
 use super::{mesh, Ctx};
 use crate::tables::snapshot::ENCAP_LEN;
-use crate::wire::ethernet::{ethertype, MacAddr};
+use crate::wire::ethernet::{dst_mac_u64, ethertype, HEADER_LEN};
 use crate::wire::vlan;
 
 /// Warms the tables the frames of one burst received on `rx_port` will look up.
@@ -39,11 +39,14 @@ where
 /// An access frame: its VLAN's VNI and its destination MAC.
 #[inline]
 fn warm_access(ctx: &Ctx, map: &[u16; 4096], f: &[u8]) {
-    let Some(h) = f.first_chunk::<16>() else {
+    let Some(h) = f.first_chunk::<HEADER_LEN>() else {
         return;
     };
     let vid = match u16::from_be_bytes([h[12], h[13]]) {
-        ethertype::VLAN => u16::from_be_bytes([h[14], h[15]]) & vlan::VID_MAX,
+        ethertype::VLAN => match f.get(14..16) {
+            Some(t) => u16::from_be_bytes([t[0], t[1]]) & vlan::VID_MAX,
+            None => return,
+        },
         _ => 0,
     };
     let slot = map[vid as usize];
@@ -51,24 +54,21 @@ fn warm_access(ctx: &Ctx, map: &[u16; 4096], f: &[u8]) {
         .checked_sub(1)
         .and_then(|i| ctx.snap.vnis.get(i))
     {
-        ctx.fdb.prefetch(v.vni, dst_mac(h));
+        ctx.fdb.prefetch(v.vni, dst_mac_u64(h));
     }
 }
 
 /// A VXLAN frame without outer IP options: its VNI and its inner destination MAC.
 #[inline]
 fn warm_vxlan(ctx: &Ctx, f: &[u8]) {
-    let Some(h) = f.first_chunk::<{ ENCAP_LEN + 6 }>() else {
+    let Some(h) = f.first_chunk::<{ ENCAP_LEN + HEADER_LEN }>() else {
         return;
     };
     if h[14] != 0x45 || h[23] != crate::wire::ipv4::protocol::UDP {
         return;
     }
     let vni = u32::from_be_bytes([0, h[46], h[47], h[48]]);
-    ctx.fdb.prefetch(vni, dst_mac(&h[ENCAP_LEN..]));
-}
-
-#[inline(always)]
-fn dst_mac(h: &[u8]) -> MacAddr {
-    MacAddr([h[0], h[1], h[2], h[3], h[4], h[5]])
+    if let Some(inner) = h[ENCAP_LEN..].first_chunk::<HEADER_LEN>() {
+        ctx.fdb.prefetch(vni, dst_mac_u64(inner));
+    }
 }

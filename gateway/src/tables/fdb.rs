@@ -720,15 +720,22 @@ impl Fdb {
     /// cost ~20 of its ~140 instructions.
     #[inline(always)]
     pub fn lookup(&self, vni: u32, mac: MacAddr) -> Option<FdbDest> {
-        let p = self.pos(vni, mac.to_u64());
+        self.lookup_key(vni, mac.to_u64())
+    }
+
+    /// [`Fdb::lookup`] of a MAC given as [`MacAddr::to_u64`] (the bridge reads it so).
+    #[inline(always)]
+    pub fn lookup_key(&self, vni: u32, mac: u64) -> Option<FdbDest> {
+        let p = self.pos(vni, mac);
         self.find(&p).map(|(_, _, v)| FdbDest::decode(v))
     }
 
     /// Hints the CPU to load the bucket where `mac` of `vni` would be (all four of
     /// its lines): a burst's lookups prefetched together overlap their misses.
+    /// `mac` as [`MacAddr::to_u64`] has it.
     #[inline]
-    pub fn prefetch(&self, vni: u32, mac: MacAddr) {
-        let b = &self.buckets[self.pos(vni, mac.to_u64()).b1];
+    pub fn prefetch(&self, vni: u32, mac: u64) {
+        let b = &self.buckets[self.pos(vni, mac).b1];
         prefetch(&b.header);
         prefetch(&b.keys[SLOTS / 2]);
         prefetch(&b.values[0]);

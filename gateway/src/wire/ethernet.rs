@@ -33,6 +33,22 @@ mod field {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct MacAddr(pub [u8; 6]);
 
+/// The destination MAC of an Ethernet header as [`MacAddr::to_u64`] has it: one
+/// 8-byte load and a byte swap, where building a [`MacAddr`] takes six byte loads.
+#[inline(always)]
+pub fn dst_mac_u64(h: &[u8; HEADER_LEN]) -> u64 {
+    u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]) >> 16
+}
+
+/// The source MAC of an Ethernet header, like [`dst_mac_u64`].
+#[inline(always)]
+pub fn src_mac_u64(h: &[u8; HEADER_LEN]) -> u64 {
+    u64::from_be_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]) & 0xffff_ffff_ffff
+}
+
+/// The group (multicast) bit of a MAC in [`MacAddr::to_u64`] form.
+pub const GROUP_BIT_U64: u64 = 1 << 40;
+
 impl MacAddr {
     /// The broadcast address ff:ff:ff:ff:ff:ff.
     pub const BROADCAST: MacAddr = MacAddr([0xff; 6]);
