@@ -26,13 +26,14 @@ pub fn inner_flow_hash(frame: &[u8]) -> u64 {
     if u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4 {
         return ether_hash(frame.first_chunk::<14>().unwrap_or(&[0; 14]));
     }
-    let addrs = u64::from_be_bytes([h[26], h[27], h[28], h[29], h[30], h[31], h[32], h[33]]);
+    // Words in memory order (no byte swaps): a hash needs the bits, not their values.
+    let addrs = u64::from_le_bytes([h[26], h[27], h[28], h[29], h[30], h[31], h[32], h[33]]);
     let proto = h[23];
     let l4 = 14 + ((h[14] & 0x0f) as usize) * 4;
     let unfragmented = u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0;
     let ports = match frame.get(l4..l4 + 4) {
         Some(p) if unfragmented && (proto == 6 || proto == 17) && l4 >= 34 => {
-            u32::from_be_bytes([p[0], p[1], p[2], p[3]]) as u64
+            u32::from_le_bytes([p[0], p[1], p[2], p[3]]) as u64
         }
         _ => 0,
     };

@@ -43,7 +43,9 @@ pub fn dst_mac_u64(h: &[u8; HEADER_LEN]) -> u64 {
 /// The source MAC of an Ethernet header, like [`dst_mac_u64`].
 #[inline(always)]
 pub fn src_mac_u64(h: &[u8; HEADER_LEN]) -> u64 {
-    u64::from_be_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]) & 0xffff_ffff_ffff
+    // Bytes 6..14 shifted, not 4..12 masked: LLVM narrows a masked load to the six
+    // bytes it keeps, which takes three loads.
+    u64::from_be_bytes([h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[13]]) >> 16
 }
 
 /// The group (multicast) bit of a MAC in [`MacAddr::to_u64`] form.
