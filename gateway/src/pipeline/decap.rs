@@ -48,7 +48,10 @@ fn parse_outer(ul: &UnderlayView, f: &[u8]) -> Result<(Ipv4Addr, u32, usize, usi
     if f.len() >= IP + 20 && f[IP] == 0x45 {
         let total = u16::from_be_bytes([f[IP + 2], f[IP + 3]]) as usize;
         let outer_end = IP + total;
-        if total < 20 || outer_end > f.len() || checksum::sum(&f[IP..IP + 20]) != 0xffff {
+        let verifies = f[IP..]
+            .first_chunk::<20>()
+            .is_some_and(checksum::ipv4_header_verifies);
+        if total < 20 || outer_end > f.len() || !verifies {
             return Err(DropReason::MalformedIpv4);
         }
         return parse_udp_vxlan(ul, f, IP + 20, outer_end);

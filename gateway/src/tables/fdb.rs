@@ -466,7 +466,7 @@ fn overflow(h: u64) -> u64 {
 impl Bucket {
     /// Runs `f` on a consistent snapshot of the bucket (seqlock read) and returns
     /// its result with the header word it was read under. `f` must only read.
-    #[inline]
+    #[inline(always)]
     fn read<R>(&self, f: impl Fn(&Bucket) -> R) -> (R, u64) {
         let mut spins = 0;
         loop {
@@ -674,7 +674,8 @@ impl Fdb {
         self.max_vnis as usize
     }
 
-    #[inline]
+    // Always inlined: the secondary bucket is then only computed where it is used.
+    #[inline(always)]
     fn pos(&self, vni: u32, mac: u64) -> Pos {
         let vni = vni & MAX_VNI;
         let x1 = folded_mul(mac ^ self.k0, vni as u64 ^ self.k1);

@@ -37,6 +37,16 @@ pub fn fold(acc: u64) -> u16 {
     ((acc & 0xffff) + (acc >> 16)) as u16
 }
 
+/// True when an option-less IPv4 header's checksum verifies (its sum is 0xffff).
+/// The words are summed in memory order: a ones' complement sum of byte-swapped
+/// words is the byte-swapped sum (RFC 1071 section 2(B)), and 0xffff is its own
+/// swap, so the check needs no swaps.
+#[inline(always)]
+pub fn ipv4_header_verifies(h: &[u8; 20]) -> bool {
+    let w = |i: usize| u64::from(u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+    fold(w(0) + w(4) + w(8) + w(12) + w(16)) == 0xffff
+}
+
 /// Folded ones' complement sum of `data` as big-endian 16-bit words (a trailing odd byte is padded with zero).
 #[inline]
 pub fn sum(data: &[u8]) -> u16 {
@@ -237,6 +247,21 @@ mod tests {
         #[test]
         fn fold_equals_the_loop(acc in any::<u64>()) {
             prop_assert_eq!(fold(acc), fold_by_loop(acc));
+        }
+
+        #[test]
+        fn ipv4_header_check_agrees_with_the_sum(mut h in proptest::array::uniform20(any::<u8>()), fix in any::<bool>()) {
+            if fix {
+                // Make it verify: write the checksum over the rest.
+                h[10] = 0;
+                h[11] = 0;
+                let c = checksum(&h);
+                h[10..12].copy_from_slice(&c.to_be_bytes());
+            }
+            prop_assert_eq!(ipv4_header_verifies(&h), sum(&h) == 0xffff);
+            if fix {
+                prop_assert!(ipv4_header_verifies(&h));
+            }
         }
 
         #[test]
