@@ -387,7 +387,7 @@ fn fix_csum(ip: &mut [u8], at: usize, d: Delta) -> (u16, u16) {
 /// parses here is one they accept (TTL aside). Other protocols give
 /// [`NatError::NotTcpUdp`], other ICMP types [`NatError::NotIcmpEcho`] (an ICMP
 /// error goes to [`parse_icmp_error`]).
-#[inline]
+#[inline(always)]
 pub fn parse_flow(ip: &[u8]) -> Result<Flow, NatError> {
     let (hl, tl) = ip_bounds(ip)?;
     let proto = ip[IP_PROTO];
@@ -431,7 +431,7 @@ pub fn parse_flow(ip: &[u8]) -> Result<Flow, NatError> {
 /// [`NatError::Malformed`] (IPv4 header, or fewer than 20 TCP / 8 UDP bytes),
 /// [`NatError::NotTcpUdp`], [`NatError::Fragment`] (non-first fragment). On any
 /// error nothing is written.
-#[inline]
+#[inline(always)]
 pub fn rewrite(
     ip: &mut [u8],
     src: Option<(Ipv4Addr, u16)>,

@@ -1234,7 +1234,7 @@ impl Conntrack {
     /// the lookup (being removed, removed, or its entry reused; nothing is written
     /// except, at most, the `last_seen` of a connection being removed): the caller's
     /// hit is stale and must be looked up again.
-    #[inline]
+    #[inline(always)]
     pub fn observe_checked(&self, hit: &CtHit, tcp_flags: u8, now: u32) -> Option<CtState> {
         let e = self.entries.get(hit.idx as usize)?;
         let mut s = e.state.load(Acquire);
