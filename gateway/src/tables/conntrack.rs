@@ -186,6 +186,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use super::bucket_header::{backoff, bump_seq, BucketHeader, SEQ_MASK};
 pub use super::flow_hash::FlowKey;
 use crate::dpdk::prefetch;
 use crate::wire::tcp::flags as tcp;
@@ -211,11 +212,8 @@ const SLOT_IDX_MASK: u64 = 0x7fff_ffff;
 const SLOT_REPLY: u64 = 1 << 31;
 const SLOT_TAG_MASK: u64 = 0xffff_ffff << 32;
 
-// Bucket header word.
-const SEQ_MASK: u64 = 0xffff_ffff;
-const LOCK: u64 = 1 << 32;
-const OVF_SHIFT: u32 = 33;
-const OVF_MASK: u64 = !0 << OVF_SHIFT;
+/// Bucket header (`bucket_header.rs`): the overflow count takes the 31 bits left.
+type Header = BucketHeader<31>;
 
 // Entry meta word: sequence (bits 0-31) | LIVE.
 const LIVE: u64 = 1 << 32;
@@ -713,7 +711,7 @@ impl CtStats {
 #[repr(C, align(128))]
 #[derive(Default)]
 struct Bucket {
-    header: AtomicU64,
+    header: Header,
     slots: [AtomicU64; SLOTS],
 }
 
@@ -740,30 +738,6 @@ struct CounterBlock {
     states: [AtomicI64; CtState::COUNT],
 }
 
-/// Spins, then yields once a writer has obviously been descheduled.
-#[inline]
-fn backoff(spins: &mut u32) {
-    *spins += 1;
-    if *spins < 1024 {
-        std::hint::spin_loop();
-    } else {
-        // Tests fail instead of hanging when a writer died holding a lock.
-        #[cfg(test)]
-        assert!(*spins < 1 << 22, "conntrack lock or sequence stuck");
-        std::thread::yield_now();
-    }
-}
-
-#[inline]
-fn bump_seq(h: u64) -> u64 {
-    (h & !SEQ_MASK) | (h.wrapping_add(1) & SEQ_MASK)
-}
-
-#[inline]
-fn overflow(h: u64) -> u64 {
-    (h & OVF_MASK) >> OVF_SHIFT
-}
-
 impl Bucket {
     /// A consistent copy of the slots (seqlock read) and the header it was read under.
     #[inline]
@@ -775,68 +749,21 @@ impl Bucket {
     /// writer there; the empty hook compiles away).
     #[inline(always)]
     fn read_with(&self, mid: impl Fn()) -> ([u64; SLOTS], u64) {
-        let mut spins = 0;
-        loop {
-            let h1 = self.header.load(Acquire);
-            if h1 & 1 == 0 {
-                let s: [u64; SLOTS] = std::array::from_fn(|i| {
-                    if i == SLOTS / 2 {
-                        mid();
-                    }
-                    self.slots[i].load(Relaxed)
-                });
-                fence(Acquire);
-                let h2 = self.header.load(Relaxed);
-                if (h1 ^ h2) & SEQ_MASK == 0 {
-                    return (s, h1);
+        self.header.read(|| {
+            std::array::from_fn(|i| {
+                if i == SLOTS / 2 {
+                    mid();
                 }
-            }
-            backoff(&mut spins);
-        }
-    }
-
-    fn lock(&self) {
-        let mut spins = 0;
-        loop {
-            let h = self.header.load(Relaxed);
-            if h & LOCK == 0
-                && self
-                    .header
-                    .compare_exchange_weak(h, h | LOCK, Acquire, Relaxed)
-                    .is_ok()
-            {
-                return;
-            }
-            backoff(&mut spins);
-        }
-    }
-
-    // Only the lock holder stores the header, so the following are plain stores.
-
-    fn unlock(&self) {
-        let h = self.header.load(Relaxed);
-        debug_assert!(h & LOCK != 0 && h & 1 == 0);
-        self.header.store(h & !LOCK, Release);
+                self.slots[i].load(Relaxed)
+            })
+        })
     }
 
     /// Stores `word` in slot `i` inside a write section (lock held).
     fn write_slot(&self, i: usize, word: u64) {
-        let h = self.header.load(Relaxed);
-        debug_assert!(h & LOCK != 0 && h & 1 == 0);
-        self.header.store(bump_seq(h), Relaxed);
-        fence(Release);
+        self.header.begin_write();
         self.slots[i].store(word, Relaxed);
-        self.header.store(bump_seq(bump_seq(h)), Release);
-    }
-
-    /// Changes the overflow count (lock held). It does not bump the sequence:
-    /// readers use the count they loaded with their snapshot.
-    fn add_overflow(&self, delta: i64) {
-        let h = self.header.load(Relaxed);
-        debug_assert!(h & LOCK != 0);
-        let n = (overflow(h) as i64 + delta).clamp(0, (OVF_MASK >> OVF_SHIFT) as i64);
-        self.header
-            .store((h & !OVF_MASK) | ((n as u64) << OVF_SHIFT), Release);
+        self.header.end_write();
     }
 
     /// First free slot not in `skip`, and the number of used slots counting `skip`
@@ -1137,12 +1064,12 @@ impl Conntrack {
     fn find_hinted(&self, k: &Packed, p: &Pos, hint: usize) -> Option<CtHit> {
         let b = &self.buckets[p.b1];
         if let Some(slot) = b.slots.get(hint) {
-            let h1 = b.header.load(Acquire);
+            let h1 = b.header.load_acquire();
             let s = slot.load(Relaxed);
             if h1 & 1 == 0 && s & SLOT_TAG_MASK == p.tag {
                 if let Some(hit) = self.match_slot(s, k) {
                     fence(Acquire);
-                    if (b.header.load(Relaxed) ^ h1) & SEQ_MASK == 0 {
+                    if b.header.unchanged_since(h1) {
                         return Some(hit);
                     }
                 }
@@ -1157,7 +1084,7 @@ impl Conntrack {
         if let Some(hit) = self.match_slots(&slots, k, p.tag) {
             return Some(hit);
         }
-        if overflow(h) == 0 || p.b2 == p.b1 {
+        if Header::overflow(h) == 0 || p.b2 == p.b1 {
             return None;
         }
         let (slots, _) = self.buckets[p.b2].read();
@@ -1333,7 +1260,7 @@ impl Conntrack {
     fn lock_all(&self, sorted: &[usize; 4]) {
         for (i, &b) in sorted.iter().enumerate() {
             if i == 0 || sorted[i - 1] != b {
-                self.buckets[b].lock();
+                self.buckets[b].header.lock();
             }
         }
     }
@@ -1341,7 +1268,7 @@ impl Conntrack {
     fn unlock_all(&self, sorted: &[usize; 4]) {
         for (i, &b) in sorted.iter().enumerate() {
             if i == 0 || sorted[i - 1] != b {
-                self.buckets[b].unlock();
+                self.buckets[b].header.unlock();
             }
         }
     }
@@ -1423,7 +1350,7 @@ impl Conntrack {
     /// count first when it goes to the secondary.
     fn publish(&self, p: &Pos, (bi, si): (usize, usize), word: u64) {
         if bi != p.b1 {
-            self.buckets[p.b1].add_overflow(1);
+            self.buckets[p.b1].header.add_overflow(1);
         }
         self.buckets[bi].write_slot(si, word);
     }
@@ -1597,9 +1524,9 @@ impl Conntrack {
     /// Clears the slot holding exactly `word` in the buckets of `p`.
     fn clear_key(&self, p: &Pos, word: u64) {
         let (lo, hi) = (p.b1.min(p.b2), p.b1.max(p.b2));
-        self.buckets[lo].lock();
+        self.buckets[lo].header.lock();
         if hi != lo {
-            self.buckets[hi].lock();
+            self.buckets[hi].header.lock();
         }
         let mut found = false;
         for b in p.buckets() {
@@ -1607,16 +1534,16 @@ impl Conntrack {
             if let Some(i) = bucket.slots.iter().position(|s| s.load(Relaxed) == word) {
                 bucket.write_slot(i, 0);
                 if b != p.b1 {
-                    self.buckets[p.b1].add_overflow(-1);
+                    self.buckets[p.b1].header.add_overflow(-1);
                 }
                 found = true;
                 break;
             }
         }
         debug_assert!(found, "key slot {word:#x} of a live entry missing");
-        self.buckets[p.b1].unlock();
+        self.buckets[p.b1].header.unlock();
         if p.b2 != p.b1 {
-            self.buckets[p.b2].unlock();
+            self.buckets[p.b2].header.unlock();
         }
     }
 
@@ -1811,6 +1738,7 @@ impl Conntrack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tables::bucket_header::LOCK;
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet};
     use std::sync::atomic::AtomicBool;
@@ -1886,7 +1814,7 @@ mod tests {
         let mut keys = HashSet::new();
         let mut ovf = vec![0u64; t.buckets.len()];
         for (bi, b) in t.buckets.iter().enumerate() {
-            let h = b.header.load(Relaxed);
+            let h = b.header.load();
             if h & (LOCK | 1) != 0 {
                 return Err(format!("bucket {bi}: header {h:#x} locked or odd"));
             }
@@ -1924,7 +1852,7 @@ mod tests {
             }
         }
         for (bi, b) in t.buckets.iter().enumerate() {
-            let got = overflow(b.header.load(Relaxed));
+            let got = Header::overflow(b.header.load());
             if got != ovf[bi] {
                 return Err(format!("bucket {bi}: overflow {got}, counted {}", ovf[bi]));
             }
@@ -2493,10 +2421,10 @@ mod tests {
         // A writer slips in after the first half of the slots was copied.
         let (s, _) = b.read_with(|| {
             if calls.get() == 0 {
-                b.lock();
+                b.header.lock();
                 b.write_slot(0, 22);
                 b.write_slot(SLOTS - 1, 222);
-                b.unlock();
+                b.header.unlock();
             }
             calls.set(calls.get() + 1);
         });
@@ -2510,18 +2438,17 @@ mod tests {
         calls.set(0);
         let (s, _) = b.read_with(|| {
             if calls.get() == 0 {
-                b.lock();
-                b.add_overflow(1);
-                b.unlock();
+                b.header.lock();
+                b.header.add_overflow(1);
+                b.header.unlock();
             }
             calls.set(calls.get() + 1);
         });
         assert_eq!((s[0], calls.get()), (22, 1));
         // A reader waits while a write is in progress.
         let b = Arc::new(Bucket::default());
-        b.lock();
-        let h = b.header.load(Relaxed);
-        b.header.store(bump_seq(h), Relaxed);
+        b.header.lock();
+        b.header.begin_write();
         b.slots[0].store(5, Relaxed);
         let done = Arc::new(AtomicBool::new(false));
         let reader = {
@@ -2535,8 +2462,8 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         assert!(!done.load(Relaxed), "read while the sequence was odd");
         b.slots[0].store(6, Relaxed);
-        b.header.store(bump_seq(bump_seq(h)), Release);
-        b.unlock();
+        b.header.end_write();
+        b.header.unlock();
         assert_eq!(reader.join().unwrap(), 6);
     }
 

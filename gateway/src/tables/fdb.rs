@@ -118,13 +118,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use super::bucket_header::BucketHeader;
 use crate::dpdk::prefetch;
 use crate::wire::ethernet::MacAddr;
 use core::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::net::Ipv4Addr;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::sync::atomic::{fence, AtomicU32, AtomicU64};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 /// Slots per bucket (the header and 15 keys fill two cache lines).
 pub const SLOTS_PER_BUCKET: usize = 15;
@@ -155,15 +156,13 @@ const ALT: u64 = 1 << 35;
 const VNI_HI_SHIFT: u32 = 40;
 const VNI_HI_MASK: u64 = 0xff << VNI_HI_SHIFT;
 
-// Bucket header word.
-const SEQ_MASK: u64 = 0xffff_ffff;
-const LOCK: u64 = 1 << 32;
-const OVF_SHIFT: u32 = 33;
-/// Overflow count: 16 bits (an overflow beyond 65535 entries of one primary bucket
-/// saturates; lookups then may miss such entries, never read out of bounds).
-const OVF_MASK: u64 = 0xffff << OVF_SHIFT;
-/// Occupancy: bit i set = slot i holds an entry. Lets `find` look only at used slots.
-const OCC_SHIFT: u32 = 49;
+/// Bucket header (`bucket_header.rs`). Overflow count: 16 bits (an overflow beyond
+/// 65535 entries of one primary bucket saturates; lookups then may miss such entries,
+/// never read out of bounds).
+type Header = BucketHeader<16>;
+/// Occupancy, in the header's table bits: bit i set = slot i holds an entry. Lets
+/// `find` look only at used slots.
+const OCC_SHIFT: u32 = Header::TABLE_SHIFT;
 const OCC_MASK: u64 = 0x7fff << OCC_SHIFT;
 
 // Counter indices.
@@ -414,7 +413,7 @@ pub struct FdbStats {
 #[repr(C, align(128))]
 #[derive(Default)]
 struct Bucket {
-    header: AtomicU64,
+    header: Header,
     keys: [AtomicU64; SLOTS],
     values: [AtomicU64; SLOTS],
 }
@@ -439,48 +438,12 @@ struct VniSlot {
 #[derive(Default)]
 struct CounterBlock([AtomicU64; N_COUNTERS]);
 
-/// Spins, then yields once a writer has obviously been descheduled.
-#[inline]
-fn backoff(spins: &mut u32) {
-    *spins += 1;
-    if *spins < 1024 {
-        std::hint::spin_loop();
-    } else {
-        // Tests fail instead of hanging when a writer died holding a lock.
-        #[cfg(test)]
-        assert!(*spins < 1 << 22, "bucket lock or sequence stuck");
-        std::thread::yield_now();
-    }
-}
-
-#[inline]
-fn bump_seq(h: u64) -> u64 {
-    (h & !SEQ_MASK) | (h.wrapping_add(1) & SEQ_MASK)
-}
-
-#[inline]
-fn overflow(h: u64) -> u64 {
-    (h & OVF_MASK) >> OVF_SHIFT
-}
-
 impl Bucket {
     /// Runs `f` on a consistent snapshot of the bucket (seqlock read) and returns
     /// its result with the header word it was read under. `f` must only read.
     #[inline(always)]
     fn read<R>(&self, f: impl Fn(&Bucket) -> R) -> (R, u64) {
-        let mut spins = 0;
-        loop {
-            let h1 = self.header.load(Acquire);
-            if h1 & 1 == 0 {
-                let r = f(self);
-                fence(Acquire);
-                let h2 = self.header.load(Relaxed);
-                if (h1 ^ h2) & SEQ_MASK == 0 {
-                    return (r, h1);
-                }
-            }
-            backoff(&mut spins);
-        }
+        self.header.read(|| f(self))
     }
 
     /// The slot holding `key` with VNI top bits `vhi` (unsynchronised: call it
@@ -491,7 +454,7 @@ impl Bucket {
         // write, so the seqlock validates them with the keys), and the first match
         // ends the scan: a bucket holds a few entries at typical load, and a hit
         // compares half of them on average.
-        let occ = ((self.header.load(Relaxed) & OCC_MASK) >> OCC_SHIFT) as u32;
+        let occ = ((self.header.load() & OCC_MASK) >> OCC_SHIFT) as u32;
         let mut left = occ;
         while left != 0 {
             let i = left.trailing_zeros() as usize;
@@ -506,60 +469,10 @@ impl Bucket {
         None
     }
 
-    fn lock(&self) {
-        let mut spins = 0;
-        loop {
-            let h = self.header.load(Relaxed);
-            if h & LOCK == 0
-                && self
-                    .header
-                    .compare_exchange_weak(h, h | LOCK, Acquire, Relaxed)
-                    .is_ok()
-            {
-                return;
-            }
-            backoff(&mut spins);
-        }
-    }
-
-    // Only the lock holder stores the header, so the following are plain stores.
-
-    fn unlock(&self) {
-        let h = self.header.load(Relaxed);
-        debug_assert!(h & LOCK != 0 && h & 1 == 0);
-        self.header.store(h & !LOCK, Release);
-    }
-
-    fn begin_write(&self) {
-        let h = self.header.load(Relaxed);
-        debug_assert!(h & LOCK != 0 && h & 1 == 0);
-        self.header.store(bump_seq(h), Relaxed);
-        fence(Release);
-    }
-
-    fn end_write(&self) {
-        let h = self.header.load(Relaxed);
-        debug_assert!(h & LOCK != 0 && h & 1 == 1);
-        self.header.store(bump_seq(h), Release);
-    }
-
     /// Marks slot `i` used or free (lock held, inside a write).
     fn set_occupied(&self, i: usize, used: bool) {
-        let h = self.header.load(Relaxed);
-        debug_assert!(h & LOCK != 0 && h & 1 == 1);
-        let bit = 1u64 << (OCC_SHIFT + i as u32);
         self.header
-            .store(if used { h | bit } else { h & !bit }, Relaxed);
-    }
-
-    /// Changes the overflow count (lock held). It does not bump the sequence:
-    /// readers use the count they loaded with their snapshot.
-    fn add_overflow(&self, delta: i64) {
-        let h = self.header.load(Relaxed);
-        debug_assert!(h & LOCK != 0);
-        let n = (overflow(h) as i64 + delta).clamp(0, (OVF_MASK >> OVF_SHIFT) as i64);
-        self.header
-            .store((h & !OVF_MASK) | ((n as u64) << OVF_SHIFT), Release);
+            .set_table_bits(1 << (OCC_SHIFT + i as u32), used);
     }
 
     /// First free slot and the number of entries (lock held).
@@ -709,7 +622,7 @@ impl Fdb {
         if let Some((i, v)) = r {
             return Some((p.b1, i, v));
         }
-        if overflow(h) == 0 || p.b2 == p.b1 {
+        if Header::overflow(h) == 0 || p.b2 == p.b1 {
             return None;
         }
         let (r, _) = self.buckets[p.b2].read(|b| b.find(p.key, p.vhi));
@@ -869,28 +782,28 @@ impl Fdb {
     /// Locks both buckets of a key, lower index first.
     fn lock_pair(&self, p: &Pos) {
         let (lo, hi) = (p.b1.min(p.b2), p.b1.max(p.b2));
-        self.buckets[lo].lock();
+        self.buckets[lo].header.lock();
         if hi != lo {
-            self.buckets[hi].lock();
+            self.buckets[hi].header.lock();
         }
     }
 
     fn unlock_pair(&self, p: &Pos) {
-        self.buckets[p.b1].unlock();
+        self.buckets[p.b1].header.unlock();
         if p.b2 != p.b1 {
-            self.buckets[p.b2].unlock();
+            self.buckets[p.b2].header.unlock();
         }
     }
 
     /// Rewrites the value of an existing entry (both locks held).
     fn store_value(&self, bi: usize, i: usize, value: u64, now: Option<u32>) {
         let b = &self.buckets[bi];
-        b.begin_write();
+        b.header.begin_write();
         b.values[i].store(value, Relaxed);
         if let Some(now) = now {
             self.last_seen[bi].0[i].store(now, Relaxed);
         }
-        b.end_write();
+        b.header.end_write();
     }
 
     /// Stores a new entry in its primary or secondary (both locks held); false if
@@ -910,18 +823,18 @@ impl Fdb {
             (None, None) => return false,
         };
         let value = if bi != p.b1 {
-            self.buckets[p.b1].add_overflow(1);
+            self.buckets[p.b1].header.add_overflow(1);
             value | ALT
         } else {
             value
         };
         let b = &self.buckets[bi];
-        b.begin_write();
+        b.header.begin_write();
         self.last_seen[bi].0[i].store(last_seen, Relaxed);
         b.values[i].store(value, Relaxed);
         b.keys[i].store(p.key, Relaxed);
         b.set_occupied(i, true);
-        b.end_write();
+        b.header.end_write();
         true
     }
 
@@ -929,13 +842,13 @@ impl Fdb {
     /// entry's key held).
     fn clear_slot(&self, p: &Pos, bi: usize, i: usize, value: u64) {
         let b = &self.buckets[bi];
-        b.begin_write();
+        b.header.begin_write();
         b.keys[i].store(0, Relaxed);
         b.values[i].store(0, Relaxed);
         b.set_occupied(i, false);
-        b.end_write();
+        b.header.end_write();
         if value & ALT != 0 {
-            self.buckets[p.b1].add_overflow(-1);
+            self.buckets[p.b1].header.add_overflow(-1);
         }
         if let Some(s) = self.vni_slot(entry_vni(p.key, value), false) {
             let c = if value & STATIC != 0 {
@@ -1184,6 +1097,7 @@ impl Fdb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tables::bucket_header::LOCK;
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet};
     use std::sync::atomic::AtomicBool;
@@ -1221,7 +1135,7 @@ mod tests {
         let mut per_vni: HashMap<u32, (usize, usize)> = HashMap::new();
         let mut ovf = vec![0u64; f.buckets.len()];
         for (bi, b) in f.buckets.iter().enumerate() {
-            let h = b.header.load(Relaxed);
+            let h = b.header.load();
             if h & (LOCK | 1) != 0 {
                 return Err(format!("bucket {bi}: header {h:#x} locked or odd"));
             }
@@ -1264,7 +1178,7 @@ mod tests {
             }
         }
         for (bi, b) in f.buckets.iter().enumerate() {
-            let got = overflow(b.header.load(Relaxed));
+            let got = Header::overflow(b.header.load());
             if got != ovf[bi] {
                 return Err(format!("bucket {bi}: overflow {got}, counted {}", ovf[bi]));
             }
@@ -1289,7 +1203,7 @@ mod tests {
     fn words(f: &Fdb) -> Vec<u64> {
         let mut w = Vec::new();
         for (b, ls) in f.buckets.iter().zip(f.last_seen.iter()) {
-            w.push(b.header.load(Relaxed));
+            w.push(b.header.load());
             w.extend(b.keys.iter().map(|k| k.load(Relaxed)));
             w.extend(b.values.iter().map(|v| v.load(Relaxed)));
             w.extend(ls.0.iter().map(|x| x.load(Relaxed) as u64));
@@ -1693,7 +1607,7 @@ mod tests {
         assert!(f
             .buckets
             .iter()
-            .any(|b| overflow(b.header.load(Relaxed)) > 0));
+            .any(|b| Header::overflow(b.header.load()) > 0));
         validate(&f).unwrap();
         // Free a slot in bucket 0 and learn a refused MAC that maps there.
         let victim = f
@@ -1720,7 +1634,7 @@ mod tests {
         assert!(f
             .buckets
             .iter()
-            .all(|b| b.header.load(Relaxed) & OVF_MASK == 0));
+            .all(|b| Header::overflow(b.header.load()) == 0));
         validate(&f).unwrap();
     }
 
@@ -2225,12 +2139,12 @@ mod tests {
             let k = b.keys[0].load(Relaxed);
             if calls.get() == 0 {
                 // A writer slips in between the key and the value load.
-                b.lock();
-                b.begin_write();
+                b.header.lock();
+                b.header.begin_write();
                 b.keys[0].store(22, Relaxed);
                 b.values[0].store(222, Relaxed);
-                b.end_write();
-                b.unlock();
+                b.header.end_write();
+                b.header.unlock();
             }
             calls.set(calls.get() + 1);
             (k, b.values[0].load(Relaxed))
@@ -2245,9 +2159,9 @@ mod tests {
         calls.set(0);
         let (r, _) = b.read(|b| {
             if calls.get() == 0 {
-                b.lock();
-                b.add_overflow(1);
-                b.unlock();
+                b.header.lock();
+                b.header.add_overflow(1);
+                b.header.unlock();
             }
             calls.set(calls.get() + 1);
             b.keys[0].load(Relaxed)
@@ -2259,8 +2173,8 @@ mod tests {
     fn seqlock_reader_waits_for_a_write_in_progress() {
         let b = Arc::new(Bucket::default());
         b.keys[0].store(1, Relaxed);
-        b.lock();
-        b.begin_write();
+        b.header.lock();
+        b.header.begin_write();
         b.keys[0].store(2, Relaxed);
         let done = Arc::new(AtomicBool::new(false));
         let reader = {
@@ -2274,8 +2188,8 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         assert!(!done.load(Relaxed), "read while the sequence was odd");
         b.keys[0].store(3, Relaxed);
-        b.end_write();
-        b.unlock();
+        b.header.end_write();
+        b.header.unlock();
         assert_eq!(reader.join().unwrap(), 3);
     }
 
