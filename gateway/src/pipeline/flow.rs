@@ -2,6 +2,7 @@
 //! "a hash of fields from the inner packet"), so underlay ECMP and RSS spread flows
 //! while each flow keeps one path. In-process only: any good mix will do.
 
+use crate::tables::folded_mul::folded_mul;
 use crate::wire::ethernet::ethertype;
 
 /// One folded 64x64->128 multiply of two seeded words: the high bits (the ones
@@ -9,8 +10,7 @@ use crate::wire::ethernet::ethertype;
 /// finaliser, and enough for spreading flows over paths.
 #[inline(always)]
 fn mix(a: u64, b: u64) -> u64 {
-    let p = ((a ^ 0x243f_6a88_85a3_08d3) as u128) * ((b ^ 0x1319_8a2e_0370_7344) as u128);
-    (p as u64) ^ ((p >> 64) as u64)
+    folded_mul(a ^ 0x243f_6a88_85a3_08d3, b ^ 0x1319_8a2e_0370_7344)
 }
 
 /// Flow hash of an untagged Ethernet frame: IPv4 addresses, protocol and (for

@@ -188,6 +188,8 @@
 
 use super::bucket_header::{backoff, bump_seq, BucketHeader, SEQ_MASK};
 pub use super::flow_hash::FlowKey;
+use super::folded_mul::folded_mul;
+use super::seconds::{elapsed, is_later, latest};
 use crate::dpdk::prefetch;
 use crate::wire::tcp::flags as tcp;
 use core::fmt;
@@ -779,34 +781,6 @@ impl Bucket {
             }
         }
         (free, used)
-    }
-}
-
-#[inline]
-fn folded_mul(a: u64, b: u64) -> u64 {
-    let p = (a as u128) * (b as u128);
-    (p as u64) ^ ((p >> 64) as u64)
-}
-
-/// Is `now` later than `then` on the wrapping u32 clock?
-#[inline]
-fn is_later(now: u32, then: u32) -> bool {
-    (now.wrapping_sub(then) as i32) > 0
-}
-
-/// Seconds from `then` to `now` on the wrapping clock; 0 if `then` is in the future.
-#[inline]
-fn elapsed(now: u32, then: u32) -> u32 {
-    (now.wrapping_sub(then) as i32).max(0) as u32
-}
-
-/// The later of two seconds on the wrapping clock.
-#[inline]
-fn latest(a: u32, b: u32) -> u32 {
-    if is_later(b, a) {
-        b
-    } else {
-        a
     }
 }
 

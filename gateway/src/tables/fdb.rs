@@ -119,6 +119,8 @@
 #![warn(missing_docs)]
 
 use super::bucket_header::BucketHeader;
+use super::folded_mul::folded_mul;
+use super::seconds::{elapsed, is_later};
 use crate::dpdk::prefetch;
 use crate::wire::ethernet::MacAddr;
 use core::fmt;
@@ -488,24 +490,6 @@ impl Bucket {
         }
         (free, used)
     }
-}
-
-#[inline]
-fn folded_mul(a: u64, b: u64) -> u64 {
-    let p = (a as u128) * (b as u128);
-    (p as u64) ^ ((p >> 64) as u64)
-}
-
-/// Is `now` later than `then` on the wrapping u32 clock?
-#[inline]
-fn is_later(now: u32, then: u32) -> bool {
-    (now.wrapping_sub(then) as i32) > 0
-}
-
-/// Seconds from `then` to `now` on the wrapping clock; 0 if `then` is in the future.
-#[inline]
-fn elapsed(now: u32, then: u32) -> u32 {
-    (now.wrapping_sub(then) as i32).max(0) as u32
 }
 
 /// A key's place: its two buckets, its key word, its VNI top bits (value position).
