@@ -6,8 +6,9 @@
 //! 1. checks: ports and the FDB capacity are fixed while running; `validate()` of the
 //!    whole result; [`Snapshot::build`] with the same port resolver and the next
 //!    generation. Nothing has changed yet; an error here is the answer.
-//! 2. additions to the shared tables that can fail (static FDB entries added or
-//!    re-pointed, static neighbours set), each recorded so it can be undone. Harmless
+//! 2. additions to the shared tables that can fail (an FDB count slot for each new
+//!    VNI, static FDB entries added or re-pointed, static neighbours set), each
+//!    recorded so it can be undone. Harmless
 //!    before the snapshot: the pipeline only consults entries of VNIs and VTEPs the
 //!    current snapshot knows (an entry towards a VTEP it does not know yet floods).
 //! 3. persistence of the new configuration (write, fsync, rename, fsync the directory).
@@ -16,9 +17,11 @@
 //!    wait until no reader holds the old snapshot any more (workers load it once per
 //!    poll round, so this is the time until the change is in effect on every worker).
 //! 5. removals, which cannot fail: static FDB entries and static neighbours no longer
-//!    configured; every entry of a deleted VNI; every entry towards a deleted VTEP;
-//!    learned entries on an access member that left its VNI. After the grace period
-//!    no worker can re-learn into what was removed.
+//!    configured; every entry of a deleted VNI, then its FDB count slot (reused by
+//!    the next VNI created, so VNIs created and deleted over the gateway's life never
+//!    run the FDB's VNI table out); every entry towards a deleted VTEP; learned
+//!    entries on an access member that left its VNI. After the grace period no
+//!    worker can re-learn into what was removed.
 //!
 //! One writer at a time: the running configuration sits behind a mutex held for the
 //! whole commit, so requests are serialized. Workers never touch it.
@@ -119,6 +122,8 @@ pub struct Writer<'a> {
 }
 
 enum Undo {
+    /// Release the FDB count slot registered for this new VNI.
+    Vni(u32),
     /// Restore this static FDB entry (None: remove the entry).
     Fdb(u32, MacAddr, Option<FdbDest>),
     /// Restore this static neighbour (None: invalidate).
@@ -215,9 +220,15 @@ impl Live {
             .collect()
     }
 
-    /// Puts the static FDB entries and neighbours of `cfg` into the tables (start-up).
+    /// Registers the configured VNIs in the FDB and puts the static FDB entries and
+    /// neighbours into the tables (start-up, before the workers run).
     pub fn install_statics(&self) -> Result<(), String> {
         let cfg = self.config();
+        for v in &cfg.vnis {
+            self.fdb
+                .register_vni(v.id)
+                .map_err(|e| format!("VNI {}: {e}", v.id))?;
+        }
         for ((vni, _), (mac, dest)) in self.statics(&cfg) {
             self.fdb
                 .add_static(vni, mac, dest)
@@ -306,7 +317,18 @@ impl Writer<'_> {
             new.neighbours.iter().map(|n| (n.ip, n.mac)).collect();
         let mut undo = Vec::new();
         let mut failed = None;
-        for (&(vni, k), &(mac, dest)) in &new_fdb {
+        // New VNIs get their FDB count slot before any worker can learn into them.
+        let cur_vnis: BTreeSet<u32> = self.cur.vnis.iter().map(|v| v.id).collect();
+        for v in new.vnis.iter().filter(|v| !cur_vnis.contains(&v.id)) {
+            match live.fdb.register_vni(v.id) {
+                Ok(()) => undo.push(Undo::Vni(v.id)),
+                Err(e) => {
+                    failed = Some(format!("VNI {}: {e}", v.id));
+                    break;
+                }
+            }
+        }
+        for (&(vni, k), &(mac, dest)) in new_fdb.iter().filter(|_| failed.is_none()) {
             let before = old_fdb.get(&(vni, k)).map(|&(_, d)| d);
             if before == Some(dest) {
                 continue;
@@ -388,7 +410,12 @@ impl Writer<'_> {
         let new_vnis: HashMap<u32, &VniConfig> = new.vnis.iter().map(|v| (v.id, v)).collect();
         for v in &self.cur.vnis {
             match new_vnis.get(&v.id) {
-                None => removed += live.fdb.flush(&FdbFilter::all().vni(v.id)),
+                None => {
+                    removed += live.fdb.flush(&FdbFilter::all().vni(v.id));
+                    // No worker holds a snapshot with this VNI any more: its count
+                    // slot can go to the next VNI created.
+                    live.fdb.release_vni(v.id);
+                }
                 Some(nv) => {
                     for a in v.access.iter().filter(|a| !nv.access.contains(a)) {
                         if let Some(port) = live.port_id(&a.port) {
@@ -446,6 +473,9 @@ impl Writer<'_> {
                 }
                 Undo::Neigh(ip, None) => {
                     self.live.neigh.invalidate(ip);
+                }
+                Undo::Vni(vni) => {
+                    self.live.fdb.release_vni(vni);
                 }
             }
         }

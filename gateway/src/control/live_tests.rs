@@ -500,6 +500,36 @@ fn removals_flush_what_depends_on_them() {
 }
 
 #[test]
+fn vnis_created_and_deleted_never_run_the_fdb_vni_table_out() {
+    // The rig's FDB holds 64 VNIs at a time; 200 come and go, each learning a MAC.
+    let r = rig("vnichurn");
+    let base = r.fdb.vnis_in_use();
+    assert_eq!(base, 1, "the configured VNI is registered at start-up");
+    for i in 0..200u32 {
+        let vni = 6000 + i;
+        r.ok(
+            "vni.add",
+            json!({"id": vni, "access": [{"port": "p1", "vlan": 7}]}),
+        );
+        assert_eq!(r.fdb.vnis_in_use(), base + 1);
+        assert_eq!(
+            r.fdb.learn(
+                vni,
+                MacAddr([2, 0, 0, 0, 0, 9]),
+                FdbDest::Access { port: 1, vlan: 7 },
+                1,
+                10
+            ),
+            LearnOutcome::Learned,
+            "VNI {vni}"
+        );
+        let o = r.ok("vni.del", json!({"id": vni}));
+        assert_eq!(o["fdb_removed"], 1, "{o}");
+        assert_eq!(r.fdb.vnis_in_use(), base);
+    }
+}
+
+#[test]
 fn removals_wait_for_the_workers_to_drop_the_old_snapshot() {
     let r = rig("grace");
     // A "worker" holding the current snapshot for 30 ms, as if in the middle of a burst.

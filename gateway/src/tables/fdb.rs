@@ -37,7 +37,12 @@
 //!   invalidates a line that other workers' lookups read.
 //! * **VNI slots**: a fixed open-addressing table (`max_vnis` rounded up to a power
 //!   of two, times two) of `{vni, dynamic count, static count}`, one per 64-byte
-//!   line. A VNI takes a slot when its first entry is created and keeps it.
+//!   line. A VNI takes a slot when the control plane registers it
+//!   ([`Fdb::register_vni`]) or when its first entry is created, and keeps it until
+//!   the control plane releases it ([`Fdb::release_vni`], once the VNI is deleted and
+//!   flushed): the slot becomes a *tombstone* that probes walk past and the next
+//!   registration reuses, so VNIs created and deleted over a gateway's life never
+//!   exhaust the table.
 //!
 //! Memory: (256 + 64) bytes per 15 slots = 21.3 bytes per slot. [`Fdb::new`] makes
 //! `capacity * 4/3` slots (whole buckets), i.e. about 28.5 bytes per requested entry.
@@ -126,7 +131,7 @@ use crate::wire::ethernet::MacAddr;
 use core::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::net::Ipv4Addr;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
 /// Slots per bucket (the header and 15 keys fill two cache lines).
@@ -425,11 +430,15 @@ struct Bucket {
 #[derive(Default)]
 struct LastSeen([AtomicU32; 16]);
 
+/// The tag of a released VNI slot: not free (a probe goes on past it, so the VNIs
+/// placed behind it stay reachable), and only [`Fdb::register_vni`] reuses it.
+const VNI_TOMBSTONE: u32 = u32::MAX;
+
 /// Per-VNI entry counts.
 #[repr(align(64))]
 #[derive(Default)]
 struct VniSlot {
-    /// VNI + 1; 0 = free.
+    /// VNI + 1; 0 = never used; [`VNI_TOMBSTONE`] = released.
     tag: AtomicU32,
     dynamic: AtomicU32,
     statics: AtomicU32,
@@ -840,15 +849,23 @@ impl Fdb {
             } else {
                 &s.dynamic
             };
-            c.fetch_sub(1, Relaxed);
+            // Saturating: a slot released and reused while this removal ran must not
+            // wrap its new VNI's count (off by one at worst, for a moment).
+            let _ = c.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
         }
     }
 
+    /// Where `vni`'s probe for a count slot starts.
+    #[inline]
+    fn vni_home(&self, vni: u32) -> usize {
+        folded_mul(vni as u64 ^ self.k1, 0x9e37_79b9_7f4a_7c15) as usize & self.vni_mask
+    }
+
     /// The VNI's count slot; registers the VNI when `create` (None: table full).
+    /// Claims only never-used slots: tombstones are for [`Fdb::register_vni`].
     fn vni_slot(&self, vni: u32, create: bool) -> Option<&VniSlot> {
         let tag = vni + 1;
-        let mut i =
-            folded_mul(vni as u64 ^ self.k1, 0x9e37_79b9_7f4a_7c15) as usize & self.vni_mask;
+        let mut i = self.vni_home(vni);
         for _ in 0..=self.vni_mask {
             let s = &self.vnis[i];
             let t = s.tag.load(Acquire);
@@ -878,7 +895,69 @@ impl Fdb {
         None
     }
 
+    /// Reserves `vni`'s count slot ahead of its first entry, reusing a released one
+    /// when its probe passes one. Control plane only: one caller at a time, and no
+    /// worker may be learning into `vni` yet (register it before a snapshot that has
+    /// it is published). Idempotent.
+    pub fn register_vni(&self, vni: u32) -> Result<(), FdbError> {
+        let vni = vni & MAX_VNI;
+        let tag = vni + 1;
+        let mut i = self.vni_home(vni);
+        let mut tombstone = None;
+        for _ in 0..=self.vni_mask {
+            let s = &self.vnis[i];
+            match s.tag.load(Acquire) {
+                t if t == tag => return Ok(()),
+                VNI_TOMBSTONE => {
+                    tombstone = tombstone.or(Some(i));
+                }
+                0 => break,
+                _ => {}
+            }
+            i = (i + 1) & self.vni_mask;
+        }
+        if let Some(t) = tombstone {
+            if self.vnis_used.fetch_add(1, Relaxed) >= self.max_vnis {
+                self.vnis_used.fetch_sub(1, Relaxed);
+                return Err(FdbError::VniTableFull);
+            }
+            // Workers may only read a tombstone (they never claim one), so plain
+            // stores suffice: counts first, then the tag that makes them reachable.
+            let s = &self.vnis[t];
+            s.dynamic.store(0, Relaxed);
+            s.statics.store(0, Relaxed);
+            s.tag.store(tag, Release);
+            return Ok(());
+        }
+        // A never-used slot, claimed like a worker's first learn does (a worker may
+        // be claiming one for another VNI at the same time).
+        self.vni_slot(vni, true)
+            .map(|_| ())
+            .ok_or(FdbError::VniTableFull)
+    }
+
+    /// Releases `vni`'s count slot (a tombstone from now on). Control plane only, once
+    /// the VNI's entries are flushed and no worker can learn into it any more (after
+    /// the grace period of the snapshot that deleted it). False if it had no slot.
+    pub fn release_vni(&self, vni: u32) -> bool {
+        let vni = vni & MAX_VNI;
+        let Some(s) = self.vni_slot(vni, false) else {
+            return false;
+        };
+        s.tag.store(VNI_TOMBSTONE, Release);
+        s.dynamic.store(0, Relaxed);
+        s.statics.store(0, Relaxed);
+        self.vnis_used.fetch_sub(1, Relaxed);
+        true
+    }
+
+    /// Number of VNIs holding a count slot.
+    pub fn vnis_in_use(&self) -> usize {
+        self.vnis_used.load(Relaxed) as usize
+    }
+
     /// Adds or replaces a static entry (it replaces a dynamic entry of the same MAC).
+    /// Control plane only, like [`Fdb::register_vni`].
     pub fn add_static(&self, vni: u32, mac: MacAddr, dest: FdbDest) -> Result<(), FdbError> {
         let m = mac.to_u64();
         if mac.is_multicast() || m == 0 {
@@ -887,7 +966,9 @@ impl Fdb {
         if vni > MAX_VNI {
             return Err(FdbError::BadVni);
         }
-        let slot = self.vni_slot(vni, true).ok_or(FdbError::VniTableFull)?;
+        // The control plane's own registration: it may reuse a released slot.
+        self.register_vni(vni)?;
+        let slot = self.vni_slot(vni, false).ok_or(FdbError::VniTableFull)?;
         let p = self.pos(vni, m);
         let want = dest.encode() | STATIC;
         self.lock_pair(&p);
@@ -1199,6 +1280,55 @@ mod tests {
             w.extend(c.0.iter().map(|x| x.load(Relaxed)));
         }
         w
+    }
+
+    #[test]
+    fn released_vni_slots_are_reused_and_start_empty() {
+        let f = Fdb::with_seed(4096, 4, 7);
+        let m = |i: u64| MacAddr::from_u64(0x0200_0000_0000 | i);
+        let dest = FdbDest::Vtep(Ipv4Addr::new(10, 0, 0, 1));
+        // Without releases the table fills: a fifth VNI is refused.
+        for v in 0..4 {
+            f.register_vni(100 + v).unwrap();
+        }
+        assert_eq!(f.register_vni(200), Err(FdbError::VniTableFull));
+        assert_eq!(
+            f.learn(200, m(1), dest, 1, NO_LIMIT),
+            LearnOutcome::TableFull
+        );
+        for v in 0..4 {
+            assert!(f.release_vni(100 + v));
+        }
+        assert!(!f.release_vni(100), "released twice");
+        assert_eq!(f.vnis_in_use(), 0);
+        // A thousand VNIs created, used, flushed and released in turn.
+        for v in 0..1000u32 {
+            let vni = 1000 + v;
+            f.register_vni(vni).unwrap();
+            f.register_vni(vni).unwrap();
+            assert_eq!(f.vnis_in_use(), 1, "registering twice takes one slot");
+            assert_eq!(f.learned_vni(vni), 0, "a reused slot starts empty");
+            assert_eq!(
+                f.learn(vni, m(v as u64 + 1), dest, 1, 10),
+                LearnOutcome::Learned
+            );
+            f.add_static(vni, m(0xffff), dest).unwrap();
+            assert_eq!((f.len_vni(vni), f.learned_vni(vni)), (2, 1));
+            assert_eq!(f.flush(&FdbFilter::all().vni(vni)), 2);
+            assert!(f.release_vni(vni));
+            assert_eq!(f.len_vni(vni), 0);
+        }
+        assert_eq!(f.vnis_in_use(), 0);
+        // The table still holds four live VNIs (registered or created by a worker's
+        // first learn) and refuses a fifth.
+        for v in 0..3 {
+            f.register_vni(5000 + v).unwrap();
+        }
+        f.add_static(5003, m(1), dest).unwrap();
+        assert_eq!(f.learn(5000, m(2), dest, 2, 10), LearnOutcome::Learned);
+        assert_eq!(f.register_vni(6000), Err(FdbError::VniTableFull));
+        assert_eq!(f.len_vni(5003), 1);
+        validate(&f).unwrap();
     }
 
     #[test]
