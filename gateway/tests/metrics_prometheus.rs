@@ -44,6 +44,8 @@ const FAMILIES: &[(&str, &str, Option<&str>)] = &[
     ("vxgw_events_total", "counter", Some("event")),
     ("vxgw_fdb_entries", "gauge", Some("kind")),
     ("vxgw_fdb_capacity", "gauge", None),
+    ("vxgw_fdb_vnis", "gauge", None),
+    ("vxgw_fdb_vnis_max", "gauge", None),
     ("vxgw_fdb_learned_total", "counter", None),
     ("vxgw_fdb_moved_total", "counter", None),
     ("vxgw_fdb_aged_total", "counter", None),
@@ -434,6 +436,12 @@ fn exporter_counts_traffic_and_a_real_prometheus_scrapes_it() {
         sample(&text, "vxgw_fdb_capacity", "").unwrap() >= 262_144.0,
         "slots for at least the configured capacity"
     );
+    assert_eq!(
+        sample(&text, "vxgw_fdb_vnis", ""),
+        Some(1.0),
+        "the configured VNI is registered"
+    );
+    assert_eq!(sample(&text, "vxgw_fdb_vnis_max", ""), Some(4096.0));
     assert_eq!(
         sample(&text, "vxgw_neighbours", "state=\"static\""),
         Some(1.0)

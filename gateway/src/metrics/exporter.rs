@@ -193,6 +193,16 @@ const FDB_CAPACITY: Spec = gauge(
     None,
     "Entry slots in the FDB, all VNIs (preallocated at start, with headroom over the configured gateway.fdb_capacity).",
 );
+const FDB_VNIS: Spec = gauge(
+    "vxgw_fdb_vnis",
+    None,
+    "VNIs holding an FDB count slot (every configured VNI; a deleted VNI's slot is released for the next).",
+);
+const FDB_VNIS_MAX: Spec = gauge(
+    "vxgw_fdb_vnis_max",
+    None,
+    "Most VNIs the FDB holds at once.",
+);
 const FDB_LEARNED: Spec = counter(
     "vxgw_fdb_learned_total",
     None,
@@ -405,6 +415,8 @@ const SPECS: &[Spec] = &[
     EVENTS,
     FDB_ENTRIES,
     FDB_CAPACITY,
+    FDB_VNIS,
+    FDB_VNIS_MAX,
     FDB_LEARNED,
     FDB_MOVED,
     FDB_AGED,
@@ -585,6 +597,8 @@ impl Reading {
                 ],
             ),
             family(&FDB_CAPACITY, one(self.fdb_capacity as f64)),
+            family(&FDB_VNIS, one(fdb.vnis as f64)),
+            family(&FDB_VNIS_MAX, one(fdb.max_vnis as f64)),
             family(&FDB_LEARNED, one(fdb.learned as f64)),
             family(&FDB_MOVED, one(fdb.moved as f64)),
             family(&FDB_AGED, one(fdb.aged as f64)),

@@ -414,6 +414,10 @@ pub struct FdbStats {
     pub dynamic_entries: usize,
     /// Static entries now.
     pub static_entries: usize,
+    /// VNIs holding a count slot now (registered, or created by a first learn).
+    pub vnis: usize,
+    /// Most VNIs the table holds at once.
+    pub max_vnis: usize,
 }
 
 /// One bucket: header and keys in the first two cache lines, values in the next two.
@@ -1156,6 +1160,8 @@ impl Fdb {
             not_unicast: sum(C_NOT_UNICAST),
             dynamic_entries: dynamic,
             static_entries: statics,
+            vnis: self.vnis_in_use(),
+            max_vnis: self.max_vnis(),
         }
     }
 }
