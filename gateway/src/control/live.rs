@@ -8,9 +8,9 @@
 //!    generation. Nothing has changed yet; an error here is the answer.
 //! 2. additions to the shared tables that can fail (an FDB count slot for each new
 //!    VNI, static FDB entries added or re-pointed, static neighbours set), each
-//!    recorded so it can be undone. Harmless
-//!    before the snapshot: the pipeline only consults entries of VNIs and VTEPs the
-//!    current snapshot knows (an entry towards a VTEP it does not know yet floods).
+//!    recorded so it can be undone. Harmless before the snapshot: the pipeline only
+//!    consults entries of VNIs and VTEPs the current snapshot knows (an entry towards
+//!    a VTEP it does not know yet floods).
 //! 3. persistence of the new configuration (write, fsync, rename, fsync the directory).
 //!    If it fails, step 2 is undone and nothing changed.
 //! 4. publication of the snapshot ([`SnapshotCell::publish`]), then a grace period:
@@ -328,16 +328,18 @@ impl Writer<'_> {
                 }
             }
         }
-        for (&(vni, k), &(mac, dest)) in new_fdb.iter().filter(|_| failed.is_none()) {
-            let before = old_fdb.get(&(vni, k)).map(|&(_, d)| d);
-            if before == Some(dest) {
-                continue;
-            }
-            match live.fdb.add_static(vni, mac, dest) {
-                Ok(()) => undo.push(Undo::Fdb(vni, mac, before)),
-                Err(e) => {
-                    failed = Some(format!("static FDB entry {mac} in VNI {vni}: {e}"));
-                    break;
+        if failed.is_none() {
+            for (&(vni, k), &(mac, dest)) in &new_fdb {
+                let before = old_fdb.get(&(vni, k)).map(|&(_, d)| d);
+                if before == Some(dest) {
+                    continue;
+                }
+                match live.fdb.add_static(vni, mac, dest) {
+                    Ok(()) => undo.push(Undo::Fdb(vni, mac, before)),
+                    Err(e) => {
+                        failed = Some(format!("static FDB entry {mac} in VNI {vni}: {e}"));
+                        break;
+                    }
                 }
             }
         }
