@@ -627,14 +627,14 @@ impl Fdb {
     }
 
     /// Where frames to `mac` in `vni` go, if known. Lock-free; never writes.
-    /// Always inlined: it is the bridge's per-packet lookup, and as a call its frame
-    /// cost ~20 of its ~140 instructions.
     #[inline(always)]
     pub fn lookup(&self, vni: u32, mac: MacAddr) -> Option<FdbDest> {
         self.lookup_key(vni, mac.to_u64())
     }
 
     /// [`Fdb::lookup`] of a MAC given as [`MacAddr::to_u64`] (the bridge reads it so).
+    /// Always inlined: it is the bridge's per-packet lookup, and as a call its frame
+    /// cost ~20 of its ~140 instructions.
     #[inline(always)]
     pub fn lookup_key(&self, vni: u32, mac: u64) -> Option<FdbDest> {
         let p = self.pos(vni, mac);
