@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::dpdk::{tsc_now, Flushed, Mbuf, MbufBurst, Mempool, RxQueue, TxBuffer, TxQueue};
 use crate::metrics::{CachePadded, Counter};
 use crate::pipeline::egress::{self, EncapResult};
+use crate::pipeline::fast_path::{self, FastPort};
 use crate::pipeline::{
     build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, BackendCounters, Ctx, Decision,
     DropReason, Event, LearnCache, MeshCache, MeshTables, Origin, PacketBuf, PipelineCounters,
@@ -37,8 +38,8 @@ impl PacketBuf for Mbuf {
         Mbuf::data_mut(self)
     }
     #[inline]
-    fn prepend(&mut self, n: usize) -> bool {
-        Mbuf::prepend(self, n).is_some()
+    fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
+        Mbuf::prepend(self, n)
     }
     #[inline]
     fn adj(&mut self, n: usize) -> bool {
@@ -121,6 +122,9 @@ pub struct WorkerStats {
 /// Padded per-worker stats block.
 pub type WorkerCounters = CachePadded<WorkerStats>;
 
+// A port's bit in `Worker::tx_dirty`.
+const _: () = assert!(MAX_PORTS <= 32);
+
 /// Frames waiting for an underlay neighbour's MAC (bounded; oldest expire).
 const PENDING_CAP: usize = 64;
 /// Seconds a frame may wait for ARP.
@@ -157,6 +161,9 @@ pub struct Worker {
     spare: Vec<Pending>,
     /// Packets sent by flushes inside `send` (folded into the counters per round).
     tx_sent: u64,
+    /// Ports with frames queued since the last flush (bit per port id): the flush
+    /// visits only those, not all MAX_PORTS slots.
+    tx_dirty: u32,
     /// This worker's SNAT source ports (moved into `run`'s frame).
     snat: Option<SnatSource>,
     /// Worker index (0 does the periodic backend resolution).
@@ -184,6 +191,7 @@ impl Worker {
             pending: Vec::with_capacity(PENDING_CAP),
             spare: Vec::with_capacity(PENDING_CAP),
             tx_sent: 0,
+            tx_dirty: 0,
             id: snat.worker(),
             snat: Some(snat),
             last_refresh: u32::MAX,
@@ -228,9 +236,14 @@ impl Worker {
                     burst.prefetch(i);
                 }
                 warm_burst(&ctx, port, (0..n).map(|i| burst.data(i)));
+                let fast = FastPort::of(&snap, port);
                 for (i, mut m) in burst.drain().enumerate() {
                     if m.segments() > 1 {
                         c.pipeline.drop(DropReason::MultiSegment);
+                        continue;
+                    }
+                    if let Some(tx) = fast_path::forward(&ctx, fast, port, &mut m) {
+                        self.send(&ctx, tx, m);
                         continue;
                     }
                     mesh_cache.set_current(i);
@@ -262,8 +275,11 @@ impl Worker {
 
     #[inline]
     fn flush(&mut self, c: &WorkerCounters) {
-        for t in self.tx.iter_mut().flatten() {
-            if !t.buf.is_empty() {
+        let mut dirty = std::mem::take(&mut self.tx_dirty);
+        while dirty != 0 {
+            let p = dirty.trailing_zeros() as usize;
+            dirty &= dirty - 1;
+            if let Some(t) = self.tx.get_mut(p).and_then(Option::as_mut) {
                 let f = t.buf.flush(&mut t.q);
                 Self::count_tx(c, f);
             }
@@ -285,6 +301,7 @@ impl Worker {
     fn send(&mut self, ctx: &Ctx, port: u16, m: Mbuf) {
         match self.tx.get_mut(port as usize).and_then(Option::as_mut) {
             Some(t) => {
+                self.tx_dirty |= 1 << port;
                 let f = t.buf.push(m, &mut t.q);
                 self.tx_sent += f.sent;
                 if f.dropped > 0 {

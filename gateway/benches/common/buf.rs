@@ -33,12 +33,12 @@ impl PacketBuf for Buf {
     fn data_mut(&mut self) -> &mut [u8] {
         &mut self.bytes[self.start..self.end]
     }
-    fn prepend(&mut self, n: usize) -> bool {
+    fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
         if n > self.start {
-            return false;
+            return None;
         }
         self.start -= n;
-        true
+        Some(self.data_mut())
     }
     fn adj(&mut self, n: usize) -> bool {
         if n > self.end - self.start {

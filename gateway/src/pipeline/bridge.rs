@@ -22,6 +22,14 @@ pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> 
     if src & GROUP_BIT_U64 != 0 || src == 0 {
         return Some(Decision::Drop(DropReason::InvalidSourceMac));
     }
+    learn_mac(ctx, vni, src, dest);
+    None
+}
+
+/// Learns unicast source `src` (as [`src_mac_u64`] reads it) in VNI slot `vni`
+/// against `dest`: a check against the worker's last learn, the FDB out of line.
+#[inline(always)]
+pub(super) fn learn_mac(ctx: &Ctx, vni: u16, src: u64, dest: FdbDest) {
     let dest_key = match dest {
         FdbDest::Access { port, vlan } => (1 << 48) | (port as u64) << 16 | vlan as u64,
         FdbDest::Vtep(ip) => (2 << 48) | u32::from(ip) as u64,
@@ -32,10 +40,9 @@ pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> 
     {
         learn_in_fdb(ctx, vni, MacAddr::from_u64(src), dest);
     }
-    None
 }
 
-/// The FDB half of [`learn_source`]: once per source, destination and second.
+/// The FDB half of [`learn_mac`]: once per source, destination and second.
 #[inline(never)]
 fn learn_in_fdb(ctx: &Ctx, vni: u16, src: MacAddr, dest: FdbDest) {
     let v = &ctx.snap.vnis[vni as usize];

@@ -7,8 +7,9 @@ pub trait PacketBuf {
     fn data(&self) -> &[u8];
     /// The packet's bytes, writable.
     fn data_mut(&mut self) -> &mut [u8];
-    /// Grows the packet by `n` bytes at the front; false when the headroom is short.
-    fn prepend(&mut self, n: usize) -> bool;
+    /// Grows the packet by `n` bytes at the front and returns all its bytes (like
+    /// `rte_pktmbuf_prepend`); `None`, buffer unchanged, when the headroom is short.
+    fn prepend(&mut self, n: usize) -> Option<&mut [u8]>;
     /// Removes `n` bytes from the front; false when the packet is shorter.
     fn adj(&mut self, n: usize) -> bool;
     /// Removes `n` bytes from the end; false when the packet is shorter.
@@ -44,12 +45,12 @@ impl PacketBuf for VecBuf {
     fn data_mut(&mut self) -> &mut [u8] {
         &mut self.bytes[self.start..]
     }
-    fn prepend(&mut self, n: usize) -> bool {
+    fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
         if n > self.start {
-            return false;
+            return None;
         }
         self.start -= n;
-        true
+        Some(self.data_mut())
     }
     fn adj(&mut self, n: usize) -> bool {
         if n > self.bytes.len() - self.start {

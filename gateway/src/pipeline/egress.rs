@@ -32,10 +32,10 @@ pub enum EncapResult {
 #[inline]
 pub fn to_access<B: PacketBuf>(ctx: &Ctx, buf: &mut B, vlan: u16) -> Result<(), DropReason> {
     if vlan != 0 {
-        if !buf.prepend(vlan::HEADER_LEN) {
-            return Err(DropReason::NoHeadroom);
-        }
-        vlan::push_vlan_tag_in_place(buf.data_mut(), vlan).map_err(|_| DropReason::Truncated)?;
+        let data = buf
+            .prepend(vlan::HEADER_LEN)
+            .ok_or(DropReason::NoHeadroom)?;
+        vlan::push_vlan_tag_in_place(data, vlan).map_err(|_| DropReason::Truncated)?;
     }
     ctx.counters.event(Event::AccessOut);
     Ok(())
@@ -68,11 +68,11 @@ pub fn to_vtep<B: PacketBuf>(
     if ip_len > ul.mtu as usize {
         return EncapResult::Drop(DropReason::MtuExceeded);
     }
-    if !buf.prepend(ENCAP_LEN) {
+    let Some(data) = buf.prepend(ENCAP_LEN) else {
         return EncapResult::Drop(DropReason::NoHeadroom);
-    }
+    };
     write_outer(
-        &mut buf.data_mut()[..ENCAP_LEN],
+        &mut data[..ENCAP_LEN],
         v,
         nh_mac.0,
         ip_len as u16,
@@ -87,7 +87,7 @@ pub fn to_vtep<B: PacketBuf>(
 /// copy; six fields are written per packet, and the IPv4 checksum is the template's
 /// precomputed sum plus the total length, folded.
 #[inline(always)]
-fn write_outer(
+pub(super) fn write_outer(
     h: &mut [u8],
     v: &VtepView,
     dst_mac: [u8; 6],

@@ -20,6 +20,7 @@ mod decap;
 mod decision;
 pub mod egress;
 mod external;
+pub mod fast_path;
 mod flow;
 mod local;
 mod mesh;
@@ -123,3 +124,6 @@ mod tests;
 
 #[cfg(test)]
 mod mesh_tests;
+
+#[cfg(test)]
+mod fast_path_tests;

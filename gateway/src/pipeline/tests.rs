@@ -15,17 +15,17 @@ use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot};
 use crate::wire::MacAddr;
 
-const UL: u16 = 0;
-const ACC: u16 = 1;
-const UL_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
-const ACC_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];
-const VTEP_IP: [u8; 4] = [172, 30, 0, 1];
-const NODE1: [u8; 4] = [172, 30, 0, 11];
-const NODE2: [u8; 4] = [172, 30, 0, 12];
-const NODE1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x11, 0x11];
-const C1: [u8; 6] = [0x02, 0x42, 0x0a, 0xff, 0x00, 0x0b];
-const C3: [u8; 6] = [0x02, 0x42, 0x0a, 0xff, 0x00, 0x0d];
-const SRV: [u8; 6] = [0x02, 0x00, 0x0a, 0xff, 0x00, 0x64];
+pub(super) const UL: u16 = 0;
+pub(super) const ACC: u16 = 1;
+pub(super) const UL_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x01];
+pub(super) const ACC_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x00, 0x00, 0x02];
+pub(super) const VTEP_IP: [u8; 4] = [172, 30, 0, 1];
+pub(super) const NODE1: [u8; 4] = [172, 30, 0, 11];
+pub(super) const NODE2: [u8; 4] = [172, 30, 0, 12];
+pub(super) const NODE1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x11, 0x11];
+pub(super) const C1: [u8; 6] = [0x02, 0x42, 0x0a, 0xff, 0x00, 0x0b];
+pub(super) const C3: [u8; 6] = [0x02, 0x42, 0x0a, 0xff, 0x00, 0x0d];
+pub(super) const SRV: [u8; 6] = [0x02, 0x00, 0x0a, 0xff, 0x00, 0x64];
 
 const CONFIG: &str = r#"
 [gateway]
@@ -57,16 +57,16 @@ id = 5000
 access = [{ port = "acc", vlan = 200 }]
 "#;
 
-struct Lab {
-    snap: Snapshot,
-    fdb: Fdb,
-    neigh: Neighbours,
-    counters: PipelineCounters,
-    cache: LearnCache,
+pub(super) struct Lab {
+    pub(super) snap: Snapshot,
+    pub(super) fdb: Fdb,
+    pub(super) neigh: Neighbours,
+    pub(super) counters: PipelineCounters,
+    pub(super) cache: LearnCache,
 }
 
 impl Lab {
-    fn new() -> Lab {
+    pub(super) fn new() -> Lab {
         let cfg = Config::parse(CONFIG).expect("config");
         let snap = Snapshot::build(
             &cfg,
@@ -95,7 +95,7 @@ impl Lab {
         }
     }
 
-    fn ctx(&self) -> Ctx<'_> {
+    pub(super) fn ctx(&self) -> Ctx<'_> {
         Ctx {
             snap: &self.snap,
             fdb: &self.fdb,
@@ -117,7 +117,7 @@ impl Lab {
     }
 }
 
-fn inner_udp(src: [u8; 6], dst: [u8; 6], sport: u16) -> Vec<u8> {
+pub(super) fn inner_udp(src: [u8; 6], dst: [u8; 6], sport: u16) -> Vec<u8> {
     let mut v = Vec::new();
     PacketBuilder::ethernet2(src, dst)
         .ipv4([10, 255, 0, 100], [10, 255, 0, 11], 64)
@@ -127,7 +127,7 @@ fn inner_udp(src: [u8; 6], dst: [u8; 6], sport: u16) -> Vec<u8> {
     v
 }
 
-fn vxlan_from(src_ip: [u8; 4], vni: u32, flags: u8, inner: &[u8]) -> Vec<u8> {
+pub(super) fn vxlan_from(src_ip: [u8; 4], vni: u32, flags: u8, inner: &[u8]) -> Vec<u8> {
     let mut payload = vec![flags, 0, 0, 0];
     payload.extend_from_slice(&(vni << 8).to_be_bytes());
     payload.extend_from_slice(inner);
@@ -140,7 +140,7 @@ fn vxlan_from(src_ip: [u8; 4], vni: u32, flags: u8, inner: &[u8]) -> Vec<u8> {
     v
 }
 
-fn tagged(frame: &[u8], vid: u16) -> Vec<u8> {
+pub(super) fn tagged(frame: &[u8], vid: u16) -> Vec<u8> {
     let mut v = frame[..12].to_vec();
     v.extend_from_slice(&[0x81, 0x00]);
     v.extend_from_slice(&vid.to_be_bytes());
@@ -148,7 +148,7 @@ fn tagged(frame: &[u8], vid: u16) -> Vec<u8> {
     v
 }
 
-fn arp_request(sender_mac: [u8; 6], sender_ip: [u8; 4], target_ip: [u8; 4]) -> Vec<u8> {
+pub(super) fn arp_request(sender_mac: [u8; 6], sender_ip: [u8; 4], target_ip: [u8; 4]) -> Vec<u8> {
     let mut f = vec![0u8; 60];
     f[0..6].copy_from_slice(&[0xff; 6]);
     f[6..12].copy_from_slice(&sender_mac);

@@ -505,13 +505,27 @@ impl Bucket {
     }
 }
 
-/// A key's place: its two buckets, its key word, its VNI top bits (value position).
+/// A key's place: its primary bucket (the secondary is computed when asked for:
+/// the per-packet lookup needs it only when the primary has overflowed), its key
+/// word, its VNI top bits (value position).
 #[derive(Clone, Copy, Debug)]
 struct Pos {
     b1: usize,
-    b2: usize,
+    /// The first hash, from which the secondary bucket is derived.
+    x1: u64,
+    /// The number of buckets.
+    n: usize,
     key: u64,
     vhi: u64,
+}
+
+impl Pos {
+    /// The secondary bucket.
+    #[inline(always)]
+    fn b2(&self) -> usize {
+        let x2 = folded_mul(self.x1, 0x9e37_79b9_7f4a_7c15);
+        ((x2 as u128 * self.n as u128) >> 64) as usize
+    }
 }
 
 #[inline]
@@ -589,11 +603,11 @@ impl Fdb {
     fn pos(&self, vni: u32, mac: u64) -> Pos {
         let vni = vni & MAX_VNI;
         let x1 = folded_mul(mac ^ self.k0, vni as u64 ^ self.k1);
-        let x2 = folded_mul(x1, 0x9e37_79b9_7f4a_7c15);
-        let n = self.buckets.len() as u128;
+        let n = self.buckets.len();
         Pos {
-            b1: ((x1 as u128 * n) >> 64) as usize,
-            b2: ((x2 as u128 * n) >> 64) as usize,
+            b1: ((x1 as u128 * n as u128) >> 64) as usize,
+            x1,
+            n,
             key: (vni as u64 & 0xffff) << KEY_VNI_SHIFT | mac,
             vhi: ((vni >> 16) as u64) << VNI_HI_SHIFT,
         }
@@ -619,11 +633,15 @@ impl Fdb {
         if let Some((i, v)) = r {
             return Some((p.b1, i, v));
         }
-        if Header::overflow(h) == 0 || p.b2 == p.b1 {
+        if Header::overflow(h) == 0 {
             return None;
         }
-        let (r, _) = self.buckets[p.b2].read(|b| b.find(p.key, p.vhi));
-        r.map(|(i, v)| (p.b2, i, v))
+        let b2 = p.b2();
+        if b2 == p.b1 {
+            return None;
+        }
+        let (r, _) = self.buckets[b2].read(|b| b.find(p.key, p.vhi));
+        r.map(|(i, v)| (b2, i, v))
     }
 
     /// Where frames to `mac` in `vni` go, if known. Lock-free; never writes.
@@ -778,7 +796,7 @@ impl Fdb {
 
     /// Locks both buckets of a key, lower index first.
     fn lock_pair(&self, p: &Pos) {
-        let (lo, hi) = (p.b1.min(p.b2), p.b1.max(p.b2));
+        let (lo, hi) = (p.b1.min(p.b2()), p.b1.max(p.b2()));
         self.buckets[lo].header.lock();
         if hi != lo {
             self.buckets[hi].header.lock();
@@ -787,8 +805,8 @@ impl Fdb {
 
     fn unlock_pair(&self, p: &Pos) {
         self.buckets[p.b1].header.unlock();
-        if p.b2 != p.b1 {
-            self.buckets[p.b2].header.unlock();
+        if p.b2() != p.b1 {
+            self.buckets[p.b2()].header.unlock();
         }
     }
 
@@ -807,15 +825,15 @@ impl Fdb {
     /// both are full.
     fn insert_locked(&self, p: &Pos, value: u64, last_seen: u32) -> bool {
         let (free1, used1) = self.buckets[p.b1].free_slot();
-        let (free2, used2) = if p.b2 != p.b1 {
-            self.buckets[p.b2].free_slot()
+        let (free2, used2) = if p.b2() != p.b1 {
+            self.buckets[p.b2()].free_slot()
         } else {
             (None, SLOTS)
         };
         let primary_first = used1 < PRIMARY_FILL || used1 <= used2;
         let (bi, i) = match (free1, free2) {
             (Some(i), _) if primary_first => (p.b1, i),
-            (_, Some(i)) => (p.b2, i),
+            (_, Some(i)) => (p.b2(), i),
             (Some(i), None) => (p.b1, i),
             (None, None) => return false,
         };
@@ -1231,7 +1249,7 @@ mod tests {
                 if p.key != k || p.vhi != v & VNI_HI_MASK {
                     return Err(format!("bucket {bi} slot {i}: key bits"));
                 }
-                if (if alt { p.b2 } else { p.b1 }) != bi || (alt && p.b1 == p.b2) {
+                if (if alt { p.b2() } else { p.b1 }) != bi || (alt && p.b1 == p.b2()) {
                     return Err(format!("bucket {bi} slot {i}: misplaced {p:?}"));
                 }
                 if alt {
@@ -1740,7 +1758,7 @@ mod tests {
             .iter()
             .find(|&&n| {
                 let p = f.pos(1, mac(n).to_u64());
-                p.b1 == 0 || p.b2 == 0
+                p.b1 == 0 || p.b2() == 0
             })
             .unwrap();
         assert_eq!(

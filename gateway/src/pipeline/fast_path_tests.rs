@@ -1,0 +1,240 @@
+//! The fast path against the general path: the frames it takes leave exactly what
+//! the general path (ingress, then the worker's egress) leaves, the bytes, the port,
+//! the counters and the FDB; the frames it declines are untouched and nothing was
+//! learned or counted for them.
+
+use std::net::Ipv4Addr;
+
+use proptest::prelude::*;
+
+use super::egress::{self, EncapResult};
+use super::fast_path::{self, FastPort};
+use super::tests::*;
+use super::*;
+use crate::tables::fdb::{FdbDest, NO_LIMIT};
+use crate::wire::MacAddr;
+
+/// Untagged on the access port.
+const SRV0: [u8; 6] = [0x02, 0x00, 0x0a, 0xff, 0x00, 0x65];
+const UNKNOWN: [u8; 6] = [0x02, 0x77, 0, 0, 0, 0x01];
+
+/// A lab with known MACs on every side: SRV (access, VLAN 100), SRV0 (access,
+/// untagged), C1 behind node1 (next hop resolved), C3 behind node2 (next hop not
+/// resolved).
+fn lab() -> Lab {
+    let lab = Lab::new();
+    let acc = |vlan| FdbDest::Access { port: ACC, vlan };
+    let vtep = |ip| FdbDest::Vtep(Ipv4Addr::from(ip));
+    for (mac, dest) in [
+        (SRV, acc(100)),
+        (SRV0, acc(0)),
+        (C1, vtep(NODE1)),
+        (C3, vtep(NODE2)),
+    ] {
+        lab.fdb.learn(4096, MacAddr(mac), dest, 10, NO_LIMIT);
+    }
+    lab.neigh
+        .learn(Ipv4Addr::from(NODE1), MacAddr(NODE1_MAC), 10);
+    lab
+}
+
+/// The fast path on `frame` received on `port`.
+fn fast(lab: &Lab, port: u16, frame: &[u8]) -> (Option<u16>, VecBuf) {
+    let mut b = VecBuf::new(frame);
+    let ctx = lab.ctx();
+    let to = fast_path::forward(&ctx, FastPort::of(&lab.snap, port), port, &mut b);
+    (to, b)
+}
+
+/// What the worker does without the fast path: ingress, then the egress of a
+/// forwarding decision (`None` for every other decision).
+fn general(lab: &Lab, port: u16, frame: &[u8]) -> (Option<u16>, VecBuf) {
+    let mut b = VecBuf::new(frame);
+    let ctx = lab.ctx();
+    let to = match ingress(&ctx, port, &mut b) {
+        Decision::Forward {
+            vni,
+            to: Target::Vtep(i),
+        } => {
+            let hash = inner_flow_hash(b.data());
+            let vni = lab.snap.vnis[vni as usize].vni;
+            match egress::to_vtep(&ctx, &mut b, vni, i, hash) {
+                EncapResult::Ready { port } => Some(port),
+                _ => None,
+            }
+        }
+        Decision::Forward {
+            to: Target::Access { port, vlan },
+            ..
+        } => egress::to_access(&ctx, &mut b, vlan).ok().map(|()| port),
+        _ => None,
+    };
+    (to, b)
+}
+
+/// Every event and drop counter of a lab.
+fn counts(lab: &Lab) -> Vec<u64> {
+    let events = Event::ALL.iter().map(|&e| lab.counters.events(e));
+    events.chain([lab.counters.total_drops()]).collect()
+}
+
+/// Where each MAC of `macs` is in each VNI.
+fn fdb_view(lab: &Lab, macs: &[[u8; 6]]) -> Vec<Option<FdbDest>> {
+    let mut v = Vec::new();
+    for vni in [4096, 5000] {
+        for &m in macs {
+            v.push(lab.fdb.lookup(vni, MacAddr(m)));
+        }
+    }
+    v
+}
+
+/// Checks one frame on fresh labs; returns whether the fast path took it.
+fn check(port: u16, frame: &[u8]) -> Result<bool, TestCaseError> {
+    let (a, b) = (lab(), lab());
+    let (fast_to, fast_buf) = fast(&a, port, frame);
+    let macs: Vec<[u8; 6]> = [0, 6, 50, 56]
+        .iter()
+        .filter_map(|&o| frame.get(o..o + 6))
+        .map(|m| m.try_into().unwrap())
+        .collect();
+    match fast_to {
+        Some(to) => {
+            let (gen_to, gen_buf) = general(&b, port, frame);
+            prop_assert_eq!(gen_to, Some(to), "the general path sends it elsewhere");
+            prop_assert_eq!(fast_buf, gen_buf, "different bytes");
+            prop_assert_eq!(counts(&a), counts(&b), "different counters");
+            prop_assert_eq!(fdb_view(&a, &macs), fdb_view(&b, &macs), "different FDB");
+            Ok(true)
+        }
+        None => {
+            prop_assert_eq!(fast_buf, VecBuf::new(frame), "declined but changed");
+            prop_assert_eq!(counts(&a), counts(&lab()), "declined but counted");
+            prop_assert_eq!(
+                fdb_view(&a, &macs),
+                fdb_view(&lab(), &macs),
+                "declined but learned"
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// An inner frame from `src` to `dst` with `payload` bytes of UDP payload.
+fn inner(src: [u8; 6], dst: [u8; 6], payload: usize) -> Vec<u8> {
+    let mut f = inner_udp(src, dst, 7);
+    f.resize(f.len() - 40 + payload, 0xab);
+    f
+}
+
+#[test]
+fn fast_path_takes_known_unicast_both_ways_and_matches_the_general_path() {
+    let vx = |from, vni, f: &[u8]| vxlan_from(from, vni, 0x08, f);
+    let taken = [
+        (ACC, inner(SRV0, C1, 40)),
+        (ACC, tagged(&inner(SRV, C1, 40), 100)),
+        (UL, vx(NODE1, 4096, &inner(C1, SRV0, 40))),
+        (UL, vx(NODE1, 4096, &inner(C1, SRV, 40))),
+        (UL, vx(NODE2, 4096, &inner(C3, SRV, 40))),
+    ];
+    for (port, f) in &taken {
+        let took = check(*port, f).unwrap_or_else(|e| panic!("{e}: port {port} frame {f:02x?}"));
+        assert!(took, "not taken: port {port} frame {f:02x?}");
+    }
+    let declined = [
+        // Broadcast, unknown destination, next hop unresolved, VLAN not mapped,
+        // an 802.1ad tag.
+        (ACC, inner(SRV0, [0xff; 6], 40)),
+        (ACC, inner(SRV0, UNKNOWN, 40)),
+        (ACC, inner(SRV0, C3, 40)),
+        (ACC, tagged(&inner(SRV, C1, 40), 300)),
+        (ACC, {
+            let mut f = tagged(&inner(SRV, C1, 40), 100);
+            f[12..14].copy_from_slice(&[0x88, 0xa8]);
+            f
+        }),
+        // Too big for the underlay once encapsulated.
+        (ACC, inner(SRV0, C1, 1500 - 28)),
+        // ARP, VXLAN without the I flag, from an unknown VTEP, unknown VNI, split
+        // horizon.
+        (ACC, arp_request(SRV0, [10, 255, 0, 100], [10, 255, 0, 11])),
+        (UL, vxlan_from(NODE1, 4096, 0x00, &inner(C1, SRV, 40))),
+        (UL, vx([172, 30, 0, 99], 4096, &inner(C1, SRV, 40))),
+        (UL, vx(NODE1, 7, &inner(C1, SRV, 40))),
+        (UL, vx(NODE1, 4096, &inner(C1, C3, 40))),
+    ];
+    for (port, f) in &declined {
+        let took = check(*port, f).unwrap_or_else(|e| panic!("{e}: port {port} frame {f:02x?}"));
+        assert!(!took, "taken: port {port} frame {f:02x?}");
+    }
+}
+
+/// `packet` with the outer IPv4 flags and fragment offset set to `frag`, its
+/// header checksum still right.
+fn with_outer_frag(mut packet: Vec<u8>, frag: u16) -> Vec<u8> {
+    packet[20..22].copy_from_slice(&frag.to_be_bytes());
+    packet[24..26].copy_from_slice(&[0, 0]);
+    let sum = crate::wire::checksum::sum(&packet[14..34]);
+    packet[24..26].copy_from_slice(&(!sum).to_be_bytes());
+    packet
+}
+
+/// MACs the generated frames use: known on each side, unknown, group, zero.
+fn mac_pool() -> impl Strategy<Value = [u8; 6]> {
+    prop::sample::select(vec![
+        SRV,
+        SRV0,
+        C1,
+        C3,
+        UNKNOWN,
+        [0xff; 6],
+        [0x01, 0, 0x5e, 0, 0, 1],
+        [0; 6],
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+    /// Generated access frames and VXLAN packets, then up to three bytes
+    /// overwritten anywhere and a length change: whatever the fast path takes, it
+    /// does as the general path would; whatever it declines, it leaves alone.
+    #[test]
+    fn fast_path_matches_the_general_path(
+        kind in 0u8..3,
+        src in mac_pool(),
+        dst in mac_pool(),
+        vid in prop::sample::select(vec![0u16, 100, 200, 300]),
+        from in prop::sample::select(vec![NODE1, NODE2, [172, 30, 0, 99]]),
+        vni in prop::sample::select(vec![4096u32, 5000, 7]),
+        arp in any::<bool>(),
+        flags in prop::sample::select(vec![0x08u8, 0x00, 0x0c]),
+        frag in prop::sample::select(vec![0u16, 0x4000, 0x2000, 0x0001]),
+        tpid in prop::sample::select(vec![[0x81u8, 0x00], [0x88, 0xa8]]),
+        payload in prop::sample::select(vec![0usize, 18, 40, 1000, 1500]),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        resize in -8i32..8,
+        wrong_port in prop::bool::weighted(0.1),
+    ) {
+        let mut f = inner(src, dst, payload);
+        if arp {
+            f[12..14].copy_from_slice(&[0x08, 0x06]);
+        }
+        let (mut f, port) = match kind {
+            0 => (f, ACC),
+            1 => {
+                let mut t = tagged(&f, vid);
+                t[12..14].copy_from_slice(&tpid);
+                (t, ACC)
+            }
+            _ => (with_outer_frag(vxlan_from(from, vni, flags, &f), frag), UL),
+        };
+        for (at, byte) in edits {
+            let i = at.index(f.len());
+            f[i] = byte;
+        }
+        let len = (f.len() as i32 + resize).max(0) as usize;
+        f.resize(len, 0);
+        let port = if wrong_port { UL + ACC - port } else { port };
+        check(port, &f)?;
+    }
+}
