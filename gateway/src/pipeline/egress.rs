@@ -85,7 +85,7 @@ pub fn to_vtep<B: PacketBuf>(
 
 /// Fills the outer headers from the VTEP's template: the constant 50 bytes are one
 /// copy; six fields are written per packet, and the IPv4 checksum is the template's
-/// precomputed sum plus the total length, folded.
+/// precomputed sum plus the total length.
 #[inline(always)]
 pub(super) fn write_outer(
     h: &mut [u8],
@@ -98,7 +98,7 @@ pub(super) fn write_outer(
     h.copy_from_slice(&v.header);
     h[0..6].copy_from_slice(&dst_mac);
     h[16..18].copy_from_slice(&ip_len.to_be_bytes());
-    let csum = !checksum::fold(v.ip_sum_base as u64 + ip_len as u64);
+    let csum = !checksum::add16(v.ip_sum_base, ip_len);
     h[24..26].copy_from_slice(&csum.to_be_bytes());
     h[34..36].copy_from_slice(&source_port(flow_hash).to_be_bytes());
     h[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());

@@ -15,7 +15,7 @@ fn mix(a: u64, b: u64) -> u64 {
 
 /// Flow hash of an untagged Ethernet frame: IPv4 addresses, protocol and (for
 /// unfragmented TCP/UDP) ports; MAC addresses and ethertype otherwise.
-#[inline]
+#[inline(always)]
 pub fn inner_flow_hash(frame: &[u8]) -> u64 {
     let Some(h) = frame.first_chunk::<34>() else {
         return match frame.first_chunk::<14>() {

@@ -70,8 +70,9 @@ pub struct VtepView {
     /// and the VNI are written per packet.
     pub header: [u8; ENCAP_LEN],
     /// One's-complement sum of the constant IPv4 header words (checksum and total
-    /// length taken as zero), so the per-packet checksum is one add and a fold.
-    pub ip_sum_base: u32,
+    /// length taken as zero), folded to 16 bits, so the per-packet checksum is one
+    /// ones' complement add ([`crate::wire::checksum::add16`]).
+    pub ip_sum_base: u16,
 }
 
 /// A VXLAN segment.
@@ -612,7 +613,7 @@ fn outer_template(
     ttl: u8,
     dscp: u8,
     df: bool,
-) -> ([u8; ENCAP_LEN], u32) {
+) -> ([u8; ENCAP_LEN], u16) {
     let mut h = [0u8; ENCAP_LEN];
     h[6..12].copy_from_slice(&ul.mac.0);
     h[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
@@ -624,10 +625,7 @@ fn outer_template(
     ip[9] = 17;
     ip[12..16].copy_from_slice(&ul.vtep_ip.octets());
     ip[16..20].copy_from_slice(&dst.octets());
-    let mut sum = 0u32;
-    for w in ip.chunks(2) {
-        sum += u16::from_be_bytes([w[0], w[1]]) as u32;
-    }
+    let sum = crate::wire::checksum::sum(ip);
     h[36..38].copy_from_slice(&ul.vxlan_port.to_be_bytes());
     h[42] = crate::wire::vxlan::FLAG_I;
     (h, sum)
