@@ -146,7 +146,11 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
     let f = buf.data();
     let h = f.first_chunk::<{ ENCAP_LEN + HEADER_LEN }>()?;
     let outer_eth = h.first_chunk::<HEADER_LEN>()?;
+    let inner = h[ENCAP_LEN..].first_chunk::<HEADER_LEN>()?;
+    // Routing-mesh replies are addressed to vxgw's overlay MAC (the underlay port's
+    // MAC): they leave at the first look, not after the whole outer check.
     if dst_mac_u64(outer_eth) != port_mac
+        || dst_mac_u64(inner) == port_mac
         || u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4
         || h[IP] != 0x45
         || h[IP + 9] != protocol::UDP
@@ -176,7 +180,6 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
         h[UDP + 14],
     ]))?;
     let v = ctx.snap.vnis.get(slot as usize)?;
-    let inner = h[ENCAP_LEN..].first_chunk::<HEADER_LEN>()?;
     let (src, dst) = bridged_macs(inner)?;
     let etype = u16::from_be_bytes([inner[12], inner[13]]);
     if etype == ethertype::ARP || (!v.local_ips.is_empty() && dst == v.router_mac.to_u64()) {
