@@ -1,4 +1,5 @@
-//! The only safe layer over `dpdk-sys`: EAL, mempools, mbufs, ports, queues, lcores.
+//! The only safe layer over `dpdk-sys`: EAL, mempools, mbufs, ports, queues, lcores;
+//! and huge-page advice for the big tables (the one OS call the tables need).
 //!
 //! This layer moves packets; it knows nothing of VXLAN or of what the packets mean.
 //! Every `unsafe` block of the gateway lives under this directory, each with a
@@ -6,6 +7,7 @@
 
 mod eal;
 mod error;
+mod huge_pages;
 mod lcore;
 mod mbuf;
 mod mempool;
@@ -16,6 +18,7 @@ mod telemetry;
 
 pub use eal::Eal;
 pub use error::DpdkError;
+pub use huge_pages::huge_table;
 pub use lcore::{current_lcore, tsc_hz, tsc_now, LaunchedWorker};
 pub use mbuf::{Drain, Flushed, Mbuf, MbufBurst, TxBuffer, BURST_SIZE};
 pub use mempool::Mempool;

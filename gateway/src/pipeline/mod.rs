@@ -10,6 +10,10 @@
 //! ingress pops the 802.1Q tag), learns its source, and decides where it goes; the
 //! [`egress`] functions then dress a frame for one destination (push a VLAN tag, or
 //! prepend the outer headers of a VTEP).
+//!
+//! In front of it, the worker runs the [`fast_path`] on the frames of an access port
+//! and of the underlay port: known unicast to the other side, decided and done in one
+//! pass. What it declines, untouched, goes through `ingress` as above.
 
 mod access;
 mod bridge;

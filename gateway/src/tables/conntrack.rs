@@ -190,7 +190,7 @@ use super::bucket_header::{backoff, bump_seq, BucketHeader, SEQ_MASK};
 pub use super::flow_hash::FlowKey;
 use super::folded_mul::folded_mul;
 use super::seconds::{elapsed, is_later, latest};
-use crate::dpdk::prefetch;
+use crate::dpdk::{huge_table, prefetch};
 use crate::wire::tcp::flags as tcp;
 use core::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -900,8 +900,8 @@ impl Conntrack {
         let n_buckets = n_buckets.max(2);
         let mix = |x: u64| folded_mul(x ^ 0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344) | 1;
         let t = Conntrack {
-            entries: (0..capacity).map(|_| Entry::default()).collect(),
-            buckets: (0..n_buckets).map(|_| Bucket::default()).collect(),
+            entries: huge_table(capacity, Entry::default),
+            buckets: huge_table(n_buckets, Bucket::default),
             free: (0..FREE_STRIPES).map(|_| FreeHead::default()).collect(),
             counters: (0..STRIPES).map(|_| CounterBlock::default()).collect(),
             timeouts,

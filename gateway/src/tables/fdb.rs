@@ -126,7 +126,7 @@
 use super::bucket_header::BucketHeader;
 use super::folded_mul::folded_mul;
 use super::seconds::{elapsed, is_later};
-use crate::dpdk::prefetch;
+use crate::dpdk::{huge_table, prefetch};
 use crate::wire::ethernet::MacAddr;
 use core::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -576,8 +576,8 @@ impl Fdb {
         let vni_slots = max_vnis.next_power_of_two() * 2;
         let mix = |x: u64| folded_mul(x ^ 0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344) | 1;
         Fdb {
-            buckets: (0..n_buckets).map(|_| Bucket::default()).collect(),
-            last_seen: (0..n_buckets).map(|_| LastSeen::default()).collect(),
+            buckets: huge_table(n_buckets, Bucket::default),
+            last_seen: huge_table(n_buckets, LastSeen::default),
             k0: mix(seed),
             k1: mix(seed.rotate_left(32) ^ 0xa409_3822_299f_31d0),
             vnis: (0..vni_slots).map(|_| VniSlot::default()).collect(),
