@@ -375,14 +375,24 @@ impl TxBuffer {
         }
     }
 
-    /// Queues `m`, sending a full burst first when needed.
+    /// Queues `m`, sending a full burst first when needed. Inlined, the common case
+    /// is a compare and a store; the caller sees a zero `Flushed` it can fold away.
     #[inline]
     pub fn push(&mut self, m: Mbuf, q: &mut super::TxQueue) -> Flushed {
-        let mut f = Flushed::default();
         if self.burst.is_full() {
-            f = self.flush(q);
+            return self.flush_and_push(m, q);
         }
-        // Cannot fail: the burst has room (flushed if it was full).
+        // Cannot fail: the burst has room.
+        let _ = self.burst.push(m);
+        Flushed::default()
+    }
+
+    /// Once a burst: sends the full buffer, then queues `m`.
+    #[cold]
+    #[inline(never)]
+    fn flush_and_push(&mut self, m: Mbuf, q: &mut super::TxQueue) -> Flushed {
+        let f = self.flush(q);
+        // Cannot fail: the burst was just emptied.
         let _ = self.burst.push(m);
         f
     }
