@@ -82,6 +82,13 @@ fn bridged_macs(h: &[u8; HEADER_LEN]) -> Option<(u64, u64)> {
     Some((src, dst))
 }
 
+/// The big-endian word at byte `O` of the outer headers.
+#[inline(always)]
+fn be32_at<const O: usize>(h: &[u8; ENCAP_LEN + HEADER_LEN]) -> u32 {
+    let (_, rest) = h.split_at(O);
+    u32::from_be_bytes(*rest.first_chunk::<4>().unwrap_or(&[0; 4]))
+}
+
 /// Access port -> known unicast behind a VTEP: pop the tag, encapsulate.
 #[inline(always)]
 fn encap<B: PacketBuf>(ctx: &Ctx, map: &[u16; 4096], rx_port: u16, buf: &mut B) -> Option<u16> {
@@ -171,14 +178,13 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
     {
         return None;
     }
-    let from = Ipv4Addr::new(h[IP + 12], h[IP + 13], h[IP + 14], h[IP + 15]);
+    // Whole words, not bytes assembled: LLVM keeps byte loads and shifts otherwise.
+    let from = Ipv4Addr::from(be32_at::<{ IP + 12 }>(h));
     ctx.burst.vtep_slot(ctx.snap, from)?;
-    let slot = ctx.snap.vni_slot(u32::from_be_bytes([
-        0,
-        h[UDP + 12],
-        h[UDP + 13],
-        h[UDP + 14],
-    ]))?;
+    // The VNI is the top 24 bits of the VXLAN header's second word.
+    let slot = ctx
+        .burst
+        .vni_slot(ctx.snap, be32_at::<{ UDP + 12 }>(h) >> 8)?;
     let v = ctx.snap.vnis.get(slot as usize)?;
     let (src, dst) = bridged_macs(inner)?;
     let etype = u16::from_be_bytes([inner[12], inner[13]]);

@@ -179,6 +179,57 @@ fn with_outer_frag(mut packet: Vec<u8>, frag: u16) -> Vec<u8> {
     packet
 }
 
+/// A burst mixing VNIs, VTEPs and sides, through one context (one burst cache, as
+/// the worker runs it: fast path, else the general path) gives what each frame gives
+/// on its own through the general path.
+#[test]
+fn a_mixed_burst_through_one_context_matches_frame_by_frame() {
+    let setup = || {
+        let lab = lab();
+        let srv_200 = FdbDest::Access {
+            port: ACC,
+            vlan: 200,
+        };
+        lab.fdb.learn(5000, MacAddr(SRV), srv_200, 10, NO_LIMIT);
+        lab
+    };
+    let vx = |from, vni, f: &[u8]| vxlan_from(from, vni, 0x08, f);
+    let burst = [
+        (UL, vx(NODE1, 4096, &inner(C1, SRV0, 40))),
+        (UL, vx(NODE1, 5000, &inner(C1, SRV, 40))),
+        (UL, vx(NODE1, 7, &inner(C1, SRV, 40))),
+        (UL, vx(NODE2, 4096, &inner(C3, SRV, 40))),
+        (UL, vx(NODE1, 5000, &inner(C1, SRV, 40))),
+        (UL, vx(NODE1, 4096, &inner(C1, SRV, 40))),
+        (ACC, inner(SRV0, C1, 40)),
+        (ACC, inner(SRV0, C3, 40)),
+        (ACC, tagged(&inner(SRV, C1, 40), 100)),
+        (UL, vx([172, 30, 0, 99], 4096, &inner(C1, SRV, 40))),
+        (UL, vx(NODE1, 4096, &inner(C1, SRV0, 40))),
+    ];
+    let (a, b) = (setup(), setup());
+    let ctx = a.ctx();
+    let mut taken = 0;
+    for (port, f) in &burst {
+        let mut buf = VecBuf::new(f);
+        let fast = fast_path::forward(&ctx, FastPort::of(&a.snap, *port), *port, &mut buf);
+        let (expect_to, expect_buf) = general(&b, *port, f);
+        match fast {
+            Some(to) => {
+                taken += 1;
+                assert_eq!((Some(to), &buf), (expect_to, &expect_buf), "frame {f:02x?}");
+            }
+            None => {
+                assert_eq!(buf, VecBuf::new(f), "declined but changed");
+                let (to, gen_buf) = general(&a, *port, f);
+                assert_eq!((to, gen_buf), (expect_to, expect_buf), "frame {f:02x?}");
+            }
+        }
+    }
+    assert_eq!(taken, 8, "the known unicast frames take the fast path");
+    assert_eq!(counts(&a), counts(&b));
+}
+
 /// MACs the generated frames use: known on each side, unknown, group, zero.
 fn mac_pool() -> impl Strategy<Value = [u8; 6]> {
     prop::sample::select(vec![
