@@ -30,41 +30,38 @@ impl BurstCache {
     /// The snapshot slot of VTEP `ip` ([`Snapshot::vtep_slot`]).
     #[inline(always)]
     pub fn vtep_slot(&self, snap: &Snapshot, ip: Ipv4Addr) -> Option<u16> {
-        let key = u32::from(ip);
-        let (k, slot) = self.vtep.get();
-        if k == key && key != 0 {
-            return Some(slot);
-        }
-        let slot = snap.vtep_slot(ip)?;
-        self.vtep.set((key, slot));
-        Some(slot)
+        kept(&self.vtep, u32::from(ip), || snap.vtep_slot(ip))
     }
 
     /// The snapshot slot of VNI `vni` ([`Snapshot::vni_slot`]).
     #[inline(always)]
     pub fn vni_slot(&self, snap: &Snapshot, vni: u32) -> Option<u16> {
-        let (k, slot) = self.vni.get();
-        if k == vni && vni != 0 {
-            return Some(slot);
-        }
-        let slot = snap.vni_slot(vni)?;
-        self.vni.set((vni, slot));
-        Some(slot)
+        kept(&self.vni, vni, || snap.vni_slot(vni))
     }
 
     /// The MAC of the next hop `ip` of VTEP slot `vtep`, if resolved. Only a
     /// resolved MAC is kept: an unresolved one is asked again for every frame.
     #[inline(always)]
     pub fn next_hop_mac(&self, neigh: &Neighbours, vtep: u16, ip: Ipv4Addr) -> Option<MacAddr> {
-        let key = vtep.wrapping_add(1);
-        let (k, mac) = self.next_hop.get();
-        if k == key && key != 0 {
-            return Some(mac);
-        }
-        let mac = neigh.lookup(ip)?;
-        self.next_hop.set((key, mac));
-        Some(mac)
+        kept(&self.next_hop, vtep.wrapping_add(1), || neigh.lookup(ip))
     }
+}
+
+/// The answer `cell` keeps for `key`, else `look`'s, kept when there is one (a miss
+/// is asked again next time). The zero key means "nothing kept".
+#[inline(always)]
+fn kept<K: Copy + PartialEq + Default, V: Copy>(
+    cell: &Cell<(K, V)>,
+    key: K,
+    look: impl FnOnce() -> Option<V>,
+) -> Option<V> {
+    let (k, v) = cell.get();
+    if k == key && key != K::default() {
+        return Some(v);
+    }
+    let v = look()?;
+    cell.set((key, v));
+    Some(v)
 }
 
 #[cfg(test)]
