@@ -132,7 +132,7 @@ use core::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
 
 /// Slots per bucket (the header and 15 keys fill two cache lines).
 pub const SLOTS_PER_BUCKET: usize = 15;
@@ -544,6 +544,9 @@ pub struct Fdb {
     vni_mask: usize,
     max_vnis: u32,
     vnis_used: AtomicU32,
+    /// Buckets holding at least one entry at the last sweep (all of them before the
+    /// first): what a lookup's cache footprint is measured by.
+    occupied: AtomicUsize,
     counters: Box<[CounterBlock]>,
 }
 
@@ -584,6 +587,7 @@ impl Fdb {
             vni_mask: vni_slots - 1,
             max_vnis: max_vnis as u32,
             vnis_used: AtomicU32::new(0),
+            occupied: AtomicUsize::new(n_buckets),
             counters: (0..STRIPES).map(|_| CounterBlock::default()).collect(),
         }
     }
@@ -591,6 +595,13 @@ impl Fdb {
     /// Total slots; the capacity asked of [`Fdb::new`] is 75 % of it.
     pub fn capacity(&self) -> usize {
         self.buckets.len() * SLOTS
+    }
+
+    /// Bytes of the buckets that held entries at the last sweep (ageing runs one a
+    /// second): the memory lookups touch. Before the first sweep, the whole table.
+    #[inline]
+    pub fn occupied_bytes(&self) -> usize {
+        self.occupied.load(Relaxed) * std::mem::size_of::<Bucket>()
     }
 
     /// Most VNIs the table can hold entries for.
@@ -1034,8 +1045,11 @@ impl Fdb {
     /// many. A lock-free pre-scan picks candidates; each is re-checked under its
     /// key's two locks, so buckets with nothing to remove are never locked.
     fn sweep(&self, pred: impl Fn(u32, u64, u32) -> bool) -> usize {
-        let mut removed = 0;
+        let (mut removed, mut occupied) = (0, 0);
         for (bi, b) in self.buckets.iter().enumerate() {
+            if b.header.load() & OCC_MASK != 0 {
+                occupied += 1;
+            }
             let (cands, _) = b.read(|b| {
                 let mut c = [(0u64, 0u64); SLOTS];
                 for (i, e) in c.iter_mut().enumerate() {
@@ -1066,6 +1080,7 @@ impl Fdb {
                 self.unlock_pair(&p);
             }
         }
+        self.occupied.store(occupied, Relaxed);
         removed
     }
 
@@ -1589,6 +1604,36 @@ mod tests {
         assert_eq!(f.learn(1, mac(7), vtep(1), 3, 0), LearnOutcome::LimitHit);
         assert_eq!(f.stats().limit_hits, 4);
         validate(&f).unwrap();
+    }
+
+    #[test]
+    fn occupied_bytes_follow_the_sweeps() {
+        let f = Fdb::with_seed(3000, 16, 9);
+        let bucket = std::mem::size_of::<Bucket>();
+        let all = f.capacity() / SLOTS * bucket;
+        assert_eq!(f.occupied_bytes(), all, "before the first sweep: all of it");
+        f.age(1, |_| 300);
+        assert_eq!(f.occupied_bytes(), 0);
+        f.add_static(1, mac(1), vtep(1)).unwrap();
+        f.learn(1, mac(2), vtep(1), 1, NO_LIMIT);
+        assert_eq!(f.occupied_bytes(), 0, "measured by sweeps only");
+        f.age(2, |_| 300);
+        let two = f.occupied_bytes();
+        assert!(two == bucket || two == 2 * bucket, "{two}");
+        for i in 3..2000 {
+            f.add_static(1, mac(i), vtep(1)).unwrap();
+        }
+        f.age(3, |_| 300);
+        assert!(
+            f.occupied_bytes() > all * 9 / 10,
+            "{} of {all}",
+            f.occupied_bytes()
+        );
+        // The learned one ages out; a flush of the rest empties the table.
+        f.age(1000, |_| 300);
+        f.flush(&FdbFilter::default());
+        f.age(1001, |_| 300);
+        assert_eq!(f.occupied_bytes(), 0);
     }
 
     #[test]
