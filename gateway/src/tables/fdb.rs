@@ -61,8 +61,9 @@
 //! Measured (random keys, `fill_until_table_full`): the first `TableFull` comes at
 //! 84 % of the slots with 1.4 million slots, 85-86 % with 133 000, 89-92 % with
 //! 1 300, so the requested capacity (75 % of the slots) fits; at 75 % load about 84 %
-//! of the entries sit in their primary. A lookup compares all 15 keys of the
-//! primary without branching (one 128-byte pair of lines) and on a hit reads one
+//! of the entries sit in their primary. Each key also has a home slot (from other
+//! bits of its hash), where it is put when that slot is free: a lookup compares the
+//! home slot's key first, then the other occupied slots', and on a hit reads one
 //! value line; it reads the secondary only when the primary's overflow count is not
 //! zero. A learn refresh reads the `last_seen` line as well.
 //!
@@ -462,21 +463,31 @@ impl Bucket {
     }
 
     /// The slot holding `key` with VNI top bits `vhi` (unsynchronised: call it
-    /// inside `read`, or with the lock held).
+    /// inside `read`, or with the lock held). `home` is the key's home slot.
     #[inline]
-    fn find(&self, key: u64, vhi: u64) -> Option<(usize, u64)> {
-        // Only occupied slots are compared (the occupancy bits change only inside a
-        // write, so the seqlock validates them with the keys), and the first match
-        // ends the scan: a bucket holds a few entries at typical load, and a hit
-        // compares half of them on average.
+    fn find(&self, key: u64, vhi: u64, home: usize) -> Option<(usize, u64)> {
+        let hit = |i: usize| {
+            let v = self.values[i].load(Relaxed);
+            (v & VNI_HI_MASK == vhi && v & KIND_MASK != 0).then_some((i, v))
+        };
         let occ = ((self.header.load() & OCC_MASK) >> OCC_SHIFT) as u32;
-        let mut left = occ;
+        // The home slot first: most entries sit there, and a hit there costs no scan.
+        // (The scan ends at a slot that varies from key to key, so the branch
+        // predictor misses its exit about once a lookup: ~15 cycles.)
+        if occ & (1 << home) != 0 && self.keys[home].load(Relaxed) == key {
+            if let Some(r) = hit(home) {
+                return Some(r);
+            }
+        }
+        // Then the other occupied slots (the occupancy bits change only inside a
+        // write, so the seqlock validates them with the keys); the first match ends
+        // the scan.
+        let mut left = occ & !(1 << home);
         while left != 0 {
             let i = left.trailing_zeros() as usize;
             if self.keys[i].load(Relaxed) == key {
-                let v = self.values[i].load(Relaxed);
-                if v & VNI_HI_MASK == vhi && v & KIND_MASK != 0 {
-                    return Some((i, v));
+                if let Some(r) = hit(i) {
+                    return Some(r);
                 }
             }
             left &= left - 1;
@@ -490,8 +501,9 @@ impl Bucket {
             .set_table_bits(1 << (OCC_SHIFT + i as u32), used);
     }
 
-    /// First free slot and the number of entries (lock held).
-    fn free_slot(&self) -> (Option<usize>, usize) {
+    /// A free slot (`home` if it is free, else the first) and the number of
+    /// entries (lock held).
+    fn free_slot(&self, home: usize) -> (Option<usize>, usize) {
         let mut free = None;
         let mut used = 0;
         for (i, k) in self.keys.iter().enumerate() {
@@ -501,13 +513,17 @@ impl Bucket {
                 used += 1;
             }
         }
+        if self.keys[home].load(Relaxed) == 0 {
+            free = Some(home);
+        }
         (free, used)
     }
 }
 
 /// A key's place: its primary bucket (the secondary is computed when asked for:
-/// the per-packet lookup needs it only when the primary has overflowed), its key
-/// word, its VNI top bits (value position).
+/// the per-packet lookup needs it only when the primary has overflowed), its home
+/// slot in either (where it is put when that slot is free, and looked for first),
+/// its key word, its VNI top bits (value position).
 #[derive(Clone, Copy, Debug)]
 struct Pos {
     b1: usize,
@@ -515,6 +531,7 @@ struct Pos {
     x1: u64,
     /// The number of buckets.
     n: usize,
+    home: usize,
     key: u64,
     vhi: u64,
 }
@@ -619,6 +636,9 @@ impl Fdb {
             b1: ((x1 as u128 * n as u128) >> 64) as usize,
             x1,
             n,
+            // The bucket is chosen by the hash's top bits; the home slot by its low
+            // 32 (keys of one bucket share the former): uniform in 0..SLOTS.
+            home: ((x1 & 0xffff_ffff) * SLOTS as u64 >> 32) as usize,
             key: (vni as u64 & 0xffff) << KEY_VNI_SHIFT | mac,
             vhi: ((vni >> 16) as u64) << VNI_HI_SHIFT,
         }
@@ -640,7 +660,7 @@ impl Fdb {
     /// only computed on the rare overflow path.
     #[inline(always)]
     fn find(&self, p: &Pos) -> Option<(usize, usize, u64)> {
-        let (r, h) = self.buckets[p.b1].read(|b| b.find(p.key, p.vhi));
+        let (r, h) = self.buckets[p.b1].read(|b| b.find(p.key, p.vhi, p.home));
         if let Some((i, v)) = r {
             return Some((p.b1, i, v));
         }
@@ -651,7 +671,7 @@ impl Fdb {
         if b2 == p.b1 {
             return None;
         }
-        let (r, _) = self.buckets[b2].read(|b| b.find(p.key, p.vhi));
+        let (r, _) = self.buckets[b2].read(|b| b.find(p.key, p.vhi, p.home));
         r.map(|(i, v)| (b2, i, v))
     }
 
@@ -835,9 +855,9 @@ impl Fdb {
     /// Stores a new entry in its primary or secondary (both locks held); false if
     /// both are full.
     fn insert_locked(&self, p: &Pos, value: u64, last_seen: u32) -> bool {
-        let (free1, used1) = self.buckets[p.b1].free_slot();
+        let (free1, used1) = self.buckets[p.b1].free_slot(p.home);
         let (free2, used2) = if p.b2() != p.b1 {
-            self.buckets[p.b2()].free_slot()
+            self.buckets[p.b2()].free_slot(p.home)
         } else {
             (None, SLOTS)
         };
@@ -1604,6 +1624,29 @@ mod tests {
         assert_eq!(f.learn(1, mac(7), vtep(1), 3, 0), LearnOutcome::LimitHit);
         assert_eq!(f.stats().limit_hits, 4);
         validate(&f).unwrap();
+    }
+
+    #[test]
+    fn most_entries_sit_in_their_home_slot() {
+        // 1000 entries in a table for 3000 (~4 per bucket): a key is away from home
+        // only when an earlier key of its bucket took that slot.
+        let f = Fdb::with_seed(3000, 16, 5);
+        for i in 0..1000 {
+            f.add_static(1, mac(i), vtep(1)).unwrap();
+        }
+        let home = (0..1000)
+            .filter(|&i| {
+                let p = f.pos(1, mac(i).to_u64());
+                f.find(&p).unwrap().1 == p.home
+            })
+            .count();
+        assert!(home > 800, "{home} of 1000 at home");
+        // Home slots spread over the whole bucket.
+        let mut seen = [false; SLOTS];
+        for i in 0..1000 {
+            seen[f.pos(1, mac(i).to_u64()).home] = true;
+        }
+        assert!(seen.iter().all(|&s| s));
     }
 
     #[test]
