@@ -638,7 +638,7 @@ impl Fdb {
             n,
             // The bucket is chosen by the hash's top bits; the home slot by its low
             // 32 (keys of one bucket share the former): uniform in 0..SLOTS.
-            home: ((x1 & 0xffff_ffff) * SLOTS as u64 >> 32) as usize,
+            home: (((x1 & 0xffff_ffff) * SLOTS as u64) >> 32) as usize,
             key: (vni as u64 & 0xffff) << KEY_VNI_SHIFT | mac,
             vhi: ((vni >> 16) as u64) << VNI_HI_SHIFT,
         }
