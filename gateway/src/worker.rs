@@ -232,9 +232,7 @@ impl Worker {
                 }
                 got += n;
                 let port = self.rx[qi].port();
-                for i in 0..n {
-                    burst.prefetch(i);
-                }
+                burst.prefetch_all();
                 warm_burst(&ctx, port, (0..n).map(|i| burst.data(i)));
                 let fast = FastPort::of(&snap, port);
                 for (i, mut m) in burst.drain().enumerate() {

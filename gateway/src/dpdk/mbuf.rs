@@ -274,15 +274,15 @@ impl MbufBurst {
         unsafe { &mut *(&mut self.ptrs[i] as *mut *mut rte_mbuf as *mut Mbuf) }
     }
 
-    /// Hints the CPU to load packet `i`'s first cache line (the headers).
+    /// Hints the CPU to load every packet's first cache line (the headers).
     #[inline]
-    pub fn prefetch(&self, i: usize) {
-        if i < self.len {
-            // SAFETY: ptrs[i] is a valid mbuf; reading its header fields is allowed.
-            let m = unsafe { &*self.ptrs[i] };
+    pub fn prefetch_all(&self) {
+        for &p in &self.ptrs[..self.len] {
+            // SAFETY: each held pointer is a valid mbuf; reading its header is allowed.
+            let m = unsafe { &*p };
             // SAFETY: computing an address inside the mbuf's buffer.
-            let p = unsafe { (m.buf_addr as *const u8).add(m.data_off as usize) };
-            super::prefetch::prefetch_ptr(p);
+            let d = unsafe { (m.buf_addr as *const u8).add(m.data_off as usize) };
+            super::prefetch::prefetch_ptr(d);
         }
     }
 

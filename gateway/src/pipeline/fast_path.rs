@@ -134,6 +134,7 @@ fn encap<B: PacketBuf>(ctx: &Ctx, map: &[u16; 4096], rx_port: u16, buf: &mut B) 
     learn_mac(
         ctx,
         slot,
+        v.vni,
         src,
         FdbDest::Access {
             port: rx_port,
@@ -207,7 +208,7 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
         buf.adj(ENCAP_LEN - vlan::HEADER_LEN);
         let _ = vlan::push_vlan_tag_in_place(buf.data_mut(), vlan);
     }
-    learn_mac(ctx, slot, src, FdbDest::Vtep(from));
+    learn_mac(ctx, slot, v.vni, src, FdbDest::Vtep(from));
     ctx.counters.event(Event::Decapsulated);
     ctx.counters.event(Event::AccessOut);
     Some(port)

@@ -17,6 +17,34 @@ fn mix(a: u64, b: u64) -> u64 {
 /// unfragmented TCP/UDP) ports; MAC addresses and ethertype otherwise.
 #[inline(always)]
 pub fn inner_flow_hash(frame: &[u8]) -> u64 {
+    // The common case first: IPv4 without options, ports at a fixed place.
+    if let Some(h) = frame.first_chunk::<38>() {
+        if u16::from_be_bytes([h[12], h[13]]) == ethertype::IPV4 && h[14] == 0x45 {
+            return ip_hash(h, u32::from_le_bytes([h[34], h[35], h[36], h[37]]));
+        }
+    }
+    other_flow_hash(frame)
+}
+
+/// [`inner_flow_hash`] of an IPv4 packet (header at 14, `N` >= 34 bytes) whose
+/// first 4 bytes after the IPv4 header are `l4` (the ports, if TCP or UDP).
+#[inline(always)]
+fn ip_hash<const N: usize>(h: &[u8; N], l4: u32) -> u64 {
+    // Words in memory order (no byte swaps): a hash needs the bits, not their values.
+    let addrs = u64::from_le_bytes([h[26], h[27], h[28], h[29], h[30], h[31], h[32], h[33]]);
+    let proto = h[23];
+    let unfragmented = u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0;
+    let ports = if unfragmented && (proto == 6 || proto == 17) {
+        l4 as u64
+    } else {
+        0
+    };
+    mix(addrs, ports << 8 | proto as u64)
+}
+
+/// [`inner_flow_hash`] of anything but IPv4 without options.
+#[inline(never)]
+fn other_flow_hash(frame: &[u8]) -> u64 {
     let Some(h) = frame.first_chunk::<34>() else {
         return match frame.first_chunk::<14>() {
             Some(e) => ether_hash(e),
@@ -26,18 +54,11 @@ pub fn inner_flow_hash(frame: &[u8]) -> u64 {
     if u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4 {
         return ether_hash(frame.first_chunk::<14>().unwrap_or(&[0; 14]));
     }
-    // Words in memory order (no byte swaps): a hash needs the bits, not their values.
-    let addrs = u64::from_le_bytes([h[26], h[27], h[28], h[29], h[30], h[31], h[32], h[33]]);
-    let proto = h[23];
     let l4 = 14 + ((h[14] & 0x0f) as usize) * 4;
-    let unfragmented = u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0;
-    let ports = match frame.get(l4..l4 + 4) {
-        Some(p) if unfragmented && (proto == 6 || proto == 17) && l4 >= 34 => {
-            u32::from_le_bytes([p[0], p[1], p[2], p[3]]) as u64
-        }
-        _ => 0,
-    };
-    mix(addrs, ports << 8 | proto as u64)
+    match frame.get(l4..l4 + 4) {
+        Some(p) if l4 >= 34 => ip_hash(h, u32::from_le_bytes([p[0], p[1], p[2], p[3]])),
+        _ => ip_hash(h, 0),
+    }
 }
 
 /// Hash of the MAC addresses and ethertype (frames that are not IPv4).
@@ -84,6 +105,47 @@ mod tests {
             "only {} distinct source ports",
             seen.len()
         );
+    }
+
+    /// The hash as first written: one path for every frame.
+    fn reference(frame: &[u8]) -> u64 {
+        let Some(h) = frame.first_chunk::<34>() else {
+            return frame.first_chunk::<14>().map_or(0, ether_hash);
+        };
+        if u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4 {
+            return ether_hash(frame.first_chunk::<14>().unwrap());
+        }
+        let addrs = u64::from_le_bytes(h[26..34].try_into().unwrap());
+        let proto = h[23];
+        let l4 = 14 + ((h[14] & 0x0f) as usize) * 4;
+        let unfragmented = u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0;
+        let ports = match frame.get(l4..l4 + 4) {
+            Some(p) if unfragmented && (proto == 6 || proto == 17) && l4 >= 34 => {
+                u32::from_le_bytes(p.try_into().unwrap()) as u64
+            }
+            _ => 0,
+        };
+        mix(addrs, ports << 8 | proto as u64)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fixed_offset_case_hashes_as_the_general_one(
+            len in 0usize..80,
+            ihl in 0u8..16,
+            proto in proptest::sample::select(vec![6u8, 17, 1, 47]),
+            frag in proptest::sample::select(vec![0u16, 0x4000, 0x2000, 0x0001]),
+            ipv4 in proptest::bool::weighted(0.9),
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 80),
+        ) {
+            let mut f = bytes;
+            f[12..14].copy_from_slice(if ipv4 { &[0x08, 0x00] } else { &[0x86, 0xdd] });
+            f[14] = 0x40 | ihl;
+            f[20..22].copy_from_slice(&frag.to_be_bytes());
+            f[23] = proto;
+            f.truncate(len);
+            proptest::prop_assert_eq!(inner_flow_hash(&f), reference(&f));
+        }
     }
 
     #[test]
