@@ -25,9 +25,7 @@ use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{Snapshot, UnderlayView, ENCAP_LEN};
 use crate::wire::checksum::ipv4_header_verifies;
 use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, GROUP_BIT_U64, HEADER_LEN};
-use crate::wire::ipv4::protocol;
 use crate::wire::vlan;
-use crate::wire::vxlan::FLAG_I;
 
 /// What the fast path may take from one rx port; decided once per burst.
 #[derive(Clone, Copy)]
@@ -153,17 +151,10 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
     const UDP: usize = IP + 20;
     let f = buf.data();
     let h = f.first_chunk::<{ ENCAP_LEN + HEADER_LEN }>()?;
-    let outer_eth = h.first_chunk::<HEADER_LEN>()?;
     let inner = h[ENCAP_LEN..].first_chunk::<HEADER_LEN>()?;
     // Routing-mesh replies are addressed to vxgw's overlay MAC (the underlay port's
     // MAC): they leave at the first look, not after the whole outer check.
-    if dst_mac_u64(outer_eth) != port_mac
-        || dst_mac_u64(inner) == port_mac
-        || u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4
-        || h[IP] != 0x45
-        || h[IP + 9] != protocol::UDP
-        || h[IP + 16..IP + 20] != ul.vtep_ip.octets()
-    {
+    if dst_mac_u64(inner) == port_mac || !ul.outer_match.matches(h.first_chunk()?) {
         return None;
     }
     let total = u16::from_be_bytes([h[IP + 2], h[IP + 3]]) as usize;
@@ -172,9 +163,6 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
     if IP + total > f.len()
         || udp_len < 8 + 8 + HEADER_LEN
         || udp_len + 20 > total
-        || u16::from_be_bytes([h[IP + 6], h[IP + 7]]) & 0x3fff != 0
-        || u16::from_be_bytes([h[UDP + 2], h[UDP + 3]]) != ul.vxlan_port
-        || h[UDP + 8] & FLAG_I == 0
         || !ipv4_header_verifies(h[IP..].first_chunk::<20>()?)
     {
         return None;

@@ -14,6 +14,7 @@ use super::flow_hash::BackendKey;
 use super::maglev::{Backend, MaglevTable, DEFAULT_TABLE_SIZE};
 use super::u32_index::U32Index;
 use crate::control::config::{Config, NatMode, Role, ServiceTimeouts};
+use crate::wire::outer_match::OuterMatch;
 use crate::wire::MacAddr;
 
 /// Highest DPDK port id the snapshot indexes (ports are a small dense range).
@@ -56,6 +57,8 @@ pub struct UnderlayView {
     pub mtu: u16,
     /// VXLAN UDP port.
     pub vxlan_port: u16,
+    /// The constant outer fields of VXLAN to us (the decap fast path's first check).
+    pub outer_match: OuterMatch,
 }
 
 /// A remote VTEP with its precomputed outer headers.
@@ -296,6 +299,7 @@ impl Snapshot {
                     vtep_ip,
                     mtu: p.mtu.unwrap_or(r.mtu),
                     vxlan_port: g.vxlan_port,
+                    outer_match: OuterMatch::new(r.mac, vtep_ip, g.vxlan_port),
                 })
             }
             _ => None,

@@ -37,6 +37,7 @@ pub mod checksum;
 pub mod ethernet;
 pub mod icmp;
 pub mod ipv4;
+pub mod outer_match;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;
