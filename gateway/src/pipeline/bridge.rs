@@ -6,6 +6,7 @@ use super::decision::{Decision, DropReason, Origin, Target};
 use super::{local, Ctx, Event, PacketBuf};
 use crate::tables::fdb::{FdbDest, LearnOutcome};
 use crate::tables::neighbours::NeighbourUpdate;
+use crate::tables::snapshot::VniView;
 use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, MacAddr, GROUP_BIT_U64};
 
 /// Learns the frame's source MAC in VNI slot `vni` against `dest`. Returns a drop
@@ -61,6 +62,14 @@ fn back_to(origin: Origin) -> Option<Target> {
     }
 }
 
+/// True when a frame of VNI `v` to `dst` (as [`dst_mac_u64`] reads it) with ethertype
+/// `etype` may be vxgw's to answer (ARP, or its gateway address): the bridge asks
+/// `for_vxgw`, the fast path leaves such frames to the bridge.
+#[inline(always)]
+pub(super) fn may_be_for_vxgw(v: &VniView, dst: u64, etype: u16) -> bool {
+    etype == ethertype::ARP || (!v.local_ips.is_empty() && dst == v.router_mac.to_u64())
+}
+
 /// Decides where an untagged frame of VNI slot `vni` that came from `origin` goes.
 #[inline(always)]
 pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &mut B) -> Decision {
@@ -71,7 +80,7 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
     };
     let dst = dst_mac_u64(h);
     let etype = u16::from_be_bytes([h[12], h[13]]);
-    if etype == ethertype::ARP || (!v.local_ips.is_empty() && dst == v.router_mac.to_u64()) {
+    if may_be_for_vxgw(v, dst, etype) {
         if let Some(d) = for_vxgw(ctx, vni, origin, MacAddr::from_u64(dst), etype, buf) {
             return d;
         }

@@ -17,7 +17,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::bridge::learn_mac;
+use super::bridge::{learn_mac, may_be_for_vxgw};
 use super::egress::write_outer;
 use super::flow::inner_flow_hash;
 use super::{Ctx, Event, PacketBuf};
@@ -105,7 +105,7 @@ fn encap<B: PacketBuf>(ctx: &Ctx, map: &[u16; 4096], rx_port: u16, buf: &mut B) 
     let slot = map[vid as usize].checked_sub(1)?;
     let v = ctx.snap.vnis.get(slot as usize)?;
     let (src, dst) = bridged_macs(h.first_chunk::<HEADER_LEN>()?)?;
-    if etype == ethertype::ARP || (!v.local_ips.is_empty() && dst == v.router_mac.to_u64()) {
+    if may_be_for_vxgw(v, dst, etype) {
         return None;
     }
     let Some(FdbDest::Vtep(ip)) = ctx.fdb.lookup_key(v.vni, dst) else {
@@ -177,7 +177,7 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
     let v = ctx.snap.vnis.get(slot as usize)?;
     let (src, dst) = bridged_macs(inner)?;
     let etype = u16::from_be_bytes([inner[12], inner[13]]);
-    if etype == ethertype::ARP || (!v.local_ips.is_empty() && dst == v.router_mac.to_u64()) {
+    if may_be_for_vxgw(v, dst, etype) {
         return None;
     }
     let Some(FdbDest::Access { port, vlan }) = ctx.fdb.lookup_key(v.vni, dst) else {
