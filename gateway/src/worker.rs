@@ -240,11 +240,11 @@ impl Worker {
                         c.pipeline.drop(DropReason::MultiSegment);
                         continue;
                     }
+                    mesh_cache.set_current(i);
                     if let Some(tx) = fast_path::forward(&ctx, fast, port, &mut m) {
                         self.send(&ctx, tx, m);
                         continue;
                     }
-                    mesh_cache.set_current(i);
                     let d = crate::pipeline::ingress(&ctx, port, &mut m);
                     self.dispatch(sh, &ctx, d, m);
                 }

@@ -24,6 +24,8 @@ pub struct BurstCache {
     next_hop: Cell<(u16, MacAddr)>,
     /// Last VNI asked for (0: none) and its snapshot slot.
     vni: Cell<(u32, u16)>,
+    /// Last routed next hop resolved (0: none) and its MAC.
+    route: Cell<(u32, MacAddr)>,
 }
 
 impl BurstCache {
@@ -44,6 +46,13 @@ impl BurstCache {
     #[inline(always)]
     pub fn next_hop_mac(&self, neigh: &Neighbours, vtep: u16, ip: Ipv4Addr) -> Option<MacAddr> {
         kept(&self.next_hop, vtep.wrapping_add(1), || neigh.lookup(ip))
+    }
+
+    /// The MAC of the routed next hop `ip` (the external side), if resolved. Only a
+    /// resolved MAC is kept.
+    #[inline(always)]
+    pub fn route_mac(&self, neigh: &Neighbours, ip: Ipv4Addr) -> Option<MacAddr> {
+        kept(&self.route, u32::from(ip), || neigh.lookup(ip))
     }
 }
 

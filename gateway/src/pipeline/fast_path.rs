@@ -20,6 +20,7 @@ use std::net::Ipv4Addr;
 use super::bridge::{learn_mac, may_be_for_vxgw};
 use super::egress::write_outer;
 use super::flow::inner_flow_hash;
+use super::mesh_fast;
 use super::{Ctx, Event, PacketBuf};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{Snapshot, UnderlayView, ENCAP_LEN};
@@ -34,6 +35,8 @@ pub enum FastPort<'a> {
     Access(&'a [u16; 4096]),
     /// The underlay port, and its MAC as [`dst_mac_u64`] reads it.
     Underlay(&'a UnderlayView, u64),
+    /// The external port (no underlay role), and its MAC as [`dst_mac_u64`] reads it.
+    External(u64),
     /// Anything else: every frame goes the general way.
     None,
 }
@@ -48,6 +51,13 @@ impl<'a> FastPort<'a> {
             // The general path looks at VXLAN to our VTEP address before any other
             // role of the port, so the fast path may too.
             return FastPort::Underlay(ul, p.mac.to_u64());
+        }
+        if let Some(ext) = snap.external.as_ref().filter(|e| e.port == rx_port) {
+            // The general path looks at the external role before the access role.
+            return match p.underlay {
+                false => FastPort::External(ext.mac.to_u64()),
+                true => FastPort::None,
+            };
         }
         match p.vlan_to_vni.as_deref() {
             Some(map) if p.access && !p.underlay && !p.external => FastPort::Access(map),
@@ -64,6 +74,7 @@ pub fn forward<B: PacketBuf>(ctx: &Ctx, fp: FastPort, rx_port: u16, buf: &mut B)
     match fp {
         FastPort::Access(map) => encap(ctx, map, rx_port, buf),
         FastPort::Underlay(ul, mac) => decap(ctx, ul, mac, buf),
+        FastPort::External(mac) => mesh_fast::to_backend(ctx, mac, buf),
         FastPort::None => None,
     }
 }
@@ -152,9 +163,7 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
     let f = buf.data();
     let h = f.first_chunk::<{ ENCAP_LEN + HEADER_LEN }>()?;
     let inner = h[ENCAP_LEN..].first_chunk::<HEADER_LEN>()?;
-    // Routing-mesh replies are addressed to vxgw's overlay MAC (the underlay port's
-    // MAC): they leave at the first look, not after the whole outer check.
-    if dst_mac_u64(inner) == port_mac || !ul.outer_match.matches(h.first_chunk()?) {
+    if !ul.outer_match.matches(h.first_chunk()?) {
         return None;
     }
     let total = u16::from_be_bytes([h[IP + 2], h[IP + 3]]) as usize;
@@ -175,6 +184,10 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
         .burst
         .vni_slot(ctx.snap, be32_at::<{ UDP + 12 }>(h) >> 8)?;
     let v = ctx.snap.vnis.get(slot as usize)?;
+    // Routing-mesh replies are addressed to vxgw's overlay MAC (the underlay port's).
+    if dst_mac_u64(inner) == port_mac {
+        return mesh_fast::to_client(ctx, slot, v, from, outer_end, buf);
+    }
     let (src, dst) = bridged_macs(inner)?;
     let etype = u16::from_be_bytes([inner[12], inner[13]]);
     if may_be_for_vxgw(v, dst, etype) {

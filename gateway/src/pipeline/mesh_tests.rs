@@ -22,18 +22,18 @@ use crate::tables::snapshot::{ResolvedPort, Snapshot};
 use crate::tables::snat_source::SnatSource;
 use crate::wire::MacAddr;
 
-const UL: u16 = 0;
-const EXT: u16 = 2;
-const UL_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
-const EXT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x03];
-const CLIENT_MAC: [u8; 6] = [0x02, 0, 0xc0, 0, 0x02, 0x0a];
-const NODE1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x11, 0x11];
-const CLIENT: [u8; 4] = [192, 0, 2, 10];
-const PUBLISHED: [u8; 4] = [192, 0, 2, 1];
-const INGRESS: [u8; 4] = [10, 255, 0, 2];
-const BACKENDS: [[u8; 4]; 2] = [[10, 255, 0, 11], [10, 255, 0, 12]];
+pub(super) const UL: u16 = 0;
+pub(super) const EXT: u16 = 2;
+pub(super) const UL_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+pub(super) const EXT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x03];
+pub(super) const CLIENT_MAC: [u8; 6] = [0x02, 0, 0xc0, 0, 0x02, 0x0a];
+pub(super) const NODE1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x11, 0x11];
+pub(super) const CLIENT: [u8; 4] = [192, 0, 2, 10];
+pub(super) const PUBLISHED: [u8; 4] = [192, 0, 2, 1];
+pub(super) const INGRESS: [u8; 4] = [10, 255, 0, 2];
+pub(super) const BACKENDS: [[u8; 4]; 2] = [[10, 255, 0, 11], [10, 255, 0, 12]];
 
-fn config(mode: &str) -> String {
+pub(super) fn config(mode: &str) -> String {
     format!(
         r#"
 [gateway]
@@ -71,21 +71,21 @@ backends = [{{ ip = "10.255.0.11" }}]
     )
 }
 
-struct Mesh {
-    snap: Snapshot,
-    fdb: Fdb,
-    neigh: Neighbours,
-    overlay: OverlayNeighbours,
-    ct: Conntrack,
-    snat: RefCell<SnatSource>,
-    backends: BackendCounters,
-    mesh_cache: MeshCache,
-    counters: PipelineCounters,
-    cache: LearnCache,
+pub(super) struct Mesh {
+    pub(super) snap: Snapshot,
+    pub(super) fdb: Fdb,
+    pub(super) neigh: Neighbours,
+    pub(super) overlay: OverlayNeighbours,
+    pub(super) ct: Conntrack,
+    pub(super) snat: RefCell<SnatSource>,
+    pub(super) backends: BackendCounters,
+    pub(super) mesh_cache: MeshCache,
+    pub(super) counters: PipelineCounters,
+    pub(super) cache: LearnCache,
 }
 
 impl Mesh {
-    fn new(mode: &str) -> Mesh {
+    pub(super) fn new(mode: &str) -> Mesh {
         let cfg = Config::parse(&config(mode)).expect("config");
         let snap = Snapshot::build(
             &cfg,
@@ -132,7 +132,7 @@ impl Mesh {
         m
     }
 
-    fn ctx(&self) -> Ctx<'_> {
+    pub(super) fn ctx(&self) -> Ctx<'_> {
         Ctx {
             snap: &self.snap,
             fdb: &self.fdb,
@@ -152,7 +152,7 @@ impl Mesh {
     }
 
     /// What the worker does with a burst of one frame: warm the tables, then decide.
-    fn ingress(&self, port: u16, frame: &[u8]) -> (Decision, VecBuf) {
+    pub(super) fn ingress(&self, port: u16, frame: &[u8]) -> (Decision, VecBuf) {
         let mut b = VecBuf::new(frame);
         warm_burst(&self.ctx(), port, std::iter::once(frame));
         let d = ingress(&self.ctx(), port, &mut b);
@@ -160,11 +160,11 @@ impl Mesh {
     }
 }
 
-fn backend_mac(i: usize) -> [u8; 6] {
+pub(super) fn backend_mac(i: usize) -> [u8; 6] {
     [0x02, 0x42, 10, 255, 0, 11 + i as u8]
 }
 
-fn client_tcp(sport: u16, syn: bool, ack: bool, payload: &[u8]) -> Vec<u8> {
+pub(super) fn client_tcp(sport: u16, syn: bool, ack: bool, payload: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     let mut b = PacketBuilder::ethernet2(CLIENT_MAC, EXT_MAC)
         .ipv4(CLIENT, PUBLISHED, 64)
@@ -183,7 +183,7 @@ fn client_tcp(sport: u16, syn: bool, ack: bool, payload: &[u8]) -> Vec<u8> {
 }
 
 /// A VXLAN frame from node 1 carrying `inner`.
-fn from_node1(inner: &[u8]) -> Vec<u8> {
+pub(super) fn from_node1(inner: &[u8]) -> Vec<u8> {
     let mut payload = vec![0x08, 0, 0, 0];
     payload.extend_from_slice(&(4096u32 << 8).to_be_bytes());
     payload.extend_from_slice(inner);
@@ -197,7 +197,13 @@ fn from_node1(inner: &[u8]) -> Vec<u8> {
 }
 
 /// The TCP reply a backend sends to `to` (`to_port`), from `from`:80.
-fn backend_reply(from: [u8; 4], i: usize, to: [u8; 4], to_port: u16, syn: bool) -> Vec<u8> {
+pub(super) fn backend_reply(
+    from: [u8; 4],
+    i: usize,
+    to: [u8; 4],
+    to_port: u16,
+    syn: bool,
+) -> Vec<u8> {
     let mut v = Vec::new();
     let mut b = PacketBuilder::ethernet2(backend_mac(i), UL_MAC)
         .ipv4(from, to, 64)
@@ -210,17 +216,17 @@ fn backend_reply(from: [u8; 4], i: usize, to: [u8; 4], to_port: u16, syn: bool) 
     v
 }
 
-struct Seen {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    sport: u16,
-    dport: u16,
-    ttl: u8,
-    mss: Option<u16>,
+pub(super) struct Seen {
+    pub(super) src: Ipv4Addr,
+    pub(super) dst: Ipv4Addr,
+    pub(super) sport: u16,
+    pub(super) dport: u16,
+    pub(super) ttl: u8,
+    pub(super) mss: Option<u16>,
 }
 
 /// Parses an Ethernet frame and checks every checksum.
-fn tcp_of(frame: &[u8]) -> Seen {
+pub(super) fn tcp_of(frame: &[u8]) -> Seen {
     let p = SlicedPacket::from_ethernet(frame).expect("parses");
     let Some(NetSlice::Ipv4(ip)) = p.net else {
         panic!("not IPv4")
@@ -511,7 +517,7 @@ fn an_unresolved_backend_asks_for_resolution() {
     assert!(matches!(d, Decision::Resolve { vni: 0, .. }), "{d:?}");
 }
 
-fn client_udp(sport: u16) -> Vec<u8> {
+pub(super) fn client_udp(sport: u16) -> Vec<u8> {
     let mut q = Vec::new();
     PacketBuilder::ethernet2(CLIENT_MAC, EXT_MAC)
         .ipv4(CLIENT, PUBLISHED, 64)

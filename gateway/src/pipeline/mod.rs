@@ -29,6 +29,7 @@ mod flow;
 mod local;
 mod mesh;
 mod mesh_cache;
+mod mesh_fast;
 pub mod nat;
 mod underlay;
 mod warm;
@@ -131,3 +132,6 @@ mod mesh_tests;
 
 #[cfg(test)]
 mod fast_path_tests;
+
+#[cfg(test)]
+mod mesh_fast_tests;

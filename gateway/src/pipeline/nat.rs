@@ -498,6 +498,65 @@ pub fn rewrite(
     })
 }
 
+/// Bytes of a TCP packet [`rewrite_checked`] works on: the IPv4 header without
+/// options and TCP's fixed header.
+pub const CHECKED_TCP_LEN: usize = IP_MIN + TCP_MIN;
+/// Bytes of a UDP packet [`rewrite_checked`] works on: the IPv4 header without
+/// options and the UDP header.
+pub const CHECKED_UDP_LEN: usize = IP_MIN + UDP_LEN;
+
+/// [`rewrite`] with the TTL decrement, for a packet whose caller has already checked
+/// what `rewrite` would (the fast path): an IPv4 header without options, TCP or UDP
+/// (`ip[9]`; anything else is taken as UDP), unfragmented, TTL above 1, and its L4
+/// header inside the packet; `N` is [`CHECKED_TCP_LEN`] or [`CHECKED_UDP_LEN`].
+/// Nothing here fails, so nothing is checked twice; the same helpers as `rewrite`
+/// write the same bytes (`rewrite_checked_is_rewrite` tests it).
+#[inline(always)]
+pub fn rewrite_checked<const N: usize>(
+    ip: &mut [u8; N],
+    src: Option<(Ipv4Addr, u16)>,
+    dst: Option<(Ipv4Addr, u16)>,
+) {
+    let (hdr, l4) = ip.split_at_mut(IP_MIN.min(N));
+    let csum_at = if hdr.get(IP_PROTO) == Some(&protocol::TCP) {
+        TCP_CSUM
+    } else {
+        UDP_CSUM
+    };
+    if hdr.len() < IP_MIN || l4.len() < csum_at + 2 {
+        return;
+    }
+    let mut ipd = Delta::default();
+    let (ttl, proto) = (hdr[IP_TTL], hdr[IP_PROTO]);
+    let new_ttl = ttl.wrapping_sub(1);
+    ipd.word(
+        u16::from_ne_bytes([ttl, proto]),
+        u16::from_ne_bytes([new_ttl, proto]),
+    );
+    hdr[IP_TTL] = new_ttl;
+    let mut addrs = Delta::default();
+    let mut ports = Delta::default();
+    if let Some((a, p)) = src {
+        set_addr(hdr, IP_SRC, a, &mut addrs);
+        set_word(l4, 0, p, &mut ports);
+    }
+    if let Some((a, p)) = dst {
+        set_addr(hdr, IP_DST, a, &mut addrs);
+        set_word(l4, 2, p, &mut ports);
+    }
+    fix_csum(hdr, IP_CSUM, ipd.plus(addrs));
+    let l4d = addrs.plus(ports);
+    let old = rd_raw(l4, csum_at);
+    let new = if proto == protocol::TCP {
+        l4d.apply(old)
+    } else if old == 0 {
+        0
+    } else {
+        udp_wire_checksum(l4d.apply(old))
+    };
+    wr_raw(l4, csum_at, new);
+}
+
 /// SNAT only: [`rewrite`] with a new source address and port, no TTL change.
 #[inline]
 pub fn rewrite_src(ip: &mut [u8], new_ip: Ipv4Addr, new_port: u16) -> Result<Rewrite, NatError> {

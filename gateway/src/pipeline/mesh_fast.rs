@@ -1,0 +1,235 @@
+//! The routing mesh's fast path: packets of established connections, both ways,
+//! decided and done in one pass (like [`super::fast_path`] for the overlay):
+//! - **to a backend**: a client's TCP or UDP packet to a published port, whose
+//!   connection the burst's warm-up found, to a backend whose delivery (MAC, VTEP)
+//!   this worker resolved this second: NAT, MACs, VXLAN encap;
+//! - **to a client**: a backend's reply as VXLAN from a known VTEP, whose
+//!   connection the warm-up found, to a client whose next hop's MAC is known:
+//!   decap, un-NAT, MACs.
+//!
+//! The general path ([`super::mesh`]) parses and validates each header in several
+//! places (the Ethernet frame, `parse_flow`, `rewrite`, the MSS clamp, then the
+//! egress), goes through a [`super::Decision`] and looks the packet's flow up again
+//! in the burst's hits; here each header is checked once, at fixed offsets, and the
+//! frame changes only when everything is known. Whatever it does not take (SYNs:
+//! they need the MSS clamp or a new connection; IPv4 options, fragments, TTL 1,
+//! ICMP, packets too big, unknown flows, a backend not resolved this second,
+//! anything malformed) it hands back untouched and uncounted, and the general
+//! path decides as before. `mesh_fast_tests.rs` checks, on generated and mutated
+//! packets, that whatever this takes ends as the general path would end it: bytes,
+//! port, counters, FDB and connection state.
+
+use std::net::Ipv4Addr;
+
+use super::bridge::learn_mac;
+use super::decision::{Decision, Target};
+use super::egress::write_outer;
+use super::flow::inner_flow_hash;
+use super::mesh::overlay_ip_mtu;
+use super::{Ctx, Event, PacketBuf};
+use crate::tables::conntrack::{CtHit, Dir, FlowKey};
+use crate::tables::fdb::FdbDest;
+use crate::tables::snapshot::{VniView, ENCAP_LEN};
+use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, GROUP_BIT_U64, HEADER_LEN};
+use crate::wire::ipv4::protocol;
+use crate::wire::tcp::flags as tcp;
+
+use super::nat::{rewrite_checked, CHECKED_TCP_LEN, CHECKED_UDP_LEN};
+
+/// An Ethernet header, an IPv4 header without options and a UDP header (a TCP
+/// packet is longer: its length is checked against the frame's).
+const FRAME_MIN: usize = HEADER_LEN + CHECKED_UDP_LEN;
+
+/// What one inner IPv4 packet (header at 14 of `h`) is, if the fast path may take
+/// it: its conntrack key, TCP flags (0 for UDP) and total length.
+struct Plain {
+    key: FlowKey,
+    flags: u8,
+    total: usize,
+}
+
+/// The checks both directions make of an Ethernet frame `f`: IPv4 without options,
+/// TCP or UDP, unfragmented (first fragments too go the general way), TTL above 1,
+/// the packet inside the frame and long enough for its L4 header, and no SYN (the
+/// MSS clamp is the general path's).
+#[inline(always)]
+fn plain_ipv4(f: &[u8]) -> Option<Plain> {
+    const IP: usize = HEADER_LEN;
+    let h = f.first_chunk::<FRAME_MIN>()?;
+    if u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4 || h[IP] != 0x45 {
+        return None;
+    }
+    let proto = h[IP + 9];
+    let total = u16::from_be_bytes([h[IP + 2], h[IP + 3]]) as usize;
+    let l4_min = match proto {
+        protocol::TCP => 20,
+        protocol::UDP => 8,
+        _ => return None,
+    };
+    let frag = u16::from_be_bytes([h[IP + 6], h[IP + 7]]) & 0x3fff;
+    if frag != 0 || h[IP + 8] <= 1 || total < 20 + l4_min || IP + total > f.len() {
+        return None;
+    }
+    // Inside the packet (checked just above) when TCP.
+    let flags = match proto {
+        protocol::TCP => *f.get(IP + 20 + 13)?,
+        _ => 0,
+    };
+    if flags & tcp::SYN != 0 {
+        return None;
+    }
+    let addr = |o: usize| Ipv4Addr::new(h[o], h[o + 1], h[o + 2], h[o + 3]);
+    Some(Plain {
+        key: FlowKey {
+            proto,
+            src: addr(IP + 12),
+            dst: addr(IP + 16),
+            src_port: u16::from_be_bytes([h[IP + 20], h[IP + 21]]),
+            dst_port: u16::from_be_bytes([h[IP + 22], h[IP + 23]]),
+        },
+        flags,
+        total,
+    })
+}
+
+/// [`rewrite_checked`] of the IPv4 packet after the Ethernet header `ip`, which
+/// [`plain_ipv4`] has accepted (so its L4 header is there).
+#[inline(always)]
+fn translate(ip: &mut [u8], src: Option<(Ipv4Addr, u16)>, dst: Option<(Ipv4Addr, u16)>) {
+    if ip.get(9) == Some(&protocol::TCP) {
+        if let Some(ip) = ip.first_chunk_mut::<CHECKED_TCP_LEN>() {
+            rewrite_checked(ip, src, dst);
+        }
+    } else if let Some(ip) = ip.first_chunk_mut::<CHECKED_UDP_LEN>() {
+        rewrite_checked(ip, src, dst);
+    }
+}
+
+/// The burst's warmed hit for `key` in direction `dir` (the warm-up looked up the
+/// current packet), not yet observed.
+#[inline(always)]
+fn warmed(ctx: &Ctx, key: &FlowKey, dir: Dir) -> Option<CtHit> {
+    let m = ctx.mesh.as_ref()?;
+    m.cache.hit_for(key).filter(|h| h.dir == dir)
+}
+
+/// A client's packet on the external port (its MAC as [`dst_mac_u64`] reads it:
+/// `ext_mac`) to a backend behind a VTEP. Returns the underlay port, the frame
+/// encapsulated; `None`: untouched, nothing counted.
+#[inline(always)]
+pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, ext_mac: u64, buf: &mut B) -> Option<u16> {
+    let m = ctx.mesh.as_ref()?;
+    let f = buf.data();
+    let len = f.len();
+    if dst_mac_u64(f.first_chunk()?) != ext_mac {
+        return None;
+    }
+    let p = plain_ipv4(f)?;
+    if p.total > overlay_ip_mtu(ctx) {
+        return None;
+    }
+    let si = ctx
+        .snap
+        .service_for(p.key.proto, p.key.dst, p.key.dst_port)?;
+    let svc = ctx.snap.services.get(si as usize)?;
+    let hit = warmed(ctx, &p.key, Dir::Original)?;
+    let c = hit.conn;
+    let (mac, d) = m.cache.route(c.backend_id, ctx.snap.generation, ctx.now)?;
+    let Decision::Forward {
+        vni,
+        to: Target::Vtep(vtep),
+    } = d
+    else {
+        return None;
+    };
+    if vni != svc.vni {
+        return None;
+    }
+    let v: &VniView = ctx.snap.vnis.get(vni as usize)?;
+    let ul = ctx.snap.underlay.as_ref()?;
+    let t = ctx.snap.vteps.get(vtep as usize)?;
+    let next_hop = ctx.burst.next_hop_mac(ctx.neigh, vtep, t.next_hop)?;
+    let ip_len = len + ENCAP_LEN - HEADER_LEN;
+    if ip_len > ul.mtu as usize {
+        return None;
+    }
+    // Decided, but for the connection's state: room for the outer headers first (it
+    // is given back if the connection went away since the warm-up).
+    buf.prepend(ENCAP_LEN)?;
+    if m.conntrack
+        .observe_checked(&hit, p.flags, ctx.now)
+        .is_none()
+    {
+        buf.adj(ENCAP_LEN);
+        return None;
+    }
+    // The inner packet is whole (checked above), so the chunks below exist; nothing
+    // from here on can decline.
+    let (outer, inner) = buf.data_mut().split_at_mut(ENCAP_LEN);
+    if let Some((eth, rest)) = inner.split_first_chunk_mut::<HEADER_LEN>() {
+        let snat = c.snat.map(|s| (*s.ip(), s.port()));
+        translate(rest, snat, Some((*c.backend.ip(), c.backend.port())));
+        eth[0..6].copy_from_slice(&mac.0);
+        eth[6..12].copy_from_slice(&v.router_mac.0);
+    }
+    let hash = inner_flow_hash(inner);
+    write_outer(outer, t, next_hop.0, ip_len as u16, v.vni, hash);
+    m.backends.packet(c.backend_id, true, p.total);
+    ctx.counters.event(Event::MeshToBackend);
+    ctx.counters.event(Event::Encapsulated);
+    Some(ul.port)
+}
+
+/// A backend's reply, VXLAN whose outer headers the overlay fast path has checked
+/// (from VTEP `from`, VNI slot `slot`, outer packet ending at `outer_end`), to
+/// vxgw's overlay MAC. Returns the external port, the frame decapsulated and
+/// translated; `None`: untouched, nothing learned or counted.
+#[inline(always)]
+pub(super) fn to_client<B: PacketBuf>(
+    ctx: &Ctx,
+    slot: u16,
+    v: &VniView,
+    from: Ipv4Addr,
+    outer_end: usize,
+    buf: &mut B,
+) -> Option<u16> {
+    let m = ctx.mesh.as_ref()?;
+    let ext = ctx.snap.external.as_ref()?;
+    let f = buf.data();
+    let inner = f.get(ENCAP_LEN..outer_end)?;
+    let eth = inner.first_chunk::<HEADER_LEN>()?;
+    let src = src_mac_u64(eth);
+    if v.local_ips.is_empty()
+        || dst_mac_u64(eth) != v.router_mac.to_u64()
+        || src & GROUP_BIT_U64 != 0
+        || src == 0
+    {
+        return None;
+    }
+    let p = plain_ipv4(inner)?;
+    let hit = warmed(ctx, &p.key, Dir::Reply)?;
+    let c = hit.conn;
+    let next_hop = ctx
+        .burst
+        .route_mac(ctx.neigh, ext.next_hop(*c.client.ip()))?;
+    m.conntrack.observe_checked(&hit, p.flags, ctx.now)?;
+    // Decided: from here on the frame changes, and nothing declines. The padding
+    // and the outer headers are inside the frame (checked above).
+    let padding = f.len() - outer_end;
+    if padding > 0 {
+        buf.trim(padding);
+    }
+    buf.adj(ENCAP_LEN);
+    if let Some((eth, rest)) = buf.data_mut().split_first_chunk_mut::<HEADER_LEN>() {
+        let to_client = c.snat.map(|_| (*c.client.ip(), c.client.port()));
+        let published = (*c.published.ip(), c.published.port());
+        translate(rest, Some(published), to_client);
+        eth[0..6].copy_from_slice(&next_hop.0);
+        eth[6..12].copy_from_slice(&ext.mac.0);
+    }
+    learn_mac(ctx, slot, v.vni, src, FdbDest::Vtep(from));
+    m.backends.packet(c.backend_id, false, p.total);
+    ctx.counters.event(Event::Decapsulated);
+    ctx.counters.event(Event::MeshToClient);
+    Some(ext.port)
+}
