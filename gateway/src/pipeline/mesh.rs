@@ -31,9 +31,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use super::decision::{Decision, DropReason, Origin, Target};
 use super::mesh_cache::{MeshCache, NO_KEY};
 use super::{BackendCounters, Ctx, Event, PacketBuf};
-use crate::tables::conntrack::{
-    Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey, LOOKUP_BURST,
-};
+use crate::tables::conntrack::{Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey};
 use crate::tables::fdb::FdbDest;
 use crate::tables::flow_hash::FlowSeed;
 use crate::tables::overlay_neighbours::OverlayNeighbours;
@@ -507,32 +505,22 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
     {
         ENCAP_LEN + ETH
     } else {
+        m.cache.clear_burst();
         return;
     };
-    let mut keys = [NO_KEY; LOOKUP_BURST];
-    let mut pos = [0usize; LOOKUP_BURST];
-    let mut n = 0;
-    for (i, f) in frames.take(LOOKUP_BURST).enumerate() {
+    m.cache.look_up_burst(m.conntrack, frames, |f| {
         let Some(ip) = f.get(at..at + 24) else {
-            continue;
+            return NO_KEY;
         };
         if ip[0] != 0x45 || (ip[9] != protocol::TCP && ip[9] != protocol::UDP) {
-            continue;
+            return NO_KEY;
         }
-        keys[n] = FlowKey {
+        FlowKey {
             proto: ip[9],
             src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
             dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
             src_port: u16::from_be_bytes([ip[20], ip[21]]),
             dst_port: u16::from_be_bytes([ip[22], ip[23]]),
-        };
-        pos[n] = i;
-        n += 1;
-    }
-    m.cache.clear_burst();
-    let mut out = [None; LOOKUP_BURST];
-    m.conntrack.lookup_burst(&keys[..n], &mut out[..n]);
-    for j in 0..n {
-        m.cache.store(pos[j], keys[j], out[j]);
-    }
+        }
+    });
 }

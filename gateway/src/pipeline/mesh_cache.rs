@@ -15,7 +15,7 @@
 use std::cell::{Cell, RefCell};
 
 use super::decision::Decision;
-use crate::tables::conntrack::{CtHit, FlowKey, LOOKUP_BURST};
+use crate::tables::conntrack::{Conntrack, CtHit, FlowKey, LOOKUP_BURST};
 use crate::tables::snapshot::MAX_BACKEND_SLOTS;
 use crate::wire::MacAddr;
 use std::net::Ipv4Addr;
@@ -30,6 +30,8 @@ struct BackendRoute {
 }
 
 struct BurstHits {
+    /// Frames looked up: the first `len` keys and hits are this burst's.
+    len: usize,
     keys: [FlowKey; LOOKUP_BURST],
     hits: [Option<CtHit>; LOOKUP_BURST],
 }
@@ -54,6 +56,7 @@ impl Default for MeshCache {
     fn default() -> Self {
         MeshCache {
             burst: RefCell::new(BurstHits {
+                len: 0,
                 keys: [NO_KEY; LOOKUP_BURST],
                 hits: [None; LOOKUP_BURST],
             }),
@@ -70,21 +73,31 @@ impl MeshCache {
         self.current.set(i);
     }
 
-    /// Forgets the burst's hits (before warming a new burst).
+    /// Looks up a burst's flows: `key_of(i, frame)` gives the key of frame `i`
+    /// ([`NO_KEY`] for one that is not looked up); the keys and the hits are kept
+    /// by position, written in place (no copies of the burst's arrays).
     #[inline]
-    pub(super) fn clear_burst(&self) {
+    pub(super) fn look_up_burst<'f>(
+        &self,
+        conntrack: &Conntrack,
+        frames: impl Iterator<Item = &'f [u8]>,
+        key_of: impl Fn(&[u8]) -> FlowKey,
+    ) {
         let mut b = self.burst.borrow_mut();
-        b.keys = [NO_KEY; LOOKUP_BURST];
+        let b = &mut *b;
+        let mut n = 0;
+        for (k, f) in b.keys.iter_mut().zip(frames) {
+            *k = key_of(f);
+            n += 1;
+        }
+        b.len = n;
+        conntrack.lookup_burst(&b.keys[..n], &mut b.hits[..n]);
     }
 
-    /// Records the lookup result of packet `pos`.
+    /// Forgets the burst's hits (a burst that is not looked up).
     #[inline]
-    pub(super) fn store(&self, pos: usize, key: FlowKey, hit: Option<CtHit>) {
-        if pos < LOOKUP_BURST {
-            let mut b = self.burst.borrow_mut();
-            b.keys[pos] = key;
-            b.hits[pos] = hit;
-        }
+    pub(super) fn clear_burst(&self) {
+        self.burst.borrow_mut().len = 0;
     }
 
     /// The warmed hit of the current packet, if it was looked up with `key` and hit.
@@ -92,6 +105,9 @@ impl MeshCache {
     pub(super) fn hit_for(&self, key: &FlowKey) -> Option<CtHit> {
         let i = self.current.get();
         let b = self.burst.borrow();
+        if i >= b.len {
+            return None;
+        }
         match (b.keys.get(i), b.hits.get(i)) {
             (Some(k), Some(&h)) if k == key => h,
             _ => None,

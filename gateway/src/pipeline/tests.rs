@@ -612,3 +612,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_learn_cache_remembers_interleaved_sources_within_a_second() {
+    let c = LearnCache::default();
+    let macs: Vec<u64> = (0..8u64).map(|i| 0x0242_0aff_0000 + i * 0x1_0001).collect();
+    for &m in &macs {
+        assert!(!c.seen(4096, m, 7, 10), "first learn of {m:x}");
+    }
+    // Interleaved again in the same second: remembered, unless two of them share a
+    // slot (then the later one evicted the earlier, which is learned again).
+    let hits = macs.iter().filter(|&&m| c.seen(4096, m, 7, 10)).count();
+    assert!(hits >= 6, "only {hits} of 8 remembered");
+    // Another destination, VNI or second is a new learn.
+    assert!(!c.seen(4096, macs[0], 8, 10));
+    assert!(!c.seen(4097, macs[1], 7, 10));
+    assert!(!c.seen(4096, macs[2], 7, 11));
+    c.clear();
+    assert!(!c.seen(4096, macs[3], 7, 10), "cleared");
+}

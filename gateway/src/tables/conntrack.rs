@@ -1016,7 +1016,7 @@ impl Conntrack {
 
     /// The connection slot word `s` points to, if its key (in the slot's direction)
     /// is `k`.
-    #[inline]
+    #[inline(always)]
     fn match_slot(&self, s: u64, k: &Packed) -> Option<CtHit> {
         let idx = (s & SLOT_IDX_MASK) as usize;
         let reply = s & SLOT_REPLY != 0;
@@ -1034,7 +1034,7 @@ impl Conntrack {
     /// burst's scan saw the key's tag a moment ago): a match there, read under an
     /// unchanged bucket sequence, is the answer without scanning the bucket again (a
     /// key is in one slot at most); anything else takes the full search.
-    #[inline]
+    #[inline(always)]
     fn find_hinted(&self, k: &Packed, p: &Pos, hint: usize) -> Option<CtHit> {
         let b = &self.buckets[p.b1];
         if let Some(slot) = b.slots.get(hint) {
