@@ -90,8 +90,10 @@ impl LearnCache {
     /// True if this exact learn was done already in second `now`; records it if not.
     #[inline]
     pub fn seen(&self, vni: u32, mac: u64, dest: u64, now: u32) -> bool {
-        let h = (mac ^ (vni as u64) << 48).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let slot = &self.0[(h >> 58) as usize % LEARN_CACHE_SLOTS];
+        // The MAC's last byte (then the one before) tells hosts apart: locally
+        // administered MACs, Docker's and most vendors' count up there.
+        let i = (mac ^ mac >> 6 ^ vni as u64) as usize % LEARN_CACHE_SLOTS;
+        let slot = &self.0[i];
         let k = (vni, mac, dest, now);
         if slot.get() == k {
             return true;
