@@ -515,12 +515,20 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
         if ip[0] != 0x45 || (ip[9] != protocol::TCP && ip[9] != protocol::UDP) {
             return NO_KEY;
         }
-        FlowKey {
+        let key = FlowKey {
             proto: ip[9],
             src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
             dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
             src_port: u16::from_be_bytes([ip[20], ip[21]]),
             dst_port: u16::from_be_bytes([ip[22], ip[23]]),
+        };
+        // A client's SYN is not looked up (`from_client` inserts it directly): only
+        // its bucket is warmed, for the insert.
+        let flags = f.get(at + 33).copied().unwrap_or(0);
+        if at == ETH && key.proto == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
+            m.conntrack.prefetch_key(&key);
+            return NO_KEY;
         }
+        key
     });
 }

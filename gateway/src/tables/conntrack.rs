@@ -1086,6 +1086,15 @@ impl Conntrack {
         self.find(&k, &self.pos(&k))
     }
 
+    /// Prefetches the primary bucket of `key` (for an insert coming soon: a burst's
+    /// new connections). Reads nothing.
+    #[inline]
+    pub fn prefetch_key(&self, key: &FlowKey) {
+        let b = &self.buckets[self.pos(&pack_key(key)).b1];
+        prefetch(&b.header);
+        prefetch(&b.slots[SLOTS - 1]);
+    }
+
     /// [`Conntrack::lookup`] of every key of `keys` into `out` (same length), with
     /// the cache misses of up to [`LOOKUP_BURST`] keys overlapped, in three passes
     /// over the burst: hash every key and prefetch its primary bucket; scan each
