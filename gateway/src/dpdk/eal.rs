@@ -29,7 +29,7 @@ impl Drop for EalGuard {
 }
 
 impl Eal {
-    /// Initialises EAL with `args` as its argv (args[0] is the program name).
+    /// Initialises EAL with `args` as its argv (`args[0]` is the program name).
     /// Arguments are passed through untouched, so every EAL option works.
     pub fn init<S: AsRef<str>>(args: &[S]) -> Result<Eal> {
         if EAL_INITIALISED.swap(true, Ordering::SeqCst) {

@@ -11,9 +11,13 @@
 //! header, and the frame is changed only once everything is known. Whatever it does
 //! not take (broadcast and unknown destinations, ARP, frames for vxgw itself, IP
 //! options, anything malformed) it hands back untouched, and the general path
-//! decides, drops and counts as before. A property test (`tests.rs`) checks, on
-//! generated and mutated frames, that whatever the fast path takes leaves the same
-//! bytes, port, counters and FDB as the general path.
+//! decides, drops and counts as before. A property test (`fast_path_tests.rs`)
+//! checks, on generated and mutated frames, that whatever the fast path takes leaves
+//! the same bytes, port, counters and FDB as the general path.
+//!
+//! The routing mesh's established connections take their own fast path
+//! (`pipeline/mesh_fast.rs`): the external port's frames, and VXLAN to vxgw's overlay
+//! MAC once `decap` has checked the outer headers.
 
 use std::net::Ipv4Addr;
 

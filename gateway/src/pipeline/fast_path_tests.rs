@@ -7,7 +7,6 @@ use std::net::Ipv4Addr;
 
 use proptest::prelude::*;
 
-use super::egress::{self, EncapResult};
 use super::fast_path::{self, FastPort};
 use super::tests::*;
 use super::*;
@@ -51,24 +50,8 @@ fn fast(lab: &Lab, port: u16, frame: &[u8]) -> (Option<u16>, VecBuf) {
 fn general(lab: &Lab, port: u16, frame: &[u8]) -> (Option<u16>, VecBuf) {
     let mut b = VecBuf::new(frame);
     let ctx = lab.ctx();
-    let to = match ingress(&ctx, port, &mut b) {
-        Decision::Forward {
-            vni,
-            to: Target::Vtep(i),
-        } => {
-            let hash = inner_flow_hash(b.data());
-            let vni = lab.snap.vnis[vni as usize].vni;
-            match egress::to_vtep(&ctx, &mut b, vni, i, hash) {
-                EncapResult::Ready { port } => Some(port),
-                _ => None,
-            }
-        }
-        Decision::Forward {
-            to: Target::Access { port, vlan },
-            ..
-        } => egress::to_access(&ctx, &mut b, vlan).ok().map(|()| port),
-        _ => None,
-    };
+    let d = ingress(&ctx, port, &mut b);
+    let to = forward_egress(&ctx, d, &mut b);
     (to, b)
 }
 
@@ -279,12 +262,7 @@ proptest! {
             }
             _ => (with_outer_frag(vxlan_from(from, vni, flags, &f), frag), UL),
         };
-        for (at, byte) in edits {
-            let i = at.index(f.len());
-            f[i] = byte;
-        }
-        let len = (f.len() as i32 + resize).max(0) as usize;
-        f.resize(len, 0);
+        mutate(&mut f, edits, resize);
         let port = if wrong_port { UL + ACC - port } else { port };
         check(port, &f)?;
     }

@@ -482,7 +482,8 @@ fn too_big<B: PacketBuf>(
 /// worker's [`MeshCache`]; the per-packet path uses a hit only after re-validating
 /// it, so nothing here can be stale. Client packets on the external port and
 /// VXLAN-carried replies on the underlay are keyed at fixed offsets (no IP options);
-/// anything else is skipped.
+/// anything else is skipped, and a client's SYN only has its bucket prefetched
+/// ([`from_client`] inserts it without a lookup).
 pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<Item = &'f [u8]>) {
     let Some(m) = ctx.mesh.as_ref() else {
         return;

@@ -9,9 +9,9 @@ use std::net::Ipv4Addr;
 use etherparse::PacketBuilder;
 use proptest::prelude::*;
 
-use super::egress::{self, EncapResult};
 use super::fast_path::{self, FastPort};
 use super::mesh_tests::*;
+use super::tests::{forward_egress, mutate};
 use super::*;
 use crate::tables::conntrack::{CtEntry, CtFilter, CtState, CtStats};
 use crate::wire::MacAddr;
@@ -163,22 +163,11 @@ fn general(m: &Mesh, port: u16, frame: &[u8]) -> (Option<u16>, VecBuf) {
     warm_burst(&ctx, port, std::iter::once(frame));
     m.mesh_cache.set_current(0);
     let to = match ingress(&ctx, port, &mut b) {
-        Decision::Forward {
-            vni,
-            to: Target::Vtep(i),
-        } => {
-            let hash = inner_flow_hash(b.data());
-            let vni = m.snap.vnis[vni as usize].vni;
-            match egress::to_vtep(&ctx, &mut b, vni, i, hash) {
-                EncapResult::Ready { port } => Some(port),
-                _ => None,
-            }
-        }
         Decision::Route { port, next_hop } => m.neigh.lookup(next_hop).map(|mac| {
             b.data_mut()[0..6].copy_from_slice(&mac.0);
             port
         }),
-        _ => None,
+        d => forward_egress(&ctx, d, &mut b),
     };
     (to, b)
 }
@@ -416,12 +405,7 @@ proptest! {
         let mode = if preserve { "preserve" } else { "snat" };
         let (_, f) = lab(mode);
         let (port, mut frame) = base(f, which);
-        for (at, byte) in edits {
-            let i = at.index(frame.len());
-            frame[i] = byte;
-        }
-        let len = (frame.len() as i32 + resize).max(0) as usize;
-        frame.resize(len, 0);
+        mutate(&mut frame, edits, resize);
         let port = if wrong_port { UL + EXT - port } else { port };
         check(mode, port, &frame)?;
     }

@@ -469,28 +469,7 @@ pub fn rewrite(
     };
     let mut ipd = Delta::default();
     let ttl = ttl_step(hdr, ttl_dec, &mut ipd)?;
-    let mut addrs = Delta::default();
-    let mut ports = Delta::default();
-    if let Some((a, p)) = src {
-        set_addr(hdr, IP_SRC, a, &mut addrs);
-        set_word(l4_ports, 0, p, &mut ports);
-    }
-    if let Some((a, p)) = dst {
-        set_addr(hdr, IP_DST, a, &mut addrs);
-        set_word(l4_ports, 2, p, &mut ports);
-    }
-    fix_csum(hdr, IP_CSUM, ipd.plus(addrs));
-    let l4d = addrs.plus(ports);
-    // Raw values; 0 and 0xffff read the same in either byte order.
-    let old = rd_raw(l4_csum, 0);
-    let new = if proto == protocol::TCP {
-        l4d.apply(old)
-    } else if old == 0 {
-        0
-    } else {
-        udp_wire_checksum(l4d.apply(old))
-    };
-    wr_raw(l4_csum, 0, new);
+    set_endpoints(hdr, l4_ports, l4_csum, src, dst, ipd);
     Ok(Rewrite {
         before,
         l4_offset: hl,
@@ -526,35 +505,53 @@ pub fn rewrite_checked<const N: usize>(
     if hdr.len() < IP_MIN || l4.len() < csum_at + 2 {
         return;
     }
+    let (l4_ports, l4_rest) = l4.split_at_mut(4);
     let mut ipd = Delta::default();
     let (ttl, proto) = (hdr[IP_TTL], hdr[IP_PROTO]);
-    let new_ttl = ttl.wrapping_sub(1);
     ipd.word(
         u16::from_ne_bytes([ttl, proto]),
-        u16::from_ne_bytes([new_ttl, proto]),
+        u16::from_ne_bytes([ttl.wrapping_sub(1), proto]),
     );
-    hdr[IP_TTL] = new_ttl;
+    hdr[IP_TTL] = ttl.wrapping_sub(1);
+    let l4_csum = &mut l4_rest[csum_at - 4..csum_at - 2];
+    set_endpoints(hdr, l4_ports, l4_csum, src, dst, ipd);
+}
+
+/// The rest of [`rewrite`] and [`rewrite_checked`] once the TTL is done (its change
+/// in `ipd`): the addresses and ports set, the IPv4 header checksum updated with
+/// `ipd` and the addresses, the L4 checksum (`l4_csum`) with the addresses (its
+/// pseudo-header) and the ports; a UDP checksum of 0 (none) stays 0.
+#[inline(always)]
+fn set_endpoints(
+    hdr: &mut [u8],
+    l4_ports: &mut [u8],
+    l4_csum: &mut [u8],
+    src: Option<(Ipv4Addr, u16)>,
+    dst: Option<(Ipv4Addr, u16)>,
+    ipd: Delta,
+) {
     let mut addrs = Delta::default();
     let mut ports = Delta::default();
     if let Some((a, p)) = src {
         set_addr(hdr, IP_SRC, a, &mut addrs);
-        set_word(l4, 0, p, &mut ports);
+        set_word(l4_ports, 0, p, &mut ports);
     }
     if let Some((a, p)) = dst {
         set_addr(hdr, IP_DST, a, &mut addrs);
-        set_word(l4, 2, p, &mut ports);
+        set_word(l4_ports, 2, p, &mut ports);
     }
     fix_csum(hdr, IP_CSUM, ipd.plus(addrs));
     let l4d = addrs.plus(ports);
-    let old = rd_raw(l4, csum_at);
-    let new = if proto == protocol::TCP {
+    // Raw values; 0 and 0xffff read the same in either byte order.
+    let old = rd_raw(l4_csum, 0);
+    let new = if hdr[IP_PROTO] == protocol::TCP {
         l4d.apply(old)
     } else if old == 0 {
         0
     } else {
         udp_wire_checksum(l4d.apply(old))
     };
-    wr_raw(l4, csum_at, new);
+    wr_raw(l4_csum, 0, new);
 }
 
 /// SNAT only: [`rewrite`] with a new source address and port, no TTL change.

@@ -631,3 +631,38 @@ fn the_learn_cache_remembers_interleaved_sources_within_a_second() {
     c.clear();
     assert!(!c.seen(4096, macs[3], 7, 10), "cleared");
 }
+
+/// What the worker does with a forwarding decision for `b`: the egress to a VTEP or
+/// an access port, and the port it sends on (`None`: any other decision, or an
+/// egress that does not send). The fast-path tests compare against it.
+pub(super) fn forward_egress(ctx: &Ctx, d: Decision, b: &mut VecBuf) -> Option<u16> {
+    match d {
+        Decision::Forward {
+            vni,
+            to: Target::Vtep(i),
+        } => {
+            let hash = inner_flow_hash(b.data());
+            let vni = ctx.snap.vnis[vni as usize].vni;
+            match egress::to_vtep(ctx, b, vni, i, hash) {
+                EncapResult::Ready { port } => Some(port),
+                _ => None,
+            }
+        }
+        Decision::Forward {
+            to: Target::Access { port, vlan },
+            ..
+        } => egress::to_access(ctx, b, vlan).ok().map(|()| port),
+        _ => None,
+    }
+}
+
+/// A frame mutated as the property tests do: bytes overwritten at `edits` (indices
+/// into the frame as it is), then the length changed by `resize`.
+pub(super) fn mutate(f: &mut Vec<u8>, edits: Vec<(prop::sample::Index, u8)>, resize: i32) {
+    for (at, byte) in edits {
+        let i = at.index(f.len());
+        f[i] = byte;
+    }
+    let len = (f.len() as i32 + resize).max(0) as usize;
+    f.resize(len, 0);
+}
