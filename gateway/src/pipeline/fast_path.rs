@@ -58,10 +58,9 @@ impl<'a> FastPort<'a> {
         }
         if let Some(ext) = snap.external.as_ref().filter(|e| e.port == rx_port) {
             // The general path looks at the external role before the access role.
-            return match p.underlay {
-                false => FastPort::External(ext.mac.to_u64()),
-                true => FastPort::None,
-            };
+            if p.external && !p.underlay {
+                return FastPort::External(ext.mac.to_u64());
+            }
         }
         match p.vlan_to_vni.as_deref() {
             Some(map) if p.access && !p.underlay && !p.external => FastPort::Access(map),

@@ -73,9 +73,9 @@ impl MeshCache {
         self.current.set(i);
     }
 
-    /// Looks up a burst's flows: `key_of(i, frame)` gives the key of frame `i`
-    /// ([`NO_KEY`] for one that is not looked up); the keys and the hits are kept
-    /// by position, written in place (no copies of the burst's arrays).
+    /// Looks up a burst's flows: `key_of(frame)` gives a frame's key ([`NO_KEY`] for
+    /// one that is not looked up); the keys and the hits are kept by the frames'
+    /// positions, written in place (no copies of the burst's arrays).
     #[inline]
     pub(super) fn look_up_burst<'f>(
         &self,
