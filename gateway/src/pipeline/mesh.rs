@@ -88,6 +88,19 @@ fn key_of(f: &Flow) -> FlowKey {
     }
 }
 
+/// The conntrack key of an IPv4 packet without options whose first 24 bytes are
+/// `ip` (the ports at a fixed place; the caller has checked the header).
+#[inline(always)]
+pub(super) fn key_at(ip: &[u8; 24]) -> FlowKey {
+    FlowKey {
+        proto: ip[9],
+        src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
+        dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
+        src_port: u16::from_be_bytes([ip[20], ip[21]]),
+        dst_port: u16::from_be_bytes([ip[22], ip[23]]),
+    }
+}
+
 fn nat_drop(e: NatError) -> DropReason {
     match e {
         NatError::Fragment => DropReason::Fragment,
@@ -510,19 +523,13 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
         return;
     };
     m.cache.look_up_burst(m.conntrack, frames, |f| {
-        let Some(ip) = f.get(at..at + 24) else {
+        let Some(ip) = f.get(at..).and_then(|ip| ip.first_chunk::<24>()) else {
             return NO_KEY;
         };
         if ip[0] != 0x45 || (ip[9] != protocol::TCP && ip[9] != protocol::UDP) {
             return NO_KEY;
         }
-        let key = FlowKey {
-            proto: ip[9],
-            src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
-            dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
-            src_port: u16::from_be_bytes([ip[20], ip[21]]),
-            dst_port: u16::from_be_bytes([ip[22], ip[23]]),
-        };
+        let key = key_at(ip);
         // A client's SYN is not looked up (`from_client` inserts it directly): only
         // its bucket is warmed, for the insert.
         let flags = f.get(at + 33).copied().unwrap_or(0);

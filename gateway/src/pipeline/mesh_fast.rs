@@ -9,8 +9,7 @@
 //!
 //! The general path ([`super::mesh`]) parses and validates each header in several
 //! places (the Ethernet frame, `parse_flow`, `rewrite`, the MSS clamp, then the
-//! egress), goes through a [`super::Decision`] and looks the packet's flow up again
-//! in the burst's hits; here each header is checked once, at fixed offsets, and the
+//! egress) and goes through a [`super::Decision`]; here each header is checked once, at fixed offsets, and the
 //! frame changes only when everything is known. Whatever it does not take (SYNs:
 //! they need the MSS clamp or a new connection; IPv4 options, fragments, TTL 1,
 //! ICMP, packets too big, unknown flows, a backend not resolved this second,
@@ -25,7 +24,7 @@ use super::bridge::learn_mac;
 use super::decision::{Decision, Target};
 use super::egress::write_outer;
 use super::flow::inner_flow_hash;
-use super::mesh::overlay_ip_mtu;
+use super::mesh::{key_at, overlay_ip_mtu};
 use super::{Ctx, Event, PacketBuf};
 use crate::tables::conntrack::{CtHit, Dir, FlowKey};
 use crate::tables::fdb::FdbDest;
@@ -78,15 +77,8 @@ fn plain_ipv4(f: &[u8]) -> Option<Plain> {
     if flags & tcp::SYN != 0 {
         return None;
     }
-    let addr = |o: usize| Ipv4Addr::new(h[o], h[o + 1], h[o + 2], h[o + 3]);
     Some(Plain {
-        key: FlowKey {
-            proto,
-            src: addr(IP + 12),
-            dst: addr(IP + 16),
-            src_port: u16::from_be_bytes([h[IP + 20], h[IP + 21]]),
-            dst_port: u16::from_be_bytes([h[IP + 22], h[IP + 23]]),
-        },
+        key: key_at(h[IP..].first_chunk()?),
         flags,
         total,
     })
