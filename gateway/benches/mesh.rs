@@ -30,6 +30,7 @@ use vxgw::pipeline::{
 };
 use vxgw::tables::conntrack::{Conn, Conntrack, CtState, Timeouts};
 use vxgw::tables::fdb::{Fdb, FdbDest};
+use vxgw::tables::fdb_cache::FdbCache;
 use vxgw::tables::neighbours::Neighbours;
 use vxgw::tables::overlay_neighbours::OverlayNeighbours;
 use vxgw::tables::snapshot::{ResolvedPort, Snapshot, ENCAP_LEN};
@@ -264,6 +265,7 @@ fn main() {
     let mesh_cache = MeshCache::default();
     let counters = PipelineCounters::default();
     let cache = LearnCache::default();
+    let fdb_cache = FdbCache::default();
     let ctx = Ctx {
         snap: &snap,
         fdb: &fdb,
@@ -271,6 +273,7 @@ fn main() {
         now: 2,
         counters: &counters,
         learn_cache: &cache,
+        fdb_cache: &fdb_cache,
         burst: Default::default(),
         mesh: Some(MeshTables {
             conntrack: &ct,

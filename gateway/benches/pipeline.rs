@@ -19,6 +19,7 @@ use vxgw::pipeline::{
     ingress, inner_flow_hash, Ctx, Decision, LearnCache, PacketBuf, PipelineCounters, Target,
 };
 use vxgw::tables::fdb::{Fdb, FdbDest};
+use vxgw::tables::fdb_cache::FdbCache;
 use vxgw::tables::neighbours::Neighbours;
 use vxgw::tables::snapshot::{ResolvedPort, Snapshot};
 use vxgw::wire::MacAddr;
@@ -126,6 +127,7 @@ fn run(mode: &str, macs: u32) {
     );
     let counters = PipelineCounters::default();
     let cache = LearnCache::default();
+    let fdb_cache = FdbCache::default();
     let ctx = Ctx {
         snap: &snap,
         fdb: &fdb,
@@ -133,6 +135,7 @@ fn run(mode: &str, macs: u32) {
         now: 1,
         counters: &counters,
         learn_cache: &cache,
+        fdb_cache: &fdb_cache,
         burst: Default::default(),
         mesh: None,
     };

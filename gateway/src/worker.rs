@@ -22,6 +22,7 @@ use crate::pipeline::{
 use crate::shutdown::StopFlag;
 use crate::tables::conntrack::Conntrack;
 use crate::tables::fdb::Fdb;
+use crate::tables::fdb_cache::FdbCache;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{Snapshot, SnapshotCell, MAX_PORTS};
@@ -203,6 +204,7 @@ impl Worker {
         let mut burst = MbufBurst::new();
         let mut round: u32 = 0;
         let learn_cache = LearnCache::default();
+        let fdb_cache = FdbCache::default();
         let snat = RefCell::new(self.snat.take().expect("a worker runs once"));
         let mesh_cache = MeshCache::default();
         while !sh.stop.is_set() {
@@ -215,6 +217,7 @@ impl Worker {
                 now: sh.clock.secs_at(t0),
                 counters: &c.pipeline,
                 learn_cache: &learn_cache,
+                fdb_cache: &fdb_cache,
                 burst: Default::default(),
                 mesh: Some(MeshTables {
                     conntrack: &sh.conntrack,

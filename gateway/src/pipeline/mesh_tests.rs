@@ -16,6 +16,7 @@ use super::*;
 use crate::control::config::Config;
 use crate::tables::conntrack::{Conntrack, CtFilter, CtState, Timeouts};
 use crate::tables::fdb::{Fdb, FdbDest};
+use crate::tables::fdb_cache::FdbCache;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot};
@@ -82,6 +83,7 @@ pub(super) struct Mesh {
     pub(super) mesh_cache: MeshCache,
     pub(super) counters: PipelineCounters,
     pub(super) cache: LearnCache,
+    pub(super) fdb_cache: FdbCache,
 }
 
 impl Mesh {
@@ -116,6 +118,7 @@ impl Mesh {
             mesh_cache: MeshCache::default(),
             counters: PipelineCounters::default(),
             cache: LearnCache::default(),
+            fdb_cache: FdbCache::default(),
         };
         // Backends: MACs learned, behind VTEP 172.30.0.11.
         for (i, b) in BACKENDS.iter().enumerate() {
@@ -140,6 +143,7 @@ impl Mesh {
             now: 10,
             counters: &self.counters,
             learn_cache: &self.cache,
+            fdb_cache: &self.fdb_cache,
             burst: Default::default(),
             mesh: Some(MeshTables {
                 conntrack: &self.ct,

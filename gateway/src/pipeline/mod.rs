@@ -45,6 +45,7 @@ pub use mesh_cache::MeshCache;
 pub use warm::warm_burst;
 
 use crate::tables::fdb::Fdb;
+use crate::tables::fdb_cache::FdbCache;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::Snapshot;
 
@@ -62,6 +63,8 @@ pub struct Ctx<'a> {
     pub counters: &'a PipelineCounters,
     /// This worker's recent learns (see [`LearnCache`]).
     pub learn_cache: &'a LearnCache,
+    /// This worker's cache of FDB answers (see [`FdbCache`]).
+    pub fdb_cache: &'a FdbCache,
     /// The routing mesh's tables (None: no routing mesh, e.g. overlay-only tests).
     pub mesh: Option<MeshTables<'a>>,
     /// Answers kept for this poll round (VTEP slot, next-hop MAC).

@@ -11,6 +11,7 @@ use super::egress::{self, EncapResult};
 use super::*;
 use crate::control::config::Config;
 use crate::tables::fdb::{Fdb, FdbDest};
+use crate::tables::fdb_cache::FdbCache;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot};
 use crate::wire::MacAddr;
@@ -63,6 +64,7 @@ pub(super) struct Lab {
     pub(super) neigh: Neighbours,
     pub(super) counters: PipelineCounters,
     pub(super) cache: LearnCache,
+    pub(super) fdb_cache: FdbCache,
 }
 
 impl Lab {
@@ -92,6 +94,7 @@ impl Lab {
             neigh: Neighbours::new(64),
             counters: PipelineCounters::default(),
             cache: LearnCache::default(),
+            fdb_cache: FdbCache::default(),
         }
     }
 
@@ -103,6 +106,7 @@ impl Lab {
             now: 10,
             counters: &self.counters,
             learn_cache: &self.cache,
+            fdb_cache: &self.fdb_cache,
             burst: Default::default(),
             mesh: None,
         }

@@ -564,8 +564,15 @@ pub struct Fdb {
     /// Buckets holding at least one entry at the last sweep (all of them before the
     /// first): what a lookup's cache footprint is measured by.
     occupied: AtomicUsize,
+    /// Changes that may alter an answer already given (see [`Fdb::changes`]).
+    changes: ChangeCount,
     counters: Box<[CounterBlock]>,
 }
+
+/// The change count, on its own line: every worker reads it per lookup
+/// ([`super::fdb_cache::FdbCache`]), writers bump it only when an entry moves or goes.
+#[repr(align(128))]
+struct ChangeCount(AtomicU64);
 
 impl fmt::Debug for Fdb {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -605,6 +612,7 @@ impl Fdb {
             max_vnis: max_vnis as u32,
             vnis_used: AtomicU32::new(0),
             occupied: AtomicUsize::new(n_buckets),
+            changes: ChangeCount(AtomicU64::new(1)),
             counters: (0..STRIPES).map(|_| CounterBlock::default()).collect(),
         }
     }
@@ -619,6 +627,15 @@ impl Fdb {
     #[inline]
     pub fn occupied_bytes(&self) -> usize {
         self.occupied.load(Relaxed) * std::mem::size_of::<Bucket>()
+    }
+
+    /// How many times an existing entry's answer changed or went (moves, static
+    /// overrides, removals, ageing, flushes), from 1. New entries and refreshes do not
+    /// count: they alter no answer a lookup gave. Bumped after the change is visible,
+    /// so an answer obtained after reading a count is valid while the count stays.
+    #[inline(always)]
+    pub fn changes(&self) -> u64 {
+        self.changes.0.load(Acquire)
     }
 
     /// Most VNIs the table can hold entries for.
@@ -850,6 +867,7 @@ impl Fdb {
             self.last_seen[bi].0[i].store(now, Relaxed);
         }
         b.header.end_write();
+        self.changes.0.fetch_add(1, Release);
     }
 
     /// Stores a new entry in its primary or secondary (both locks held); false if
@@ -893,6 +911,7 @@ impl Fdb {
         b.values[i].store(0, Relaxed);
         b.set_occupied(i, false);
         b.header.end_write();
+        self.changes.0.fetch_add(1, Release);
         if value & ALT != 0 {
             self.buckets[p.b1].header.add_overflow(-1);
         }

@@ -4,6 +4,7 @@
 mod bucket_header;
 pub mod conntrack;
 pub mod fdb;
+pub mod fdb_cache;
 pub mod flow_hash;
 pub mod folded_mul;
 pub mod maglev;
