@@ -18,30 +18,67 @@
 
 use std::cell::Cell;
 
+use std::net::Ipv4Addr;
+
 use super::fdb::{Fdb, FdbDest};
 
 /// Sets (a power of two).
 const SETS: usize = 2048;
 
-/// One cached answer. `changes == 0` never matches: the FDB's count starts at 1.
-#[derive(Clone, Copy)]
+/// One cached answer, one `Cell` per word so that a probe loads only what it
+/// compares. `changes == 0` never matches: the FDB's count starts at 1.
+#[derive(Default)]
 struct Way {
-    mac: u64,
-    vni: u32,
-    dest: FdbDest,
-    changes: u64,
+    mac: Cell<u64>,
+    /// The VNI (bits 40-63) and the destination ([`encode`]).
+    word: Cell<u64>,
+    changes: Cell<u64>,
 }
 
-const EMPTY: Way = Way {
-    mac: 0,
-    vni: 0,
-    dest: FdbDest::Vtep(std::net::Ipv4Addr::UNSPECIFIED),
-    changes: 0,
-};
+impl Way {
+    #[inline(always)]
+    fn answers(&self, vni: u32, mac: u64, changes: u64) -> Option<FdbDest> {
+        let w = self.word.get();
+        (self.mac.get() == mac && w >> VNI_SHIFT == vni as u64 && self.changes.get() == changes)
+            .then(|| decode(w))
+    }
+
+    #[inline(always)]
+    fn copy_from(&self, o: &Way) {
+        self.mac.set(o.mac.get());
+        self.word.set(o.word.get());
+        self.changes.set(o.changes.get());
+    }
+}
+
+const VNI_SHIFT: u32 = 40;
+const ACCESS: u64 = 1 << 32;
+
+#[inline(always)]
+fn encode(vni: u32, d: FdbDest) -> u64 {
+    (vni as u64) << VNI_SHIFT
+        | match d {
+            FdbDest::Access { port, vlan } => ACCESS | (port as u64) << 16 | vlan as u64,
+            FdbDest::Vtep(ip) => u32::from(ip) as u64,
+        }
+}
+
+#[inline(always)]
+fn decode(w: u64) -> FdbDest {
+    if w & ACCESS != 0 {
+        FdbDest::Access {
+            port: (w >> 16) as u16,
+            vlan: w as u16,
+        }
+    } else {
+        FdbDest::Vtep(Ipv4Addr::from(w as u32))
+    }
+}
 
 /// One set: its ways in one cache line.
 #[repr(C, align(64))]
-struct Set([Cell<Way>; 2]);
+#[derive(Default)]
+struct Set([Way; 2]);
 
 /// One worker's cache of FDB answers.
 pub struct FdbCache {
@@ -50,9 +87,7 @@ pub struct FdbCache {
 
 impl Default for FdbCache {
     fn default() -> Self {
-        let sets: Box<[Set]> = (0..SETS)
-            .map(|_| Set([Cell::new(EMPTY), Cell::new(EMPTY)]))
-            .collect();
+        let sets: Box<[Set]> = (0..SETS).map(|_| Set::default()).collect();
         FdbCache {
             sets: sets
                 .try_into()
@@ -68,22 +103,18 @@ impl FdbCache {
     pub fn lookup(&self, fdb: &Fdb, vni: u32, mac: u64) -> Option<FdbDest> {
         let changes = fdb.changes();
         let set = &self.sets[set_of(vni, mac)];
-        let w0 = set.0[0].get();
-        if w0.mac == mac && w0.vni == vni && w0.changes == changes {
-            return Some(w0.dest);
+        if let Some(d) = set.0[0].answers(vni, mac, changes) {
+            return Some(d);
         }
-        let w1 = set.0[1].get();
-        if w1.mac == mac && w1.vni == vni && w1.changes == changes {
-            return Some(w1.dest);
+        if let Some(d) = set.0[1].answers(vni, mac, changes) {
+            return Some(d);
         }
         let dest = fdb.lookup_key(vni, mac)?;
-        set.0[1].set(w0);
-        set.0[0].set(Way {
-            mac,
-            vni,
-            dest,
-            changes,
-        });
+        set.0[1].copy_from(&set.0[0]);
+        let w = &set.0[0];
+        w.mac.set(mac);
+        w.word.set(encode(vni, dest));
+        w.changes.set(changes);
         Some(dest)
     }
 }
@@ -100,7 +131,6 @@ fn set_of(vni: u32, mac: u64) -> usize {
 mod tests {
     use super::*;
     use crate::wire::MacAddr;
-    use std::net::Ipv4Addr;
 
     fn vtep(n: u8) -> FdbDest {
         FdbDest::Vtep(Ipv4Addr::new(172, 30, 0, n))
@@ -150,6 +180,25 @@ mod tests {
         check("aged");
         assert!(fdb.flush(&Default::default()) > 0);
         check("flushed");
+    }
+
+    #[test]
+    fn destinations_round_trip_through_the_cache_word() {
+        for (vni, d) in [
+            (
+                0xff_ffff,
+                FdbDest::Access {
+                    port: 31,
+                    vlan: 4095,
+                },
+            ),
+            (1, FdbDest::Access { port: 0, vlan: 0 }),
+            (4096, FdbDest::Vtep(Ipv4Addr::new(255, 255, 255, 255))),
+            (0, FdbDest::Vtep(Ipv4Addr::new(172, 30, 0, 11))),
+        ] {
+            let w = encode(vni, d);
+            assert_eq!((w >> VNI_SHIFT, decode(w)), (vni as u64, d));
+        }
     }
 
     #[test]
