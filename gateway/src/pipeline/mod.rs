@@ -44,6 +44,8 @@ pub use mesh::{deliver_in_vni, MeshTables};
 pub use mesh_cache::MeshCache;
 pub use warm::warm_burst;
 
+use std::cell::Cell;
+
 use crate::tables::fdb::Fdb;
 use crate::tables::fdb_cache::FdbCache;
 use crate::tables::neighbours::Neighbours;
@@ -75,17 +77,26 @@ pub struct Ctx<'a> {
 const LEARN_CACHE_SLOTS: usize = 64;
 
 /// The (VNI, source MAC, destination, second) this worker learned lately, in a small
-/// direct-mapped table (2 KiB). A repeated learn within the same second would change
+/// direct-mapped table (1.5 KiB). A repeated learn within the same second would change
 /// nothing (the FDB refreshes at most once per second), so the FDB is not even read:
 /// a burst usually carries many frames of a few hosts (a backend's replies, a
 /// server's traffic), and with one remembered learn, traffic interleaving four
 /// sources went to the FDB on every frame (~145 instructions each). A collision
 /// only costs a learn. Per worker, never shared.
-pub struct LearnCache([std::cell::Cell<(u32, u64, u64, u32)>; LEARN_CACHE_SLOTS]);
+pub struct LearnCache([LearnSlot; LEARN_CACHE_SLOTS]);
+
+/// One remembered learn, a `Cell` per word (a check loads only what it compares).
+#[derive(Default)]
+struct LearnSlot {
+    mac: Cell<u64>,
+    dest: Cell<u64>,
+    /// VNI (high 32 bits) and second.
+    vni_now: Cell<u64>,
+}
 
 impl Default for LearnCache {
     fn default() -> Self {
-        LearnCache(std::array::from_fn(|_| std::cell::Cell::new((0, 0, 0, 0))))
+        LearnCache(std::array::from_fn(|_| LearnSlot::default()))
     }
 }
 
@@ -97,19 +108,14 @@ impl LearnCache {
         // administered MACs, Docker's and most vendors' count up there.
         let i = (mac ^ mac >> 6 ^ vni as u64) as usize % LEARN_CACHE_SLOTS;
         let slot = &self.0[i];
-        let k = (vni, mac, dest, now);
-        if slot.get() == k {
+        let vni_now = (vni as u64) << 32 | now as u64;
+        if slot.mac.get() == mac && slot.dest.get() == dest && slot.vni_now.get() == vni_now {
             return true;
         }
-        slot.set(k);
+        slot.mac.set(mac);
+        slot.dest.set(dest);
+        slot.vni_now.set(vni_now);
         false
-    }
-
-    /// Forgets every learn (when the FDB might have been changed behind it).
-    pub fn clear(&self) {
-        for s in &self.0 {
-            s.set((0, 0, 0, 0));
-        }
     }
 }
 
