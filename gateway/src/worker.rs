@@ -237,19 +237,20 @@ impl Worker {
                 let port = self.rx[qi].port();
                 burst.prefetch_all();
                 warm_burst(&ctx, port, (0..n).map(|i| burst.data(i)));
-                let fast = FastPort::of(&snap, port);
-                for (i, mut m) in burst.drain().enumerate() {
-                    if m.segments() > 1 {
-                        c.pipeline.drop(DropReason::MultiSegment);
-                        continue;
-                    }
-                    mesh_cache.set_current(i);
-                    if let Some(tx) = fast_path::forward(&ctx, fast, port, &mut m) {
-                        self.send(&ctx, tx, m);
-                        continue;
-                    }
-                    let d = crate::pipeline::ingress(&ctx, port, &mut m);
-                    self.dispatch(sh, &ctx, d, m);
+                // One drain loop per kind of port, each with only its fast path
+                // inlined: one loop holding all three spilled their registers.
+                let b = &mut burst;
+                match FastPort::of(&snap, port) {
+                    FastPort::Access(map) => self.drain(sh, &ctx, port, b, |ctx, m| {
+                        fast_path::forward(ctx, FastPort::Access(map), port, m)
+                    }),
+                    FastPort::Underlay(ul, mac) => self.drain(sh, &ctx, port, b, |ctx, m| {
+                        fast_path::forward(ctx, FastPort::Underlay(ul, mac), port, m)
+                    }),
+                    FastPort::External(mac) => self.drain(sh, &ctx, port, b, |ctx, m| {
+                        fast_path::forward(ctx, FastPort::External(mac), port, m)
+                    }),
+                    FastPort::None => self.drain(sh, &ctx, port, b, |_, _| None),
                 }
             }
             self.flush(c);
@@ -272,6 +273,36 @@ impl Worker {
             }
         }
         // Frames still waiting are freed with `self`.
+    }
+
+    /// Sends every frame of `burst` (received on `port`) the way `fast` forwards it,
+    /// or else the general path's way.
+    #[inline(never)]
+    fn drain<F>(&mut self, sh: &Shared, ctx: &Ctx, port: u16, burst: &mut MbufBurst, fast: F)
+    where
+        F: Fn(&Ctx, &mut Mbuf) -> Option<u16>,
+    {
+        for (i, mut m) in burst.drain().enumerate() {
+            if m.segments() > 1 {
+                ctx.counters.drop(DropReason::MultiSegment);
+                continue;
+            }
+            if let Some(mesh) = ctx.mesh.as_ref() {
+                mesh.cache.set_current(i);
+            }
+            if let Some(tx) = fast(ctx, &mut m) {
+                self.send(ctx, tx, m);
+                continue;
+            }
+            self.general(sh, ctx, port, m);
+        }
+    }
+
+    /// The general path of one frame: every case, rare ones included.
+    #[inline(never)]
+    fn general(&mut self, sh: &Shared, ctx: &Ctx, port: u16, mut m: Mbuf) {
+        let d = crate::pipeline::ingress(ctx, port, &mut m);
+        self.dispatch(sh, ctx, d, m);
     }
 
     #[inline]

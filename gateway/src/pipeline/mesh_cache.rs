@@ -101,7 +101,7 @@ impl MeshCache {
     }
 
     /// The warmed hit of the current packet, if it was looked up with `key` and hit.
-    #[inline]
+    #[inline(always)]
     pub(super) fn hit_for(&self, key: &FlowKey) -> Option<CtHit> {
         let i = self.current.get();
         let b = self.burst.borrow();
