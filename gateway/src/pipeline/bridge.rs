@@ -88,7 +88,7 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
     if dst & GROUP_BIT_U64 != 0 {
         return Decision::Flood { vni, from: origin };
     }
-    match ctx.fdb_cache.lookup(ctx.fdb, v.vni, dst) {
+    match ctx.fdb_lookup(v.vni, dst) {
         None => Decision::Flood { vni, from: origin },
         Some(FdbDest::Access { port, vlan }) => {
             if origin == (Origin::Access { port, vlan }) {

@@ -122,7 +122,7 @@ fn encap<B: PacketBuf>(ctx: &Ctx, map: &[u16; 4096], rx_port: u16, buf: &mut B) 
     if may_be_for_vxgw(v, dst, etype) {
         return None;
     }
-    let Some(FdbDest::Vtep(ip)) = ctx.fdb_cache.lookup(ctx.fdb, v.vni, dst) else {
+    let Some(FdbDest::Vtep(ip)) = ctx.fdb_lookup(v.vni, dst) else {
         return None;
     };
     let vtep = ctx.burst.vtep_slot(ctx.snap, ip)?;
@@ -196,7 +196,7 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
     if may_be_for_vxgw(v, dst, etype) {
         return None;
     }
-    let Some(FdbDest::Access { port, vlan }) = ctx.fdb_cache.lookup(ctx.fdb, v.vni, dst) else {
+    let Some(FdbDest::Access { port, vlan }) = ctx.fdb_lookup(v.vni, dst) else {
         return None;
     };
     // Decided: from here on the frame changes (trimming first: it is the one step

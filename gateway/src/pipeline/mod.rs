@@ -46,7 +46,7 @@ pub use warm::warm_burst;
 
 use std::cell::Cell;
 
-use crate::tables::fdb::Fdb;
+use crate::tables::fdb::{Fdb, FdbDest};
 use crate::tables::fdb_cache::FdbCache;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::Snapshot;
@@ -71,6 +71,22 @@ pub struct Ctx<'a> {
     pub mesh: Option<MeshTables<'a>>,
     /// Answers kept for this poll round (VTEP slot, next-hop MAC).
     pub burst: BurstCache,
+}
+
+impl Ctx<'_> {
+    /// Where frames to `mac` (as [`MacAddr::to_u64`](crate::wire::MacAddr::to_u64)
+    /// has it) in `vni` go: from the worker's [`FdbCache`] while the FDB is small
+    /// enough for the caches, else from the FDB itself (its bucket prefetched by the
+    /// burst warm-up, `warm.rs`: with more MACs than the cache holds, every probe
+    /// would be a miss and a fill).
+    #[inline(always)]
+    pub fn fdb_lookup(&self, vni: u32, mac: u64) -> Option<FdbDest> {
+        if warm::fdb_may_miss(self) {
+            self.fdb.lookup_key(vni, mac)
+        } else {
+            self.fdb_cache.lookup(self.fdb, vni, mac)
+        }
+    }
 }
 
 /// Slots of a [`LearnCache`] (a power of two).
