@@ -12,12 +12,12 @@
 //! MAC flapping between ports) only makes every lookup a miss, i.e. the FDB's own.
 //!
 //! Two-way set associative: 2048 sets of one 64-byte line (4096 answers, 128 KiB per
-//! worker; the FDB itself has no bound on its working set). A miss puts its answer
-//! in way 0 and moves way 0's to way 1. Owned by one worker (`Cell`s, nothing
-//! shared).
+//! worker). A miss puts its answer in way 0 and moves way 0's to way 1. An FDB too
+//! big for the caches is asked directly instead ([`crate::pipeline::Ctx::fdb_lookup`]):
+//! with more MACs in use than the cache holds, every probe would be a miss and a
+//! fill. Owned by one worker (`Cell`s, nothing shared).
 
 use std::cell::Cell;
-
 use std::net::Ipv4Addr;
 
 use super::fdb::{Fdb, FdbDest};
