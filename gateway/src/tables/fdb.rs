@@ -200,20 +200,22 @@ pub enum FdbDest {
 }
 
 impl FdbDest {
-    /// The destination bits of a value word (payload and kind).
+    /// The destination bits of a value word (payload and kind: bits 0-33; the
+    /// per-worker cache keeps them under its VNI, `fdb_cache.rs`).
     #[inline]
-    fn encode(self) -> u64 {
+    pub(super) fn encode(self) -> u64 {
         match self {
             FdbDest::Access { port, vlan } => KIND_ACCESS | (port as u64) << 16 | vlan as u64,
             FdbDest::Vtep(ip) => KIND_VTEP | u32::from(ip) as u64,
         }
     }
 
-    /// Inverse of `encode` for an occupied value word.
+    /// Inverse of `encode` for an occupied value word (bits above 33 ignored).
     #[inline]
-    fn decode(v: u64) -> FdbDest {
+    pub(super) fn decode(v: u64) -> FdbDest {
         let p = (v & PAYLOAD_MASK) as u32;
-        if v & KIND_MASK == KIND_ACCESS {
+        // The kinds are 1 and 2: one bit tells them apart.
+        if v & KIND_ACCESS != 0 {
             FdbDest::Access {
                 port: (p >> 16) as u16,
                 vlan: p as u16,

@@ -18,7 +18,6 @@
 //! fill. Owned by one worker (`Cell`s, nothing shared).
 
 use std::cell::Cell;
-use std::net::Ipv4Addr;
 
 use super::fdb::{Fdb, FdbDest};
 
@@ -40,7 +39,7 @@ impl Way {
     fn answers(&self, vni: u32, mac: u64, changes: u64) -> Option<FdbDest> {
         let w = self.word.get();
         (self.mac.get() == mac && w >> VNI_SHIFT == vni as u64 && self.changes.get() == changes)
-            .then(|| decode(w))
+            .then(|| FdbDest::decode(w))
     }
 
     #[inline(always)]
@@ -52,27 +51,11 @@ impl Way {
 }
 
 const VNI_SHIFT: u32 = 40;
-const ACCESS: u64 = 1 << 32;
-
+/// The cache word of an answer: the VNI above the FDB's own destination bits
+/// ([`FdbDest::encode`], bits 0-33).
 #[inline(always)]
 fn encode(vni: u32, d: FdbDest) -> u64 {
-    (vni as u64) << VNI_SHIFT
-        | match d {
-            FdbDest::Access { port, vlan } => ACCESS | (port as u64) << 16 | vlan as u64,
-            FdbDest::Vtep(ip) => u32::from(ip) as u64,
-        }
-}
-
-#[inline(always)]
-fn decode(w: u64) -> FdbDest {
-    if w & ACCESS != 0 {
-        FdbDest::Access {
-            port: (w >> 16) as u16,
-            vlan: w as u16,
-        }
-    } else {
-        FdbDest::Vtep(Ipv4Addr::from(w as u32))
-    }
+    (vni as u64) << VNI_SHIFT | d.encode()
 }
 
 /// One set: its ways in one cache line.
@@ -131,6 +114,7 @@ fn set_of(vni: u32, mac: u64) -> usize {
 mod tests {
     use super::*;
     use crate::wire::MacAddr;
+    use std::net::Ipv4Addr;
 
     fn vtep(n: u8) -> FdbDest {
         FdbDest::Vtep(Ipv4Addr::new(172, 30, 0, n))
@@ -197,7 +181,7 @@ mod tests {
             (0, FdbDest::Vtep(Ipv4Addr::new(172, 30, 0, 11))),
         ] {
             let w = encode(vni, d);
-            assert_eq!((w >> VNI_SHIFT, decode(w)), (vni as u64, d));
+            assert_eq!((w >> VNI_SHIFT, FdbDest::decode(w)), (vni as u64, d));
         }
     }
 
