@@ -29,9 +29,11 @@ use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::decision::{Decision, DropReason, Origin, Target};
-use super::mesh_cache::{MeshCache, NO_KEY};
+use super::mesh_cache::MeshCache;
 use super::{BackendCounters, Ctx, Event, PacketBuf};
-use crate::tables::conntrack::{Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey};
+use crate::tables::conntrack::{
+    Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey, PackedKey,
+};
 use crate::tables::fdb::FdbDest;
 use crate::tables::flow_hash::FlowSeed;
 use crate::tables::overlay_neighbours::OverlayNeighbours;
@@ -78,7 +80,7 @@ fn tcp_flags(ip: &[u8], proto: u8) -> u8 {
     ip.get(hl + 13).copied().unwrap_or(0)
 }
 
-fn key_of(f: &Flow) -> FlowKey {
+pub(super) fn key_of(f: &Flow) -> FlowKey {
     FlowKey {
         proto: f.proto,
         src: f.src,
@@ -89,16 +91,18 @@ fn key_of(f: &Flow) -> FlowKey {
 }
 
 /// The conntrack key of an IPv4 packet without options whose first 24 bytes are
-/// `ip` (the ports at a fixed place; the caller has checked the header).
+/// `ip` (the ports at a fixed place; the caller has checked the header): two
+/// big-endian loads.
 #[inline(always)]
-pub(super) fn key_at(ip: &[u8; 24]) -> FlowKey {
-    FlowKey {
-        proto: ip[9],
-        src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
-        dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
-        src_port: u16::from_be_bytes([ip[20], ip[21]]),
-        dst_port: u16::from_be_bytes([ip[22], ip[23]]),
-    }
+pub(super) fn packed_at(ip: &[u8; 24]) -> PackedKey {
+    let (_, rest) = ip.split_at(12);
+    let addrs = rest
+        .first_chunk::<8>()
+        .map_or(0, |a| u64::from_be_bytes(*a));
+    let ports = rest[8..]
+        .first_chunk::<4>()
+        .map_or(0, |p| u32::from_be_bytes(*p));
+    PackedKey::from_wire(addrs, ports, ip[9])
 }
 
 fn nat_drop(e: NatError) -> DropReason {
@@ -154,7 +158,7 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
             Err(r) => return Decision::Drop(r),
         },
     };
-    let c = hit.conn;
+    let c = hit.conn();
     let ip = &mut buf.data_mut()[ETH..];
     if flags & tcp::SYN != 0 {
         clamp(ctx, ip);
@@ -177,7 +181,11 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
 /// path's ~1540 instructions per packet (perf/instructions.sh).
 #[inline(always)]
 fn track(ctx: &Ctx, m: &MeshTables, key: &FlowKey, flags: u8, dir: Dir) -> Option<CtHit> {
-    if let Some(h) = m.cache.hit_for(key).filter(|h| h.dir == dir) {
+    if let Some(h) = m
+        .cache
+        .hit_for(&PackedKey::of(key))
+        .filter(|h| h.dir == dir)
+    {
         if m.conntrack.observe_checked(&h, flags, ctx.now).is_some() {
             return Some(h);
         }
@@ -354,7 +362,7 @@ pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
         Some(h) if h.dir == Dir::Reply => h,
         _ => return Decision::Drop(DropReason::NoConnection),
     };
-    let c = hit.conn;
+    let c = hit.conn();
     let ip = &mut buf.data_mut()[ETH..];
     if flags & tcp::SYN != 0 {
         clamp(ctx, ip);
@@ -393,7 +401,7 @@ fn icmp_error_from_client<B: PacketBuf>(ctx: &Ctx, m: &MeshTables, buf: &mut B) 
         Some(h) if h.dir == Dir::Original => h,
         _ => return Decision::Drop(DropReason::NoConnection),
     };
-    let c = hit.conn;
+    let c = hit.conn();
     let Some(si) = ctx.snap.services.iter().position(|s| s.id == c.service) else {
         return Decision::Drop(DropReason::NoService);
     };
@@ -435,7 +443,7 @@ fn icmp_error_from_backend<B: PacketBuf>(
         Some(h) if h.dir == Dir::Reply => h,
         _ => return Decision::Drop(DropReason::NoConnection),
     };
-    let c = hit.conn;
+    let c = hit.conn();
     let published = (*c.published.ip(), c.published.port());
     let client = (*c.client.ip(), c.client.port());
     if let Err(e) = nat::translate_icmp_error(
@@ -524,18 +532,18 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
     };
     m.cache.look_up_burst(m.conntrack, frames, |f| {
         let Some(ip) = f.get(at..).and_then(|ip| ip.first_chunk::<24>()) else {
-            return NO_KEY;
+            return PackedKey::NONE;
         };
         if ip[0] != 0x45 || (ip[9] != protocol::TCP && ip[9] != protocol::UDP) {
-            return NO_KEY;
+            return PackedKey::NONE;
         }
-        let key = key_at(ip);
+        let key = packed_at(ip);
         // A client's SYN is not looked up (`from_client` inserts it directly): only
         // its bucket is warmed, for the insert.
         let flags = f.get(at + 33).copied().unwrap_or(0);
-        if at == ETH && key.proto == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
+        if at == ETH && ip[9] == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
             m.conntrack.prefetch_key(&key);
-            return NO_KEY;
+            return PackedKey::NONE;
         }
         key
     });

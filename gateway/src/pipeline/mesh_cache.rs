@@ -15,10 +15,9 @@
 use std::cell::{Cell, RefCell};
 
 use super::decision::Decision;
-use crate::tables::conntrack::{Conntrack, CtHit, FlowKey, LOOKUP_BURST};
+use crate::tables::conntrack::{Conntrack, CtHit, PackedKey, LOOKUP_BURST};
 use crate::tables::snapshot::MAX_BACKEND_SLOTS;
 use crate::wire::MacAddr;
-use std::net::Ipv4Addr;
 
 /// Where a backend's frames go, as resolved at (generation, second).
 #[derive(Clone, Copy)]
@@ -32,18 +31,9 @@ struct BackendRoute {
 struct BurstHits {
     /// Frames looked up: the first `len` keys and hits are this burst's.
     len: usize,
-    keys: [FlowKey; LOOKUP_BURST],
+    keys: [PackedKey; LOOKUP_BURST],
     hits: [Option<CtHit>; LOOKUP_BURST],
 }
-
-/// An empty key slot (protocol 0 never matches a packet's key).
-pub(super) const NO_KEY: FlowKey = FlowKey {
-    proto: 0,
-    src: Ipv4Addr::UNSPECIFIED,
-    dst: Ipv4Addr::UNSPECIFIED,
-    src_port: 0,
-    dst_port: 0,
-};
 
 /// One worker's routing-mesh caches.
 pub struct MeshCache {
@@ -57,7 +47,7 @@ impl Default for MeshCache {
         MeshCache {
             burst: RefCell::new(BurstHits {
                 len: 0,
-                keys: [NO_KEY; LOOKUP_BURST],
+                keys: [PackedKey::NONE; LOOKUP_BURST],
                 hits: [None; LOOKUP_BURST],
             }),
             current: Cell::new(0),
@@ -73,15 +63,15 @@ impl MeshCache {
         self.current.set(i);
     }
 
-    /// Looks up a burst's flows: `key_of(frame)` gives a frame's key ([`NO_KEY`] for
-    /// one that is not looked up); the keys and the hits are kept by the frames'
+    /// Looks up a burst's flows: `key_of(frame)` gives a frame's key
+    /// ([`PackedKey::NONE`] for one that is not looked up); the keys and the hits are kept by the frames'
     /// positions, written in place (no copies of the burst's arrays).
     #[inline]
     pub(super) fn look_up_burst<'f>(
         &self,
         conntrack: &Conntrack,
         frames: impl Iterator<Item = &'f [u8]>,
-        key_of: impl Fn(&[u8]) -> FlowKey,
+        key_of: impl Fn(&[u8]) -> PackedKey,
     ) {
         let mut b = self.burst.borrow_mut();
         let b = &mut *b;
@@ -91,7 +81,7 @@ impl MeshCache {
             n += 1;
         }
         b.len = n;
-        conntrack.lookup_burst(&b.keys[..n], &mut b.hits[..n]);
+        conntrack.lookup_packed_burst(&b.keys[..n], &mut b.hits[..n]);
     }
 
     /// Forgets the burst's hits (a burst that is not looked up).
@@ -102,7 +92,7 @@ impl MeshCache {
 
     /// The warmed hit of the current packet, if it was looked up with `key` and hit.
     #[inline(always)]
-    pub(super) fn hit_for(&self, key: &FlowKey) -> Option<CtHit> {
+    pub(super) fn hit_for(&self, key: &PackedKey) -> Option<CtHit> {
         let i = self.current.get();
         let b = self.burst.borrow();
         if i >= b.len {

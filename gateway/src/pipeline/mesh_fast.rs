@@ -24,9 +24,9 @@ use super::bridge::learn_mac;
 use super::decision::{Decision, Target};
 use super::egress::write_outer;
 use super::flow::inner_flow_hash;
-use super::mesh::{key_at, overlay_ip_mtu};
+use super::mesh::{overlay_ip_mtu, packed_at};
 use super::{Ctx, Event, PacketBuf};
-use crate::tables::conntrack::{CtHit, Dir, FlowKey};
+use crate::tables::conntrack::{CtHit, Dir, PackedKey};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{VniView, ENCAP_LEN};
 use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, GROUP_BIT_U64, HEADER_LEN};
@@ -40,9 +40,13 @@ use super::nat::{rewrite_checked, CHECKED_TCP_LEN, CHECKED_UDP_LEN};
 const FRAME_MIN: usize = HEADER_LEN + CHECKED_UDP_LEN;
 
 /// What one inner IPv4 packet (header at 14 of `h`) is, if the fast path may take
-/// it: its conntrack key, TCP flags (0 for UDP) and total length.
+/// it: its conntrack key, protocol, destination, TCP flags (0 for UDP) and total
+/// length.
 struct Plain {
-    key: FlowKey,
+    key: PackedKey,
+    proto: u8,
+    dst: Ipv4Addr,
+    dst_port: u16,
     flags: u8,
     total: usize,
 }
@@ -77,8 +81,12 @@ fn plain_ipv4(f: &[u8]) -> Option<Plain> {
     if flags & tcp::SYN != 0 {
         return None;
     }
+    let ip = h[IP..].first_chunk::<24>()?;
     Some(Plain {
-        key: key_at(h[IP..].first_chunk()?),
+        key: packed_at(ip),
+        proto,
+        dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
+        dst_port: u16::from_be_bytes([ip[22], ip[23]]),
         flags,
         total,
     })
@@ -100,7 +108,7 @@ fn translate(ip: &mut [u8], src: Option<(Ipv4Addr, u16)>, dst: Option<(Ipv4Addr,
 /// The burst's warmed hit for `key` in direction `dir` (the warm-up looked up the
 /// current packet), not yet observed.
 #[inline(always)]
-fn warmed(ctx: &Ctx, key: &FlowKey, dir: Dir) -> Option<CtHit> {
+fn warmed(ctx: &Ctx, key: &PackedKey, dir: Dir) -> Option<CtHit> {
     let m = ctx.mesh.as_ref()?;
     m.cache.hit_for(key).filter(|h| h.dir == dir)
 }
@@ -120,13 +128,12 @@ pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, ext_mac: u64, buf: &mut B) -> 
     if p.total > overlay_ip_mtu(ctx) {
         return None;
     }
-    let si = ctx
-        .snap
-        .service_for(p.key.proto, p.key.dst, p.key.dst_port)?;
+    let si = ctx.snap.service_for(p.proto, p.dst, p.dst_port)?;
     let svc = ctx.snap.services.get(si as usize)?;
     let hit = warmed(ctx, &p.key, Dir::Original)?;
-    let c = hit.conn;
-    let (mac, d) = m.cache.route(c.backend_id, ctx.snap.generation, ctx.now)?;
+    let (mac, d) = m
+        .cache
+        .route(hit.backend_id(), ctx.snap.generation, ctx.now)?;
     let Decision::Forward {
         vni,
         to: Target::Vtep(vtep),
@@ -159,14 +166,15 @@ pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, ext_mac: u64, buf: &mut B) -> 
     // from here on can decline.
     let (outer, inner) = buf.data_mut().split_at_mut(ENCAP_LEN);
     if let Some((eth, rest)) = inner.split_first_chunk_mut::<HEADER_LEN>() {
-        let snat = c.snat.map(|s| (*s.ip(), s.port()));
-        translate(rest, snat, Some((*c.backend.ip(), c.backend.port())));
+        let snat = hit.snat().map(|s| (*s.ip(), s.port()));
+        let backend = hit.backend();
+        translate(rest, snat, Some((*backend.ip(), backend.port())));
         eth[0..6].copy_from_slice(&mac.0);
         eth[6..12].copy_from_slice(&v.router_mac.0);
     }
     let hash = inner_flow_hash(inner);
     write_outer(outer, t, next_hop.0, ip_len as u16, v.vni, hash);
-    m.backends.packet(c.backend_id, true, p.total);
+    m.backends.packet(hit.backend_id(), true, p.total);
     ctx.counters.event(Event::MeshToBackend);
     ctx.counters.event(Event::Encapsulated);
     Some(ul.port)
@@ -200,10 +208,8 @@ pub(super) fn to_client<B: PacketBuf>(
     }
     let p = plain_ipv4(inner)?;
     let hit = warmed(ctx, &p.key, Dir::Reply)?;
-    let c = hit.conn;
-    let next_hop = ctx
-        .burst
-        .route_mac(ctx.neigh, ext.next_hop(*c.client.ip()))?;
+    let client = hit.client();
+    let next_hop = ctx.burst.route_mac(ctx.neigh, ext.next_hop(*client.ip()))?;
     m.conntrack.observe_checked(&hit, p.flags, ctx.now)?;
     // Decided: from here on the frame changes, and nothing declines. The padding
     // and the outer headers are inside the frame (checked above).
@@ -213,14 +219,15 @@ pub(super) fn to_client<B: PacketBuf>(
     }
     buf.adj(ENCAP_LEN);
     if let Some((eth, rest)) = buf.data_mut().split_first_chunk_mut::<HEADER_LEN>() {
-        let to_client = c.snat.map(|_| (*c.client.ip(), c.client.port()));
-        let published = (*c.published.ip(), c.published.port());
+        let to_client = hit.snat().map(|_| (*client.ip(), client.port()));
+        let published = hit.published();
+        let published = (*published.ip(), published.port());
         translate(rest, Some(published), to_client);
         eth[0..6].copy_from_slice(&next_hop.0);
         eth[6..12].copy_from_slice(&ext.mac.0);
     }
     learn_mac(ctx, slot, v.vni, src, FdbDest::Vtep(from));
-    m.backends.packet(c.backend_id, false, p.total);
+    m.backends.packet(hit.backend_id(), false, p.total);
     ctx.counters.event(Event::Decapsulated);
     ctx.counters.event(Event::MeshToClient);
     Some(ext.port)

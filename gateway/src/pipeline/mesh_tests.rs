@@ -657,3 +657,29 @@ fn a_warmed_hit_is_used_only_while_its_connection_lives() {
         "looked up again: unknown, so re-balanced"
     );
 }
+
+proptest::proptest! {
+    /// The warm-up and the fast path key a packet straight from its header; the
+    /// general path from `parse_flow`: the keys must be the same.
+    #[test]
+    fn a_packet_keyed_at_fixed_offsets_has_the_general_paths_key(
+        tcp: bool, src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16
+    ) {
+        let mut ip = vec![0u8; 40];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = if tcp { 6 } else { 17 };
+        ip[12..16].copy_from_slice(&src);
+        ip[16..20].copy_from_slice(&dst);
+        ip[20..22].copy_from_slice(&sport.to_be_bytes());
+        ip[22..24].copy_from_slice(&dport.to_be_bytes());
+        ip[32] = 0x50;
+        if !tcp {
+            ip[24..26].copy_from_slice(&20u16.to_be_bytes());
+        }
+        let f = nat::parse_flow(&ip).unwrap();
+        let general = crate::tables::conntrack::PackedKey::of(&mesh::key_of(&f));
+        proptest::prop_assert_eq!(mesh::packed_at(ip.first_chunk().unwrap()), general);
+    }
+}

@@ -463,13 +463,12 @@ impl Conn {
     }
 
     fn unpack(w: &[u64; 5]) -> Conn {
-        let sa = |ip: u64, port: u64| SocketAddrV4::new(Ipv4Addr::from(ip as u32), port as u16);
         Conn {
             proto: (w[4] >> W4_PROTO_SHIFT) as u8,
-            client: sa(w[0] >> 32, w[2] >> 48),
-            published: sa(w[0] & LO32, (w[2] >> 32) & 0xffff),
-            backend: sa(w[1] >> 32, (w[2] >> 16) & 0xffff),
-            snat: (w[4] & W4_HAS_SNAT != 0).then(|| sa(w[1] & LO32, w[2] & 0xffff)),
+            client: client_of(w),
+            published: published_of(w),
+            backend: backend_of(w),
+            snat: snat_of(w),
             service: (w[3] >> 32) as u32,
             backend_id: w[3] as u32,
             owner: w[4] as u16,
@@ -477,16 +476,74 @@ impl Conn {
     }
 }
 
-/// A key as two words: `src << 32 | dst` and `sport << 48 | dport << 32 | proto`.
+/// The fields of a conn packed by `Conn::pack`, one decoder each.
+#[inline(always)]
+fn sock(ip: u64, port: u64) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::from(ip as u32), port as u16)
+}
+
+#[inline(always)]
+fn client_of(w: &[u64; 5]) -> SocketAddrV4 {
+    sock(w[0] >> 32, w[2] >> 48)
+}
+
+#[inline(always)]
+fn published_of(w: &[u64; 5]) -> SocketAddrV4 {
+    sock(w[0] & LO32, (w[2] >> 32) & 0xffff)
+}
+
+#[inline(always)]
+fn backend_of(w: &[u64; 5]) -> SocketAddrV4 {
+    sock(w[1] >> 32, (w[2] >> 16) & 0xffff)
+}
+
+#[inline(always)]
+fn snat_of(w: &[u64; 5]) -> Option<SocketAddrV4> {
+    (w[4] & W4_HAS_SNAT != 0).then(|| sock(w[1] & LO32, w[2] & 0xffff))
+}
+
+/// A flow key as the table compares it: two words, `src << 32 | dst` and
+/// `sport << 48 | dport << 32 | proto`. The data path builds it straight from a
+/// packet's header ([`PackedKey::from_wire`]) and keeps it beside the burst, so that
+/// a lookup and the check that a warmed hit is the packet's are two word compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Packed {
+pub struct PackedKey {
     a: u64,
     b: u64,
 }
 
+impl PackedKey {
+    /// A key no packet has (protocol 0): the slot of a frame that is not looked up.
+    pub const NONE: PackedKey = PackedKey { a: 0, b: 0 };
+
+    /// The packed form of `k`.
+    #[inline]
+    pub fn of(k: &FlowKey) -> PackedKey {
+        pack_key(k)
+    }
+
+    /// The key of an IPv4 packet from its header's words: `addrs`, the source and
+    /// destination addresses as one big-endian word (header bytes 12..20); `ports`,
+    /// the source and destination ports as one (the first 4 bytes after the header);
+    /// and the protocol. Equal to `PackedKey::of` of the same fields.
+    #[inline(always)]
+    pub fn from_wire(addrs: u64, ports: u32, proto: u8) -> PackedKey {
+        PackedKey {
+            a: addrs,
+            b: (ports as u64) << 32 | proto as u64,
+        }
+    }
+
+    /// The protocol.
+    #[inline]
+    pub fn proto(&self) -> u8 {
+        self.b as u8
+    }
+}
+
 #[inline]
-fn pack_key(k: &FlowKey) -> Packed {
-    Packed {
+fn pack_key(k: &FlowKey) -> PackedKey {
+    PackedKey {
         a: (u32::from(k.src) as u64) << 32 | u32::from(k.dst) as u64,
         b: (k.src_port as u64) << 48 | (k.dst_port as u64) << 32 | k.proto as u64,
     }
@@ -495,10 +552,10 @@ fn pack_key(k: &FlowKey) -> Packed {
 /// The key of direction `reply` of the conn packed in `w` (same as packing
 /// `Conn::unpack(w).key(dir)`, without building the conn).
 #[inline]
-fn entry_key(w: &[u64; 5], reply: bool) -> Packed {
+fn entry_key(w: &[u64; 5], reply: bool) -> PackedKey {
     let proto = (w[4] >> W4_PROTO_SHIFT) & 0xff;
     if !reply {
-        return Packed {
+        return PackedKey {
             a: w[0],
             b: (w[2] & !LO32) | proto,
         };
@@ -508,7 +565,7 @@ fn entry_key(w: &[u64; 5], reply: bool) -> Packed {
     } else {
         (w[0] >> 32, w[2] >> 48)
     };
-    Packed {
+    PackedKey {
         a: (w[1] & !LO32) | dst_ip,
         b: ((w[2] >> 16) & 0xffff) << 48 | dst_port << 32 | proto,
     }
@@ -563,7 +620,10 @@ impl Timeouts {
     }
 }
 
-/// A lookup (or insert) result: everything the data path needs to translate.
+/// A lookup (or insert) result: everything the data path needs to translate. The
+/// connection stays in the entry's packed words, read as copied: the data path
+/// decodes the few fields it uses ([`CtHit::backend`], [`CtHit::snat`], ...), not a
+/// whole [`Conn`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CtHit {
     /// Entry index.
@@ -572,10 +632,48 @@ pub struct CtHit {
     pub gen: u32,
     /// Which key the packet matched.
     pub dir: Dir,
-    /// The connection.
-    pub conn: Conn,
     /// Its state when looked up.
     pub state: CtState,
+    /// The connection's words (see `Conn::pack`).
+    words: [u64; 5],
+}
+
+impl CtHit {
+    /// The connection.
+    #[inline]
+    pub fn conn(&self) -> Conn {
+        Conn::unpack(&self.words)
+    }
+
+    /// The client's address and port.
+    #[inline(always)]
+    pub fn client(&self) -> SocketAddrV4 {
+        client_of(&self.words)
+    }
+
+    /// The published address and port.
+    #[inline(always)]
+    pub fn published(&self) -> SocketAddrV4 {
+        published_of(&self.words)
+    }
+
+    /// The backend's address and port.
+    #[inline(always)]
+    pub fn backend(&self) -> SocketAddrV4 {
+        backend_of(&self.words)
+    }
+
+    /// The SNAT source, if the connection has one.
+    #[inline(always)]
+    pub fn snat(&self) -> Option<SocketAddrV4> {
+        snat_of(&self.words)
+    }
+
+    /// Backend id within the service.
+    #[inline(always)]
+    pub fn backend_id(&self) -> u32 {
+        self.words[3] as u32
+    }
 }
 
 /// Why [`Conntrack::insert`] did not create the connection.
@@ -961,7 +1059,7 @@ impl Conntrack {
     }
 
     #[inline]
-    fn pos(&self, k: &Packed) -> Pos {
+    fn pos(&self, k: &PackedKey) -> Pos {
         let x1 = folded_mul(k.a ^ self.k0, k.b ^ self.k1);
         let x2 = folded_mul(x1, 0x9e37_79b9_7f4a_7c15);
         let x3 = folded_mul(x2 ^ self.k1, 0x2545_f491_4f6c_dd1d);
@@ -1020,7 +1118,7 @@ impl Conntrack {
 
     /// The entry a slot snapshot holds for `k`, if any.
     #[inline]
-    fn match_slots(&self, slots: &[u64; SLOTS], k: &Packed, tag: u64) -> Option<CtHit> {
+    fn match_slots(&self, slots: &[u64; SLOTS], k: &PackedKey, tag: u64) -> Option<CtHit> {
         slots
             .iter()
             .filter(|&&s| s & SLOT_TAG_MASK == tag)
@@ -1030,7 +1128,7 @@ impl Conntrack {
     /// The connection slot word `s` points to, if its key (in the slot's direction)
     /// is `k`.
     #[inline(always)]
-    fn match_slot(&self, s: u64, k: &Packed) -> Option<CtHit> {
+    fn match_slot(&self, s: u64, k: &PackedKey) -> Option<CtHit> {
         let idx = (s & SLOT_IDX_MASK) as usize;
         let reply = s & SLOT_REPLY != 0;
         let snap = self.read_entry(idx)?;
@@ -1038,8 +1136,8 @@ impl Conntrack {
             idx: idx as u32,
             gen: snap.gen(),
             dir: if reply { Dir::Reply } else { Dir::Original },
-            conn: Conn::unpack(&snap.w),
             state: CtState::from_word(snap.state),
+            words: snap.w,
         })
     }
 
@@ -1048,7 +1146,7 @@ impl Conntrack {
     /// unchanged bucket sequence, is the answer without scanning the bucket again (a
     /// key is in one slot at most); anything else takes the full search.
     #[inline(always)]
-    fn find_hinted(&self, k: &Packed, p: &Pos, hint: usize) -> Option<CtHit> {
+    fn find_hinted(&self, k: &PackedKey, p: &Pos, hint: usize) -> Option<CtHit> {
         let b = &self.buckets[p.b1];
         if let Some(slot) = b.slots.get(hint) {
             let h1 = b.header.load_acquire();
@@ -1066,7 +1164,7 @@ impl Conntrack {
     }
 
     #[inline]
-    fn find(&self, k: &Packed, p: &Pos) -> Option<CtHit> {
+    fn find(&self, k: &PackedKey, p: &Pos) -> Option<CtHit> {
         let (slots, h) = self.buckets[p.b1].read();
         if let Some(hit) = self.match_slots(&slots, k, p.tag) {
             return Some(hit);
@@ -1089,56 +1187,71 @@ impl Conntrack {
     /// Prefetches the primary bucket of `key` (for an insert coming soon: a burst's
     /// new connections). Reads nothing.
     #[inline]
-    pub fn prefetch_key(&self, key: &FlowKey) {
-        let b = &self.buckets[self.pos(&pack_key(key)).b1];
+    pub fn prefetch_key(&self, key: &PackedKey) {
+        let b = &self.buckets[self.pos(key).b1];
         prefetch(&b.header);
         prefetch(&b.slots[SLOTS - 1]);
     }
 
     /// [`Conntrack::lookup`] of every key of `keys` into `out` (same length), with
-    /// the cache misses of up to [`LOOKUP_BURST`] keys overlapped, in three passes
-    /// over the burst: hash every key and prefetch its primary bucket; scan each
-    /// bucket for the key's tag and prefetch the entry it names; then look up as
-    /// `lookup` does, now from the cache, starting with the slot the scan found. The first two passes only give hints (their
-    /// unsynchronised reads decide nothing), so the results are those of one `lookup`
-    /// per key. While one pass runs, the misses it asked for in the previous one are
-    /// in flight together instead of one or two at a time.
+    /// the cache misses of up to [`LOOKUP_BURST`] keys overlapped
+    /// ([`Conntrack::lookup_packed_burst`] of the packed keys).
     pub fn lookup_burst(&self, keys: &[FlowKey], out: &mut [Option<CtHit>]) {
         assert_eq!(keys.len(), out.len(), "lookup_burst: lengths differ");
+        let mut packed = [PackedKey::NONE; LOOKUP_BURST];
         for (ks, os) in keys.chunks(LOOKUP_BURST).zip(out.chunks_mut(LOOKUP_BURST)) {
-            let n = ks.len();
-            let mut packed = [Packed { a: 0, b: 0 }; LOOKUP_BURST];
-            let mut pos = [Pos {
-                b1: 0,
-                b2: 0,
-                tag: 0,
-            }; LOOKUP_BURST];
-            for i in 0..n {
-                packed[i] = pack_key(&ks[i]);
-                pos[i] = self.pos(&packed[i]);
-                let b = &self.buckets[pos[i].b1];
-                prefetch(&b.header);
-                prefetch(&b.slots[SLOTS - 1]);
+            for (p, k) in packed.iter_mut().zip(ks) {
+                *p = pack_key(k);
             }
-            let mut hint = [SLOTS; LOOKUP_BURST];
-            for (p, h) in pos[..n].iter().zip(hint.iter_mut()) {
-                let b = &self.buckets[p.b1];
-                if let Some((j, s)) = b
-                    .slots
-                    .iter()
-                    .map(|s| s.load(Relaxed))
-                    .enumerate()
-                    .find(|&(_, s)| s & SLOT_TAG_MASK == p.tag)
-                {
-                    if let Some(e) = self.entries.get((s & SLOT_IDX_MASK) as usize) {
-                        prefetch(e);
-                        *h = j;
-                    }
+            self.lookup_packed_burst(&packed[..ks.len()], os);
+        }
+    }
+
+    /// [`Conntrack::lookup`] of every key of `keys` (at most [`LOOKUP_BURST`]) into
+    /// `out` (same length), with their cache misses overlapped, in three passes over
+    /// the burst: hash every key and prefetch its primary bucket; scan each bucket
+    /// for the key's tag and prefetch the entry it names; then look up as `lookup`
+    /// does, now from the cache, starting with the slot the scan found. The first two
+    /// passes only give hints (their unsynchronised reads decide nothing), so the
+    /// results are those of one `lookup` per key. While one pass runs, the misses it
+    /// asked for in the previous one are in flight together instead of one or two at
+    /// a time.
+    #[inline]
+    pub fn lookup_packed_burst(&self, keys: &[PackedKey], out: &mut [Option<CtHit>]) {
+        assert!(
+            keys.len() == out.len() && keys.len() <= LOOKUP_BURST,
+            "lookup_packed_burst: lengths differ or exceed a burst"
+        );
+        let n = keys.len();
+        let mut pos = [Pos {
+            b1: 0,
+            b2: 0,
+            tag: 0,
+        }; LOOKUP_BURST];
+        for (k, p) in keys.iter().zip(pos.iter_mut()) {
+            *p = self.pos(k);
+            let b = &self.buckets[p.b1];
+            prefetch(&b.header);
+            prefetch(&b.slots[SLOTS - 1]);
+        }
+        let mut hint = [SLOTS; LOOKUP_BURST];
+        for (p, h) in pos[..n].iter().zip(hint.iter_mut()) {
+            let b = &self.buckets[p.b1];
+            if let Some((j, s)) = b
+                .slots
+                .iter()
+                .map(|s| s.load(Relaxed))
+                .enumerate()
+                .find(|&(_, s)| s & SLOT_TAG_MASK == p.tag)
+            {
+                if let Some(e) = self.entries.get((s & SLOT_IDX_MASK) as usize) {
+                    prefetch(e);
+                    *h = j;
                 }
             }
-            for (i, o) in os.iter_mut().enumerate() {
-                *o = self.find_hinted(&packed[i], &pos[i], hint[i]);
-            }
+        }
+        for (((k, p), h), o) in keys.iter().zip(&pos).zip(&hint).zip(out.iter_mut()) {
+            *o = self.find_hinted(k, p, *h);
         }
     }
 
@@ -1296,8 +1409,8 @@ impl Conntrack {
         &self,
         w: &[u64; 5],
         owner: u16,
-        (fk, pf): (&Packed, &Pos),
-        (rk, pr): (&Packed, &Pos),
+        (fk, pf): (&PackedKey, &Pos),
+        (rk, pr): (&PackedKey, &Pos),
         state: CtState,
         now: u32,
     ) -> Attempt {
@@ -1340,8 +1453,8 @@ impl Conntrack {
             idx,
             gen,
             dir: Dir::Original,
-            conn: Conn::unpack(w),
             state,
+            words: *w,
         })
     }
 
@@ -1992,21 +2105,65 @@ mod tests {
     }
 
     #[test]
+    fn a_hit_decodes_the_fields_of_its_conn() {
+        let t = Conntrack::with_seed(64, Timeouts::default(), 7);
+        for c in [
+            trace_conn(),
+            Conn {
+                snat: None,
+                ..trace_conn()
+            },
+        ] {
+            let hit = t.insert(&c, CtState::SynSent, 100).unwrap();
+            for h in [hit, t.lookup(&c.reply_key()).unwrap()] {
+                assert_eq!(h.conn(), c);
+                assert_eq!(
+                    (
+                        h.client(),
+                        h.published(),
+                        h.backend(),
+                        h.snat(),
+                        h.backend_id()
+                    ),
+                    (c.client, c.published, c.backend, c.snat, c.backend_id)
+                );
+            }
+            t.remove(hit.idx, hit.gen).unwrap();
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_key_packed_from_the_wire_is_the_key_packed(
+            proto: u8, src: u32, dst: u32, src_port: u16, dst_port: u16
+        ) {
+            let k = FlowKey { proto, src: src.into(), dst: dst.into(), src_port, dst_port };
+            let wire = PackedKey::from_wire(
+                (src as u64) << 32 | dst as u64,
+                (src_port as u32) << 16 | dst_port as u32,
+                proto,
+            );
+            prop_assert_eq!(wire, PackedKey::of(&k));
+            prop_assert_eq!(wire.proto(), proto);
+        }
+    }
+
+    #[test]
     fn insert_and_lookup_both_directions() {
         let t = Conntrack::with_seed(64, Timeouts::default(), 7);
         let c = trace_conn();
         let hit = t.insert(&c, CtState::SynSent, 100).unwrap();
         assert_eq!(
-            (hit.dir, hit.conn, hit.state),
+            (hit.dir, hit.conn(), hit.state),
             (Dir::Original, c, CtState::SynSent)
         );
         let o = t.lookup(&c.original_key()).unwrap();
         assert_eq!(
-            (o.idx, o.gen, o.dir, o.conn),
+            (o.idx, o.gen, o.dir, o.conn()),
             (hit.idx, hit.gen, Dir::Original, c)
         );
         let r = t.lookup(&c.reply_key()).unwrap();
-        assert_eq!((r.idx, r.dir, r.conn), (hit.idx, Dir::Reply, c));
+        assert_eq!((r.idx, r.dir, r.conn()), (hit.idx, Dir::Reply, c));
         // The other ways round, and near misses, are not tracked.
         let mut k = c.original_key();
         k.src_port += 1;
@@ -2083,7 +2240,7 @@ mod tests {
         };
         match t.insert(&other, CtState::SynSent, 1) {
             Err(CtInsertError::Exists(h)) => {
-                assert_eq!((h.idx, h.gen, h.conn), (first.idx, first.gen, c))
+                assert_eq!((h.idx, h.gen, h.conn()), (first.idx, first.gen, c))
             }
             r => panic!("{r:?}"),
         }
@@ -2179,7 +2336,7 @@ mod tests {
             let hit = t.insert(&conn(n as u32, true), start, 1).unwrap();
             assert_eq!(run(&t, &hit, pkts), want, "case {n}: from {start:?}");
             assert_eq!(
-                t.lookup(&hit.conn.original_key()).unwrap().state,
+                t.lookup(&hit.conn().original_key()).unwrap().state,
                 *want.last().unwrap()
             );
         }
@@ -2223,7 +2380,7 @@ mod tests {
         // A stale hit (the entry was reused) changes nothing.
         t.remove(hit.idx, hit.gen).unwrap();
         let c2 = Conn {
-            owner: hit.conn.owner,
+            owner: hit.conn().owner,
             ..conn(2, true)
         };
         let again = t.insert(&c2, CtState::SynSent, 200).unwrap();
@@ -2233,7 +2390,7 @@ mod tests {
         assert_eq!(t.observe(&hit, RST, 300), CtState::Closed);
         assert_eq!(words(e), before);
         assert_eq!(
-            t.lookup(&again.conn.original_key()).unwrap().state,
+            t.lookup(&again.conn().original_key()).unwrap().state,
             CtState::SynSent
         );
         validate(&t).unwrap();
@@ -2576,15 +2733,15 @@ mod tests {
                             n_ok[3] += 1;
                             assert_eq!(h.dir, Dir::Original);
                             assert!(
-                                (0..THREADS).any(|o| h.conn == stress_conn(n, o)),
+                                (0..THREADS).any(|o| h.conn() == stress_conn(n, o)),
                                 "hit for flow {n} has a foreign conn {:?}",
-                                h.conn
+                                h.conn()
                             );
                             // The reply key of whatever conn won also finds it (unless
                             // it is being removed right now).
-                            if let Some(r) = t.lookup(&h.conn.reply_key()) {
+                            if let Some(r) = t.lookup(&h.conn().reply_key()) {
                                 if r.gen == h.gen && r.idx == h.idx {
-                                    assert_eq!((r.dir, r.conn), (Dir::Reply, h.conn));
+                                    assert_eq!((r.dir, r.conn()), (Dir::Reply, h.conn()));
                                 }
                             }
                             let flags = [SYN, SYNACK, ACK, FINACK, RST][(r >> 20) as usize % 5];
@@ -2604,7 +2761,7 @@ mod tests {
                                 Ok(_) => n_ok[0] += 1,
                                 Err(CtInsertError::Exists(h)) => {
                                     n_ok[1] += 1;
-                                    assert!((0..THREADS).any(|o| h.conn == stress_conn(n, o)));
+                                    assert!((0..THREADS).any(|o| h.conn() == stress_conn(n, o)));
                                 }
                                 Err(CtInsertError::Full) => n_ok[2] += 1,
                                 Err(CtInsertError::KeyConflict) => panic!("no conflicts here"),
@@ -2700,7 +2857,7 @@ mod tests {
                 for dir in [Dir::Original, Dir::Reply] {
                     if let Some(h) = t.lookup(&c.key(dir)) {
                         hits += 1;
-                        assert_eq!((h.conn, h.dir), (c, dir));
+                        assert_eq!((h.conn(), h.dir), (c, dir));
                     }
                 }
             }
@@ -2713,7 +2870,7 @@ mod tests {
             for (h, w) in out.iter().zip(&want) {
                 if let Some(h) = h {
                     hits += 1;
-                    assert_eq!((h.conn, h.dir), *w);
+                    assert_eq!((h.conn(), h.dir), *w);
                 }
             }
         }
@@ -2781,12 +2938,12 @@ mod tests {
                         match t.insert(&c, st, now) {
                             Ok(h) => {
                                 prop_assert!(!exists && !conflict);
-                                prop_assert_eq!(h.conn, c);
+                                prop_assert_eq!(h.conn(), c);
                                 model.insert((n, u), (c, st, false, [now; 2]));
                             }
                             Err(CtInsertError::Exists(h)) => {
                                 prop_assert!(exists);
-                                prop_assert_eq!(h.conn.original_key(), c.original_key());
+                                prop_assert_eq!(h.conn().original_key(), c.original_key());
                             }
                             Err(CtInsertError::KeyConflict) => prop_assert!(conflict && !exists),
                             Err(CtInsertError::Full) => prop_assert!(false, "full at {}", model.len()),
@@ -2806,7 +2963,7 @@ mod tests {
                             prop_assert_eq!(got.is_some(), want.is_some(), "{:?}", key);
                             if let (Some(h), Some((m, d))) = (got, want) {
                                 prop_assert_eq!(h.dir, d);
-                                prop_assert_eq!(h.conn, model[&m].0);
+                                prop_assert_eq!(h.conn(), model[&m].0);
                                 prop_assert_eq!(h.state, model[&m].1);
                             }
                         }
