@@ -74,7 +74,27 @@ fn parse_metrics_addr(s: &str) -> Result<MetricsAddr, String> {
     vxgw::metrics::exporter::parse_metrics_addr(s).map(MetricsAddr)
 }
 
+/// Exits with a clear message when this build's target CPU features (x86-64-v3, see
+/// `.cargo/config.toml`) are missing, rather than dying of an illegal instruction
+/// somewhere later.
+fn check_cpu() {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    {
+        let ok = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("bmi2")
+            && std::arch::is_x86_feature_detected!("movbe");
+        if !ok {
+            eprintln!(
+                "vxgw: this build needs an x86-64-v3 CPU (AVX2, BMI2, MOVBE); rebuild with \
+                 RUSTFLAGS=\"-C target-cpu=x86-64\" for this one"
+            );
+            std::process::exit(1);
+        }
+    }
+}
+
 fn main() {
+    check_cpu();
     let cli = Cli::parse();
     if let Some(path) = &cli.check_config {
         match vxgw::control::config::Config::load(path) {

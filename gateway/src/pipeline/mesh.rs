@@ -67,9 +67,7 @@ pub(super) fn overlay_ip_mtu(ctx: &Ctx) -> usize {
     ctx.snap
         .underlay
         .as_ref()
-        .map_or(1500, |u| u.mtu as usize)
-        .saturating_sub(ENCAP_LEN)
-        .max(68)
+        .map_or(1500 - ENCAP_LEN, |u| u.inner_ip_mtu as usize)
 }
 
 fn tcp_flags(ip: &[u8], proto: u8) -> u8 {

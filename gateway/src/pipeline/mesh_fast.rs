@@ -24,7 +24,7 @@ use super::bridge::learn_mac;
 use super::decision::{Decision, Target};
 use super::egress::write_outer;
 use super::flow::inner_flow_hash;
-use super::mesh::{overlay_ip_mtu, packed_at};
+use super::mesh::packed_at;
 use super::{Ctx, Event, PacketBuf};
 use crate::tables::conntrack::{CtHit, Dir, PackedKey};
 use crate::tables::fdb::FdbDest;
@@ -125,7 +125,8 @@ pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, ext_mac: u64, buf: &mut B) -> 
         return None;
     }
     let p = plain_ipv4(f)?;
-    if p.total > overlay_ip_mtu(ctx) {
+    let ul = ctx.snap.underlay.as_ref()?;
+    if p.total > ul.inner_ip_mtu as usize {
         return None;
     }
     let si = ctx.snap.service_for(p.proto, p.dst, p.dst_port)?;
@@ -145,7 +146,6 @@ pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, ext_mac: u64, buf: &mut B) -> 
         return None;
     }
     let v: &VniView = ctx.snap.vnis.get(vni as usize)?;
-    let ul = ctx.snap.underlay.as_ref()?;
     let t = ctx.snap.vteps.get(vtep as usize)?;
     let next_hop = ctx.burst.next_hop_mac(ctx.neigh, vtep, t.next_hop)?;
     let ip_len = len + ENCAP_LEN - HEADER_LEN;

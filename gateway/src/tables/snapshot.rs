@@ -55,6 +55,9 @@ pub struct UnderlayView {
     pub vtep_ip: Ipv4Addr,
     /// Largest outer IPv4 packet (the port's MTU).
     pub mtu: u16,
+    /// Largest inner IPv4 packet that fits `mtu` once encapsulated (at least 68, the
+    /// IPv4 minimum).
+    pub inner_ip_mtu: u16,
     /// VXLAN UDP port.
     pub vxlan_port: u16,
     /// The constant outer fields of VXLAN to us (the decap fast path's first check).
@@ -293,11 +296,13 @@ impl Snapshot {
         ) {
             (Some(p), Some(vtep_ip)) => {
                 let r = ids[&p.name];
+                let mtu = p.mtu.unwrap_or(r.mtu);
                 Some(UnderlayView {
                     port: r.id,
                     mac: r.mac,
                     vtep_ip,
-                    mtu: p.mtu.unwrap_or(r.mtu),
+                    mtu,
+                    inner_ip_mtu: mtu.saturating_sub(ENCAP_LEN as u16).max(68),
                     vxlan_port: g.vxlan_port,
                     outer_match: OuterMatch::new(r.mac, vtep_ip, g.vxlan_port),
                 })
