@@ -29,6 +29,16 @@ use crate::tables::snapshot::{Snapshot, SnapshotCell, MAX_PORTS};
 use crate::tables::snat_source::SnatSource;
 use std::cell::RefCell;
 
+/// Tells the routing mesh's caches that packet `i` of the burst last warmed is next
+/// (its warmed conntrack hit is at `i`). Only paths that may route it need this: the
+/// access ports' fast path does not.
+#[inline(always)]
+fn set_current(ctx: &Ctx, i: usize) {
+    if let Some(mesh) = ctx.mesh.as_ref() {
+        mesh.cache.set_current(i);
+    }
+}
+
 impl PacketBuf for Mbuf {
     #[inline]
     fn data(&self) -> &[u8] {
@@ -241,16 +251,18 @@ impl Worker {
                 // inlined: one loop holding all three spilled their registers.
                 let b = &mut burst;
                 match FastPort::of(&snap, port) {
-                    FastPort::Access(map) => self.drain(sh, &ctx, port, b, |ctx, m| {
+                    FastPort::Access(map) => self.drain(sh, &ctx, port, b, |ctx, m, _| {
                         fast_path::forward(ctx, FastPort::Access(map), port, m)
                     }),
-                    FastPort::Underlay(ul, mac) => self.drain(sh, &ctx, port, b, |ctx, m| {
+                    FastPort::Underlay(ul, mac) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
+                        set_current(ctx, i);
                         fast_path::forward(ctx, FastPort::Underlay(ul, mac), port, m)
                     }),
-                    FastPort::External(mac) => self.drain(sh, &ctx, port, b, |ctx, m| {
+                    FastPort::External(mac) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
+                        set_current(ctx, i);
                         fast_path::forward(ctx, FastPort::External(mac), port, m)
                     }),
-                    FastPort::None => self.drain(sh, &ctx, port, b, |_, _| None),
+                    FastPort::None => self.drain(sh, &ctx, port, b, |_, _, _| None),
                 }
             }
             self.flush(c);
@@ -280,20 +292,18 @@ impl Worker {
     #[inline(never)]
     fn drain<F>(&mut self, sh: &Shared, ctx: &Ctx, port: u16, burst: &mut MbufBurst, fast: F)
     where
-        F: Fn(&Ctx, &mut Mbuf) -> Option<u16>,
+        F: Fn(&Ctx, &mut Mbuf, usize) -> Option<u16>,
     {
         for (i, mut m) in burst.drain().enumerate() {
             if m.segments() > 1 {
                 ctx.counters.drop(DropReason::MultiSegment);
                 continue;
             }
-            if let Some(mesh) = ctx.mesh.as_ref() {
-                mesh.cache.set_current(i);
-            }
-            if let Some(tx) = fast(ctx, &mut m) {
+            if let Some(tx) = fast(ctx, &mut m, i) {
                 self.send(ctx, tx, m);
                 continue;
             }
+            set_current(ctx, i);
             self.general(sh, ctx, port, m);
         }
     }

@@ -22,6 +22,8 @@ pub struct BurstCache {
     vtep: Cell<(u32, u16)>,
     /// Last VTEP slot + 1 whose next hop was resolved (0: none) and that MAC.
     next_hop: Cell<(u16, MacAddr)>,
+    /// Last VTEP address whose slot and next hop were resolved together (0: none).
+    vtep_route: Cell<(u32, (u16, MacAddr))>,
     /// Last VNI asked for (0: none) and its snapshot slot.
     vni: Cell<(u32, u16)>,
     /// Last routed next hop resolved (0: none) and its MAC.
@@ -46,6 +48,23 @@ impl BurstCache {
     #[inline(always)]
     pub fn next_hop_mac(&self, neigh: &Neighbours, vtep: u16, ip: Ipv4Addr) -> Option<MacAddr> {
         kept(&self.next_hop, vtep.wrapping_add(1), || neigh.lookup(ip))
+    }
+
+    /// The snapshot slot of VTEP `ip` and the MAC of its next hop, if both are
+    /// known: [`BurstCache::vtep_slot`] and [`BurstCache::next_hop_mac`] in one
+    /// probe, for the encap fast path. Only a resolved pair is kept.
+    #[inline(always)]
+    pub fn vtep_route(
+        &self,
+        snap: &Snapshot,
+        neigh: &Neighbours,
+        ip: Ipv4Addr,
+    ) -> Option<(u16, MacAddr)> {
+        kept(&self.vtep_route, u32::from(ip), || {
+            let slot = snap.vtep_slot(ip)?;
+            let next_hop = snap.vteps.get(slot as usize)?.next_hop;
+            Some((slot, neigh.lookup(next_hop)?))
+        })
     }
 
     /// The MAC of the routed next hop `ip` (the external side), if resolved. Only a

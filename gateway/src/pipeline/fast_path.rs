@@ -125,10 +125,9 @@ fn encap<B: PacketBuf>(ctx: &Ctx, map: &[u16; 4096], rx_port: u16, buf: &mut B) 
     let Some(FdbDest::Vtep(ip)) = ctx.fdb_lookup(v.vni, dst) else {
         return None;
     };
-    let vtep = ctx.burst.vtep_slot(ctx.snap, ip)?;
+    let (vtep, next_hop) = ctx.burst.vtep_route(ctx.snap, ctx.neigh, ip)?;
     let ul = ctx.snap.underlay.as_ref()?;
     let t = ctx.snap.vteps.get(vtep as usize)?;
-    let next_hop = ctx.burst.next_hop_mac(ctx.neigh, vtep, t.next_hop)?;
     let ip_len = f.len() - tag_len + ENCAP_LEN - HEADER_LEN;
     if ip_len > ul.mtu as usize {
         return None;
