@@ -82,10 +82,17 @@ impl Ctx<'_> {
     #[inline(always)]
     pub fn fdb_lookup(&self, vni: u32, mac: u64) -> Option<FdbDest> {
         if warm::fdb_may_miss(self) {
-            self.fdb.lookup_key(vni, mac)
+            self.fdb_lookup_uncached(vni, mac)
         } else {
             self.fdb_cache.lookup(self.fdb, vni, mac)
         }
+    }
+
+    /// The big FDB's lookup, out of line (inlined, it cost the cached path
+    /// registers; with that many MACs a call is nothing beside the cache misses).
+    #[inline(never)]
+    fn fdb_lookup_uncached(&self, vni: u32, mac: u64) -> Option<FdbDest> {
+        self.fdb.lookup_key(vni, mac)
     }
 }
 

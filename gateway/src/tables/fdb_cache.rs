@@ -92,6 +92,13 @@ impl FdbCache {
         if let Some(d) = set.0[1].answers(vni, mac, changes) {
             return Some(d);
         }
+        Self::miss(set, fdb, vni, mac, changes)
+    }
+
+    /// A miss: the FDB's answer, cached in way 0 (way 0's goes to way 1). Out of
+    /// line: inlined, it cost the hit path registers.
+    #[inline(never)]
+    fn miss(set: &Set, fdb: &Fdb, vni: u32, mac: u64, changes: u64) -> Option<FdbDest> {
         let dest = fdb.lookup_key(vni, mac)?;
         set.0[1].copy_from(&set.0[0]);
         let w = &set.0[0];
