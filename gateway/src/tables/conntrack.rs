@@ -2028,7 +2028,10 @@ mod tests {
                 .enumerate()
                 .fold(0, |m, (i, s)| m | u32::from(s.load(Relaxed) != 0) << i);
             if b.occupancy() != used {
-                return Err(format!("bucket {bi}: occupancy {:#x}, slots {used:#x}", b.occupancy()));
+                return Err(format!(
+                    "bucket {bi}: occupancy {:#x}, slots {used:#x}",
+                    b.occupancy()
+                ));
             }
         }
         let mut live = 0usize;
