@@ -8,8 +8,8 @@
 //! * bits 33 to 33 + `OVF_BITS`: the **overflow count**, how many keys whose primary
 //!   bucket this is live in their secondary (a lookup reads the secondary only when it
 //!   is not zero);
-//! * the bits above: the table's own (the FDB keeps its slot occupancy there),
-//!   stored by the lock holder inside a write.
+//! * the bits above: the table's own (the FDB and the conntrack keep their slots'
+//!   occupancy there), stored by the lock holder inside a write.
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{fence, AtomicU64};
