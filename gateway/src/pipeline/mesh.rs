@@ -539,7 +539,7 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
         // A client's SYN is not looked up (`from_client` inserts it directly): only
         // its bucket is warmed, for the insert.
         let flags = f.get(at + 33).copied().unwrap_or(0);
-        if at == ETH && ip[9] == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
+        if at == ETH && key.proto() == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
             m.conntrack.prefetch_key(&key);
             return PackedKey::NONE;
         }
