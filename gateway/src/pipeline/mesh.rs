@@ -29,7 +29,7 @@ use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::decision::{Decision, DropReason, Origin, Target};
-use super::mesh_cache::MeshCache;
+use super::mesh_cache::{MeshCache, Warm, WarmedSyn};
 use super::{BackendCounters, Ctx, Event, PacketBuf};
 use crate::tables::conntrack::{
     Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey, PackedKey,
@@ -214,9 +214,13 @@ fn new_connection(
         ctx.counters.event(Event::MeshRepicked);
         CtState::Established
     };
+    // A SYN warmed with its burst comes with its flow hash and first SNAT port.
+    let warmed = m.cache.warmed_syn(&PackedKey::of(key));
+    let flow_hash = warmed.map_or_else(|| FlowSeed::DEFAULT.hash_flow(key), |w| w.flow_hash);
+    let mut first_port = warmed.and_then(|w| w.snat_port);
     let pick = svc
         .maglev
-        .lookup(FlowSeed::DEFAULT.hash_flow(key))
+        .lookup(flow_hash)
         .and_then(|i| svc.backends.get(i as usize))
         .ok_or(DropReason::NoBackend)?;
     let mut ports = m.snat.borrow_mut();
@@ -235,7 +239,8 @@ fn new_connection(
     let tries = if svc.preserve_client { 1 } else { SNAT_TRIES };
     for _ in 0..tries {
         if !svc.preserve_client {
-            conn.snat = Some(SocketAddrV4::new(svc.ingress_ip, ports.candidate()));
+            let port = first_port.take().unwrap_or_else(|| ports.candidate());
+            conn.snat = Some(SocketAddrV4::new(svc.ingress_ip, port));
         }
         match m.conntrack.insert(&conn, state, ctx.now) {
             Ok(h) => {
@@ -530,19 +535,72 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
     };
     m.cache.look_up_burst(m.conntrack, frames, |f| {
         let Some(ip) = f.get(at..).and_then(|ip| ip.first_chunk::<24>()) else {
-            return PackedKey::NONE;
+            return Warm::Skip;
         };
         if ip[0] != 0x45 || (ip[9] != protocol::TCP && ip[9] != protocol::UDP) {
-            return PackedKey::NONE;
+            return Warm::Skip;
         }
         let key = packed_at(ip);
-        // A client's SYN is not looked up (`from_client` inserts it directly): only
-        // its bucket is warmed, for the insert.
+        // A client's SYN is not looked up (`from_client` inserts it directly): the
+        // lines of its insert are warmed instead.
         let flags = f.get(at + 33).copied().unwrap_or(0);
         if at == ETH && key.proto() == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
-            m.conntrack.prefetch_key(&key);
-            return PackedKey::NONE;
+            return warm_new_connection(ctx, m, ip, key);
         }
-        key
+        Warm::Lookup(key)
     });
+}
+
+/// Warms the insert of a client's SYN whose IPv4 header starts `ip` (no options):
+/// both its keys' buckets. The reply key needs the backend, so the Maglev pick is
+/// made here (its flow hash kept for `new_connection`), and in SNAT mode the
+/// connection's first SNAT port is taken from the worker's cursor now (the ports of
+/// a burst's SYNs are consecutive; a port that turns out busy is retried with the
+/// cursor's next, as without warming).
+fn warm_new_connection(ctx: &Ctx, m: &MeshTables, ip: &[u8; 24], key: PackedKey) -> Warm {
+    m.conntrack.prefetch_key(&key);
+    let addr = |at: usize| Ipv4Addr::new(ip[at], ip[at + 1], ip[at + 2], ip[at + 3]);
+    let port = |at: usize| u16::from_be_bytes([ip[at], ip[at + 1]]);
+    let flow = FlowKey {
+        proto: protocol::TCP,
+        src: addr(12),
+        dst: addr(16),
+        src_port: port(20),
+        dst_port: port(22),
+    };
+    let flow_hash = FlowSeed::DEFAULT.hash_flow(&flow);
+    let mut syn = WarmedSyn {
+        key,
+        flow_hash,
+        snat_port: None,
+    };
+    let Some(svc) = ctx
+        .snap
+        .service_for(flow.proto, flow.dst, flow.dst_port)
+        .and_then(|i| ctx.snap.services.get(i as usize))
+    else {
+        return Warm::NewConnection(syn);
+    };
+    let Some(pick) = svc
+        .maglev
+        .lookup(flow_hash)
+        .and_then(|i| svc.backends.get(i as usize))
+    else {
+        return Warm::NewConnection(syn);
+    };
+    let to = if svc.preserve_client {
+        (flow.src, flow.src_port)
+    } else {
+        let p = m.snat.borrow_mut().candidate();
+        syn.snat_port = Some(p);
+        (svc.ingress_ip, p)
+    };
+    m.conntrack.prefetch_key(&PackedKey::of(&FlowKey {
+        proto: flow.proto,
+        src: pick.ip,
+        src_port: svc.target_port,
+        dst: to.0,
+        dst_port: to.1,
+    }));
+    Warm::NewConnection(syn)
 }

@@ -6,6 +6,10 @@
 //!   the per-packet path takes packet `i`'s hit when its key is the one looked up,
 //!   and re-validates it ([`Conntrack::observe_checked`](crate::tables::conntrack::Conntrack::observe_checked)
 //!   fails if the entry was removed or reused since), else looks up again;
+//! * the burst's new connections: for a client's SYN the warm-up computes the flow
+//!   hash (Maglev's input), takes the connection's first SNAT port from the worker's
+//!   cursor and prefetches both keys' buckets; the per-packet path uses that hash and
+//!   port, so the insert finds its lines in the cache;
 //! * each backend's delivery (its MAC and where the FDB sends it), keyed by the
 //!   backend's counter slot, valid for one snapshot generation and one second of the
 //!   coarse clock: a backend's MAC or VTEP change reaches its packets within a second.
@@ -33,6 +37,36 @@ struct BurstHits {
     len: usize,
     keys: [PackedKey; LOOKUP_BURST],
     hits: [Option<CtHit>; LOOKUP_BURST],
+    /// Bit `i`: frame `i` is a new connection warmed in `syns[i]`.
+    syn_mask: u32,
+    syns: [WarmedSyn; LOOKUP_BURST],
+}
+
+/// What the warm-up worked out for a client's SYN (see [`Warm::NewConnection`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WarmedSyn {
+    /// The SYN's (original) key.
+    pub key: PackedKey,
+    /// Its flow hash (`FlowSeed::DEFAULT.hash_flow`), Maglev's input.
+    pub flow_hash: u64,
+    /// The SNAT port taken for its first insert (none in preserve mode).
+    pub snat_port: Option<u16>,
+}
+
+const NO_SYN: WarmedSyn = WarmedSyn {
+    key: PackedKey::NONE,
+    flow_hash: 0,
+    snat_port: None,
+};
+
+/// What the warm-up does with one frame of a burst.
+pub(super) enum Warm {
+    /// Nothing (not a mesh frame, or malformed).
+    Skip,
+    /// Look the key up with the burst.
+    Lookup(PackedKey),
+    /// A new connection: not looked up, its insert's lines prefetched.
+    NewConnection(WarmedSyn),
 }
 
 /// One worker's routing-mesh caches.
@@ -49,6 +83,8 @@ impl Default for MeshCache {
                 len: 0,
                 keys: [PackedKey::NONE; LOOKUP_BURST],
                 hits: [None; LOOKUP_BURST],
+                syn_mask: 0,
+                syns: [NO_SYN; LOOKUP_BURST],
             }),
             current: Cell::new(0),
             backends: (0..MAX_BACKEND_SLOTS).map(|_| Cell::new(None)).collect(),
@@ -63,21 +99,30 @@ impl MeshCache {
         self.current.set(i);
     }
 
-    /// Looks up a burst's flows: `key_of(frame)` gives a frame's key
-    /// ([`PackedKey::NONE`] for one that is not looked up); the keys and the hits are kept by the frames'
+    /// Looks up a burst's flows: `warm(frame)` says what to do with each frame; the
+    /// keys, the hits and the warmed new connections are kept by the frames'
     /// positions, written in place (no copies of the burst's arrays).
     #[inline]
     pub(super) fn look_up_burst<'f>(
         &self,
         conntrack: &Conntrack,
         frames: impl Iterator<Item = &'f [u8]>,
-        key_of: impl Fn(&[u8]) -> PackedKey,
+        mut warm: impl FnMut(&[u8]) -> Warm,
     ) {
         let mut b = self.burst.borrow_mut();
         let b = &mut *b;
         let mut n = 0;
+        b.syn_mask = 0;
         for (k, f) in b.keys.iter_mut().zip(frames) {
-            *k = key_of(f);
+            *k = match warm(f) {
+                Warm::Skip => PackedKey::NONE,
+                Warm::Lookup(key) => key,
+                Warm::NewConnection(syn) => {
+                    b.syns[n] = syn;
+                    b.syn_mask |= 1 << n;
+                    PackedKey::NONE
+                }
+            };
             n += 1;
         }
         b.len = n;
@@ -87,7 +132,22 @@ impl MeshCache {
     /// Forgets the burst's hits (a burst that is not looked up).
     #[inline]
     pub(super) fn clear_burst(&self) {
-        self.burst.borrow_mut().len = 0;
+        let mut b = self.burst.borrow_mut();
+        b.len = 0;
+        b.syn_mask = 0;
+    }
+
+    /// The warm-up's work for the current packet, if it was warmed as a new
+    /// connection with `key`.
+    #[inline]
+    pub(super) fn warmed_syn(&self, key: &PackedKey) -> Option<WarmedSyn> {
+        let i = self.current.get();
+        let b = self.burst.borrow();
+        let s = b
+            .syns
+            .get(i)
+            .filter(|_| i < b.len && b.syn_mask >> i & 1 != 0)?;
+        (s.key == *key).then_some(*s)
     }
 
     /// The warmed hit of the current packet, if it was looked up with `key` and hit.

@@ -658,6 +658,32 @@ fn a_warmed_hit_is_used_only_while_its_connection_lives() {
     );
 }
 
+#[test]
+fn a_burst_of_syns_takes_its_snat_ports_at_warm_up_in_burst_order() {
+    let m = Mesh::new("snat");
+    let syns: Vec<Vec<u8>> = (0..4)
+        .map(|i| client_tcp(7000 + i, true, false, &[]))
+        .collect();
+    warm_burst(&m.ctx(), EXT, syns.iter().map(|f| f.as_slice()));
+    // Decided in reverse order, each SYN still gets the port taken for its position.
+    for i in (0..4).rev() {
+        m.mesh_cache.set_current(i);
+        let mut b = VecBuf::new(&syns[i]);
+        let d = ingress(&m.ctx(), EXT, &mut b);
+        assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+        assert_eq!(tcp_of(b.data()).sport, 1024 + i as u16, "SYN {i}");
+    }
+    // A SYN that is not the frame warmed at the current position takes the cursor's
+    // next port (the warm-up took 1024-1027).
+    m.mesh_cache.set_current(0);
+    let other = client_tcp(7100, true, false, &[]);
+    let mut b = VecBuf::new(&other);
+    let d = ingress(&m.ctx(), EXT, &mut b);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(tcp_of(b.data()).sport, 1028);
+    assert_eq!(m.counters.events(Event::MeshNewConnections), 5);
+}
+
 proptest::proptest! {
     /// The warm-up and the fast path key a packet straight from its header; the
     /// general path from `parse_flow`: the keys must be the same.

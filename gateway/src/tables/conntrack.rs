@@ -1215,13 +1215,17 @@ impl Conntrack {
         self.find(&k, &self.pos(&k))
     }
 
-    /// Prefetches the primary bucket of `key` (for an insert coming soon: a burst's
-    /// new connections). Reads nothing.
+    /// Prefetches what an insert of `key` coming soon will lock and scan: its primary
+    /// bucket and its secondary's header (a burst's new connections, both keys of
+    /// each, so that their misses overlap before the inserts' lock CASes wait for
+    /// them one connection at a time). Reads nothing.
     #[inline]
     pub fn prefetch_key(&self, key: &PackedKey) {
-        let b = &self.buckets[self.pos(key).b1];
+        let p = self.pos(key);
+        let b = &self.buckets[p.b1];
         prefetch(&b.header);
         prefetch(&b.slots[SLOTS - 1]);
+        prefetch(&self.buckets[p.b2].header);
     }
 
     /// [`Conntrack::lookup`] of every key of `keys` into `out` (same length), with
