@@ -29,7 +29,7 @@ use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::decision::{Decision, DropReason, Origin, Target};
-use super::mesh_cache::{MeshCache, Warm, WarmedSyn};
+use super::mesh_cache::{MeshCache, WarmedSyn};
 use super::{BackendCounters, Ctx, Event, PacketBuf};
 use crate::tables::conntrack::{
     Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey, PackedKey,
@@ -533,21 +533,22 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
         m.cache.clear_burst();
         return;
     };
-    m.cache.look_up_burst(m.conntrack, frames, |f| {
+    m.cache.look_up_burst(m.conntrack, frames, |i, f| {
         let Some(ip) = f.get(at..).and_then(|ip| ip.first_chunk::<24>()) else {
-            return Warm::Skip;
+            return PackedKey::NONE;
         };
         if ip[0] != 0x45 || (ip[9] != protocol::TCP && ip[9] != protocol::UDP) {
-            return Warm::Skip;
+            return PackedKey::NONE;
         }
         let key = packed_at(ip);
         // A client's SYN is not looked up (`from_client` inserts it directly): the
         // lines of its insert are warmed instead.
         let flags = f.get(at + 33).copied().unwrap_or(0);
         if at == ETH && key.proto() == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
-            return warm_new_connection(ctx, m, ip, key);
+            m.cache.note_syn(i, warm_new_connection(ctx, m, ip, key));
+            return PackedKey::NONE;
         }
-        Warm::Lookup(key)
+        key
     });
 }
 
@@ -557,7 +558,8 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
 /// connection's first SNAT port is taken from the worker's cursor now (the ports of
 /// a burst's SYNs are consecutive; a port that turns out busy is retried with the
 /// cursor's next, as without warming).
-fn warm_new_connection(ctx: &Ctx, m: &MeshTables, ip: &[u8; 24], key: PackedKey) -> Warm {
+#[inline(never)]
+fn warm_new_connection(ctx: &Ctx, m: &MeshTables, ip: &[u8; 24], key: PackedKey) -> WarmedSyn {
     m.conntrack.prefetch_key(&key);
     let addr = |at: usize| Ipv4Addr::new(ip[at], ip[at + 1], ip[at + 2], ip[at + 3]);
     let port = |at: usize| u16::from_be_bytes([ip[at], ip[at + 1]]);
@@ -579,14 +581,14 @@ fn warm_new_connection(ctx: &Ctx, m: &MeshTables, ip: &[u8; 24], key: PackedKey)
         .service_for(flow.proto, flow.dst, flow.dst_port)
         .and_then(|i| ctx.snap.services.get(i as usize))
     else {
-        return Warm::NewConnection(syn);
+        return syn;
     };
     let Some(pick) = svc
         .maglev
         .lookup(flow_hash)
         .and_then(|i| svc.backends.get(i as usize))
     else {
-        return Warm::NewConnection(syn);
+        return syn;
     };
     let to = if svc.preserve_client {
         (flow.src, flow.src_port)
@@ -602,5 +604,5 @@ fn warm_new_connection(ctx: &Ctx, m: &MeshTables, ip: &[u8; 24], key: PackedKey)
         dst: to.0,
         dst_port: to.1,
     }));
-    Warm::NewConnection(syn)
+    syn
 }

@@ -37,12 +37,17 @@ struct BurstHits {
     len: usize,
     keys: [PackedKey; LOOKUP_BURST],
     hits: [Option<CtHit>; LOOKUP_BURST],
-    /// Bit `i`: frame `i` is a new connection warmed in `syns[i]`.
-    syn_mask: u32,
+}
+
+/// The burst's new connections, apart from its hits: they are noted while the hits'
+/// keys are being written, and only by SYNs.
+struct BurstSyns {
+    /// Bit `i`: frame `i` of the burst last warmed is a new connection, `syns[i]`.
+    mask: u32,
     syns: [WarmedSyn; LOOKUP_BURST],
 }
 
-/// What the warm-up worked out for a client's SYN (see [`Warm::NewConnection`]).
+/// What the warm-up worked out for a client's SYN (see [`MeshCache::note_syn`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WarmedSyn {
     /// The SYN's (original) key.
@@ -59,19 +64,10 @@ const NO_SYN: WarmedSyn = WarmedSyn {
     snat_port: None,
 };
 
-/// What the warm-up does with one frame of a burst.
-pub(super) enum Warm {
-    /// Nothing (not a mesh frame, or malformed).
-    Skip,
-    /// Look the key up with the burst.
-    Lookup(PackedKey),
-    /// A new connection: not looked up, its insert's lines prefetched.
-    NewConnection(WarmedSyn),
-}
-
 /// One worker's routing-mesh caches.
 pub struct MeshCache {
     burst: RefCell<BurstHits>,
+    syns: RefCell<BurstSyns>,
     current: Cell<usize>,
     backends: Box<[Cell<Option<BackendRoute>>]>,
 }
@@ -83,7 +79,9 @@ impl Default for MeshCache {
                 len: 0,
                 keys: [PackedKey::NONE; LOOKUP_BURST],
                 hits: [None; LOOKUP_BURST],
-                syn_mask: 0,
+            }),
+            syns: RefCell::new(BurstSyns {
+                mask: 0,
                 syns: [NO_SYN; LOOKUP_BURST],
             }),
             current: Cell::new(0),
@@ -99,55 +97,54 @@ impl MeshCache {
         self.current.set(i);
     }
 
-    /// Looks up a burst's flows: `warm(frame)` says what to do with each frame; the
-    /// keys, the hits and the warmed new connections are kept by the frames'
+    /// Looks up a burst's flows: `key_of(i, frame)` gives frame `i`'s key
+    /// ([`PackedKey::NONE`] for one that is not looked up; a SYN is noted with
+    /// [`MeshCache::note_syn`] instead); the keys and the hits are kept by the frames'
     /// positions, written in place (no copies of the burst's arrays).
     #[inline]
     pub(super) fn look_up_burst<'f>(
         &self,
         conntrack: &Conntrack,
         frames: impl Iterator<Item = &'f [u8]>,
-        mut warm: impl FnMut(&[u8]) -> Warm,
+        key_of: impl Fn(usize, &[u8]) -> PackedKey,
     ) {
+        self.syns.borrow_mut().mask = 0;
         let mut b = self.burst.borrow_mut();
         let b = &mut *b;
         let mut n = 0;
-        b.syn_mask = 0;
         for (k, f) in b.keys.iter_mut().zip(frames) {
-            *k = match warm(f) {
-                Warm::Skip => PackedKey::NONE,
-                Warm::Lookup(key) => key,
-                Warm::NewConnection(syn) => {
-                    b.syns[n] = syn;
-                    b.syn_mask |= 1 << n;
-                    PackedKey::NONE
-                }
-            };
+            *k = key_of(n, f);
             n += 1;
         }
         b.len = n;
         conntrack.lookup_packed_burst(&b.keys[..n], &mut b.hits[..n]);
     }
 
-    /// Forgets the burst's hits (a burst that is not looked up).
+    /// Forgets the burst's hits and new connections (a burst that is not looked up).
     #[inline]
     pub(super) fn clear_burst(&self) {
-        let mut b = self.burst.borrow_mut();
-        b.len = 0;
-        b.syn_mask = 0;
+        self.burst.borrow_mut().len = 0;
+        self.syns.borrow_mut().mask = 0;
     }
 
-    /// The warm-up's work for the current packet, if it was warmed as a new
+    /// Notes frame `i` of the burst being warmed as the new connection `syn`.
+    #[inline]
+    pub(super) fn note_syn(&self, i: usize, syn: WarmedSyn) {
+        let mut s = self.syns.borrow_mut();
+        if let Some(slot) = s.syns.get_mut(i) {
+            *slot = syn;
+            s.mask |= 1 << i;
+        }
+    }
+
+    /// The warm-up's work for the current packet, if it was noted as a new
     /// connection with `key`.
     #[inline]
     pub(super) fn warmed_syn(&self, key: &PackedKey) -> Option<WarmedSyn> {
         let i = self.current.get();
-        let b = self.burst.borrow();
-        let s = b
-            .syns
-            .get(i)
-            .filter(|_| i < b.len && b.syn_mask >> i & 1 != 0)?;
-        (s.key == *key).then_some(*s)
+        let s = self.syns.borrow();
+        let w = s.syns.get(i).filter(|_| s.mask >> i & 1 != 0)?;
+        (w.key == *key).then_some(*w)
     }
 
     /// The warmed hit of the current packet, if it was looked up with `key` and hit.
