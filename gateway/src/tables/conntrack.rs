@@ -43,8 +43,8 @@
 //!
 //! Memory: 64 bytes of entry + 2 x 128/15 / 0.75 = 22.8 bytes of index = **86.8 bytes
 //! per connection** of capacity (a 1M table: 91 MB; the 2M-capacity table of the
-//! timing test: 182 MB). A lookup touches the key's bucket (one line pair) and the
-//! entry (one line).
+//! timing test: 182 MB). A lookup touches the key's bucket (one line, or the pair
+//! when the bucket holds more than 7 keys) and the entry (one line).
 //!
 //! # Hashing, placement and the probe bound
 //!
@@ -206,6 +206,11 @@ pub const SLOTS_PER_BUCKET: usize = 15;
 pub const MAX_CAPACITY: usize = (1 << 31) - 1;
 
 const SLOTS: usize = SLOTS_PER_BUCKET;
+/// Slots in a bucket's first cache line, beside the header. A bucket fills from its
+/// first free slot and holds ~5.6 keys on average in a half-full table, so nearly
+/// every key is there: a burst lookup prefetches and scans only that line, and the
+/// few keys beyond it are found by the full search afterwards.
+const FIRST_LINE_SLOTS: usize = (64 - 8) / 8;
 /// The primary takes new keys while it holds fewer than this many.
 const PRIMARY_FILL: usize = 9;
 /// Most evictions one insert performs before giving up.
@@ -1244,9 +1249,14 @@ impl Conntrack {
 
     /// [`Conntrack::lookup`] of every key of `keys` (at most [`LOOKUP_BURST`]) into
     /// `out` (same length), with their cache misses overlapped, in three passes over
-    /// the burst: hash every key and prefetch its primary bucket; scan each bucket
-    /// for the key's tag and prefetch the entry it names; then look up as `lookup`
-    /// does, now from the cache, starting with the slot the scan found. The first two
+    /// the burst: hash every key and prefetch the first line of its primary bucket;
+    /// scan that line for the key's tag and prefetch the entry it names (or, when the
+    /// tag is not there, the bucket's second line if it holds keys and the secondary
+    /// bucket if keys overflowed into it); then look up as `lookup` does, now from
+    /// the cache, starting with the slot the scan found. One line per key in the
+    /// first pass, not two: 32 keys' lines are about as many misses as a core keeps
+    /// in flight, and 94 % of the keys of a half-full table are in the first line
+    /// (perf/RESULTS.md, section 4). The first two
     /// passes only give hints (their unsynchronised reads decide nothing), so the
     /// results are those of one `lookup` per key. While one pass runs, the misses it
     /// asked for in the previous one are in flight together instead of one or two at
@@ -1265,15 +1275,12 @@ impl Conntrack {
         }; LOOKUP_BURST];
         for (k, p) in keys.iter().zip(pos.iter_mut()) {
             *p = self.pos(k);
-            let b = &self.buckets[p.b1];
-            prefetch(&b.header);
-            prefetch(&b.slots[SLOTS - 1]);
+            prefetch(&self.buckets[p.b1].header);
         }
         let mut hint = [SLOTS; LOOKUP_BURST];
         for (p, h) in pos[..n].iter().zip(hint.iter_mut()) {
             let b = &self.buckets[p.b1];
-            if let Some((j, s)) = b
-                .slots
+            if let Some((j, s)) = b.slots[..FIRST_LINE_SLOTS]
                 .iter()
                 .map(|s| s.load(Relaxed))
                 .enumerate()
@@ -1283,6 +1290,16 @@ impl Conntrack {
                     prefetch(e);
                     *h = j;
                 }
+                continue;
+            }
+            // Not in the first line: the key may be in the second one or in the
+            // secondary bucket; ask for those now, while the other keys are scanned.
+            let hw = b.header.load();
+            if ((hw >> OCC_SHIFT) as u32 & OCC_MASK) >> FIRST_LINE_SLOTS != 0 {
+                prefetch(&b.slots[SLOTS - 1]);
+            }
+            if Header::overflow(hw) != 0 {
+                prefetch(&self.buckets[p.b2].header);
             }
         }
         for (((k, p), h), o) in keys.iter().zip(&pos).zip(&hint).zip(out.iter_mut()) {
@@ -2104,6 +2121,8 @@ mod tests {
         assert_eq!(std::mem::size_of::<Entry>(), 64);
         assert_eq!(std::mem::size_of::<Bucket>(), 128);
         assert_eq!(std::mem::align_of::<Bucket>(), 128);
+        assert_eq!(std::mem::offset_of!(Bucket, slots), 8);
+        assert!(std::mem::offset_of!(Bucket, slots) + FIRST_LINE_SLOTS * 8 <= 64);
         assert_eq!(std::mem::size_of::<CounterBlock>(), 128);
         let t = Conntrack::with_seed(1000, Timeouts::default(), 1);
         assert_eq!(t.capacity(), 1000);
@@ -2293,6 +2312,31 @@ mod tests {
         assert_eq!(out, want);
         assert_eq!(out.iter().filter(|h| h.is_some()).count(), 50);
         t.lookup_burst(&[], &mut []);
+        // Every key of the table, including those the burst's scan of first lines
+        // does not see: in a bucket's second line, or in the secondary bucket.
+        let beyond_first_line = t
+            .buckets
+            .iter()
+            .flat_map(|b| &b.slots[FIRST_LINE_SLOTS..])
+            .filter(|s| s.load(Relaxed) != 0)
+            .count();
+        let overflowing = t
+            .buckets
+            .iter()
+            .filter(|b| Header::overflow(b.header.load()) != 0)
+            .count();
+        assert!(beyond_first_line > 0 && overflowing > 0);
+        let all: Vec<FlowKey> = (0..225)
+            .flat_map(|n| {
+                let c = conn(n, n % 3 != 0);
+                [c.original_key(), c.reply_key()]
+            })
+            .collect();
+        let mut out = vec![None; all.len()];
+        t.lookup_burst(&all, &mut out);
+        assert!(out.iter().all(|h| h.is_some()));
+        let want: Vec<Option<CtHit>> = all.iter().map(|k| t.lookup(k)).collect();
+        assert_eq!(out, want);
     }
 
     #[test]
