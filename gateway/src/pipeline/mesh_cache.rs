@@ -10,6 +10,8 @@
 //!   hash (Maglev's input), takes the connection's first SNAT port from the worker's
 //!   cursor and prefetches both keys' buckets; the per-packet path uses that hash and
 //!   port, so the insert finds its lines in the cache;
+//! * the published-port lookup (`Snapshot::service_for`) of the destinations seen,
+//!   direct-mapped, for one snapshot generation;
 //! * each backend's delivery (its MAC and where the FDB sends it), keyed by the
 //!   backend's counter slot, valid for one snapshot generation and one second of the
 //!   coarse clock: a backend's MAC or VTEP change reaches its packets within a second.
@@ -17,10 +19,11 @@
 //! Owned by one worker (`Cell`s, no sharing, no atomics).
 
 use std::cell::{Cell, RefCell};
+use std::net::Ipv4Addr;
 
 use super::decision::Decision;
 use crate::tables::conntrack::{Conntrack, CtHit, PackedKey, LOOKUP_BURST};
-use crate::tables::snapshot::MAX_BACKEND_SLOTS;
+use crate::tables::snapshot::{Snapshot, MAX_BACKEND_SLOTS};
 use crate::wire::MacAddr;
 
 /// Where a backend's frames go, as resolved at (generation, second).
@@ -64,11 +67,23 @@ const NO_SYN: WarmedSyn = WarmedSyn {
     snat_port: None,
 };
 
+/// A published-port lookup's answer: (protocol, port, address) packed in `key`.
+#[derive(Clone, Copy)]
+struct ServiceMemo {
+    generation: u64,
+    key: u64,
+    service: Option<u16>,
+}
+
+/// Entries of the published-port memo (a power of two).
+const SERVICE_MEMO: usize = 16;
+
 /// One worker's routing-mesh caches.
 pub struct MeshCache {
     burst: RefCell<BurstHits>,
     syns: RefCell<BurstSyns>,
     current: Cell<usize>,
+    services: [Cell<ServiceMemo>; SERVICE_MEMO],
     backends: Box<[Cell<Option<BackendRoute>>]>,
 }
 
@@ -85,6 +100,14 @@ impl Default for MeshCache {
                 syns: [NO_SYN; LOOKUP_BURST],
             }),
             current: Cell::new(0),
+            // No snapshot has generation u64::MAX, so every entry starts invalid.
+            services: std::array::from_fn(|_| {
+                Cell::new(ServiceMemo {
+                    generation: u64::MAX,
+                    key: 0,
+                    service: None,
+                })
+            }),
             backends: (0..MAX_BACKEND_SLOTS).map(|_| Cell::new(None)).collect(),
         }
     }
@@ -159,6 +182,33 @@ impl MeshCache {
             (Some(k), Some(&h)) if k == key => h,
             _ => None,
         }
+    }
+
+    /// `snap.service_for(proto, dst, port)`, remembered per destination for the
+    /// snapshot's generation (the lookup is an index probe and a list scan; a
+    /// client's packets ask it once per packet).
+    #[inline(always)]
+    pub(super) fn service_for(
+        &self,
+        snap: &Snapshot,
+        proto: u8,
+        dst: Ipv4Addr,
+        port: u16,
+    ) -> Option<u16> {
+        let ip = u32::from(dst);
+        let key = (proto as u64) << 48 | (port as u64) << 32 | ip as u64;
+        let c = &self.services[(ip ^ port as u32) as usize % SERVICE_MEMO];
+        let m = c.get();
+        if m.generation == snap.generation && m.key == key {
+            return m.service;
+        }
+        let service = snap.service_for(proto, dst, port);
+        c.set(ServiceMemo {
+            generation: snap.generation,
+            key,
+            service,
+        });
+        service
     }
 
     /// The cached delivery of backend `slot`, if resolved in this generation and second.

@@ -129,7 +129,7 @@ pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, ext_mac: u64, buf: &mut B) -> 
     if p.total > ul.inner_ip_mtu as usize {
         return None;
     }
-    let si = ctx.snap.service_for(p.proto, p.dst, p.dst_port)?;
+    let si = m.cache.service_for(ctx.snap, p.proto, p.dst, p.dst_port)?;
     let svc = ctx.snap.services.get(si as usize)?;
     let hit = warmed(ctx, &p.key, Dir::Original)?;
     let (mac, d) = m

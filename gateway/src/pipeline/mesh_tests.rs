@@ -21,6 +21,7 @@ use crate::tables::neighbours::Neighbours;
 use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot};
 use crate::tables::snat_source::SnatSource;
+use crate::wire::ipv4::protocol;
 use crate::wire::MacAddr;
 
 pub(super) const UL: u16 = 0;
@@ -655,6 +656,44 @@ fn a_warmed_hit_is_used_only_while_its_connection_lives() {
         m.counters.events(Event::MeshRepicked),
         1,
         "looked up again: unknown, so re-balanced"
+    );
+}
+
+#[test]
+fn the_published_port_memo_answers_for_its_snapshot_only() {
+    let m = Mesh::new("snat");
+    let moved =
+        Config::parse(&config("snat").replace("published_port = 80", "published_port = 8080"))
+            .expect("config");
+    let resolve = |n: &str| {
+        let (id, mac) = match n {
+            "ul" => (UL, UL_MAC),
+            "ext" => (EXT, EXT_MAC),
+            _ => return None,
+        };
+        Some(ResolvedPort {
+            id,
+            mac: MacAddr(mac),
+            mtu: 1500,
+        })
+    };
+    let next = Snapshot::build(&moved, &resolve, m.snap.generation + 1).expect("snapshot");
+    let web = |snap: &Snapshot, port| {
+        m.mesh_cache
+            .service_for(snap, protocol::TCP, PUBLISHED.into(), port)
+    };
+    let want = m.snap.service_for(protocol::TCP, PUBLISHED.into(), 80);
+    assert!(want.is_some());
+    assert_eq!(web(&m.snap, 80), want);
+    assert_eq!(web(&m.snap, 80), want, "remembered");
+    assert_eq!(web(&next, 80), None, "a new generation asks again");
+    assert_eq!(web(&next, 8080), want);
+    assert_eq!(web(&m.snap, 80), want);
+    assert_eq!(
+        m.mesh_cache
+            .service_for(&m.snap, protocol::UDP, PUBLISHED.into(), 80),
+        None,
+        "the protocol is part of the key"
     );
 }
 
