@@ -220,6 +220,7 @@ impl Worker {
         while !sh.stop.is_set() {
             let t0 = tsc_now();
             let snap = sh.snap.load();
+            learn_cache.sync(sh.fdb.changes());
             let ctx = Ctx {
                 snap: &snap,
                 fdb: &sh.fdb,

@@ -106,7 +106,16 @@ const LEARN_CACHE_SLOTS: usize = 64;
 /// server's traffic), and with one remembered learn, traffic interleaving four
 /// sources went to the FDB on every frame (~145 instructions each). A collision
 /// only costs a learn. Per worker, never shared.
-pub struct LearnCache([LearnSlot; LEARN_CACHE_SLOTS]);
+///
+/// A remembered learn is only true while the FDB still holds it: the worker calls
+/// [`LearnCache::sync`] with the FDB's change count ([`Fdb::changes`]: flushes,
+/// ageing, moves, removals) once per poll round, and the cache forgets everything
+/// when that moved, so a host is learned again right after a flush instead of up to
+/// a second later.
+pub struct LearnCache {
+    slots: [LearnSlot; LEARN_CACHE_SLOTS],
+    fdb_changes: Cell<u64>,
+}
 
 /// One remembered learn, a `Cell` per word (a check loads only what it compares).
 #[derive(Default)]
@@ -119,18 +128,34 @@ struct LearnSlot {
 
 impl Default for LearnCache {
     fn default() -> Self {
-        LearnCache(std::array::from_fn(|_| LearnSlot::default()))
+        LearnCache {
+            slots: std::array::from_fn(|_| LearnSlot::default()),
+            fdb_changes: Cell::new(0),
+        }
     }
 }
 
 impl LearnCache {
+    /// Forgets every remembered learn if the FDB changed (`fdb_changes`, its
+    /// [`Fdb::changes`]) since the last call: an entry remembered here may be gone.
+    #[inline]
+    pub fn sync(&self, fdb_changes: u64) {
+        if self.fdb_changes.get() != fdb_changes {
+            self.fdb_changes.set(fdb_changes);
+            for s in &self.slots {
+                s.vni_now.set(0);
+                s.mac.set(0);
+            }
+        }
+    }
+
     /// True if this exact learn was done already in second `now`; records it if not.
     #[inline]
     pub fn seen(&self, vni: u32, mac: u64, dest: u64, now: u32) -> bool {
         // The MAC's last byte (then the one before) tells hosts apart: locally
         // administered MACs, Docker's and most vendors' count up there.
         let i = (mac ^ mac >> 6 ^ vni as u64) as usize % LEARN_CACHE_SLOTS;
-        let slot = &self.0[i];
+        let slot = &self.slots[i];
         let vni_now = (vni as u64) << 32 | now as u64;
         if slot.mac.get() == mac && slot.dest.get() == dest && slot.vni_now.get() == vni_now {
             return true;

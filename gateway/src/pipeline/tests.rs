@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use super::egress::{self, EncapResult};
 use super::*;
 use crate::control::config::Config;
-use crate::tables::fdb::{Fdb, FdbDest};
+use crate::tables::fdb::{Fdb, FdbDest, FdbFilter};
 use crate::tables::fdb_cache::FdbCache;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot};
@@ -115,6 +115,7 @@ impl Lab {
     /// What the worker does with a burst of one frame: warm the tables, then decide.
     fn ingress(&self, port: u16, frame: &[u8]) -> (Decision, VecBuf) {
         let mut b = VecBuf::new(frame);
+        self.cache.sync(self.fdb.changes());
         warm_burst(&self.ctx(), port, std::iter::once(frame));
         let d = ingress(&self.ctx(), port, &mut b);
         (d, b)
@@ -183,6 +184,23 @@ fn decap_learns_and_floods_unknown_to_access_only() {
     );
     assert_eq!(lab.counters.events(Event::Decapsulated), 1);
     assert_eq!(lab.counters.events(Event::FdbLearned), 1);
+}
+
+#[test]
+fn a_host_is_learned_again_right_after_a_flush() {
+    let lab = Lab::new();
+    let frame = vxlan_from(NODE1, 4096, 0x08, &inner_udp(C1, SRV, 1));
+    lab.ingress(UL, &frame);
+    let learned = Some(FdbDest::Vtep(Ipv4Addr::from(NODE1)));
+    assert_eq!(lab.fdb.lookup(4096, MacAddr(C1)), learned);
+    assert_eq!(lab.fdb.flush(&FdbFilter::all()), 1);
+    // The same second: the worker's learn cache remembers C1, but the FDB changed.
+    lab.ingress(UL, &frame);
+    assert_eq!(lab.fdb.lookup(4096, MacAddr(C1)), learned);
+    assert_eq!(lab.counters.events(Event::FdbLearned), 2);
+    // Without a change in between, a repeated learn in the same second is skipped.
+    lab.ingress(UL, &frame);
+    assert_eq!(lab.counters.events(Event::FdbLearned), 2);
 }
 
 #[test]
