@@ -73,6 +73,20 @@ backends = [{{ ip = "10.255.0.11" }}]
     )
 }
 
+/// The lab's port names as the gateway resolves them.
+fn resolve_port(name: &str) -> Option<ResolvedPort> {
+    let (id, mac) = match name {
+        "ul" => (UL, UL_MAC),
+        "ext" => (EXT, EXT_MAC),
+        _ => return None,
+    };
+    Some(ResolvedPort {
+        id,
+        mac: MacAddr(mac),
+        mtu: 1500,
+    })
+}
+
 pub(super) struct Mesh {
     pub(super) snap: Snapshot,
     pub(super) fdb: Fdb,
@@ -90,23 +104,7 @@ pub(super) struct Mesh {
 impl Mesh {
     pub(super) fn new(mode: &str) -> Mesh {
         let cfg = Config::parse(&config(mode)).expect("config");
-        let snap = Snapshot::build(
-            &cfg,
-            &|n| {
-                let (id, mac) = match n {
-                    "ul" => (UL, UL_MAC),
-                    "ext" => (EXT, EXT_MAC),
-                    _ => return None,
-                };
-                Some(ResolvedPort {
-                    id,
-                    mac: MacAddr(mac),
-                    mtu: 1500,
-                })
-            },
-            1,
-        )
-        .expect("snapshot");
+        let snap = Snapshot::build(&cfg, &resolve_port, 1).expect("snapshot");
         let mut ports = SnatSource::split(1024, 65535, 1).unwrap();
         let m = Mesh {
             snap,
@@ -666,19 +664,7 @@ fn the_published_port_memo_answers_for_its_snapshot_only() {
     let moved =
         Config::parse(&config("snat").replace("published_port = 80", "published_port = 8080"))
             .expect("config");
-    let resolve = |n: &str| {
-        let (id, mac) = match n {
-            "ul" => (UL, UL_MAC),
-            "ext" => (EXT, EXT_MAC),
-            _ => return None,
-        };
-        Some(ResolvedPort {
-            id,
-            mac: MacAddr(mac),
-            mtu: 1500,
-        })
-    };
-    let next = Snapshot::build(&moved, &resolve, m.snap.generation + 1).expect("snapshot");
+    let next = Snapshot::build(&moved, &resolve_port, m.snap.generation + 1).expect("snapshot");
     let web = |snap: &Snapshot, port| {
         m.mesh_cache
             .service_for(snap, protocol::TCP, PUBLISHED.into(), port)
