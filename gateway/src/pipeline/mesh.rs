@@ -37,7 +37,7 @@ use crate::tables::conntrack::{
 use crate::tables::fdb::FdbDest;
 use crate::tables::flow_hash::FlowSeed;
 use crate::tables::overlay_neighbours::OverlayNeighbours;
-use crate::tables::snapshot::{ExternalView, ServiceView, ENCAP_LEN};
+use crate::tables::snapshot::{BackendView, ExternalView, ServiceView, ENCAP_LEN};
 use crate::tables::snat_source::{SnatSource, SNAT_TRIES};
 use crate::wire::ethernet::MacAddr;
 use crate::wire::ipv4::protocol;
@@ -218,22 +218,9 @@ fn new_connection(
     let warmed = m.cache.warmed_syn(&PackedKey::of(key));
     let flow_hash = warmed.map_or_else(|| FlowSeed::DEFAULT.hash_flow(key), |w| w.flow_hash);
     let mut first_port = warmed.and_then(|w| w.snat_port);
-    let pick = svc
-        .maglev
-        .lookup(flow_hash)
-        .and_then(|i| svc.backends.get(i as usize))
-        .ok_or(DropReason::NoBackend)?;
+    let pick = svc.pick(flow_hash).ok_or(DropReason::NoBackend)?;
     let mut ports = m.snat.borrow_mut();
-    let mut conn = Conn {
-        proto: key.proto,
-        client: SocketAddrV4::new(key.src, key.src_port),
-        published: SocketAddrV4::new(key.dst, key.dst_port),
-        backend: SocketAddrV4::new(pick.ip, svc.target_port),
-        snat: None,
-        service: svc.id,
-        backend_id: pick.slot,
-        owner: ports.worker(),
-    };
+    let mut conn = new_conn(key, svc, pick, ports.worker());
     // In SNAT mode, try source ports until one is free towards this backend (see
     // snat_source); in preserve mode there is one try.
     let tries = if svc.preserve_client { 1 } else { SNAT_TRIES };
@@ -269,6 +256,21 @@ fn new_connection(
     } else {
         DropReason::SnatPortsExhausted
     })
+}
+
+/// The connection of a new flow `key` of `svc` to backend `pick`, made by worker
+/// `owner`, before its SNAT port is chosen.
+fn new_conn(key: &FlowKey, svc: &ServiceView, pick: &BackendView, owner: u16) -> Conn {
+    Conn {
+        proto: key.proto,
+        client: SocketAddrV4::new(key.src, key.src_port),
+        published: SocketAddrV4::new(key.dst, key.dst_port),
+        backend: SocketAddrV4::new(pick.ip, svc.target_port),
+        snat: None,
+        service: svc.id,
+        backend_id: pick.slot,
+        owner,
+    }
 }
 
 /// Lowers the MSS of a SYN to what fits the overlay.
@@ -583,26 +585,16 @@ fn warm_new_connection(ctx: &Ctx, m: &MeshTables, ip: &[u8; 24], key: PackedKey)
     else {
         return syn;
     };
-    let Some(pick) = svc
-        .maglev
-        .lookup(flow_hash)
-        .and_then(|i| svc.backends.get(i as usize))
-    else {
+    let Some(pick) = svc.pick(flow_hash) else {
         return syn;
     };
-    let to = if svc.preserve_client {
-        (flow.src, flow.src_port)
-    } else {
-        let p = m.snat.borrow_mut().candidate();
+    let mut ports = m.snat.borrow_mut();
+    let mut conn = new_conn(&flow, svc, pick, ports.worker());
+    if !svc.preserve_client {
+        let p = ports.candidate();
         syn.snat_port = Some(p);
-        (svc.ingress_ip, p)
-    };
-    m.conntrack.prefetch_key(&PackedKey::of(&FlowKey {
-        proto: flow.proto,
-        src: pick.ip,
-        src_port: svc.target_port,
-        dst: to.0,
-        dst_port: to.1,
-    }));
+        conn.snat = Some(SocketAddrV4::new(svc.ingress_ip, p));
+    }
+    m.conntrack.prefetch_key(&PackedKey::of(&conn.reply_key()));
     syn
 }

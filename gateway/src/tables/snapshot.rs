@@ -199,6 +199,16 @@ pub struct ServiceView {
     pub timeouts: ServiceTimeouts,
 }
 
+impl ServiceView {
+    /// The backend Maglev gives a flow of hash `flow_hash`.
+    #[inline]
+    pub fn pick(&self, flow_hash: u64) -> Option<&BackendView> {
+        self.maglev
+            .lookup(flow_hash)
+            .and_then(|i| self.backends.get(i as usize))
+    }
+}
+
 /// One complete, immutable view of the configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
