@@ -251,19 +251,33 @@ impl Worker {
                 // One drain loop per kind of port, each with only its fast path
                 // inlined: one loop holding all three spilled their registers.
                 let b = &mut burst;
-                match FastPort::of(&snap, port) {
-                    FastPort::Access(map) => self.drain(sh, &ctx, port, b, |ctx, m, _| {
-                        fast_path::forward(ctx, FastPort::Access(map), port, m)
+                // The overlay's loops come in two kinds more: with the FDB asked
+                // through the worker's cache, or directly (decided per burst).
+                use fast_path::forward_in;
+                match (FastPort::of(&snap, port), ctx.fdb_in_cache()) {
+                    (FastPort::Access(map), true) => self.drain(sh, &ctx, port, b, |ctx, m, _| {
+                        forward_in::<true, _>(ctx, FastPort::Access(map), port, m)
                     }),
-                    FastPort::Underlay(ul, mac) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
+                    (FastPort::Access(map), false) => self.drain(sh, &ctx, port, b, |ctx, m, _| {
+                        forward_in::<false, _>(ctx, FastPort::Access(map), port, m)
+                    }),
+                    (FastPort::Underlay(ul, mac), true) => {
+                        self.drain(sh, &ctx, port, b, |ctx, m, i| {
+                            set_current(ctx, i);
+                            forward_in::<true, _>(ctx, FastPort::Underlay(ul, mac), port, m)
+                        })
+                    }
+                    (FastPort::Underlay(ul, mac), false) => {
+                        self.drain(sh, &ctx, port, b, |ctx, m, i| {
+                            set_current(ctx, i);
+                            forward_in::<false, _>(ctx, FastPort::Underlay(ul, mac), port, m)
+                        })
+                    }
+                    (FastPort::External(mac), _) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
                         set_current(ctx, i);
-                        fast_path::forward(ctx, FastPort::Underlay(ul, mac), port, m)
+                        forward_in::<true, _>(ctx, FastPort::External(mac), port, m)
                     }),
-                    FastPort::External(mac) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
-                        set_current(ctx, i);
-                        fast_path::forward(ctx, FastPort::External(mac), port, m)
-                    }),
-                    FastPort::None => self.drain(sh, &ctx, port, b, |_, _, _| None),
+                    (FastPort::None, _) => self.drain(sh, &ctx, port, b, |_, _, _| None),
                 }
             }
             self.flush(c);

@@ -34,20 +34,20 @@ impl BurstCache {
     /// The snapshot slot of VTEP `ip` ([`Snapshot::vtep_slot`]).
     #[inline(always)]
     pub fn vtep_slot(&self, snap: &Snapshot, ip: Ipv4Addr) -> Option<u16> {
-        kept(&self.vtep, u32::from(ip), || snap.vtep_slot(ip))
+        kept(&self.vtep, u32::from(ip)).or_else(|| self.vtep_slot_miss(snap, ip))
     }
 
     /// The snapshot slot of VNI `vni` ([`Snapshot::vni_slot`]).
     #[inline(always)]
     pub fn vni_slot(&self, snap: &Snapshot, vni: u32) -> Option<u16> {
-        kept(&self.vni, vni, || snap.vni_slot(vni))
+        kept(&self.vni, vni).or_else(|| self.vni_slot_miss(snap, vni))
     }
 
     /// The MAC of the next hop `ip` of VTEP slot `vtep`, if resolved. Only a
     /// resolved MAC is kept: an unresolved one is asked again for every frame.
     #[inline(always)]
     pub fn next_hop_mac(&self, neigh: &Neighbours, vtep: u16, ip: Ipv4Addr) -> Option<MacAddr> {
-        kept(&self.next_hop, vtep.wrapping_add(1), || neigh.lookup(ip))
+        kept(&self.next_hop, vtep.wrapping_add(1)).or_else(|| self.next_hop_miss(neigh, vtep, ip))
     }
 
     /// The snapshot slot of VTEP `ip` and the MAC of its next hop, if both are
@@ -60,34 +60,66 @@ impl BurstCache {
         neigh: &Neighbours,
         ip: Ipv4Addr,
     ) -> Option<(u16, MacAddr)> {
-        kept(&self.vtep_route, u32::from(ip), || {
-            let slot = snap.vtep_slot(ip)?;
-            let next_hop = snap.vteps.get(slot as usize)?.next_hop;
-            Some((slot, neigh.lookup(next_hop)?))
-        })
+        kept(&self.vtep_route, u32::from(ip)).or_else(|| self.vtep_route_miss(snap, neigh, ip))
     }
 
     /// The MAC of the routed next hop `ip` (the external side), if resolved. Only a
     /// resolved MAC is kept.
     #[inline(always)]
     pub fn route_mac(&self, neigh: &Neighbours, ip: Ipv4Addr) -> Option<MacAddr> {
-        kept(&self.route, u32::from(ip), || neigh.lookup(ip))
+        kept(&self.route, u32::from(ip)).or_else(|| self.route_miss(neigh, ip))
+    }
+
+    // The misses, out of line and with plain arguments: a closure handed to a shared
+    // helper had its captures stored to the stack on every frame, hit or miss.
+
+    #[inline(never)]
+    fn vtep_slot_miss(&self, snap: &Snapshot, ip: Ipv4Addr) -> Option<u16> {
+        keep(&self.vtep, u32::from(ip), snap.vtep_slot(ip)?)
+    }
+
+    #[inline(never)]
+    fn vni_slot_miss(&self, snap: &Snapshot, vni: u32) -> Option<u16> {
+        keep(&self.vni, vni, snap.vni_slot(vni)?)
+    }
+
+    #[inline(never)]
+    fn next_hop_miss(&self, neigh: &Neighbours, vtep: u16, ip: Ipv4Addr) -> Option<MacAddr> {
+        keep(&self.next_hop, vtep.wrapping_add(1), neigh.lookup(ip)?)
+    }
+
+    #[inline(never)]
+    fn vtep_route_miss(
+        &self,
+        snap: &Snapshot,
+        neigh: &Neighbours,
+        ip: Ipv4Addr,
+    ) -> Option<(u16, MacAddr)> {
+        let slot = snap.vtep_slot(ip)?;
+        let next_hop = snap.vteps.get(slot as usize)?.next_hop;
+        keep(
+            &self.vtep_route,
+            u32::from(ip),
+            (slot, neigh.lookup(next_hop)?),
+        )
+    }
+
+    #[inline(never)]
+    fn route_miss(&self, neigh: &Neighbours, ip: Ipv4Addr) -> Option<MacAddr> {
+        keep(&self.route, u32::from(ip), neigh.lookup(ip)?)
     }
 }
 
-/// The answer `cell` keeps for `key`, else `look`'s, kept when there is one (a miss
-/// is asked again next time). The zero key means "nothing kept".
+/// The answer `cell` keeps for `key`. The zero key means "nothing kept".
 #[inline(always)]
-fn kept<K: Copy + PartialEq + Default, V: Copy>(
-    cell: &Cell<(K, V)>,
-    key: K,
-    look: impl FnOnce() -> Option<V>,
-) -> Option<V> {
+fn kept<K: Copy + PartialEq + Default, V: Copy>(cell: &Cell<(K, V)>, key: K) -> Option<V> {
     let (k, v) = cell.get();
-    if k == key && key != K::default() {
-        return Some(v);
-    }
-    let v = look()?;
+    (k == key && key != K::default()).then_some(v)
+}
+
+/// Keeps `v` for `key` in `cell` (a miss is asked again next time) and returns it.
+#[inline(always)]
+fn keep<K: Copy, V: Copy>(cell: &Cell<(K, V)>, key: K, v: V) -> Option<V> {
     cell.set((key, v));
     Some(v)
 }

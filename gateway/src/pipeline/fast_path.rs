@@ -74,9 +74,25 @@ impl<'a> FastPort<'a> {
 /// or counted; run the general path.
 #[inline(always)]
 pub fn forward<B: PacketBuf>(ctx: &Ctx, fp: FastPort, rx_port: u16, buf: &mut B) -> Option<u16> {
+    if ctx.fdb_in_cache() {
+        forward_in::<true, B>(ctx, fp, rx_port, buf)
+    } else {
+        forward_in::<false, B>(ctx, fp, rx_port, buf)
+    }
+}
+
+/// [`forward`], asking the FDB the way `FDB_CACHED` says ([`Ctx::fdb_in_cache`],
+/// which the worker reads once per burst).
+#[inline(always)]
+pub fn forward_in<const FDB_CACHED: bool, B: PacketBuf>(
+    ctx: &Ctx,
+    fp: FastPort,
+    rx_port: u16,
+    buf: &mut B,
+) -> Option<u16> {
     match fp {
-        FastPort::Access(map) => encap(ctx, map, rx_port, buf),
-        FastPort::Underlay(ul, mac) => decap(ctx, ul, mac, buf),
+        FastPort::Access(map) => encap::<FDB_CACHED, B>(ctx, map, rx_port, buf),
+        FastPort::Underlay(ul, mac) => decap::<FDB_CACHED, B>(ctx, ul, mac, buf),
         FastPort::External(mac) => mesh_fast::to_backend(ctx, mac, buf),
         FastPort::None => None,
     }
@@ -103,7 +119,12 @@ fn be32_at<const O: usize>(h: &[u8; ENCAP_LEN + HEADER_LEN]) -> u32 {
 
 /// Access port -> known unicast behind a VTEP: pop the tag, encapsulate.
 #[inline(always)]
-fn encap<B: PacketBuf>(ctx: &Ctx, map: &[u16; 4096], rx_port: u16, buf: &mut B) -> Option<u16> {
+fn encap<const FDB_CACHED: bool, B: PacketBuf>(
+    ctx: &Ctx,
+    map: &[u16; 4096],
+    rx_port: u16,
+    buf: &mut B,
+) -> Option<u16> {
     let f = buf.data();
     let h = f.first_chunk::<{ vlan::TAGGED_HEADER_LEN }>()?;
     let outer_type = u16::from_be_bytes([h[12], h[13]]);
@@ -122,9 +143,10 @@ fn encap<B: PacketBuf>(ctx: &Ctx, map: &[u16; 4096], rx_port: u16, buf: &mut B) 
     if may_be_for_vxgw(v, dst, etype) {
         return None;
     }
-    let Some(FdbDest::Vtep(ip)) = ctx.fdb_lookup(v.vni, dst) else {
-        return None;
-    };
+    let ip = ctx.fdb_lookup_in::<FDB_CACHED, _>(v.vni, dst, |d| match d {
+        FdbDest::Vtep(ip) => Some(ip),
+        FdbDest::Access { .. } => None,
+    })?;
     let (vtep, next_hop) = ctx.burst.vtep_route(ctx.snap, ctx.neigh, ip)?;
     let ul = ctx.snap.underlay.as_ref()?;
     let t = ctx.snap.vteps.get(vtep as usize)?;
@@ -136,8 +158,7 @@ fn encap<B: PacketBuf>(ctx: &Ctx, map: &[u16; 4096], rx_port: u16, buf: &mut B) 
     // outer headers' room; the MACs move over the tag.
     let data = buf.prepend(ENCAP_LEN - tag_len)?;
     if tag_len != 0 {
-        let old = ENCAP_LEN - tag_len;
-        data.copy_within(old..old + 12, ENCAP_LEN);
+        move_macs_over_tag(data);
     }
     let (outer, inner) = data.split_at_mut(ENCAP_LEN);
     let hash = inner_flow_hash(inner);
@@ -156,10 +177,30 @@ fn encap<B: PacketBuf>(ctx: &Ctx, map: &[u16; 4096], rx_port: u16, buf: &mut B) 
     Some(ul.port)
 }
 
+/// Moves the 12 bytes of MACs at `ENCAP_LEN - 4` (a tagged frame's, after the
+/// prepend) to `ENCAP_LEN`, over the tag. Two word moves: `copy_within` is a call,
+/// and the call cost the encap path its registers (spilled on every frame).
+#[inline(always)]
+fn move_macs_over_tag(data: &mut [u8]) {
+    const OLD: usize = ENCAP_LEN - vlan::HEADER_LEN;
+    let Some(h) = data.first_chunk_mut::<{ ENCAP_LEN + vlan::HEADER_LEN + 12 }>() else {
+        return;
+    };
+    let a = u64::from_ne_bytes(*h[OLD..].first_chunk::<8>().unwrap_or(&[0; 8]));
+    let b = u32::from_ne_bytes(*h[OLD + 8..].first_chunk::<4>().unwrap_or(&[0; 4]));
+    h[ENCAP_LEN..ENCAP_LEN + 8].copy_from_slice(&a.to_ne_bytes());
+    h[ENCAP_LEN + 8..ENCAP_LEN + 12].copy_from_slice(&b.to_ne_bytes());
+}
+
 /// VXLAN from a known VTEP -> known unicast on an access port: strip the outer
 /// headers, push the access tag.
 #[inline(always)]
-fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B) -> Option<u16> {
+fn decap<const FDB_CACHED: bool, B: PacketBuf>(
+    ctx: &Ctx,
+    ul: &UnderlayView,
+    port_mac: u64,
+    buf: &mut B,
+) -> Option<u16> {
     const IP: usize = HEADER_LEN;
     const UDP: usize = IP + 20;
     let f = buf.data();
@@ -195,9 +236,10 @@ fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, port_mac: u64, buf: &mut B)
     if may_be_for_vxgw(v, dst, etype) {
         return None;
     }
-    let Some(FdbDest::Access { port, vlan }) = ctx.fdb_lookup(v.vni, dst) else {
-        return None;
-    };
+    let (port, vlan) = ctx.fdb_lookup_in::<FDB_CACHED, _>(v.vni, dst, |d| match d {
+        FdbDest::Access { port, vlan } => Some((port, vlan)),
+        FdbDest::Vtep(_) => None,
+    })?;
     // Decided: from here on the frame changes (trimming first: it is the one step
     // that can refuse, and it leaves the frame as it was when it does).
     let padding = f.len() - outer_end;

@@ -81,10 +81,47 @@ impl Ctx<'_> {
     /// would be a miss and a fill).
     #[inline(always)]
     pub fn fdb_lookup(&self, vni: u32, mac: u64) -> Option<FdbDest> {
-        if warm::fdb_may_miss(self) {
-            self.fdb_lookup_uncached(vni, mac)
+        self.fdb_lookup_as(vni, mac, Some)
+    }
+
+    /// [`Ctx::fdb_lookup`] of what `want` takes from the destination: applied in
+    /// each of the two ways, so the fast path's answer is what it needs (an address,
+    /// a port) instead of a whole `FdbDest` merged from both and taken apart again.
+    #[inline(always)]
+    pub fn fdb_lookup_as<T>(
+        &self,
+        vni: u32,
+        mac: u64,
+        want: impl Fn(FdbDest) -> Option<T>,
+    ) -> Option<T> {
+        if self.fdb_in_cache() {
+            self.fdb_lookup_in::<true, T>(vni, mac, want)
         } else {
-            self.fdb_cache.lookup(self.fdb, vni, mac)
+            self.fdb_lookup_in::<false, T>(vni, mac, want)
+        }
+    }
+
+    /// True when the FDB is asked through the worker's [`FdbCache`] (its buckets fit
+    /// the caches); see [`Ctx::fdb_lookup`].
+    #[inline(always)]
+    pub fn fdb_in_cache(&self) -> bool {
+        !warm::fdb_may_miss(self)
+    }
+
+    /// [`Ctx::fdb_lookup_as`] the way `CACHED` says ([`Ctx::fdb_in_cache`]), decided
+    /// by the caller once per burst: a drain loop that only ever asks the cache has
+    /// no call to the FDB in it, and keeps its registers.
+    #[inline(always)]
+    pub fn fdb_lookup_in<const CACHED: bool, T>(
+        &self,
+        vni: u32,
+        mac: u64,
+        want: impl Fn(FdbDest) -> Option<T>,
+    ) -> Option<T> {
+        if CACHED {
+            self.fdb_cache.lookup(self.fdb, vni, mac).and_then(want)
+        } else {
+            self.fdb_lookup_uncached(vni, mac).and_then(want)
         }
     }
 
