@@ -34,20 +34,29 @@ impl BurstCache {
     /// The snapshot slot of VTEP `ip` ([`Snapshot::vtep_slot`]).
     #[inline(always)]
     pub fn vtep_slot(&self, snap: &Snapshot, ip: Ipv4Addr) -> Option<u16> {
-        kept(&self.vtep, u32::from(ip)).or_else(|| self.vtep_slot_miss(snap, ip))
+        match kept(&self.vtep, u32::from(ip)) {
+            Some(v) => Some(v),
+            None => self.vtep_slot_miss(snap, ip),
+        }
     }
 
     /// The snapshot slot of VNI `vni` ([`Snapshot::vni_slot`]).
     #[inline(always)]
     pub fn vni_slot(&self, snap: &Snapshot, vni: u32) -> Option<u16> {
-        kept(&self.vni, vni).or_else(|| self.vni_slot_miss(snap, vni))
+        match kept(&self.vni, vni) {
+            Some(v) => Some(v),
+            None => self.vni_slot_miss(snap, vni),
+        }
     }
 
     /// The MAC of the next hop `ip` of VTEP slot `vtep`, if resolved. Only a
     /// resolved MAC is kept: an unresolved one is asked again for every frame.
     #[inline(always)]
     pub fn next_hop_mac(&self, neigh: &Neighbours, vtep: u16, ip: Ipv4Addr) -> Option<MacAddr> {
-        kept(&self.next_hop, vtep.wrapping_add(1)).or_else(|| self.next_hop_miss(neigh, vtep, ip))
+        match kept(&self.next_hop, vtep.wrapping_add(1)) {
+            Some(v) => Some(v),
+            None => self.next_hop_miss(neigh, vtep, ip),
+        }
     }
 
     /// The snapshot slot of VTEP `ip` and the MAC of its next hop, if both are
@@ -60,14 +69,20 @@ impl BurstCache {
         neigh: &Neighbours,
         ip: Ipv4Addr,
     ) -> Option<(u16, MacAddr)> {
-        kept(&self.vtep_route, u32::from(ip)).or_else(|| self.vtep_route_miss(snap, neigh, ip))
+        match kept(&self.vtep_route, u32::from(ip)) {
+            Some(v) => Some(v),
+            None => self.vtep_route_miss(snap, neigh, ip),
+        }
     }
 
     /// The MAC of the routed next hop `ip` (the external side), if resolved. Only a
     /// resolved MAC is kept.
     #[inline(always)]
     pub fn route_mac(&self, neigh: &Neighbours, ip: Ipv4Addr) -> Option<MacAddr> {
-        kept(&self.route, u32::from(ip)).or_else(|| self.route_miss(neigh, ip))
+        match kept(&self.route, u32::from(ip)) {
+            Some(v) => Some(v),
+            None => self.route_miss(neigh, ip),
+        }
     }
 
     // The misses, out of line and with plain arguments: a closure handed to a shared

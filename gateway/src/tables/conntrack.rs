@@ -331,19 +331,11 @@ impl CtState {
         matches!(self, CtState::UdpNew | CtState::UdpReplied)
     }
 
+    /// The state in a state word's low bits (values past the last state read as
+    /// it). A table load: a `match` here became a jump table, run for every packet.
     #[inline]
     fn from_word(w: u64) -> CtState {
-        match w & ST_STATE {
-            0 => CtState::SynSent,
-            1 => CtState::SynRecv,
-            2 => CtState::Established,
-            3 => CtState::FinWait,
-            4 => CtState::Closing,
-            5 => CtState::TimeWait,
-            6 => CtState::Closed,
-            7 => CtState::UdpNew,
-            _ => CtState::UdpReplied,
-        }
+        CtState::ALL[((w & ST_STATE) as usize).min(CtState::COUNT - 1)]
     }
 }
 
@@ -1078,12 +1070,13 @@ impl Conntrack {
     fn pos(&self, k: &PackedKey) -> Pos {
         let x1 = folded_mul(k.a ^ self.k0, k.b ^ self.k1);
         let x2 = folded_mul(x1, 0x9e37_79b9_7f4a_7c15);
-        let x3 = folded_mul(x2 ^ self.k1, 0x2545_f491_4f6c_dd1d);
         let n = self.buckets.len() as u128;
+        // The buckets come from the top bits of x1 and x2; the tag from x2's low
+        // half, which the keys of one bucket do not share.
         Pos {
             b1: ((x1 as u128 * n) >> 64) as usize,
             b2: ((x2 as u128 * n) >> 64) as usize,
-            tag: ((x3 as u32 | 1) as u64) << 32,
+            tag: ((x2 as u32 | 1) as u64) << 32,
         }
     }
 
