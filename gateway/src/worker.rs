@@ -273,9 +273,9 @@ impl Worker {
                             forward_in::<false, _>(ctx, FastPort::Underlay(ul, mac), port, m)
                         })
                     }
-                    (FastPort::External(mac), _) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
+                    (FastPort::External, _) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
                         set_current(ctx, i);
-                        forward_in::<true, _>(ctx, FastPort::External(mac), port, m)
+                        forward_in::<true, _>(ctx, FastPort::External, port, m)
                     }),
                     (FastPort::None, _) => self.drain(sh, &ctx, port, b, |_, _, _| None),
                 }

@@ -39,8 +39,8 @@ pub enum FastPort<'a> {
     Access(&'a [u16; 4096]),
     /// The underlay port, and its MAC as [`dst_mac_u64`] reads it.
     Underlay(&'a UnderlayView, u64),
-    /// The external port (no underlay role), and its MAC as [`dst_mac_u64`] reads it.
-    External(u64),
+    /// The external port (no underlay role).
+    External,
     /// Anything else: every frame goes the general way.
     None,
 }
@@ -56,11 +56,9 @@ impl<'a> FastPort<'a> {
             // role of the port, so the fast path may too.
             return FastPort::Underlay(ul, p.mac.to_u64());
         }
-        if let Some(ext) = snap.external.as_ref().filter(|e| e.port == rx_port) {
-            // The general path looks at the external role before the access role.
-            if p.external && !p.underlay {
-                return FastPort::External(ext.mac.to_u64());
-            }
+        // The general path looks at the external role before the access role.
+        if snap.external.as_ref().is_some_and(|e| e.port == rx_port) && p.external && !p.underlay {
+            return FastPort::External;
         }
         match p.vlan_to_vni.as_deref() {
             Some(map) if p.access && !p.underlay && !p.external => FastPort::Access(map),
@@ -93,7 +91,7 @@ pub fn forward_in<const FDB_CACHED: bool, B: PacketBuf>(
     match fp {
         FastPort::Access(map) => encap::<FDB_CACHED, B>(ctx, map, rx_port, buf),
         FastPort::Underlay(ul, mac) => decap::<FDB_CACHED, B>(ctx, ul, mac, buf),
-        FastPort::External(mac) => mesh_fast::to_backend(ctx, mac, buf),
+        FastPort::External => mesh_fast::to_backend(ctx, buf),
         FastPort::None => None,
     }
 }

@@ -43,6 +43,7 @@ use crate::wire::ethernet::MacAddr;
 use crate::wire::ipv4::protocol;
 use crate::wire::tcp::flags as tcp;
 
+use super::mesh_fast;
 use super::nat::{self, Flow, NatError};
 
 /// The routing mesh's tables, for one worker's burst.
@@ -515,14 +516,18 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
         return;
     };
     if ctx.snap.services.is_empty() {
+        m.cache.clear_burst();
         return;
     }
-    let at = if ctx
+    // The external port's MAC, when it is this port (its frames may be plain client
+    // packets for the fast path).
+    let ext_mac = ctx
         .snap
         .external
         .as_ref()
-        .is_some_and(|e| e.port == rx_port)
-    {
+        .filter(|e| e.port == rx_port)
+        .map(|e| e.mac.to_u64());
+    let at = if ext_mac.is_some() {
         ETH
     } else if ctx
         .snap
@@ -536,11 +541,16 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
         return;
     };
     m.cache.look_up_burst(m.conntrack, frames, |i, f| {
+        // The common case first: a client's packet the fast path may take, checked
+        // here once (the fast path trusts the mark instead of parsing again).
+        if let Some(key) = ext_mac.and_then(|mac| mesh_fast::plain_client(f, mac)) {
+            return (key, true);
+        }
         let Some(ip) = f.get(at..).and_then(|ip| ip.first_chunk::<24>()) else {
-            return PackedKey::NONE;
+            return (PackedKey::NONE, false);
         };
         if ip[0] != 0x45 || (ip[9] != protocol::TCP && ip[9] != protocol::UDP) {
-            return PackedKey::NONE;
+            return (PackedKey::NONE, false);
         }
         let key = packed_at(ip);
         // A client's SYN is not looked up (`from_client` inserts it directly): the
@@ -548,9 +558,9 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
         let flags = f.get(at + 33).copied().unwrap_or(0);
         if at == ETH && key.proto() == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
             m.cache.note_syn(i, warm_new_connection(ctx, m, ip, key));
-            return PackedKey::NONE;
+            return (PackedKey::NONE, false);
         }
-        key
+        (key, false)
     });
 }
 

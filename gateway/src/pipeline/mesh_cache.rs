@@ -38,6 +38,9 @@ struct BackendRoute {
 struct BurstHits {
     /// Frames looked up: the first `len` keys and hits are this burst's.
     len: usize,
+    /// Bit `i`: frame `i` is a client's packet the forward fast path may take
+    /// (`mesh_fast::plain_client`), checked once, by the warm-up.
+    plain: u32,
     keys: [PackedKey; LOOKUP_BURST],
     hits: [Option<CtHit>; LOOKUP_BURST],
 }
@@ -92,6 +95,7 @@ impl Default for MeshCache {
         MeshCache {
             burst: RefCell::new(BurstHits {
                 len: 0,
+                plain: 0,
                 keys: [PackedKey::NONE; LOOKUP_BURST],
                 hits: [None; LOOKUP_BURST],
             }),
@@ -122,24 +126,29 @@ impl MeshCache {
 
     /// Looks up a burst's flows: `key_of(i, frame)` gives frame `i`'s key
     /// ([`PackedKey::NONE`] for one that is not looked up; a SYN is noted with
-    /// [`MeshCache::note_syn`] instead); the keys and the hits are kept by the frames'
+    /// [`MeshCache::note_syn`] instead) and whether it is a plain client packet
+    /// (see [`MeshCache::plain_hit`]); the keys and the hits are kept by the frames'
     /// positions, written in place (no copies of the burst's arrays).
     #[inline]
     pub(super) fn look_up_burst<'f>(
         &self,
         conntrack: &Conntrack,
         frames: impl Iterator<Item = &'f [u8]>,
-        key_of: impl Fn(usize, &[u8]) -> PackedKey,
+        key_of: impl Fn(usize, &[u8]) -> (PackedKey, bool),
     ) {
         self.syns.borrow_mut().mask = 0;
         let mut b = self.burst.borrow_mut();
         let b = &mut *b;
         let mut n = 0;
+        let mut plain = 0u32;
         for (k, f) in b.keys.iter_mut().zip(frames) {
-            *k = key_of(n, f);
+            let (key, is_plain) = key_of(n, f);
+            *k = key;
+            plain |= (is_plain as u32) << n;
             n += 1;
         }
         b.len = n;
+        b.plain = plain;
         conntrack.lookup_packed_burst(&b.keys[..n], &mut b.hits[..n]);
     }
 
@@ -180,6 +189,24 @@ impl MeshCache {
         }
         match (b.keys.get(i), b.hits.get(i)) {
             (Some(k), Some(&h)) if k == key => h,
+            _ => None,
+        }
+    }
+
+    /// The current packet's key and connection, if the warm-up found it a plain
+    /// client packet ([`super::mesh_fast`]'s checks, made once there, not again)
+    /// and looked it up with a hit. The packet is the one warmed at the current
+    /// position: the worker sets the position of each frame of the burst it just
+    /// warmed, and a burst that is not looked up clears the marks.
+    #[inline(always)]
+    pub(super) fn plain_hit(&self) -> Option<(PackedKey, CtHit)> {
+        let i = self.current.get();
+        let b = self.burst.borrow();
+        if i >= b.len || b.plain >> i & 1 == 0 {
+            return None;
+        }
+        match (b.keys.get(i), b.hits.get(i)) {
+            (Some(&k), Some(&Some(h))) => Some((k, h)),
             _ => None,
         }
     }

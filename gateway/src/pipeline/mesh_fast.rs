@@ -1,7 +1,8 @@
 //! The routing mesh's fast path: packets of established connections, both ways,
 //! decided and done in one pass (like [`super::fast_path`] for the overlay):
-//! - **to a backend**: a client's TCP or UDP packet to a published port, whose
-//!   connection the burst's warm-up found, to a backend whose delivery (MAC, VTEP)
+//! - **to a backend**: a client's TCP or UDP packet to a published port, which
+//!   the burst's warm-up checked ([`plain_client`]: the one parse of its headers)
+//!   and whose connection it found, to a backend whose delivery (MAC, VTEP)
 //!   this worker resolved this second: NAT, MACs, VXLAN encap;
 //! - **to a client**: a backend's reply as VXLAN from a known VTEP, whose
 //!   connection the warm-up found, to a client whose next hop's MAC is known:
@@ -40,13 +41,9 @@ use super::nat::{rewrite_checked, CHECKED_TCP_LEN, CHECKED_UDP_LEN};
 const FRAME_MIN: usize = HEADER_LEN + CHECKED_UDP_LEN;
 
 /// What one inner IPv4 packet (header at 14 of `h`) is, if the fast path may take
-/// it: its conntrack key, protocol, destination, TCP flags (0 for UDP) and total
-/// length.
+/// it: its conntrack key, TCP flags (0 for UDP) and total length.
 struct Plain {
     key: PackedKey,
-    proto: u8,
-    dst: Ipv4Addr,
-    dst_port: u16,
     flags: u8,
     total: usize,
 }
@@ -84,12 +81,35 @@ fn plain_ipv4(f: &[u8]) -> Option<Plain> {
     let ip = h[IP..].first_chunk::<24>()?;
     Some(Plain {
         key: packed_at(ip),
-        proto,
-        dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
-        dst_port: u16::from_be_bytes([ip[22], ip[23]]),
         flags,
         total,
     })
+}
+
+/// The conntrack key of a client's packet `f` on the external port (whose MAC, as
+/// [`dst_mac_u64`] reads it, is `ext_mac`) if [`to_backend`] may take it: to that
+/// MAC, and [`plain_ipv4`]. The burst's warm-up checks this once and marks the frame
+/// ([`super::MeshCache::plain_hit`]); `to_backend` takes only marked frames.
+#[inline(always)]
+pub(super) fn plain_client(f: &[u8], ext_mac: u64) -> Option<PackedKey> {
+    if dst_mac_u64(f.first_chunk()?) != ext_mac {
+        return None;
+    }
+    plain_ipv4(f).map(|p| p.key)
+}
+
+/// The total length and TCP flags (0 for UDP) of an IPv4 packet of protocol
+/// `proto` after the Ethernet header of `f`, which [`plain_client`] has accepted.
+#[inline(always)]
+fn total_and_flags(f: &[u8], proto: u8) -> Option<(usize, u8)> {
+    const IP: usize = HEADER_LEN;
+    let h = f.first_chunk::<FRAME_MIN>()?;
+    let total = u16::from_be_bytes([h[IP + 2], h[IP + 3]]) as usize;
+    let flags = match proto {
+        protocol::TCP => *f.get(IP + 20 + 13)?,
+        _ => 0,
+    };
+    Some((total, flags))
 }
 
 /// [`rewrite_checked`] of the IPv4 packet after the Ethernet header `ip`, which
@@ -113,25 +133,28 @@ fn warmed(ctx: &Ctx, key: &PackedKey, dir: Dir) -> Option<CtHit> {
     m.cache.hit_for(key).filter(|h| h.dir == dir)
 }
 
-/// A client's packet on the external port (its MAC as [`dst_mac_u64`] reads it:
-/// `ext_mac`) to a backend behind a VTEP. Returns the underlay port, the frame
-/// encapsulated; `None`: untouched, nothing counted.
+/// A client's packet on the external port to a backend behind a VTEP. Returns the
+/// underlay port, the frame encapsulated; `None`: untouched, nothing counted.
 #[inline(always)]
-pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, ext_mac: u64, buf: &mut B) -> Option<u16> {
+pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Option<u16> {
     let m = ctx.mesh.as_ref()?;
+    // The warm-up found this frame a plain client packet ([`plain_client`]) and
+    // its connection.
+    let (key, hit) = m.cache.plain_hit()?;
+    if hit.dir != Dir::Original {
+        return None;
+    }
     let f = buf.data();
     let len = f.len();
-    if dst_mac_u64(f.first_chunk()?) != ext_mac {
-        return None;
-    }
-    let p = plain_ipv4(f)?;
+    let (total, flags) = total_and_flags(f, key.proto())?;
     let ul = ctx.snap.underlay.as_ref()?;
-    if p.total > ul.inner_ip_mtu as usize {
+    if total > ul.inner_ip_mtu as usize {
         return None;
     }
-    let si = m.cache.service_for(ctx.snap, p.proto, p.dst, p.dst_port)?;
+    let si = m
+        .cache
+        .service_for(ctx.snap, key.proto(), key.dst(), key.dst_port())?;
     let svc = ctx.snap.services.get(si as usize)?;
-    let hit = warmed(ctx, &p.key, Dir::Original)?;
     let (mac, d) = m
         .cache
         .route(hit.backend_id(), ctx.snap.generation, ctx.now)?;
@@ -155,10 +178,7 @@ pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, ext_mac: u64, buf: &mut B) -> 
     // Decided, but for the connection's state: room for the outer headers first (it
     // is given back if the connection went away since the warm-up).
     buf.prepend(ENCAP_LEN)?;
-    if m.conntrack
-        .observe_checked(&hit, p.flags, ctx.now)
-        .is_none()
-    {
+    if m.conntrack.observe_checked(&hit, flags, ctx.now).is_none() {
         buf.adj(ENCAP_LEN);
         return None;
     }
@@ -174,7 +194,7 @@ pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, ext_mac: u64, buf: &mut B) -> 
     }
     let hash = inner_flow_hash(inner);
     write_outer(outer, t, next_hop.0, ip_len as u16, v.vni, hash);
-    m.backends.packet(hit.backend_id(), true, p.total);
+    m.backends.packet(hit.backend_id(), true, total);
     ctx.counters.event(Event::MeshToBackend);
     ctx.counters.event(Event::Encapsulated);
     Some(ul.port)

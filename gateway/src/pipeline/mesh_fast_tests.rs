@@ -377,6 +377,47 @@ fn a_backend_not_resolved_this_second_or_a_stale_hit_goes_the_general_way() {
     assert_eq!(m.counters.events(Event::MeshToBackend), 3, "the lab's own");
 }
 
+/// The fast path trusts the warm-up's check of each frame (it does not parse the
+/// client's headers again), so that check must be the current burst's: a frame the
+/// warm-up found not plain is declined even at the position where a plain frame of
+/// the same connection stood in the burst before, whose hit and mark are gone.
+#[test]
+fn the_warm_ups_check_of_a_client_packet_holds_for_its_own_burst_only() {
+    let (m, _) = lab("snat");
+    let plain = client_seg(ACK, b"x");
+    let ctx = m.ctx();
+    warm_burst(&ctx, EXT, std::iter::once(plain.as_slice()));
+    // The same connection's next packet with TTL 1: not plain (the general path
+    // answers it with an ICMP time exceeded), though it has the same key.
+    let mut expiring = plain.clone();
+    expiring[14 + 8] = 1;
+    warm_burst(&ctx, EXT, std::iter::once(expiring.as_slice()));
+    m.mesh_cache.set_current(0);
+    let mut b = VecBuf::new(&expiring);
+    assert_eq!(
+        fast_path::forward(&ctx, FastPort::of(&m.snap, EXT), EXT, &mut b),
+        None
+    );
+    assert_eq!(b, VecBuf::new(&expiring));
+    // A burst on a port the warm-up does not look up (here: no port at all) clears
+    // the marks too.
+    warm_burst(&ctx, EXT, std::iter::once(plain.as_slice()));
+    warm_burst(&ctx, 7, std::iter::once(plain.as_slice()));
+    m.mesh_cache.set_current(0);
+    let mut b = VecBuf::new(&plain);
+    assert_eq!(
+        fast_path::forward(&ctx, FastPort::External, EXT, &mut b),
+        None
+    );
+    // And the plain packet in its own burst is taken.
+    warm_burst(&ctx, EXT, std::iter::once(plain.as_slice()));
+    m.mesh_cache.set_current(0);
+    assert_eq!(
+        fast_path::forward(&ctx, FastPort::of(&m.snap, EXT), EXT, &mut b),
+        Some(UL)
+    );
+}
+
 /// The base frames the property test mutates.
 fn base(f: Flows, which: u8) -> (u16, Vec<u8>) {
     match which {

@@ -33,6 +33,8 @@ where
     I: Iterator<Item = &'f [u8]> + Clone,
 {
     let Some(port) = ctx.snap.port(rx_port) else {
+        // Nothing to warm, but the routing mesh forgets the last burst's lookups.
+        mesh::warm_conntrack(ctx, rx_port, frames);
         return;
     };
     if !fdb_may_miss(ctx) {

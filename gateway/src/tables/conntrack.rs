@@ -537,6 +537,18 @@ impl PackedKey {
         }
     }
 
+    /// The destination address.
+    #[inline]
+    pub fn dst(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.a as u32)
+    }
+
+    /// The destination port.
+    #[inline]
+    pub fn dst_port(&self) -> u16 {
+        (self.b >> 32) as u16
+    }
+
     /// The protocol.
     #[inline]
     pub fn proto(&self) -> u8 {
