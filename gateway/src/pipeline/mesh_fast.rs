@@ -26,7 +26,7 @@ use super::decision::{Decision, Target};
 use super::egress::write_outer;
 use super::flow::inner_flow_hash;
 use super::mesh::packed_at;
-use super::{Ctx, Event, PacketBuf};
+use super::{Ctx, Event, MeshTables, PacketBuf};
 use crate::tables::conntrack::{CtHit, Dir, PackedKey};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{VniView, ENCAP_LEN};
@@ -89,7 +89,7 @@ fn plain_ipv4(f: &[u8]) -> Option<Plain> {
 /// The conntrack key of a client's packet `f` on the external port (whose MAC, as
 /// [`dst_mac_u64`] reads it, is `ext_mac`) if [`to_backend`] may take it: to that
 /// MAC, and [`plain_ipv4`]. The burst's warm-up checks this once and marks the frame
-/// ([`super::MeshCache::plain_hit`]); `to_backend` takes only marked frames.
+/// ([`super::MeshCache::with_plain_hit`]); `to_backend` takes only marked frames.
 #[inline(always)]
 pub(super) fn plain_client(f: &[u8], ext_mac: u64) -> Option<PackedKey> {
     if dst_mac_u64(f.first_chunk()?) != ext_mac {
@@ -140,7 +140,19 @@ pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Option<u16> {
     let m = ctx.mesh.as_ref()?;
     // The warm-up found this frame a plain client packet ([`plain_client`]) and
     // its connection.
-    let (key, hit) = m.cache.plain_hit()?;
+    m.cache
+        .with_plain_hit(|key, hit| client_to_backend(ctx, m, key, hit, buf))
+}
+
+/// [`to_backend`] of a plain client packet with `key`, of connection `hit`.
+#[inline(always)]
+fn client_to_backend<B: PacketBuf>(
+    ctx: &Ctx,
+    m: &MeshTables,
+    key: &PackedKey,
+    hit: &CtHit,
+    buf: &mut B,
+) -> Option<u16> {
     if hit.dir != Dir::Original {
         return None;
     }
@@ -178,7 +190,7 @@ pub(super) fn to_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Option<u16> {
     // Decided, but for the connection's state: room for the outer headers first (it
     // is given back if the connection went away since the warm-up).
     buf.prepend(ENCAP_LEN)?;
-    if m.conntrack.observe_checked(&hit, flags, ctx.now).is_none() {
+    if m.conntrack.observe_checked(hit, flags, ctx.now).is_none() {
         buf.adj(ENCAP_LEN);
         return None;
     }
