@@ -273,6 +273,7 @@ impl Worker {
                             forward_in::<false, _>(ctx, FastPort::Underlay(ul, mac), port, m)
                         })
                     }
+                    // (The routing mesh's path asks no FDB: either way is the same.)
                     (FastPort::External, _) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
                         set_current(ctx, i);
                         forward_in::<true, _>(ctx, FastPort::External, port, m)

@@ -193,13 +193,13 @@ impl MeshCache {
         }
     }
 
-    /// The current packet's key and connection, if the warm-up found it a plain
-    /// client packet ([`super::mesh_fast`]'s checks, made once there, not again)
-    /// and looked it up with a hit. The packet is the one warmed at the current
-    /// position: the worker sets the position of each frame of the burst it just
-    /// warmed, and a burst that is not looked up clears the marks.
-    /// `f` runs on them in place (a hit is ~60 bytes: copied out, it cost the
-    /// forward path ~14 instructions a packet).
+    /// `f` of the current packet's key and connection, if the warm-up found it a
+    /// plain client packet ([`super::mesh_fast`]'s checks, made once there, not
+    /// again) and looked it up with a hit. The packet is the one warmed at the
+    /// current position: the worker sets the position of each frame of the burst it
+    /// just warmed, and a burst that is not looked up is forgotten. `f` reads them in
+    /// place (a hit is ~60 bytes: copied out, it cost the forward path ~4
+    /// instructions a packet).
     #[inline(always)]
     pub(super) fn with_plain_hit<R>(
         &self,

@@ -81,23 +81,10 @@ impl Ctx<'_> {
     /// would be a miss and a fill).
     #[inline(always)]
     pub fn fdb_lookup(&self, vni: u32, mac: u64) -> Option<FdbDest> {
-        self.fdb_lookup_as(vni, mac, Some)
-    }
-
-    /// [`Ctx::fdb_lookup`] of what `want` takes from the destination: applied in
-    /// each of the two ways, so the fast path's answer is what it needs (an address,
-    /// a port) instead of a whole `FdbDest` merged from both and taken apart again.
-    #[inline(always)]
-    pub fn fdb_lookup_as<T>(
-        &self,
-        vni: u32,
-        mac: u64,
-        want: impl Fn(FdbDest) -> Option<T>,
-    ) -> Option<T> {
         if self.fdb_in_cache() {
-            self.fdb_lookup_in::<true, T>(vni, mac, want)
+            self.fdb_lookup_in::<true, _>(vni, mac, Some)
         } else {
-            self.fdb_lookup_in::<false, T>(vni, mac, want)
+            self.fdb_lookup_in::<false, _>(vni, mac, Some)
         }
     }
 
@@ -108,9 +95,11 @@ impl Ctx<'_> {
         !warm::fdb_may_miss(self)
     }
 
-    /// [`Ctx::fdb_lookup_as`] the way `CACHED` says ([`Ctx::fdb_in_cache`]), decided
-    /// by the caller once per burst: a drain loop that only ever asks the cache has
-    /// no call to the FDB in it, and keeps its registers.
+    /// [`Ctx::fdb_lookup`] the way `CACHED` says ([`Ctx::fdb_in_cache`]), decided by
+    /// the caller once per burst: a drain loop that only ever asks the cache has no
+    /// call to the FDB in it, and keeps its registers. `want` takes what the caller
+    /// needs from the destination (an address, a port) in each of the two ways, so
+    /// that no whole `FdbDest` is merged from both and taken apart again.
     #[inline(always)]
     pub fn fdb_lookup_in<const CACHED: bool, T>(
         &self,
