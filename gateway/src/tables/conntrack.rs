@@ -1285,12 +1285,22 @@ impl Conntrack {
         let mut hint = [SLOTS; LOOKUP_BURST];
         for (p, h) in pos[..n].iter().zip(hint.iter_mut()) {
             let b = &self.buckets[p.b1];
-            if let Some((j, s)) = b.slots[..FIRST_LINE_SLOTS]
-                .iter()
-                .map(|s| s.load(Relaxed))
-                .enumerate()
-                .find(|&(_, s)| s & SLOT_TAG_MASK == p.tag)
-            {
+            // Every slot of the line is compared and the matches kept as bits: a
+            // scan that stops at the match ends at a different slot for every key,
+            // and that exit was mispredicted for most packets (callgrind
+            // --branch-sim: 0.85 of the forward path's 1.52 a packet). 33 more
+            // instructions, and 7 % more packets a second (perf/RESULTS.md).
+            let line = b
+                .slots
+                .first_chunk::<FIRST_LINE_SLOTS>()
+                .unwrap_or_else(|| unreachable!());
+            let mut matches = 0u32;
+            for (j, s) in line.iter().enumerate() {
+                matches |= ((s.load(Relaxed) & SLOT_TAG_MASK == p.tag) as u32) << j;
+            }
+            if matches != 0 {
+                let j = matches.trailing_zeros() as usize;
+                let s = line[j].load(Relaxed);
                 if let Some(e) = self.entries.get((s & SLOT_IDX_MASK) as usize) {
                     prefetch(e);
                     *h = j;
