@@ -176,18 +176,18 @@ fn encap<const FDB_CACHED: bool, B: PacketBuf>(
 }
 
 /// Moves the 12 bytes of MACs at `ENCAP_LEN - 4` (a tagged frame's, after the
-/// prepend) to `ENCAP_LEN`, over the tag. Two word moves: `copy_within` is a call,
-/// and the call cost the encap path its registers (spilled on every frame).
+/// prepend) to `ENCAP_LEN`, over the tag, through a fixed-size copy: `copy_within`
+/// is a call, and the call cost the encap path its registers (spilled on every
+/// frame).
 #[inline(always)]
 fn move_macs_over_tag(data: &mut [u8]) {
     const OLD: usize = ENCAP_LEN - vlan::HEADER_LEN;
-    let Some(h) = data.first_chunk_mut::<{ ENCAP_LEN + vlan::HEADER_LEN + 12 }>() else {
+    let Some(h) = data.first_chunk_mut::<{ ENCAP_LEN + 12 }>() else {
         return;
     };
-    let a = u64::from_ne_bytes(*h[OLD..].first_chunk::<8>().unwrap_or(&[0; 8]));
-    let b = u32::from_ne_bytes(*h[OLD + 8..].first_chunk::<4>().unwrap_or(&[0; 4]));
-    h[ENCAP_LEN..ENCAP_LEN + 8].copy_from_slice(&a.to_ne_bytes());
-    h[ENCAP_LEN + 8..ENCAP_LEN + 12].copy_from_slice(&b.to_ne_bytes());
+    let mut macs = [0u8; 12];
+    macs.copy_from_slice(&h[OLD..OLD + 12]);
+    h[ENCAP_LEN..].copy_from_slice(&macs);
 }
 
 /// VXLAN from a known VTEP -> known unicast on an access port: strip the outer
