@@ -24,6 +24,7 @@ use std::time::Instant;
 use buf::Buf;
 use vxgw::control::config::Config;
 use vxgw::pipeline::fast_path::{self, FastPort};
+use vxgw::pipeline::EncapCache;
 use vxgw::pipeline::{
     ingress, warm_burst, BackendCounters, Ctx, Decision, LearnCache, MeshCache, MeshTables,
     PacketBuf, PipelineCounters,
@@ -267,6 +268,7 @@ fn main() {
     let counters = PipelineCounters::default();
     let cache = LearnCache::default();
     let fdb_cache = FdbCache::default();
+    let encap_cache = EncapCache::default();
     let ctx = Ctx {
         snap: &snap,
         fdb: &fdb,
@@ -275,6 +277,8 @@ fn main() {
         counters: &counters,
         learn_cache: &cache,
         fdb_cache: &fdb_cache,
+        encap_cache: &encap_cache,
+        encap_epoch: encap_cache.sync(fdb.changes(), snap.generation, neigh.changes()),
         burst: Default::default(),
         mesh: Some(MeshTables {
             conntrack: &ct,

@@ -15,6 +15,7 @@ use std::time::Instant;
 use vxgw::control::config::Config;
 use vxgw::pipeline::egress::{self, EncapResult};
 use vxgw::pipeline::fast_path::{self, FastPort};
+use vxgw::pipeline::EncapCache;
 use vxgw::pipeline::{
     ingress, inner_flow_hash, Ctx, Decision, LearnCache, PacketBuf, PipelineCounters, Target,
 };
@@ -128,6 +129,7 @@ fn run(mode: &str, macs: u32) {
     let counters = PipelineCounters::default();
     let cache = LearnCache::default();
     let fdb_cache = FdbCache::default();
+    let encap_cache = EncapCache::default();
     let ctx = Ctx {
         snap: &snap,
         fdb: &fdb,
@@ -136,6 +138,8 @@ fn run(mode: &str, macs: u32) {
         counters: &counters,
         learn_cache: &cache,
         fdb_cache: &fdb_cache,
+        encap_cache: &encap_cache,
+        encap_epoch: encap_cache.sync(fdb.changes(), snap.generation, neigh.changes()),
         burst: Default::default(),
         mesh: None,
     };

@@ -14,6 +14,7 @@ use crate::dpdk::{tsc_now, Flushed, Mbuf, MbufBurst, Mempool, RxQueue, TxBuffer,
 use crate::metrics::{CachePadded, Counter};
 use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::fast_path::{self, FastPort};
+use crate::pipeline::EncapCache;
 use crate::pipeline::{
     build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, BackendCounters, Ctx, Decision,
     DropReason, Event, LearnCache, MeshCache, MeshTables, Origin, PacketBuf, PipelineCounters,
@@ -215,12 +216,15 @@ impl Worker {
         let mut round: u32 = 0;
         let learn_cache = LearnCache::default();
         let fdb_cache = FdbCache::default();
+        let encap_cache = EncapCache::default();
         let snat = RefCell::new(self.snat.take().expect("a worker runs once"));
         let mesh_cache = MeshCache::default();
         while !sh.stop.is_set() {
             let t0 = tsc_now();
             let snap = sh.snap.load();
-            learn_cache.sync(sh.fdb.changes());
+            let fdb_changes = sh.fdb.changes();
+            learn_cache.sync(fdb_changes);
+            let encap_epoch = encap_cache.sync(fdb_changes, snap.generation, sh.neigh.changes());
             let ctx = Ctx {
                 snap: &snap,
                 fdb: &sh.fdb,
@@ -229,6 +233,8 @@ impl Worker {
                 counters: &c.pipeline,
                 learn_cache: &learn_cache,
                 fdb_cache: &fdb_cache,
+                encap_cache: &encap_cache,
+                encap_epoch,
                 burst: Default::default(),
                 mesh: Some(MeshTables {
                     conntrack: &sh.conntrack,

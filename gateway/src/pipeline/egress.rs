@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use super::decision::DropReason;
 use super::flow::source_port;
-use super::{Ctx, Event, PacketBuf};
+use super::{Ctx, EncapAction, Event, PacketBuf};
 use crate::tables::snapshot::{VtepView, ENCAP_LEN};
 use crate::wire::checksum;
 use crate::wire::vlan;
@@ -97,11 +97,40 @@ pub(super) fn write_outer(
 ) {
     h.copy_from_slice(&v.header);
     h[0..6].copy_from_slice(&dst_mac);
+    let vni = vni << 8;
+    h[46..50].copy_from_slice(&vni.to_be_bytes());
+    write_frame_fields(h, v.ip_sum_base, ip_len, flow_hash);
+}
+
+/// The outer headers of a frame of VNI `vni` to VTEP `v` via the next hop `dst_mac`,
+/// as the encap cache keeps them ([`super::EncapCache`]): all but the per-frame
+/// fields, the IPv4 checksum field holding the template's base sum.
+#[inline]
+pub(super) fn outer_header(v: &VtepView, dst_mac: [u8; 6], vni: u32) -> [u8; ENCAP_LEN] {
+    let mut h = v.header;
+    h[0..6].copy_from_slice(&dst_mac);
+    h[24..26].copy_from_slice(&v.ip_sum_base.to_be_bytes());
+    let vni = vni << 8;
+    h[46..50].copy_from_slice(&vni.to_be_bytes());
+    h
+}
+
+/// Writes the outer headers of encap action `a` ([`outer_header`]) and the frame's
+/// own fields: the same bytes as [`write_outer`] with its VTEP, next hop and VNI.
+#[inline(always)]
+pub(super) fn write_outer_from(h: &mut [u8], a: EncapAction, ip_len: u16, flow_hash: u64) {
+    h.copy_from_slice(&a.header());
+    let base = u16::from_be_bytes([h[24], h[25]]);
+    write_frame_fields(h, base, ip_len, flow_hash);
+}
+
+/// The four fields of the outer headers that differ per frame: IPv4 total length and
+/// checksum (`ip_sum_base` plus the length), UDP source port and length.
+#[inline(always)]
+fn write_frame_fields(h: &mut [u8], ip_sum_base: u16, ip_len: u16, flow_hash: u64) {
     h[16..18].copy_from_slice(&ip_len.to_be_bytes());
-    let csum = !checksum::add16(v.ip_sum_base, ip_len);
+    let csum = !checksum::add16(ip_sum_base, ip_len);
     h[24..26].copy_from_slice(&csum.to_be_bytes());
     h[34..36].copy_from_slice(&source_port(flow_hash).to_be_bytes());
     h[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
-    let vni = vni << 8;
-    h[46..50].copy_from_slice(&vni.to_be_bytes());
 }

@@ -22,10 +22,10 @@
 use std::net::Ipv4Addr;
 
 use super::bridge::{learn_mac, may_be_for_vxgw};
-use super::egress::write_outer;
+use super::egress::{outer_header, write_outer_from};
 use super::flow::inner_flow_hash;
 use super::mesh_fast;
-use super::{Ctx, Event, PacketBuf};
+use super::{Ctx, EncapAction, EncapCache, Event, PacketBuf};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{Snapshot, UnderlayView, ENCAP_LEN};
 use crate::wire::checksum::ipv4_header_verifies;
@@ -115,7 +115,10 @@ fn be32_at<const O: usize>(h: &[u8; ENCAP_LEN + HEADER_LEN]) -> u32 {
     u32::from_be_bytes(*rest.first_chunk::<4>().unwrap_or(&[0; 4]))
 }
 
-/// Access port -> known unicast behind a VTEP: pop the tag, encapsulate.
+/// Access port -> known unicast behind a VTEP: pop the tag, encapsulate. The outer
+/// headers come from the worker's [`EncapCache`] when it has them for this epoch
+/// (while the FDB is asked through the caches, `FDB_CACHED`), else from the tables,
+/// and are then kept there.
 #[inline(always)]
 fn encap<const FDB_CACHED: bool, B: PacketBuf>(
     ctx: &Ctx,
@@ -136,22 +139,23 @@ fn encap<const FDB_CACHED: bool, B: PacketBuf>(
         t => (0, 0, t),
     };
     let slot = map[vid as usize].checked_sub(1)?;
-    let v = ctx.snap.vnis.get(slot as usize)?;
     let (src, dst) = bridged_macs(h.first_chunk::<HEADER_LEN>()?)?;
-    if may_be_for_vxgw(v, dst, etype) {
-        return None;
-    }
-    let ip = ctx.fdb_lookup_in::<FDB_CACHED, _>(v.vni, dst, |d| match d {
-        FdbDest::Vtep(ip) => Some(ip),
-        FdbDest::Access { .. } => None,
-    })?;
-    let (vtep, next_hop) = ctx.burst.vtep_route(ctx.snap, ctx.neigh, ip)?;
     let ul = ctx.snap.underlay.as_ref()?;
-    let t = ctx.snap.vteps.get(vtep as usize)?;
     let ip_len = f.len() - tag_len + ENCAP_LEN - HEADER_LEN;
     if ip_len > ul.mtu as usize {
         return None;
     }
+    // An action was made by the lookups below, in this epoch: what they checked
+    // still holds, but for the ethertype, which is the frame's own.
+    let key = EncapCache::key(slot, dst);
+    let cached = match FDB_CACHED && etype != ethertype::ARP {
+        true => ctx.encap_cache.get(key, ctx.encap_epoch),
+        false => None,
+    };
+    let action = match cached {
+        Some(a) => a,
+        None => encap_action::<FDB_CACHED>(ctx, slot, dst, etype, key)?,
+    };
     // Decided: from here on the frame changes. The tag's 4 bytes are part of the
     // outer headers' room; the MACs move over the tag.
     let data = buf.prepend(ENCAP_LEN - tag_len)?;
@@ -159,12 +163,11 @@ fn encap<const FDB_CACHED: bool, B: PacketBuf>(
         move_macs_over_tag(data);
     }
     let (outer, inner) = data.split_at_mut(ENCAP_LEN);
-    let hash = inner_flow_hash(inner);
-    write_outer(outer, t, next_hop.0, ip_len as u16, v.vni, hash);
+    write_outer_from(outer, action, ip_len as u16, inner_flow_hash(inner));
     learn_mac(
         ctx,
         slot,
-        v.vni,
+        action.vni(),
         src,
         FdbDest::Access {
             port: rx_port,
@@ -173,6 +176,35 @@ fn encap<const FDB_CACHED: bool, B: PacketBuf>(
     );
     ctx.counters.event(Event::Encapsulated);
     Some(ul.port)
+}
+
+/// The encap action for a frame of VNI slot `slot` to `dst`, made from the tables:
+/// `None` when the fast path does not take such a frame. Kept in the worker's
+/// [`EncapCache`] under `key` when `FDB_CACHED`. Out of line: once per destination
+/// and epoch while the cache is used.
+#[inline(never)]
+fn encap_action<'c, const FDB_CACHED: bool>(
+    ctx: &Ctx<'c>,
+    slot: u16,
+    dst: u64,
+    etype: u16,
+    key: u64,
+) -> Option<EncapAction<'c>> {
+    let v = ctx.snap.vnis.get(slot as usize)?;
+    if may_be_for_vxgw(v, dst, etype) {
+        return None;
+    }
+    let ip = ctx.fdb_lookup_in::<FDB_CACHED, _>(v.vni, dst, |d| match d {
+        FdbDest::Vtep(ip) => Some(ip),
+        FdbDest::Access { .. } => None,
+    })?;
+    let (vtep, next_hop) = ctx.burst.vtep_route(ctx.snap, ctx.neigh, ip)?;
+    let t = ctx.snap.vteps.get(vtep as usize)?;
+    let header = outer_header(t, next_hop.0, v.vni);
+    Some(match FDB_CACHED {
+        true => ctx.encap_cache.put(key, ctx.encap_epoch, header),
+        false => ctx.encap_cache.scratch(header),
+    })
 }
 
 /// Moves the 12 bytes of MACs at `ENCAP_LEN - 4` (a tagged frame's, after the

@@ -74,7 +74,26 @@ fn fdb_view(lab: &Lab, macs: &[[u8; 6]]) -> Vec<Option<FdbDest>> {
 
 /// Checks one frame on fresh labs; returns whether the fast path took it.
 fn check(port: u16, frame: &[u8]) -> Result<bool, TestCaseError> {
-    let (a, b) = (lab(), lab());
+    check_after(port, None, frame)
+}
+
+/// [`check`] on labs that have seen `primer` first (if any), on the lab the fast path
+/// runs on the worker's way (the fast path, else the general path): `frame` may then
+/// hit what `primer` left in the worker's caches, the encap actions.
+fn check_after(port: u16, primer: Option<&[u8]>, frame: &[u8]) -> Result<bool, TestCaseError> {
+    let primed = || {
+        let lab = lab();
+        if let Some(p) = primer {
+            general(&lab, port, p);
+        }
+        lab
+    };
+    let (a, b) = (lab(), primed());
+    if let Some(p) = primer {
+        if fast(&a, port, p).0.is_none() {
+            general(&a, port, p);
+        }
+    }
     let (fast_to, fast_buf) = fast(&a, port, frame);
     let macs: Vec<[u8; 6]> = [0, 6, 50, 56]
         .iter()
@@ -92,10 +111,10 @@ fn check(port: u16, frame: &[u8]) -> Result<bool, TestCaseError> {
         }
         None => {
             prop_assert_eq!(fast_buf, VecBuf::new(frame), "declined but changed");
-            prop_assert_eq!(counts(&a), counts(&lab()), "declined but counted");
+            prop_assert_eq!(counts(&a), counts(&primed()), "declined but counted");
             prop_assert_eq!(
                 fdb_view(&a, &macs),
-                fdb_view(&lab(), &macs),
+                fdb_view(&primed(), &macs),
                 "declined but learned"
             );
             Ok(false)
@@ -150,6 +169,69 @@ fn fast_path_takes_known_unicast_both_ways_and_matches_the_general_path() {
         let took = check(*port, f).unwrap_or_else(|e| panic!("{e}: port {port} frame {f:02x?}"));
         assert!(!took, "taken: port {port} frame {f:02x?}");
     }
+    // ARP to a destination that has an encap action (made for the frame before) is
+    // still the general path's: vxgw may answer it.
+    let mut arp = arp_request(SRV0, [10, 255, 0, 100], [10, 255, 0, 11]);
+    arp[0..6].copy_from_slice(&C1);
+    let primer = inner(SRV0, C1, 40);
+    let took = check_after(ACC, Some(&primer), &arp).unwrap_or_else(|e| panic!("{e}: ARP"));
+    assert!(!took, "unicast ARP taken");
+}
+
+/// An encap action holds for the round it was made in and no longer once what it
+/// was made from changes: the next hop's MAC (a new one, then none), the FDB (a
+/// move). Each `lab.ctx()` is a new poll round.
+#[test]
+fn an_encap_action_ends_with_what_it_was_made_from() {
+    let lab = lab();
+    let frame = inner(SRV0, C1, 40);
+    let outer_dst = |lab: &Lab| {
+        let (to, b) = fast(lab, ACC, &frame);
+        to.map(|_| (b.data()[0..6].to_vec(), b.data()[30..34].to_vec()))
+    };
+    let node1 = Some((NODE1_MAC.to_vec(), NODE1.to_vec()));
+    assert_eq!(outer_dst(&lab), node1);
+    assert_eq!(outer_dst(&lab), node1, "kept, and used");
+    let new_mac = [0x02, 0, 0, 0, 0x11, 0x99];
+    lab.neigh.learn(Ipv4Addr::from(NODE1), MacAddr(new_mac), 11);
+    assert_eq!(outer_dst(&lab), Some((new_mac.to_vec(), NODE1.to_vec())));
+    lab.neigh.invalidate(Ipv4Addr::from(NODE1));
+    assert_eq!(
+        outer_dst(&lab),
+        None,
+        "next hop unresolved: the general path's"
+    );
+    lab.neigh
+        .learn(Ipv4Addr::from(NODE1), MacAddr(NODE1_MAC), 12);
+    assert_eq!(outer_dst(&lab), node1);
+    // C1 moves behind node2, whose next hop resolves to node1's MAC here.
+    lab.neigh
+        .learn(Ipv4Addr::from(NODE2), MacAddr(NODE1_MAC), 12);
+    lab.fdb.learn(
+        4096,
+        MacAddr(C1),
+        FdbDest::Vtep(Ipv4Addr::from(NODE2)),
+        12,
+        NO_LIMIT,
+    );
+    assert_eq!(outer_dst(&lab), Some((NODE1_MAC.to_vec(), NODE2.to_vec())));
+    // Within one round, a change is not seen before the next (as the worker's other
+    // per-round caches): the action made before it stands.
+    let ctx = lab.ctx();
+    let mut b = VecBuf::new(&frame);
+    let fp = FastPort::of(&lab.snap, ACC);
+    assert!(fast_path::forward(&ctx, fp, ACC, &mut b).is_some());
+    lab.fdb.learn(
+        4096,
+        MacAddr(C1),
+        FdbDest::Vtep(Ipv4Addr::from(NODE1)),
+        13,
+        NO_LIMIT,
+    );
+    let mut b = VecBuf::new(&frame);
+    assert!(fast_path::forward(&ctx, fp, ACC, &mut b).is_some());
+    assert_eq!(&b.data()[30..34], &NODE2, "the round's action");
+    assert_eq!(outer_dst(&lab), node1, "the next round's");
 }
 
 /// `packet` with the outer IPv4 flags and fragment offset set to `frag`, its
@@ -262,8 +344,12 @@ proptest! {
             }
             _ => (with_outer_frag(vxlan_from(from, vni, flags, &f), frag), UL),
         };
+        let primer = f.clone();
         mutate(&mut f, edits, resize);
         let port = if wrong_port { UL + ACC - port } else { port };
         check(port, &f)?;
+        // The same after the unchanged frame, which may have left an encap action
+        // that the changed one looks up.
+        check_after(port, Some(&primer), &f)?;
     }
 }

@@ -12,6 +12,7 @@ use etherparse::{
     Icmpv4Type, NetSlice, PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice,
 };
 
+use super::EncapCache;
 use super::*;
 use crate::control::config::Config;
 use crate::tables::conntrack::{Conntrack, CtFilter, CtState, Timeouts};
@@ -99,6 +100,7 @@ pub(super) struct Mesh {
     pub(super) counters: PipelineCounters,
     pub(super) cache: LearnCache,
     pub(super) fdb_cache: FdbCache,
+    pub(super) encap_cache: EncapCache,
 }
 
 impl Mesh {
@@ -118,6 +120,7 @@ impl Mesh {
             counters: PipelineCounters::default(),
             cache: LearnCache::default(),
             fdb_cache: FdbCache::default(),
+            encap_cache: EncapCache::default(),
         };
         // Backends: MACs learned, behind VTEP 172.30.0.11.
         for (i, b) in BACKENDS.iter().enumerate() {
@@ -143,6 +146,12 @@ impl Mesh {
             counters: &self.counters,
             learn_cache: &self.cache,
             fdb_cache: &self.fdb_cache,
+            encap_cache: &self.encap_cache,
+            encap_epoch: self.encap_cache.sync(
+                self.fdb.changes(),
+                self.snap.generation,
+                self.neigh.changes(),
+            ),
             burst: Default::default(),
             mesh: Some(MeshTables {
                 conntrack: &self.ct,

@@ -23,6 +23,7 @@ mod counters;
 mod decap;
 mod decision;
 pub mod egress;
+mod encap_cache;
 mod external;
 pub mod fast_path;
 mod flow;
@@ -38,6 +39,7 @@ pub use buf::{PacketBuf, VecBuf};
 pub use burst_cache::BurstCache;
 pub use counters::{BackendCounters, BackendStat, Event, PipelineCounters, EVENT_COUNT};
 pub use decision::{Decision, DropReason, Origin, Target, DROP_REASON_COUNT};
+pub use encap_cache::{EncapAction, EncapCache};
 pub use flow::inner_flow_hash;
 pub use local::build_arp_request;
 pub use mesh::{deliver_in_vni, MeshTables};
@@ -67,6 +69,10 @@ pub struct Ctx<'a> {
     pub learn_cache: &'a LearnCache,
     /// This worker's cache of FDB answers (see [`FdbCache`]).
     pub fdb_cache: &'a FdbCache,
+    /// This worker's encap actions (see [`EncapCache`]).
+    pub encap_cache: &'a EncapCache,
+    /// Their epoch for this round ([`EncapCache::sync`]).
+    pub encap_epoch: u32,
     /// The routing mesh's tables (None: no routing mesh, e.g. overlay-only tests).
     pub mesh: Option<MeshTables<'a>>,
     /// Answers kept for this poll round (VTEP slot, next-hop MAC).

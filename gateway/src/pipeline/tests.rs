@@ -8,6 +8,7 @@ use etherparse::{PacketBuilder, SlicedPacket, TransportSlice};
 use proptest::prelude::*;
 
 use super::egress::{self, EncapResult};
+use super::EncapCache;
 use super::*;
 use crate::control::config::Config;
 use crate::tables::fdb::{Fdb, FdbDest, FdbFilter};
@@ -65,6 +66,7 @@ pub(super) struct Lab {
     pub(super) counters: PipelineCounters,
     pub(super) cache: LearnCache,
     pub(super) fdb_cache: FdbCache,
+    pub(super) encap_cache: EncapCache,
 }
 
 impl Lab {
@@ -95,6 +97,7 @@ impl Lab {
             counters: PipelineCounters::default(),
             cache: LearnCache::default(),
             fdb_cache: FdbCache::default(),
+            encap_cache: EncapCache::default(),
         }
     }
 
@@ -107,6 +110,12 @@ impl Lab {
             counters: &self.counters,
             learn_cache: &self.cache,
             fdb_cache: &self.fdb_cache,
+            encap_cache: &self.encap_cache,
+            encap_epoch: self.encap_cache.sync(
+                self.fdb.changes(),
+                self.snap.generation,
+                self.neigh.changes(),
+            ),
             burst: Default::default(),
             mesh: None,
         }

@@ -63,6 +63,9 @@ pub struct NeighbourEntry {
 pub struct Neighbours {
     slots: Box<[Slot]>,
     mask: usize,
+    /// See [`Neighbours::changes`]. Written only when a MAC changes or goes (ARP
+    /// replies, the control plane), never per packet.
+    changes: AtomicU64,
 }
 
 impl Neighbours {
@@ -77,7 +80,27 @@ impl Neighbours {
                 updated: AtomicU32::new(0),
             })
             .collect();
-        Neighbours { slots, mask: n - 1 }
+        Neighbours {
+            slots,
+            mask: n - 1,
+            changes: AtomicU64::new(1),
+        }
+    }
+
+    /// How many times a resolved MAC changed or went (learned anew, made static,
+    /// invalidated), from 1. A first resolution does not count: nothing had an
+    /// answer to change. Bumped after the change is visible, so an answer read after
+    /// reading the count is valid while the count stays (the worker's encap actions,
+    /// `pipeline/encap_cache.rs`).
+    #[inline]
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    fn changed(&self, old: u64) {
+        if old & VALID != 0 {
+            self.changes.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     #[inline]
@@ -132,8 +155,12 @@ impl Neighbours {
         let s = self
             .find_or_claim(link_key(ip))
             .ok_or(NeighbourUpdate::TableFull)?;
-        s.value
-            .store(VALID | STATIC | mac.to_u64(), Ordering::Release);
+        let old = s
+            .value
+            .swap(VALID | STATIC | mac.to_u64(), Ordering::AcqRel);
+        if old != VALID | STATIC | mac.to_u64() {
+            self.changed(old);
+        }
         Ok(())
     }
 
@@ -145,7 +172,7 @@ impl Neighbours {
     pub(super) fn invalidate_key(&self, key: u64) -> bool {
         match self.find(key) {
             Some(s) => {
-                s.value.store(0, Ordering::Release);
+                self.changed(s.value.swap(0, Ordering::AcqRel));
                 true
             }
             None => false,
@@ -188,6 +215,7 @@ impl Neighbours {
         }
         s.value.store(new, Ordering::Release);
         s.updated.store(now, Ordering::Relaxed);
+        self.changed(old);
         NeighbourUpdate::Updated
     }
 
@@ -257,6 +285,35 @@ mod tests {
         let e = n.entries();
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].ip, ip);
+    }
+
+    /// Every change of a resolved MAC counts; a first resolution, a confirmation,
+    /// a refused learn and the same static entry again do not.
+    #[test]
+    fn changes_count_what_alters_an_answer() {
+        let n = Neighbours::new(64);
+        let ip = Ipv4Addr::new(172, 30, 0, 11);
+        let c = |n: &Neighbours| n.changes();
+        let c0 = c(&n);
+        n.learn(ip, mac(1), 5);
+        n.learn(ip, mac(1), 6);
+        assert_eq!(c(&n), c0, "first resolution and confirmation");
+        n.learn(ip, mac(2), 7);
+        assert_eq!(c(&n), c0 + 1, "new MAC");
+        n.set_static(ip, mac(9)).unwrap();
+        assert_eq!(c(&n), c0 + 2, "made static");
+        n.set_static(ip, mac(9)).unwrap();
+        n.learn(ip, mac(3), 8);
+        assert_eq!(c(&n), c0 + 2, "same static, refused learn");
+        assert!(n.invalidate(ip));
+        assert_eq!(c(&n), c0 + 3, "invalidated");
+        assert!(n.invalidate(ip));
+        n.set_static(ip, mac(4)).unwrap();
+        assert_eq!(
+            c(&n),
+            c0 + 3,
+            "nothing left to change, then a first resolution"
+        );
     }
 
     #[test]
