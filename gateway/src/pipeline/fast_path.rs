@@ -148,9 +148,10 @@ fn encap<const FDB_CACHED: bool, B: PacketBuf>(
     // An action was made by the lookups below, in this epoch: what they checked
     // still holds, but for the ethertype, which is the frame's own.
     let key = EncapCache::key(slot, dst);
-    let cached = match FDB_CACHED && etype != ethertype::ARP {
-        true => ctx.encap_cache.get(key, ctx.encap_epoch),
-        false => None,
+    let cached = if FDB_CACHED && etype != ethertype::ARP {
+        ctx.encap_cache.get(key, ctx.encap_epoch)
+    } else {
+        None
     };
     let action = match cached {
         Some(a) => a,
@@ -201,9 +202,10 @@ fn encap_action<'c, const FDB_CACHED: bool>(
     let (vtep, next_hop) = ctx.burst.vtep_route(ctx.snap, ctx.neigh, ip)?;
     let t = ctx.snap.vteps.get(vtep as usize)?;
     let header = outer_header(t, next_hop.0, v.vni);
-    Some(match FDB_CACHED {
-        true => ctx.encap_cache.put(key, ctx.encap_epoch, header),
-        false => ctx.encap_cache.scratch(header),
+    Some(if FDB_CACHED {
+        ctx.encap_cache.put(key, ctx.encap_epoch, header)
+    } else {
+        ctx.encap_cache.scratch(header)
     })
 }
 
