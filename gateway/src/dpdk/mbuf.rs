@@ -231,13 +231,14 @@ impl MbufBurst {
     /// True when no more mbufs fit.
     #[inline]
     pub fn is_full(&self) -> bool {
-        self.len == BURST_SIZE
+        self.len >= BURST_SIZE
     }
 
     /// Adds an mbuf; gives it back when the burst is full.
     #[inline]
     pub fn push(&mut self, m: Mbuf) -> std::result::Result<(), Mbuf> {
-        if self.len == BURST_SIZE {
+        // `>=`, not `==`: the compiler then knows the index below is in bounds.
+        if self.len >= BURST_SIZE {
             return Err(m);
         }
         self.ptrs[self.len] = m.into_raw();

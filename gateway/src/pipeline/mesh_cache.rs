@@ -124,6 +124,12 @@ impl MeshCache {
         self.current.set(i);
     }
 
+    /// The packet last set by [`MeshCache::set_current`].
+    #[inline]
+    pub fn current(&self) -> usize {
+        self.current.get()
+    }
+
     /// Looks up a burst's flows: `key_of(i, frame)` gives frame `i`'s key
     /// ([`PackedKey::NONE`] for one that is not looked up; a SYN is noted with
     /// [`MeshCache::note_syn`] instead) and whether it is a plain client packet
