@@ -17,18 +17,21 @@
 //! action is never younger than its epoch says. Misses (unknown destinations,
 //! unresolved next hops) are never cached: the general path handles those frames.
 //!
-//! Two-way set associative: 1024 sets of two 64-byte actions (2048 actions, 128 KiB
-//! per worker), the size of the FDB cache beside it. Used only while the FDB is small
-//! enough for the caches ([`crate::pipeline::Ctx::fdb_in_cache`]): with more MACs in
-//! use than it holds, every probe would be a miss and a fill. Owned by one worker
-//! (`Cell`s, nothing shared).
+//! Two-way set associative: 2048 sets of two 64-byte actions (4096 actions, 256 KiB
+//! per worker), as many answers as the FDB cache beside it. The sets cost memory, not
+//! cache: a worker's footprint is one line per destination in use either way, but
+//! with 1024 sets a tenth of 1k destinations sat in way 1, and the probe's branch to
+//! it missed (+3 % encap rate with 2048, perf/RESULTS.md). Used only while the FDB
+//! is small enough for the caches ([`crate::pipeline::Ctx::fdb_in_cache`]): with
+//! more MACs in use than it holds, every probe would be a miss and a fill. Owned by
+//! one worker (`Cell`s, nothing shared).
 
 use std::cell::Cell;
 
 use crate::tables::snapshot::ENCAP_LEN;
 
 /// Sets (a power of two).
-const SETS: usize = 1024;
+const SETS: usize = 2048;
 
 /// One cached action in one cache line. `epoch == 0` never matches: epochs start
 /// at 1.
