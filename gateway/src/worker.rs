@@ -31,8 +31,8 @@ use crate::tables::snat_source::SnatSource;
 use std::cell::RefCell;
 
 /// Tells the routing mesh's caches that packet `i` of the burst last warmed is next
-/// (its warmed conntrack hit is at `i`). Only paths that may route it need this: the
-/// access ports' fast path does not.
+/// (its warmed conntrack hit is at `i`), before the general path decides it. The
+/// fast path marks its own routing-mesh frames (`fast_path::forward_in`).
 #[inline(always)]
 fn set_current(ctx: &Ctx, i: usize) {
     if let Some(mesh) = ctx.mesh.as_ref() {
