@@ -5,6 +5,8 @@
 
 use etherparse::PacketBuilder;
 
+use crate::{write_pcap, TempDir};
+
 /// net_pcap's MAC of device 0: 02:70:63:61:70:<device index> ("pcap").
 pub const UL_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
 /// The remote VTEP's (static) MAC.
@@ -72,4 +74,23 @@ pub fn vxlan(src_ip: [u8; 4], vni: u32, inner: &[u8]) -> Vec<u8> {
         .write(&mut v, &payload)
         .unwrap();
     v
+}
+
+/// Two net_pcap ports on `dir`: the underlay (net_pcap0) reading `ul_in`, the access
+/// port (net_pcap1) reading `acc_in` (both captures written here), each writing
+/// `ul_out.pcap` / `acc_out.pcap`. Returns their `--vdev` arguments.
+pub fn pcap_ports(dir: &TempDir, ul_in: &[Vec<u8>], acc_in: &[Vec<u8>]) -> Vec<String> {
+    write_pcap(&dir.join("ul_in.pcap"), ul_in);
+    write_pcap(&dir.join("acc_in.pcap"), acc_in);
+    ["ul", "acc"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "net_pcap{i},rx_pcap={},tx_pcap={}",
+                dir.join(&format!("{n}_in.pcap")).display(),
+                dir.join(&format!("{n}_out.pcap")).display()
+            )
+        })
+        .collect()
 }

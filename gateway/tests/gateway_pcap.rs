@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use etherparse::{SlicedPacket, TransportSlice};
-use vxgw_tests::pcap_gateway::{inner, tagged, vxlan, C1, CONFIG, NODE1_MAC, SRV};
-use vxgw_tests::{cleanup_prefix, eal_args, file_prefix, read_pcap, write_pcap, Process, TempDir};
+use vxgw_tests::pcap_gateway::{inner, pcap_ports, tagged, vxlan, C1, CONFIG, NODE1_MAC, SRV};
+use vxgw_tests::{cleanup_prefix, eal_args, file_prefix, read_pcap, Process, TempDir};
 
 const VXGW: &str = env!("CARGO_BIN_EXE_vxgw");
 
@@ -40,21 +40,7 @@ fn vlan_tagged_access_and_vxlan_both_directions() {
     ul_in.push(vxlan([172, 30, 0, 66], 4096, &inner(C1, SRV, 7))); // unknown VTEP
     ul_in.push(vxlan([172, 30, 0, 11], 4097, &inner(C1, SRV, 8))); // unknown VNI
     ul_in.push(vec![0xff; 7]); // garbage
-    write_pcap(&dir.join("ul_in.pcap"), &ul_in);
-    write_pcap(&dir.join("acc_in.pcap"), &acc_in);
-
-    let vdevs = vec![
-        format!(
-            "net_pcap0,rx_pcap={},tx_pcap={}",
-            dir.join("ul_in.pcap").display(),
-            dir.join("ul_out.pcap").display()
-        ),
-        format!(
-            "net_pcap1,rx_pcap={},tx_pcap={}",
-            dir.join("acc_in.pcap").display(),
-            dir.join("acc_out.pcap").display()
-        ),
-    ];
+    let vdevs = pcap_ports(&dir, &ul_in, &acc_in);
     let mut a = vec![
         "--config".to_string(),
         dir.join("gw.toml").display().to_string(),
@@ -183,20 +169,7 @@ fn decap_keeps_the_order_of_fast_and_general_frames() {
         .iter()
         .map(|f| vxlan([172, 30, 0, 11], 4096, f))
         .collect();
-    write_pcap(&dir.join("ul_in.pcap"), &ul_in);
-    write_pcap(&dir.join("acc_in.pcap"), &[]);
-    let vdevs = vec![
-        format!(
-            "net_pcap0,rx_pcap={},tx_pcap={}",
-            dir.join("ul_in.pcap").display(),
-            dir.join("ul_out.pcap").display()
-        ),
-        format!(
-            "net_pcap1,rx_pcap={},tx_pcap={}",
-            dir.join("acc_in.pcap").display(),
-            dir.join("acc_out.pcap").display()
-        ),
-    ];
+    let vdevs = pcap_ports(&dir, &ul_in, &[]);
     let mut a: Vec<String> = ["--config", &dir.join("gw.toml").display().to_string()]
         .iter()
         .map(|s| s.to_string())

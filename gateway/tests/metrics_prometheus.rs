@@ -16,8 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use vxgw::pipeline::{DropReason, Event};
-use vxgw_tests::pcap_gateway::{inner, tagged, vxlan, C1, CONFIG, SRV};
-use vxgw_tests::{cleanup_prefix, eal_args, file_prefix, write_pcap, Process, TempDir};
+use vxgw_tests::pcap_gateway::{inner, pcap_ports, tagged, vxlan, C1, CONFIG, SRV};
+use vxgw_tests::{cleanup_prefix, eal_args, file_prefix, Process, TempDir};
 
 const VXGW: &str = env!("CARGO_BIN_EXE_vxgw");
 const PROMETHEUS: &str = "/usr/bin/prometheus";
@@ -244,22 +244,10 @@ fn vxgw_args(dir: &TempDir, prefix: &str, metrics: &str, vdevs: &[String]) -> Ve
     a
 }
 
-/// Two net_pcap ports whose rx captures hold `ul_in` and `acc_in`.
+/// Two net_pcap ports whose rx captures hold `ul_in` and `acc_in`, and the config.
 fn pcap_vdevs(dir: &TempDir, ul_in: &[Vec<u8>], acc_in: &[Vec<u8>]) -> Vec<String> {
-    write_pcap(&dir.join("ul_in.pcap"), ul_in);
-    write_pcap(&dir.join("acc_in.pcap"), acc_in);
     std::fs::write(dir.join("gw.toml"), CONFIG).unwrap();
-    ["ul", "acc"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            format!(
-                "net_pcap{i},rx_pcap={},tx_pcap={}",
-                dir.join(&format!("{n}_in.pcap")).display(),
-                dir.join(&format!("{n}_out.pcap")).display()
-            )
-        })
-        .collect()
+    pcap_ports(dir, ul_in, acc_in)
 }
 
 #[test]
