@@ -16,11 +16,10 @@ use crate::dpdk::{
 use crate::metrics::{CachePadded, Counter};
 use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::fast_path::{self, FastPort};
-use crate::pipeline::EncapCache;
 use crate::pipeline::{
     build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, BackendCounters, Ctx, Decision,
-    DropReason, Event, LearnCache, MeshCache, MeshTables, Origin, PacketBuf, PipelineCounters,
-    Target,
+    DropReason, EncapCache, Event, LearnCache, MeshCache, MeshTables, Origin, PacketBuf,
+    PipelineCounters, Target,
 };
 use crate::shutdown::StopFlag;
 use crate::tables::conntrack::Conntrack;
@@ -31,16 +30,6 @@ use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{Snapshot, SnapshotCell, MAX_PORTS};
 use crate::tables::snat_source::SnatSource;
 use std::cell::RefCell;
-
-/// Tells the routing mesh's caches that packet `i` of the burst last warmed is next
-/// (its warmed conntrack hit is at `i`), before the general path decides it. The
-/// fast path marks its own routing-mesh frames (`fast_path::forward_in`).
-#[inline(always)]
-fn set_current(ctx: &Ctx, i: usize) {
-    if let Some(mesh) = ctx.mesh.as_ref() {
-        mesh.cache.set_current(i);
-    }
-}
 
 impl PacketBuf for Mbuf {
     #[inline]
@@ -360,7 +349,8 @@ impl Worker {
             if STAGE {
                 self.send_staged(ctx, &mut staged, &to);
             }
-            set_current(ctx, i);
+            // The general path may route it through the routing mesh.
+            fast_path::mark_current(ctx, i);
             self.general(sh, ctx, port, m);
         }
         if STAGE {

@@ -104,9 +104,11 @@ pub fn forward_in<const FDB_CACHED: bool, B: PacketBuf>(
     }
 }
 
-/// Tells the routing mesh's caches that packet `i` of the burst is the one decided.
+/// Tells the routing mesh's caches that packet `i` of the burst last warmed is the
+/// one decided next (its warmed conntrack hit is at `i`). The fast path marks its own
+/// routing-mesh frames; the worker marks a frame before the general path takes it.
 #[inline(always)]
-fn mark_current(ctx: &Ctx, i: usize) {
+pub fn mark_current(ctx: &Ctx, i: usize) {
     if let Some(m) = ctx.mesh.as_ref() {
         m.cache.set_current(i);
     }
