@@ -19,7 +19,7 @@ use crate::pipeline::fast_path::{self, FastPort};
 use crate::pipeline::{
     build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, BackendCounters, Ctx, Decision,
     DropReason, EncapCache, Event, LearnCache, MeshCache, MeshTables, Origin, PacketBuf,
-    PipelineCounters, Target,
+    PipelineCounters, Target, MAX_BURST,
 };
 use crate::shutdown::StopFlag;
 use crate::tables::conntrack::Conntrack;
@@ -124,6 +124,9 @@ pub struct WorkerStats {
 
 /// Padded per-worker stats block.
 pub type WorkerCounters = CachePadded<WorkerStats>;
+
+// The pipeline's per-burst caches hold a whole rx burst.
+const _: () = assert!(BURST_SIZE <= MAX_BURST);
 
 /// Frames waiting for an underlay neighbour's MAC (bounded; oldest expire).
 const PENDING_CAP: usize = 64;

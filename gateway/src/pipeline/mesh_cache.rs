@@ -22,6 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::net::Ipv4Addr;
 
 use super::decision::Decision;
+use super::MAX_BURST;
 use crate::tables::conntrack::{Conntrack, CtHit, PackedKey, LOOKUP_BURST};
 use crate::tables::snapshot::{Snapshot, MAX_BACKEND_SLOTS};
 use crate::wire::MacAddr;
@@ -40,17 +41,17 @@ struct BurstHits {
     len: usize,
     /// Bit `i`: frame `i` is a client's packet the forward fast path may take
     /// (`mesh_fast::plain_client`), checked once, by the warm-up.
-    plain: u32,
-    keys: [PackedKey; LOOKUP_BURST],
-    hits: [Option<CtHit>; LOOKUP_BURST],
+    plain: u64,
+    keys: [PackedKey; MAX_BURST],
+    hits: [Option<CtHit>; MAX_BURST],
 }
 
 /// The burst's new connections, apart from its hits: they are noted while the hits'
 /// keys are being written, and only by SYNs.
 struct BurstSyns {
     /// Bit `i`: frame `i` of the burst last warmed is a new connection, `syns[i]`.
-    mask: u32,
-    syns: [WarmedSyn; LOOKUP_BURST],
+    mask: u64,
+    syns: [WarmedSyn; MAX_BURST],
 }
 
 /// What the warm-up worked out for a client's SYN (see [`MeshCache::note_syn`]).
@@ -96,12 +97,12 @@ impl Default for MeshCache {
             burst: RefCell::new(BurstHits {
                 len: 0,
                 plain: 0,
-                keys: [PackedKey::NONE; LOOKUP_BURST],
-                hits: [None; LOOKUP_BURST],
+                keys: [PackedKey::NONE; MAX_BURST],
+                hits: [None; MAX_BURST],
             }),
             syns: RefCell::new(BurstSyns {
                 mask: 0,
-                syns: [NO_SYN; LOOKUP_BURST],
+                syns: [NO_SYN; MAX_BURST],
             }),
             current: Cell::new(0),
             // No snapshot has generation u64::MAX, so every entry starts invalid.
@@ -146,16 +147,20 @@ impl MeshCache {
         let mut b = self.burst.borrow_mut();
         let b = &mut *b;
         let mut n = 0;
-        let mut plain = 0u32;
+        let mut plain = 0u64;
         for (k, f) in b.keys.iter_mut().zip(frames) {
             let (key, is_plain) = key_of(n, f);
             *k = key;
-            plain |= (is_plain as u32) << n;
+            plain |= (is_plain as u64) << n;
             n += 1;
         }
         b.len = n;
         b.plain = plain;
-        conntrack.lookup_packed_burst(&b.keys[..n], &mut b.hits[..n]);
+        // In chunks: one chunk's misses are about as many as a core keeps in flight.
+        let chunks = b.keys[..n].chunks(LOOKUP_BURST);
+        for (k, h) in chunks.zip(b.hits[..n].chunks_mut(LOOKUP_BURST)) {
+            conntrack.lookup_packed_burst(k, h);
+        }
     }
 
     /// Forgets the burst's hits and new connections (a burst that is not looked up).
@@ -171,7 +176,7 @@ impl MeshCache {
         let mut s = self.syns.borrow_mut();
         if let Some(slot) = s.syns.get_mut(i) {
             *slot = syn;
-            s.mask |= 1 << i;
+            s.mask |= 1u64 << i;
         }
     }
 

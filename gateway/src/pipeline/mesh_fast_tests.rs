@@ -418,6 +418,33 @@ fn the_warm_ups_check_of_a_client_packet_holds_for_its_own_burst_only() {
     );
 }
 
+/// A whole burst is warmed, not only the conntrack's lookup chunk: the packet at
+/// every position of a full burst (here one connection's, `MAX_BURST` times) finds
+/// its warmed hit, the last as the first.
+#[test]
+fn every_position_of_a_full_burst_is_warmed() {
+    let (m, _) = lab("snat");
+    let plain = client_seg(ACK, b"x");
+    let ctx = m.ctx();
+    warm_burst(&ctx, EXT, std::iter::repeat_n(plain.as_slice(), MAX_BURST));
+    for i in 0..MAX_BURST {
+        m.mesh_cache.set_current(i);
+        let mut b = VecBuf::new(&plain);
+        assert_eq!(
+            fast_path::forward(&ctx, FastPort::of(&m.snap, EXT), EXT, &mut b),
+            Some(UL),
+            "position {i}"
+        );
+    }
+    // A position beyond the burst has no hit.
+    m.mesh_cache.set_current(MAX_BURST);
+    let mut b = VecBuf::new(&plain);
+    assert_eq!(
+        fast_path::forward(&ctx, FastPort::of(&m.snap, EXT), EXT, &mut b),
+        None
+    );
+}
+
 /// The base frames the property test mutates.
 fn base(f: Flows, which: u8) -> (u16, Vec<u8>) {
     match which {

@@ -46,6 +46,11 @@ pub use mesh::{deliver_in_vni, MeshTables};
 pub use mesh_cache::MeshCache;
 pub use warm::warm_burst;
 
+/// The most frames the worker hands the pipeline as one burst (the routing mesh's
+/// per-burst caches are this big; their bit masks are `u64`s).
+pub const MAX_BURST: usize = 64;
+const _: () = assert!(MAX_BURST <= 64);
+
 use std::cell::Cell;
 
 use crate::tables::fdb::{Fdb, FdbDest};
