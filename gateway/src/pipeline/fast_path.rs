@@ -257,7 +257,7 @@ fn decap<const FDB_CACHED: bool, B: PacketBuf>(
     let f = buf.data();
     let h = f.first_chunk::<{ ENCAP_LEN + HEADER_LEN }>()?;
     let inner = h[ENCAP_LEN..].first_chunk::<HEADER_LEN>()?;
-    if !ul.outer_match.matches(h.first_chunk()?) {
+    if !ul.outer_match.matches(h) {
         return None;
     }
     let total = u16::from_be_bytes([h[IP + 2], h[IP + 3]]) as usize;

@@ -1,7 +1,9 @@
 //! The constant fields of a VXLAN packet's outer headers addressed to one VTEP,
-//! checked at once: six 64-bit words of the first 48 bytes, each masked and compared
-//! with what it must hold. It replaces a dozen byte compares and branches on the
-//! decap fast path with one branch.
+//! checked at once: the first 64 bytes (the outer headers and the inner Ethernet
+//! header, which every frame the decap fast path takes has), masked and compared
+//! with what they must hold. It replaces a dozen byte compares and branches on the
+//! decap fast path with one branch. 64 bytes, not the 48 the checked fields span:
+//! two whole 32-byte vectors fold into one test, 8 instructions instead of 17.
 //!
 //! Checked: destination MAC, ethertype IPv4, IPv4 version 4 without options, no
 //! fragment (offset and MF zero), protocol UDP, destination address, UDP destination
@@ -14,9 +16,9 @@ use super::ethernet::{ethertype, MacAddr};
 use super::ipv4::protocol;
 use super::vxlan::FLAG_I;
 
-/// Bytes of outer headers [`OuterMatch::matches`] looks at: Ethernet, IPv4 without
-/// options, UDP and the VXLAN flags word.
-pub const OUTER_MATCH_LEN: usize = 48;
+/// Bytes [`OuterMatch::matches`] looks at: the outer Ethernet, IPv4 without options,
+/// UDP and VXLAN headers, and the inner Ethernet header (not checked).
+pub const OUTER_MATCH_LEN: usize = 64;
 const WORDS: usize = OUTER_MATCH_LEN / 8;
 
 /// A precomputed masked compare of the outer headers (see the module doc).
@@ -61,7 +63,7 @@ impl OuterMatch {
     }
 }
 
-/// The 48 bytes as words in memory order (both sides read the same way).
+/// The bytes as words in memory order (both sides read the same way).
 #[inline(always)]
 fn words(b: &[u8; OUTER_MATCH_LEN]) -> [u64; WORDS] {
     let mut w = [0u64; WORDS];
