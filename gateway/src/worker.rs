@@ -361,11 +361,37 @@ impl Worker {
         }
     }
 
-    /// Queues the frames [`Worker::drain`] staged, each to its port in `to`.
+    /// Queues the frames [`Worker::drain`] staged, each to its port in `to`: a run
+    /// of frames to one port (usually the whole burst) into that port's buffer,
+    /// found once for the run.
     #[inline(always)]
     fn send_staged(&mut self, ctx: &Ctx, staged: &mut MbufBurst, to: &[u16; BURST_SIZE]) {
-        for (k, m) in staged.drain().enumerate() {
-            self.send(ctx, to[k % BURST_SIZE], m);
+        let n = staged.len().min(BURST_SIZE);
+        let mut frames = staged.drain();
+        let mut k = 0;
+        while k < n {
+            let port = to[k];
+            let Some(t) = self.tx.get_mut(port as usize).and_then(Option::as_mut) else {
+                drop(frames.next());
+                ctx.counters.drop(DropReason::UnknownPort);
+                k += 1;
+                continue;
+            };
+            let (mut sent, mut dropped) = (0, 0);
+            while k < n && to[k] == port {
+                let Some(m) = frames.next() else {
+                    k = n;
+                    break;
+                };
+                let f = t.buf.push(m, &mut t.q);
+                sent += f.sent;
+                dropped += f.dropped;
+                k += 1;
+            }
+            self.tx_sent += sent;
+            if dropped > 0 {
+                ctx.counters.drop_n(DropReason::TxQueueFull, dropped);
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use etherparse::{SlicedPacket, TransportSlice};
 use vxgw_tests::pcap_gateway::{inner, pcap_ports, tagged, vxlan, C1, CONFIG, NODE1_MAC, SRV};
-use vxgw_tests::{cleanup_prefix, eal_args, file_prefix, read_pcap, Process, TempDir};
+use vxgw_tests::{cleanup_prefix, eal_args, file_prefix, read_pcap, write_pcap, Process, TempDir};
 
 const VXGW: &str = env!("CARGO_BIN_EXE_vxgw");
 
@@ -145,6 +145,94 @@ fn vlan_tagged_access_and_vxlan_both_directions() {
         stats["fdb_entries"], 2,
         "SRV on the access port, C1 behind the VTEP: {stats}"
     );
+    cleanup_prefix(&prefix);
+}
+
+/// A burst's decapsulated frames to two access ports, interleaved in runs of
+/// different lengths: each leaves on its own port, in order (the worker queues a
+/// burst's fast-path frames run by run, one port's buffer per run).
+#[test]
+fn decap_runs_to_two_ports_each_reach_their_port() {
+    let dir = TempDir::new("gw_pcap_runs");
+    let prefix = file_prefix("gwpcapruns");
+    const SRV2: [u8; 6] = [0x02, 0x00, 0x0a, 0xff, 0x00, 0x65];
+    // A second access port, untagged in the same VNI; SRV on net_pcap1 (VLAN 100),
+    // SRV2 on net_pcap2, both static so that every frame takes the fast path.
+    let config = CONFIG.replace(
+        "access = [{ port = \"net_pcap1\", vlan = 100 }]",
+        "access = [{ port = \"net_pcap1\", vlan = 100 }, { port = \"net_pcap2\", vlan = 0 }]",
+    ) + "\n[[port]]\nname = \"net_pcap2\"\nroles = [\"access\"]\n\n[[fdb]]\nvni = 4096\nmac = \"02:00:0a:ff:00:64\"\nport = \"net_pcap1\"\nvlan = 100\n\n[[fdb]]\nvni = 4096\nmac = \"02:00:0a:ff:00:65\"\nport = \"net_pcap2\"\nvlan = 0\n";
+    assert!(
+        config.contains("net_pcap2\", vlan = 0"),
+        "the VNI's access list changed"
+    );
+    std::fs::write(dir.join("gw.toml"), config).unwrap();
+    // Runs of 1, 2, 3, ... frames to alternate ports (40 frames: one burst).
+    let mut to_second = Vec::new();
+    let mut run = 1;
+    let mut second = false;
+    while to_second.len() < 40 {
+        to_second.extend(std::iter::repeat_n(second, run));
+        run += 1;
+        second = !second;
+    }
+    to_second.truncate(40);
+    let ul_in: Vec<Vec<u8>> = to_second
+        .iter()
+        .enumerate()
+        .map(|(n, &s)| {
+            vxlan(
+                [172, 30, 0, 11],
+                4096,
+                &inner(C1, if s { SRV2 } else { SRV }, n as u16),
+            )
+        })
+        .collect();
+    let mut vdevs = pcap_ports(&dir, &ul_in, &[]);
+    write_pcap(&dir.join("acc2_in.pcap"), &[]);
+    vdevs.push(format!(
+        "net_pcap2,rx_pcap={},tx_pcap={}",
+        dir.join("acc2_in.pcap").display(),
+        dir.join("acc2_out.pcap").display()
+    ));
+    let mut a: Vec<String> = ["--config", &dir.join("gw.toml").display().to_string()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for s in ["--state", "none", "--metrics-addr", "none", "--socket"] {
+        a.push(s.into());
+    }
+    a.push(dir.join("vxgw.sock").display().to_string());
+    a.extend(["--stats-period".into(), "1".into(), "--".into()]);
+    a.extend(eal_args(&prefix, &vdevs));
+    let mut p = Process::spawn(Path::new(VXGW), &a);
+    let mut seen = false;
+    for _ in 0..10 {
+        match p.next_json(Duration::from_secs(5)) {
+            Some(s) if s["rx_packets"].as_u64() == Some(ul_in.len() as u64) => {
+                seen = true;
+                break;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert!(seen, "vxgw did not receive everything:\n{}", p.stderr());
+    assert!(p.stop().expect("exits").success(), "{}", p.stderr());
+    // The payload byte is the frame's number; tagged frames carry it at the end too.
+    let numbers = |f: &str| -> Vec<u8> {
+        read_pcap(&dir.join(f))
+            .iter()
+            .map(|f| *f.last().unwrap())
+            .collect()
+    };
+    let want = |second: bool| -> Vec<u8> {
+        (0..40u8)
+            .filter(|&n| to_second[n as usize] == second)
+            .collect()
+    };
+    assert_eq!(numbers("acc_out.pcap"), want(false), "{}", p.stderr());
+    assert_eq!(numbers("acc2_out.pcap"), want(true), "{}", p.stderr());
     cleanup_prefix(&prefix);
 }
 
