@@ -148,6 +148,37 @@ fn vlan_tagged_access_and_vxlan_both_directions() {
     cleanup_prefix(&prefix);
 }
 
+/// Runs vxgw on `dir`'s gw.toml and the pcap ports `vdevs` until it has received
+/// `frames` frames, then stops it (a clean exit flushes the output captures).
+/// Returns the stopped process (for its stderr).
+fn run_until_received(dir: &TempDir, prefix: &str, vdevs: &[String], frames: usize) -> Process {
+    let mut a: Vec<String> = ["--config", &dir.join("gw.toml").display().to_string()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for s in ["--state", "none", "--metrics-addr", "none", "--socket"] {
+        a.push(s.into());
+    }
+    a.push(dir.join("vxgw.sock").display().to_string());
+    a.extend(["--stats-period".into(), "1".into(), "--".into()]);
+    a.extend(eal_args(prefix, vdevs));
+    let mut p = Process::spawn(Path::new(VXGW), &a);
+    let mut seen = false;
+    for _ in 0..10 {
+        match p.next_json(Duration::from_secs(5)) {
+            Some(s) if s["rx_packets"].as_u64() == Some(frames as u64) => {
+                seen = true;
+                break;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    assert!(seen, "vxgw did not receive everything:\n{}", p.stderr());
+    assert!(p.stop().expect("exits").success(), "{}", p.stderr());
+    p
+}
+
 /// A burst's decapsulated frames to two access ports, interleaved in runs of
 /// different lengths: each leaves on its own port, in order (the worker queues a
 /// burst's fast-path frames run by run, one port's buffer per run).
@@ -195,30 +226,7 @@ fn decap_runs_to_two_ports_each_reach_their_port() {
         dir.join("acc2_in.pcap").display(),
         dir.join("acc2_out.pcap").display()
     ));
-    let mut a: Vec<String> = ["--config", &dir.join("gw.toml").display().to_string()]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    for s in ["--state", "none", "--metrics-addr", "none", "--socket"] {
-        a.push(s.into());
-    }
-    a.push(dir.join("vxgw.sock").display().to_string());
-    a.extend(["--stats-period".into(), "1".into(), "--".into()]);
-    a.extend(eal_args(&prefix, &vdevs));
-    let mut p = Process::spawn(Path::new(VXGW), &a);
-    let mut seen = false;
-    for _ in 0..10 {
-        match p.next_json(Duration::from_secs(5)) {
-            Some(s) if s["rx_packets"].as_u64() == Some(ul_in.len() as u64) => {
-                seen = true;
-                break;
-            }
-            Some(_) => {}
-            None => break,
-        }
-    }
-    assert!(seen, "vxgw did not receive everything:\n{}", p.stderr());
-    assert!(p.stop().expect("exits").success(), "{}", p.stderr());
+    let p = run_until_received(&dir, &prefix, &vdevs, ul_in.len());
     // The payload byte is the frame's number; tagged frames carry it at the end too.
     let numbers = |f: &str| -> Vec<u8> {
         read_pcap(&dir.join(f))
@@ -258,30 +266,7 @@ fn decap_keeps_the_order_of_fast_and_general_frames() {
         .map(|f| vxlan([172, 30, 0, 11], 4096, f))
         .collect();
     let vdevs = pcap_ports(&dir, &ul_in, &[]);
-    let mut a: Vec<String> = ["--config", &dir.join("gw.toml").display().to_string()]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    for s in ["--state", "none", "--metrics-addr", "none", "--socket"] {
-        a.push(s.into());
-    }
-    a.push(dir.join("vxgw.sock").display().to_string());
-    a.extend(["--stats-period".into(), "1".into(), "--".into()]);
-    a.extend(eal_args(&prefix, &vdevs));
-    let mut p = Process::spawn(Path::new(VXGW), &a);
-    let mut seen = false;
-    for _ in 0..10 {
-        match p.next_json(Duration::from_secs(5)) {
-            Some(s) if s["rx_packets"].as_u64() == Some(ul_in.len() as u64) => {
-                seen = true;
-                break;
-            }
-            Some(_) => {}
-            None => break,
-        }
-    }
-    assert!(seen, "vxgw did not receive everything:\n{}", p.stderr());
-    assert!(p.stop().expect("exits").success(), "{}", p.stderr());
+    let p = run_until_received(&dir, &prefix, &vdevs, ul_in.len());
     let acc_out = read_pcap(&dir.join("acc_out.pcap"));
     // The payload byte is the frame's number; tagged frames carry it at the end.
     let order: Vec<u8> = acc_out.iter().map(|f| *f.last().unwrap()).collect();
