@@ -9,7 +9,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vxgw::dpdk::{Eal, LaunchedWorker, Mbuf, MbufBurst, Mempool, Port, PortConfig, Ring};
+use vxgw::dpdk::{
+    Eal, LaunchedWorker, Mbuf, MbufBurst, Mempool, Port, PortConfig, Ring, BURST_SIZE,
+};
 use vxgw::forward::{self, Lane, WorkerCounters};
 use vxgw::shutdown::StopFlag;
 use vxgw_tests::{cleanup_prefix, file_prefix, udp_frame};
@@ -198,9 +200,9 @@ fn mbuf_operations(pool: &Mempool) {
     let mut b = MbufBurst::new();
     assert!(b.push(m).is_ok());
     assert!(b.push(c).is_ok());
-    for i in 0..30 {
+    for i in 0..BURST_SIZE - 2 {
         assert!(b
-            .push(Mbuf::from_bytes(pool, &udp_frame(i, 64)).unwrap())
+            .push(Mbuf::from_bytes(pool, &udp_frame(i as u32, 64)).unwrap())
             .is_ok());
     }
     assert!(b.is_full());
