@@ -7,7 +7,7 @@ use dpdk_sys::rte_mbuf;
 
 /// Packets per rx/tx burst: twice DPDK's customary 32, as VPP takes vectors of up to
 /// 256. The work done once per burst (the driver calls, the table snapshot, the
-/// clock) is then shared by more packets: 11 fewer instructions a packet on the
+/// clock) is then shared by more packets: 10-11 fewer instructions a packet on the
 /// overlay paths and 2-4 % more packets a second, while testpmd itself gains nothing
 /// from 64 (perf/RESULTS.md).
 pub const BURST_SIZE: usize = 64;

@@ -1,8 +1,9 @@
 //! Per-worker caches of the routing mesh, so that a steady flow costs one conntrack
 //! lookup and no backend resolution per packet:
 //!
-//! * the burst's conntrack hits: [`super::mesh::warm_conntrack`] looks up a whole burst at
-//!   once (overlapping its cache misses) and keeps the results by packet position;
+//! * the burst's conntrack hits: [`super::mesh::warm_conntrack`] looks up a whole burst,
+//!   32 keys at a time (overlapping their cache misses), and keeps the results by
+//!   packet position;
 //!   the per-packet path takes packet `i`'s hit when its key is the one looked up,
 //!   and re-validates it ([`Conntrack::observe_checked`](crate::tables::conntrack::Conntrack::observe_checked)
 //!   fails if the entry was removed or reused since), else looks up again;
