@@ -371,26 +371,17 @@ impl Worker {
         let mut k = 0;
         while k < n {
             let port = to[k];
+            let run = to[k..n].iter().take_while(|&&p| p == port).count();
+            k += run;
             let Some(t) = self.tx.get_mut(port as usize).and_then(Option::as_mut) else {
-                drop(frames.next());
-                ctx.counters.drop(DropReason::UnknownPort);
-                k += 1;
+                frames.by_ref().take(run).for_each(drop);
+                ctx.counters.drop_n(DropReason::UnknownPort, run as u64);
                 continue;
             };
-            let (mut sent, mut dropped) = (0, 0);
-            while k < n && to[k] == port {
-                let Some(m) = frames.next() else {
-                    k = n;
-                    break;
-                };
-                let f = t.buf.push(m, &mut t.q);
-                sent += f.sent;
-                dropped += f.dropped;
-                k += 1;
-            }
-            self.tx_sent += sent;
-            if dropped > 0 {
-                ctx.counters.drop_n(DropReason::TxQueueFull, dropped);
+            let f = t.buf.push_run(&mut frames, run, &mut t.q);
+            self.tx_sent += f.sent;
+            if f.dropped > 0 {
+                ctx.counters.drop_n(DropReason::TxQueueFull, f.dropped);
             }
         }
     }

@@ -334,6 +334,18 @@ impl Iterator for Drain<'_> {
     }
 }
 
+impl<'a> Drain<'a> {
+    /// The next `n` mbufs (fewer when fewer are left), as raw pointers the caller
+    /// now owns: they leave the drain.
+    #[inline]
+    fn take_raw(&mut self, n: usize) -> &[*mut rte_mbuf] {
+        let start = self.next.min(self.ptrs.len());
+        let end = start + n.min(self.ptrs.len() - start);
+        self.next = end;
+        &self.ptrs[start..end]
+    }
+}
+
 impl Drop for Drain<'_> {
     fn drop(&mut self) {
         let rest = &mut self.ptrs[self.next..];
@@ -389,6 +401,42 @@ impl TxBuffer {
         // Cannot fail: the burst has room.
         let _ = self.burst.push(m);
         Flushed::default()
+    }
+
+    /// Queues the next `n` mbufs of `frames` (fewer when fewer are left), sending a
+    /// full burst when needed: a run of frames to one queue in one copy.
+    #[inline]
+    pub fn push_run(
+        &mut self,
+        frames: &mut Drain<'_>,
+        n: usize,
+        q: &mut super::TxQueue,
+    ) -> Flushed {
+        let run = frames.take_raw(n);
+        let len = self.burst.len;
+        match self.burst.ptrs.get_mut(len..len + run.len()) {
+            Some(room) => {
+                room.copy_from_slice(run);
+                self.burst.len = len + run.len();
+                Flushed::default()
+            }
+            None => self.flush_and_push_run(run, q),
+        }
+    }
+
+    /// [`TxBuffer::push_run`] of a run that does not fit: fills the buffer, sends
+    /// it, queues the rest (a run is at most a burst, so it fits then).
+    #[cold]
+    #[inline(never)]
+    fn flush_and_push_run(&mut self, run: &[*mut rte_mbuf], q: &mut super::TxQueue) -> Flushed {
+        let len = self.burst.len.min(BURST_SIZE);
+        let (now, later) = run.split_at(BURST_SIZE - len);
+        self.burst.ptrs[len..].copy_from_slice(now);
+        self.burst.len = BURST_SIZE;
+        let f = self.flush(q);
+        self.burst.ptrs[..later.len()].copy_from_slice(later);
+        self.burst.len = later.len();
+        f
     }
 
     /// Once a burst: sends the full buffer, then queues `m`.

@@ -164,6 +164,12 @@ fn fast_path_takes_known_unicast_both_ways_and_matches_the_general_path() {
         (UL, vx([172, 30, 0, 99], 4096, &inner(C1, SRV, 40))),
         (UL, vx(NODE1, 7, &inner(C1, SRV, 40))),
         (UL, vx(NODE1, 4096, &inner(C1, C3, 40))),
+        // Bytes after the outer packet: the general path trims them.
+        (UL, {
+            let mut f = vx(NODE1, 4096, &inner(C1, SRV, 40));
+            f.extend_from_slice(&[0xee; 4]);
+            f
+        }),
     ];
     for (port, f) in &declined {
         let took = check(*port, f).unwrap_or_else(|e| panic!("{e}: port {port} frame {f:02x?}"));

@@ -213,8 +213,8 @@ fn client_to_backend<B: PacketBuf>(
 }
 
 /// A backend's reply, VXLAN whose outer headers the overlay fast path has checked
-/// (from VTEP `from`, VNI slot `slot`, outer packet ending at `outer_end`), to
-/// vxgw's overlay MAC. Returns the external port, the frame decapsulated and
+/// (from VTEP `from`, VNI slot `slot`, the outer packet ending at the frame's end),
+/// to vxgw's overlay MAC. Returns the external port, the frame decapsulated and
 /// translated; `None`: untouched, nothing learned or counted.
 #[inline(always)]
 pub(super) fn to_client<B: PacketBuf>(
@@ -222,13 +222,11 @@ pub(super) fn to_client<B: PacketBuf>(
     slot: u16,
     v: &VniView,
     from: Ipv4Addr,
-    outer_end: usize,
     buf: &mut B,
 ) -> Option<u16> {
     let m = ctx.mesh.as_ref()?;
     let ext = ctx.snap.external.as_ref()?;
-    let f = buf.data();
-    let inner = f.get(ENCAP_LEN..outer_end)?;
+    let inner = buf.data().get(ENCAP_LEN..)?;
     let eth = inner.first_chunk::<HEADER_LEN>()?;
     let src = src_mac_u64(eth);
     if v.local_ips.is_empty()
@@ -243,12 +241,8 @@ pub(super) fn to_client<B: PacketBuf>(
     let client = hit.client();
     let next_hop = ctx.burst.route_mac(ctx.neigh, ext.next_hop(*client.ip()))?;
     m.conntrack.observe_checked(&hit, p.flags, ctx.now)?;
-    // Decided: from here on the frame changes, and nothing declines. The padding
-    // and the outer headers are inside the frame (checked above).
-    let padding = f.len() - outer_end;
-    if padding > 0 {
-        buf.trim(padding);
-    }
+    // Decided: from here on the frame changes, and nothing declines. The outer
+    // headers are inside the frame (checked above).
     buf.adj(ENCAP_LEN);
     if let Some((eth, rest)) = buf.data_mut().split_first_chunk_mut::<HEADER_LEN>() {
         let to_client = hit.snat().map(|_| (*client.ip(), client.port()));

@@ -240,6 +240,20 @@ fn decap_to_known_access_mac_forwards_with_its_vlan() {
     );
 }
 
+/// Bytes after the outer packet (an Ethernet trailer) are not part of the inner
+/// frame: the general path trims them (the fast path leaves such frames to it).
+#[test]
+fn decap_trims_bytes_after_the_outer_packet() {
+    let lab = Lab::new();
+    lab.ingress(ACC, &tagged(&inner_udp(SRV, C1, 2), 100));
+    let inner = inner_udp(C1, SRV, 3);
+    let mut frame = vxlan_from(NODE1, 4096, 0x08, &inner);
+    frame.extend_from_slice(&[0xee; 6]);
+    let (d, b) = lab.ingress(UL, &frame);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(b.data(), &inner[..], "the inner frame, without the trailer");
+}
+
 #[test]
 fn split_horizon_never_sends_overlay_frames_back_to_vteps() {
     let lab = Lab::new();
