@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use crate::dpdk::{
-    tsc_now, Flushed, Mbuf, MbufBurst, Mempool, RxQueue, TxBuffer, TxQueue, BURST_SIZE,
+    tsc_now, Drain, Flushed, Mbuf, MbufBurst, Mempool, RxQueue, TxBuffer, TxQueue, BURST_SIZE,
 };
 use crate::metrics::{CachePadded, Counter};
 use crate::pipeline::egress::{self, EncapResult};
@@ -313,13 +313,14 @@ impl Worker {
     /// Sends every frame of `burst` (received on `port`) the way `fast` forwards it,
     /// or else the general path's way.
     ///
-    /// With `STAGE`, the fast path's frames are queued to their ports after the loop,
-    /// not as each is decided: a decap frame's port comes from its FDB line, and
-    /// queueing it at once made the tx buffer's address wait for that line on every
-    /// frame (+4 % decap rate for 25 more instructions, perf/RESULTS.md). Where the
-    /// port is known without a lookup (encap, the mesh towards the backends) staging
-    /// would only cost. A frame the general path takes first sends the staged ones,
-    /// so the frames of a flow leave in the order they came.
+    /// With `STAGE`, the fast path's frames stay in the burst, their ports noted,
+    /// and are queued after the loop in runs, not as each is decided: a decap
+    /// frame's port comes from its FDB line, and queueing it at once made the tx
+    /// buffer's address wait for that line on every frame (+4 % decap rate,
+    /// perf/RESULTS.md). Where the port is known without a lookup (encap, the mesh
+    /// towards the backends) staging would only cost. A frame the general path
+    /// takes first sends the staged ones, so the frames of a flow leave in the order
+    /// they came.
     #[inline(never)]
     fn drain<const STAGE: bool, F>(
         &mut self,
@@ -331,54 +332,55 @@ impl Worker {
     ) where
         F: Fn(&Ctx, &mut Mbuf, usize) -> Option<u16>,
     {
-        let mut staged = MbufBurst::new();
         let mut to = [0u16; BURST_SIZE];
-        for (i, mut m) in burst.drain().enumerate() {
+        let mut frames = burst.drain();
+        let n = frames.end().min(BURST_SIZE);
+        for i in 0..n {
+            // Frames before `i` are sent or staged: frame `i` is not taken.
+            let Some(m) = frames.get_mut(i) else {
+                continue;
+            };
             if m.segments() > 1 {
+                self.send_staged(ctx, &mut frames, &to, i);
+                drop(frames.next());
                 ctx.counters.drop(DropReason::MultiSegment);
                 continue;
             }
-            if let Some(tx) = fast(ctx, &mut m, i) {
-                if !STAGE {
+            if let Some(tx) = fast(ctx, m, i) {
+                if STAGE {
+                    to[i] = tx;
+                } else if let Some(m) = frames.next() {
                     self.send(ctx, tx, m);
-                } else {
-                    to[staged.len() % BURST_SIZE] = tx;
-                    if let Err(m) = staged.push(m) {
-                        self.send(ctx, tx, m);
-                    }
                 }
                 continue;
             }
-            if STAGE {
-                self.send_staged(ctx, &mut staged, &to);
-            }
+            self.send_staged(ctx, &mut frames, &to, i);
             // The general path may route it through the routing mesh.
             fast_path::mark_current(ctx, i);
-            self.general(sh, ctx, port, m);
+            if let Some(m) = frames.next() {
+                self.general(sh, ctx, port, m);
+            }
         }
-        if STAGE {
-            self.send_staged(ctx, &mut staged, &to);
-        }
+        self.send_staged(ctx, &mut frames, &to, n);
     }
 
-    /// Queues the frames [`Worker::drain`] staged, each to its port in `to`: a run
-    /// of frames to one port (usually the whole burst) into that port's buffer,
-    /// found once for the run.
+    /// Queues the frames [`Worker::drain`] staged before frame `end`, each to its
+    /// port in `to`: a run of frames to one port (usually the whole burst) into
+    /// that port's buffer in one copy.
     #[inline(always)]
-    fn send_staged(&mut self, ctx: &Ctx, staged: &mut MbufBurst, to: &[u16; BURST_SIZE]) {
-        let n = staged.len().min(BURST_SIZE);
-        let mut frames = staged.drain();
-        let mut k = 0;
-        while k < n {
+    fn send_staged(&mut self, ctx: &Ctx, frames: &mut Drain, to: &[u16; BURST_SIZE], end: usize) {
+        let end = end.min(BURST_SIZE);
+        let mut k = frames.taken();
+        while k < end {
             let port = to[k];
-            let run = to[k..n].iter().take_while(|&&p| p == port).count();
+            let run = to[k..end].iter().take_while(|&&p| p == port).count();
             k += run;
             let Some(t) = self.tx.get_mut(port as usize).and_then(Option::as_mut) else {
                 frames.by_ref().take(run).for_each(drop);
                 ctx.counters.drop_n(DropReason::UnknownPort, run as u64);
                 continue;
             };
-            let f = t.buf.push_run(&mut frames, run, &mut t.q);
+            let f = t.buf.push_run(frames, run, &mut t.q);
             self.tx_sent += f.sent;
             if f.dropped > 0 {
                 ctx.counters.drop_n(DropReason::TxQueueFull, f.dropped);

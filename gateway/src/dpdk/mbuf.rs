@@ -335,6 +335,31 @@ impl Iterator for Drain<'_> {
 }
 
 impl<'a> Drain<'a> {
+    /// The burst's length: its frames are `0..end()`, those not taken yet
+    /// `taken()..end()`.
+    #[inline]
+    pub fn end(&self) -> usize {
+        self.ptrs.len()
+    }
+
+    /// Frames taken so far: [`Iterator::next`] takes frame `taken()` next.
+    #[inline]
+    pub fn taken(&self) -> usize {
+        self.next
+    }
+
+    /// Frame `i`, left in place, if it has not been taken (`i >= taken()`).
+    #[inline]
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut Mbuf> {
+        if i < self.next {
+            return None;
+        }
+        let p = self.ptrs.get_mut(i)?;
+        // SAFETY: an mbuf the drain still owns (not yielded); Mbuf is
+        // repr(transparent) over the pointer, and the borrow is exclusive.
+        Some(unsafe { &mut *(p as *mut *mut rte_mbuf as *mut Mbuf) })
+    }
+
     /// The next `n` mbufs (fewer when fewer are left), as raw pointers the caller
     /// now owns: they leave the drain.
     #[inline]
