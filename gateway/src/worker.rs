@@ -257,35 +257,27 @@ impl Worker {
                 // through the worker's cache, or directly (decided per burst).
                 use fast_path::forward_in;
                 match (FastPort::of(&snap, port), ctx.fdb_in_cache()) {
-                    (FastPort::Access(map), true) => {
-                        self.drain::<false, _>(sh, &ctx, port, b, |ctx, m, i| {
-                            forward_in::<true, _>(ctx, FastPort::Access(map), port, i, m)
-                        })
-                    }
-                    (FastPort::Access(map), false) => {
-                        self.drain::<false, _>(sh, &ctx, port, b, |ctx, m, i| {
-                            forward_in::<false, _>(ctx, FastPort::Access(map), port, i, m)
-                        })
-                    }
+                    (FastPort::Access(map), true) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
+                        forward_in::<true, _>(ctx, FastPort::Access(map), port, i, m)
+                    }),
+                    (FastPort::Access(map), false) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
+                        forward_in::<false, _>(ctx, FastPort::Access(map), port, i, m)
+                    }),
                     (FastPort::Underlay(ul, mac), true) => {
-                        self.drain::<true, _>(sh, &ctx, port, b, |ctx, m, i| {
+                        self.drain_staged(sh, &ctx, port, b, |ctx, m, i| {
                             forward_in::<true, _>(ctx, FastPort::Underlay(ul, mac), port, i, m)
                         })
                     }
                     (FastPort::Underlay(ul, mac), false) => {
-                        self.drain::<true, _>(sh, &ctx, port, b, |ctx, m, i| {
+                        self.drain_staged(sh, &ctx, port, b, |ctx, m, i| {
                             forward_in::<false, _>(ctx, FastPort::Underlay(ul, mac), port, i, m)
                         })
                     }
                     // (The routing mesh's path asks no FDB: either way is the same.)
-                    (FastPort::External, _) => {
-                        self.drain::<false, _>(sh, &ctx, port, b, |ctx, m, i| {
-                            forward_in::<true, _>(ctx, FastPort::External, port, i, m)
-                        })
-                    }
-                    (FastPort::None, _) => {
-                        self.drain::<false, _>(sh, &ctx, port, b, |_, _, _| None)
-                    }
+                    (FastPort::External, _) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
+                        forward_in::<true, _>(ctx, FastPort::External, port, i, m)
+                    }),
+                    (FastPort::None, _) => self.drain(sh, &ctx, port, b, |_, _, _| None),
                 }
             }
             self.flush(c);
@@ -311,25 +303,38 @@ impl Worker {
     }
 
     /// Sends every frame of `burst` (received on `port`) the way `fast` forwards it,
-    /// or else the general path's way.
-    ///
-    /// With `STAGE`, the fast path's frames stay in the burst, their ports noted,
-    /// and are queued after the loop in runs, not as each is decided: a decap
-    /// frame's port comes from its FDB line, and queueing it at once made the tx
-    /// buffer's address wait for that line on every frame (+4 % decap rate,
-    /// perf/RESULTS.md). Where the port is known without a lookup (encap, the mesh
-    /// towards the backends) staging would only cost. A frame the general path
-    /// takes first sends the staged ones, so the frames of a flow leave in the order
-    /// they came.
+    /// or else the general path's way, each as it is decided: where the port is
+    /// known without a lookup (encap, the routing mesh towards the backends).
     #[inline(never)]
-    fn drain<const STAGE: bool, F>(
-        &mut self,
-        sh: &Shared,
-        ctx: &Ctx,
-        port: u16,
-        burst: &mut MbufBurst,
-        fast: F,
-    ) where
+    fn drain<F>(&mut self, sh: &Shared, ctx: &Ctx, port: u16, burst: &mut MbufBurst, fast: F)
+    where
+        F: Fn(&Ctx, &mut Mbuf, usize) -> Option<u16>,
+    {
+        for (i, mut m) in burst.drain().enumerate() {
+            if m.segments() > 1 {
+                ctx.counters.drop(DropReason::MultiSegment);
+                continue;
+            }
+            if let Some(tx) = fast(ctx, &mut m, i) {
+                self.send(ctx, tx, m);
+                continue;
+            }
+            // The general path may route it through the routing mesh.
+            fast_path::mark_current(ctx, i);
+            self.general(sh, ctx, port, m);
+        }
+    }
+
+    /// [`Worker::drain`] for the fast path's frames whose port comes from an FDB
+    /// line (decap): they stay in the burst, their ports noted, and are queued after
+    /// the loop in runs. Queueing each at once made the tx buffer's address wait
+    /// for that line on every frame (+4 % decap rate, perf/RESULTS.md); staging in
+    /// a second burst cost 9 instructions a frame more than noting the port. A frame
+    /// the general path takes first sends the staged ones, so the frames of a flow
+    /// leave in the order they came.
+    #[inline(never)]
+    fn drain_staged<F>(&mut self, sh: &Shared, ctx: &Ctx, port: u16, burst: &mut MbufBurst, fast: F)
+    where
         F: Fn(&Ctx, &mut Mbuf, usize) -> Option<u16>,
     {
         let mut to = [0u16; BURST_SIZE];
@@ -347,11 +352,7 @@ impl Worker {
                 continue;
             }
             if let Some(tx) = fast(ctx, m, i) {
-                if STAGE {
-                    to[i] = tx;
-                } else if let Some(m) = frames.next() {
-                    self.send(ctx, tx, m);
-                }
+                to[i] = tx;
                 continue;
             }
             self.send_staged(ctx, &mut frames, &to, i);
@@ -364,7 +365,7 @@ impl Worker {
         self.send_staged(ctx, &mut frames, &to, n);
     }
 
-    /// Queues the frames [`Worker::drain`] staged before frame `end`, each to its
+    /// Queues the frames [`Worker::drain_staged`] staged before frame `end`, each to its
     /// port in `to`: a run of frames to one port (usually the whole burst) into
     /// that port's buffer in one copy.
     #[inline(always)]
