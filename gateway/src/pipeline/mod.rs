@@ -149,7 +149,11 @@ const LEARN_CACHE_SLOTS: usize = 64;
 /// ageing, moves, removals) once per poll round, and the cache forgets everything
 /// when that moved, so a host is learned again right after a flush instead of up to
 /// a second later.
+///
+/// The last learn checked is also kept apart and checked first: a run of frames from
+/// one host (a server's stream) then skips the table's hash.
 pub struct LearnCache {
+    last: LearnSlot,
     slots: [LearnSlot; LEARN_CACHE_SLOTS],
     fdb_changes: Cell<u64>,
 }
@@ -163,9 +167,24 @@ struct LearnSlot {
     vni_now: Cell<u64>,
 }
 
+impl LearnSlot {
+    #[inline(always)]
+    fn holds(&self, mac: u64, dest: u64, vni_now: u64) -> bool {
+        self.mac.get() == mac && self.dest.get() == dest && self.vni_now.get() == vni_now
+    }
+
+    #[inline(always)]
+    fn set(&self, mac: u64, dest: u64, vni_now: u64) {
+        self.mac.set(mac);
+        self.dest.set(dest);
+        self.vni_now.set(vni_now);
+    }
+}
+
 impl Default for LearnCache {
     fn default() -> Self {
         LearnCache {
+            last: LearnSlot::default(),
             slots: std::array::from_fn(|_| LearnSlot::default()),
             fdb_changes: Cell::new(0),
         }
@@ -179,9 +198,8 @@ impl LearnCache {
     pub fn sync(&self, fdb_changes: u64) {
         if self.fdb_changes.get() != fdb_changes {
             self.fdb_changes.set(fdb_changes);
-            for s in &self.slots {
-                s.vni_now.set(0);
-                s.mac.set(0);
+            for s in std::iter::once(&self.last).chain(&self.slots) {
+                s.set(0, 0, 0);
             }
         }
     }
@@ -189,17 +207,26 @@ impl LearnCache {
     /// True if this exact learn was done already in second `now`; records it if not.
     #[inline]
     pub fn seen(&self, vni: u32, mac: u64, dest: u64, now: u32) -> bool {
-        // The MAC's last byte (then the one before) tells hosts apart: locally
-        // administered MACs, Docker's and most vendors' count up there.
-        let i = (mac ^ mac >> 6 ^ vni as u64) as usize % LEARN_CACHE_SLOTS;
-        let slot = &self.slots[i];
         let vni_now = (vni as u64) << 32 | now as u64;
-        if slot.mac.get() == mac && slot.dest.get() == dest && slot.vni_now.get() == vni_now {
+        if self.last.holds(mac, dest, vni_now) {
             return true;
         }
-        slot.mac.set(mac);
-        slot.dest.set(dest);
-        slot.vni_now.set(vni_now);
+        self.seen_in_table(mac, dest, vni_now)
+    }
+
+    /// [`LearnCache::seen`] past the last learn: the table, and the learn becomes
+    /// the last one.
+    #[inline(always)]
+    fn seen_in_table(&self, mac: u64, dest: u64, vni_now: u64) -> bool {
+        // The MAC's last byte (then the one before) tells hosts apart: locally
+        // administered MACs, Docker's and most vendors' count up there.
+        let i = (mac ^ mac >> 6 ^ vni_now >> 32) as usize % LEARN_CACHE_SLOTS;
+        let slot = &self.slots[i];
+        self.last.set(mac, dest, vni_now);
+        if slot.holds(mac, dest, vni_now) {
+            return true;
+        }
+        slot.set(mac, dest, vni_now);
         false
     }
 }

@@ -673,6 +673,15 @@ fn the_learn_cache_remembers_interleaved_sources_within_a_second() {
     assert!(!c.seen(4096, macs[0], 8, 10));
     assert!(!c.seen(4097, macs[1], 7, 10));
     assert!(!c.seen(4096, macs[2], 7, 11));
+    // A run from one host (its learn kept as the last one) is remembered, until the
+    // FDB changes.
+    assert!(c.seen(4096, macs[2], 7, 11));
+    c.sync(1);
+    assert!(
+        !c.seen(4096, macs[2], 7, 11),
+        "forgotten when the FDB changed"
+    );
+    assert!(c.seen(4096, macs[2], 7, 11));
 }
 
 /// What the worker does with a forwarding decision for `b`: the egress to a VTEP or
