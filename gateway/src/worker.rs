@@ -264,12 +264,12 @@ impl Worker {
                         forward_in::<false, _>(ctx, FastPort::Access(map), port, i, m)
                     }),
                     (FastPort::Underlay(ul, mac), true) => {
-                        self.drain_staged(sh, &ctx, port, b, |ctx, m, i| {
+                        self.drain(sh, &ctx, port, b, |ctx, m, i| {
                             forward_in::<true, _>(ctx, FastPort::Underlay(ul, mac), port, i, m)
                         })
                     }
                     (FastPort::Underlay(ul, mac), false) => {
-                        self.drain_staged(sh, &ctx, port, b, |ctx, m, i| {
+                        self.drain(sh, &ctx, port, b, |ctx, m, i| {
                             forward_in::<false, _>(ctx, FastPort::Underlay(ul, mac), port, i, m)
                         })
                     }
@@ -303,48 +303,23 @@ impl Worker {
     }
 
     /// Sends every frame of `burst` (received on `port`) the way `fast` forwards it,
-    /// or else the general path's way, each as it is decided: where the port is
-    /// known without a lookup (encap, the routing mesh towards the backends).
+    /// or else the general path's way.
+    ///
+    /// The fast path's frames stay in the burst, their ports noted, and are queued
+    /// after the loop, the whole burst at once when it goes to one port (runs to
+    /// one port otherwise). Queueing each as it was decided cost encap 5.5 and the
+    /// mesh 10 instructions a frame more, and made a decap frame's tx buffer
+    /// address wait for its FDB line (perf/RESULTS.md). A frame the general path
+    /// takes first sends the staged ones, so the frames of a flow leave in the
+    /// order they came.
     #[inline(never)]
     fn drain<F>(&mut self, sh: &Shared, ctx: &Ctx, port: u16, burst: &mut MbufBurst, fast: F)
     where
         F: Fn(&Ctx, &mut Mbuf, usize) -> Option<u16>,
     {
-        for (i, mut m) in burst.drain().enumerate() {
-            if m.segments() > 1 {
-                ctx.counters.drop(DropReason::MultiSegment);
-                continue;
-            }
-            if let Some(tx) = fast(ctx, &mut m, i) {
-                self.send(ctx, tx, m);
-                continue;
-            }
-            // The general path may route it through the routing mesh.
-            fast_path::mark_current(ctx, i);
-            self.general(sh, ctx, port, m);
-        }
-    }
-
-    /// [`Worker::drain`] for the fast path's frames whose port comes from an FDB
-    /// line (decap): they stay in the burst, their ports noted, and are queued after
-    /// the loop in runs. Queueing each at once made the tx buffer's address wait
-    /// for that line on every frame (+4 % decap rate, perf/RESULTS.md); staging in
-    /// a second burst cost 9 instructions a frame more than noting the port. A frame
-    /// the general path takes first sends the staged ones, so the frames of a flow
-    /// leave in the order they came.
-    #[inline(never)]
-    fn drain_staged<F>(&mut self, sh: &Shared, ctx: &Ctx, port: u16, burst: &mut MbufBurst, fast: F)
-    where
-        F: Fn(&Ctx, &mut Mbuf, usize) -> Option<u16>,
-    {
         let mut to = [0u16; BURST_SIZE];
         let mut frames = burst.drain();
-        let n = frames.end().min(BURST_SIZE);
-        for i in 0..n {
-            // Frames before `i` are sent or staged: frame `i` is not taken.
-            let Some(m) = frames.get_mut(i) else {
-                continue;
-            };
+        while let Some((i, m)) = frames.next_in_place() {
             if m.segments() > 1 {
                 self.send_staged(ctx, &mut frames, &to, i);
                 drop(frames.next());
@@ -362,30 +337,47 @@ impl Worker {
                 self.general(sh, ctx, port, m);
             }
         }
+        let n = frames.end();
         self.send_staged(ctx, &mut frames, &to, n);
     }
 
-    /// Queues the frames [`Worker::drain_staged`] staged before frame `end`, each to its
+    /// Queues the frames [`Worker::drain`] staged before frame `end`, each to its
     /// port in `to`: a run of frames to one port (usually the whole burst) into
     /// that port's buffer in one copy.
     #[inline(always)]
     fn send_staged(&mut self, ctx: &Ctx, frames: &mut Drain, to: &[u16; BURST_SIZE], end: usize) {
         let end = end.min(BURST_SIZE);
         let mut k = frames.taken();
+        if k >= end {
+            return;
+        }
+        // Usually the whole burst goes to one port: checked at once (vector
+        // compares), not frame by frame.
+        let port = to[k];
+        if to[k..end].iter().fold(true, |same, &p| same & (p == port)) {
+            self.send_run(ctx, frames, port, end - k);
+            return;
+        }
         while k < end {
             let port = to[k];
             let run = to[k..end].iter().take_while(|&&p| p == port).count();
             k += run;
-            let Some(t) = self.tx.get_mut(port as usize).and_then(Option::as_mut) else {
-                frames.by_ref().take(run).for_each(drop);
-                ctx.counters.drop_n(DropReason::UnknownPort, run as u64);
-                continue;
-            };
-            let f = t.buf.push_run(frames, run, &mut t.q);
-            self.tx_sent += f.sent;
-            if f.dropped > 0 {
-                ctx.counters.drop_n(DropReason::TxQueueFull, f.dropped);
-            }
+            self.send_run(ctx, frames, port, run);
+        }
+    }
+
+    /// Queues the next `run` frames of `frames` to `port`.
+    #[inline(always)]
+    fn send_run(&mut self, ctx: &Ctx, frames: &mut Drain, port: u16, run: usize) {
+        let Some(t) = self.tx.get_mut(port as usize).and_then(Option::as_mut) else {
+            frames.by_ref().take(run).for_each(drop);
+            ctx.counters.drop_n(DropReason::UnknownPort, run as u64);
+            return;
+        };
+        let f = t.buf.push_run(frames, run, &mut t.q);
+        self.tx_sent += f.sent;
+        if f.dropped > 0 {
+            ctx.counters.drop_n(DropReason::TxQueueFull, f.dropped);
         }
     }
 

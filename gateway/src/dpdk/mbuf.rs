@@ -298,6 +298,7 @@ impl MbufBurst {
         Drain {
             ptrs: &mut self.ptrs[..end],
             next: 0,
+            shown: 0,
         }
     }
 
@@ -319,7 +320,10 @@ impl MbufBurst {
 /// Iterator of [`MbufBurst::drain`].
 pub struct Drain<'a> {
     ptrs: &'a mut [*mut rte_mbuf],
+    /// The next frame [`Iterator::next`] takes.
     next: usize,
+    /// The next frame [`Drain::next_in_place`] shows.
+    shown: usize,
 }
 
 impl Iterator for Drain<'_> {
@@ -348,16 +352,17 @@ impl<'a> Drain<'a> {
         self.next
     }
 
-    /// Frame `i`, left in place, if it has not been taken (`i >= taken()`).
+    /// The frame after the last one shown (or taken), and its index, left in place:
+    /// the frames shown but not taken yet can then be taken, in order, by
+    /// [`Iterator::next`] or [`TxBuffer::push_run`].
     #[inline]
-    pub fn get_mut(&mut self, i: usize) -> Option<&mut Mbuf> {
-        if i < self.next {
-            return None;
-        }
+    pub fn next_in_place(&mut self) -> Option<(usize, &mut Mbuf)> {
+        let i = self.shown.max(self.next);
         let p = self.ptrs.get_mut(i)?;
-        // SAFETY: an mbuf the drain still owns (not yielded); Mbuf is
+        self.shown = i + 1;
+        // SAFETY: an mbuf the drain still owns (not yielded: i >= next); Mbuf is
         // repr(transparent) over the pointer, and the borrow is exclusive.
-        Some(unsafe { &mut *(p as *mut *mut rte_mbuf as *mut Mbuf) })
+        Some((i, unsafe { &mut *(p as *mut *mut rte_mbuf as *mut Mbuf) }))
     }
 
     /// The next `n` mbufs (fewer when fewer are left), as raw pointers the caller
