@@ -86,6 +86,10 @@ impl Mbuf {
             m.data_off as usize,
             m.data_len as usize,
         );
+        // SAFETY: a pool's mbuf always has its buffer (rte_pktmbuf_init sets it).
+        // Told, the compiler drops a null test from every `Option` of these bytes
+        // (`prepend`'s on the encap path).
+        unsafe { std::hint::assert_unchecked(!addr.is_null()) };
         // SAFETY: as in `data`, and &mut self gives exclusive access; refcnt is 1 for
         // mbufs this layer hands out (no indirect/shared buffers are created).
         unsafe { std::slice::from_raw_parts_mut(addr.add(off), len) }
