@@ -375,6 +375,12 @@ impl Worker {
             return;
         };
         let f = t.buf.push_run(frames, run, &mut t.q);
+        self.count_queued(ctx, f);
+    }
+
+    /// Counts what queueing frames sent (a full buffer goes out first) or dropped.
+    #[inline(always)]
+    fn count_queued(&mut self, ctx: &Ctx, f: Flushed) {
         self.tx_sent += f.sent;
         if f.dropped > 0 {
             ctx.counters.drop_n(DropReason::TxQueueFull, f.dropped);
@@ -414,10 +420,7 @@ impl Worker {
         match self.tx.get_mut(port as usize).and_then(Option::as_mut) {
             Some(t) => {
                 let f = t.buf.push(m, &mut t.q);
-                self.tx_sent += f.sent;
-                if f.dropped > 0 {
-                    ctx.counters.drop_n(DropReason::TxQueueFull, f.dropped);
-                }
+                self.count_queued(ctx, f);
             }
             None => ctx.counters.drop(DropReason::UnknownPort),
         }
