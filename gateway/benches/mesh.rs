@@ -61,7 +61,7 @@ fn run_bursts(
         for (b, f) in bufs.iter_mut().zip(chunk) {
             b.load(f);
         }
-        ctx.learn_cache.sync(ctx.fdb.changes());
+        ctx.learn_cache.sync(ctx.fdb.changes(), ctx.snap.generation);
         warm_burst(ctx, port, bufs.iter().map(|b| b.data()));
         for (i, b) in bufs.iter_mut().enumerate() {
             cache.set_current(i);

@@ -219,7 +219,7 @@ impl Worker {
             let t0 = tsc_now();
             let snap = sh.snap.load();
             let fdb_changes = sh.fdb.changes();
-            learn_cache.sync(fdb_changes);
+            learn_cache.sync(fdb_changes, snap.generation);
             let encap_epoch = encap_cache.sync(fdb_changes, snap.generation, sh.neigh.changes());
             let ctx = Ctx {
                 snap: &snap,
@@ -249,7 +249,7 @@ impl Worker {
                 got += n;
                 let port = self.rx[qi].port();
                 burst.prefetch_all();
-                warm_burst(&ctx, port, (0..n).map(|i| burst.data(i)));
+                warm_burst(&ctx, port, burst.frames());
                 // One drain loop per kind of port, each with only its fast path
                 // inlined: one loop holding all three spilled their registers.
                 let b = &mut burst;

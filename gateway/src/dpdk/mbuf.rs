@@ -67,14 +67,12 @@ impl Mbuf {
     #[inline]
     pub fn data(&self) -> &[u8] {
         let m = self.raw();
+        let addr = m.buf_addr as *const u8;
+        // SAFETY: a pool's mbuf always has its buffer (as in `data_mut`).
+        unsafe { std::hint::assert_unchecked(!addr.is_null()) };
         // SAFETY: buf_addr + data_off .. + data_len lies inside the mbuf's buffer,
         // which we own for the lifetime of &self.
-        unsafe {
-            std::slice::from_raw_parts(
-                (m.buf_addr as *const u8).add(m.data_off as usize),
-                m.data_len as usize,
-            )
-        }
+        unsafe { std::slice::from_raw_parts(addr.add(m.data_off as usize), m.data_len as usize) }
     }
 
     /// Mutable bytes of the packet (first segment).
@@ -272,6 +270,17 @@ impl MbufBurst {
         // over the pointer, so a &*mut rte_mbuf can be viewed as &Mbuf.
         let m: &Mbuf = unsafe { &*(&self.ptrs[i] as *const *mut rte_mbuf as *const Mbuf) };
         m.data()
+    }
+
+    /// The bytes of every packet held (first segments), in order.
+    #[inline]
+    pub fn frames(&self) -> impl Iterator<Item = &[u8]> + Clone {
+        self.ptrs[..self.len].iter().map(|p| {
+            // SAFETY: each held pointer is an owned valid mbuf; Mbuf is
+            // repr(transparent) over the pointer, and the view is shared.
+            let m: &Mbuf = unsafe { &*(p as *const *mut rte_mbuf as *const Mbuf) };
+            m.data()
+        })
     }
 
     /// Mutable access to mbuf `i`. Panics if `i >= len`.

@@ -23,7 +23,7 @@ pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> 
     if src & GROUP_BIT_U64 != 0 || src == 0 {
         return Some(Decision::Drop(DropReason::InvalidSourceMac));
     }
-    learn_mac(ctx, vni, ctx.snap.vnis[vni as usize].vni, src, dest);
+    learn_mac(ctx, vni, src, dest);
     None
 }
 
@@ -31,12 +31,12 @@ pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> 
 /// (VNI `vni`) against `dest`: a check against the worker's last learn, the FDB out
 /// of line.
 #[inline(always)]
-pub(super) fn learn_mac(ctx: &Ctx, slot: u16, vni: u32, src: u64, dest: FdbDest) {
+pub(super) fn learn_mac(ctx: &Ctx, slot: u16, src: u64, dest: FdbDest) {
     let dest_key = match dest {
         FdbDest::Access { port, vlan } => (1 << 48) | (port as u64) << 16 | vlan as u64,
         FdbDest::Vtep(ip) => (2 << 48) | u32::from(ip) as u64,
     };
-    if !ctx.learn_cache.seen(vni, src, dest_key, ctx.now) {
+    if !ctx.learn_cache.seen(slot, src, dest_key, ctx.now) {
         learn_in_fdb(ctx, slot, MacAddr::from_u64(src), dest);
     }
 }

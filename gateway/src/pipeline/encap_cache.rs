@@ -68,13 +68,6 @@ impl EncapAction<'_> {
     pub fn header(self) -> [u8; ENCAP_LEN] {
         self.0.header.get()
     }
-
-    /// The VNI in the outer headers.
-    #[inline(always)]
-    pub fn vni(self) -> u32 {
-        let h = self.0.header.get();
-        u32::from_be_bytes([h[46], h[47], h[48], h[49]]) >> 8
-    }
 }
 
 /// One worker's encap actions.

@@ -144,17 +144,34 @@ fn encap<const FDB_CACHED: bool, B: PacketBuf>(
     rx_port: u16,
     buf: &mut B,
 ) -> Option<u16> {
+    let h = buf.data().first_chunk::<{ vlan::TAGGED_HEADER_LEN }>()?;
+    match u16::from_be_bytes([h[12], h[13]]) {
+        ethertype::VLAN => encap_frame::<FDB_CACHED, true, B>(ctx, map, rx_port, buf),
+        ethertype::QINQ => None,
+        _ => encap_frame::<FDB_CACHED, false, B>(ctx, map, rx_port, buf),
+    }
+}
+
+/// [`encap`] of a frame with one VLAN tag (`TAGGED`) or none: one copy of the path
+/// each, with the tag's length a constant (a variable, it and the tests on it were
+/// live through the whole path).
+#[inline(always)]
+fn encap_frame<const FDB_CACHED: bool, const TAGGED: bool, B: PacketBuf>(
+    ctx: &Ctx,
+    map: &[u16; 4096],
+    rx_port: u16,
+    buf: &mut B,
+) -> Option<u16> {
     let f = buf.data();
     let h = f.first_chunk::<{ vlan::TAGGED_HEADER_LEN }>()?;
-    let outer_type = u16::from_be_bytes([h[12], h[13]]);
-    let (vid, tag_len, etype) = match outer_type {
-        ethertype::VLAN => (
+    let (vid, tag_len, etype) = if TAGGED {
+        (
             u16::from_be_bytes([h[14], h[15]]) & vlan::VID_MAX,
             vlan::HEADER_LEN,
             u16::from_be_bytes([h[16], h[17]]),
-        ),
-        ethertype::QINQ => return None,
-        t => (0, 0, t),
+        )
+    } else {
+        (0, 0, u16::from_be_bytes([h[12], h[13]]))
     };
     let slot = map[vid as usize].checked_sub(1)?;
     let (src, dst) = bridged_macs(h.first_chunk::<HEADER_LEN>()?)?;
@@ -178,7 +195,7 @@ fn encap<const FDB_CACHED: bool, B: PacketBuf>(
     // Decided: from here on the frame changes. The tag's 4 bytes are part of the
     // outer headers' room; the MACs move over the tag.
     let data = buf.prepend(ENCAP_LEN - tag_len)?;
-    if tag_len != 0 {
+    if TAGGED {
         move_macs_over_tag(data);
     }
     let (outer, inner) = data.split_at_mut(ENCAP_LEN);
@@ -186,7 +203,6 @@ fn encap<const FDB_CACHED: bool, B: PacketBuf>(
     learn_mac(
         ctx,
         slot,
-        action.vni(),
         src,
         FdbDest::Access {
             port: rx_port,
@@ -304,7 +320,7 @@ fn decap<const FDB_CACHED: bool, B: PacketBuf>(
         buf.adj(ENCAP_LEN - vlan::HEADER_LEN);
         let _ = vlan::push_vlan_tag_in_place(buf.data_mut(), vlan);
     }
-    learn_mac(ctx, slot, v.vni, src, FdbDest::Vtep(from));
+    learn_mac(ctx, slot, src, FdbDest::Vtep(from));
     // One load of the counters' address for both (each `ctx.counters` is a load:
     // the compiler cannot tell that the first increment leaves `ctx` as it was).
     let counters = ctx.counters;

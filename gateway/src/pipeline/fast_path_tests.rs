@@ -325,7 +325,10 @@ proptest! {
         kind in 0u8..3,
         src in mac_pool(),
         dst in mac_pool(),
-        vid in prop::sample::select(vec![0u16, 100, 200, 300]),
+        // 2148 is not mapped, but its low 11 bits are VLAN 100's.
+        vid in prop::sample::select(vec![0u16, 100, 200, 300, 2148]),
+        // Priority and drop-eligible bits of the tag: not part of the VLAN.
+        pcp_dei in prop::sample::select(vec![0u16, 0xa000, 0x1000]),
         from in prop::sample::select(vec![NODE1, NODE2, [172, 30, 0, 99]]),
         vni in prop::sample::select(vec![4096u32, 5000, 7]),
         arp in any::<bool>(),
@@ -344,7 +347,7 @@ proptest! {
         let (mut f, port) = match kind {
             0 => (f, ACC),
             1 => {
-                let mut t = tagged(&f, vid);
+                let mut t = tagged(&f, vid | pcp_dei);
                 t[12..14].copy_from_slice(&tpid);
                 (t, ACC)
             }

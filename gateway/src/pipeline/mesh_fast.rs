@@ -252,7 +252,7 @@ pub(super) fn to_client<B: PacketBuf>(
         eth[0..6].copy_from_slice(&next_hop.0);
         eth[6..12].copy_from_slice(&ext.mac.0);
     }
-    learn_mac(ctx, slot, v.vni, src, FdbDest::Vtep(from));
+    learn_mac(ctx, slot, src, FdbDest::Vtep(from));
     m.backends.packet(hit.backend_id(), false, p.total);
     ctx.counters.event(Event::Decapsulated);
     ctx.counters.event(Event::MeshToClient);

@@ -166,7 +166,7 @@ impl Mesh {
     /// What the worker does with a burst of one frame: warm the tables, then decide.
     pub(super) fn ingress(&self, port: u16, frame: &[u8]) -> (Decision, VecBuf) {
         let mut b = VecBuf::new(frame);
-        self.cache.sync(self.fdb.changes());
+        self.cache.sync(self.fdb.changes(), self.snap.generation);
         warm_burst(&self.ctx(), port, std::iter::once(frame));
         let d = ingress(&self.ctx(), port, &mut b);
         (d, b)

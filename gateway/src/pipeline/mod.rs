@@ -148,14 +148,17 @@ const LEARN_CACHE_SLOTS: usize = 64;
 /// [`LearnCache::sync`] with the FDB's change count ([`Fdb::changes`]: flushes,
 /// ageing, moves, removals) once per poll round, and the cache forgets everything
 /// when that moved, so a host is learned again right after a flush instead of up to
-/// a second later.
+/// a second later. Learns are keyed by VNI slot (what the fast path has at hand; the
+/// VNI itself is in the encap action's line, which the check then waited for), so
+/// the snapshot's generation is passed too: a new configuration may give a slot to
+/// another VNI.
 ///
 /// The last learn checked is also kept apart and checked first: a run of frames from
 /// one host (a server's stream) then skips the table's hash.
 pub struct LearnCache {
     last: LearnSlot,
     slots: [LearnSlot; LEARN_CACHE_SLOTS],
-    fdb_changes: Cell<u64>,
+    counts: Cell<[u64; 2]>,
 }
 
 /// One remembered learn, a `Cell` per word (a check loads only what it compares).
@@ -163,21 +166,21 @@ pub struct LearnCache {
 struct LearnSlot {
     mac: Cell<u64>,
     dest: Cell<u64>,
-    /// VNI (high 32 bits) and second.
-    vni_now: Cell<u64>,
+    /// VNI slot (high 32 bits) and second.
+    slot_now: Cell<u64>,
 }
 
 impl LearnSlot {
     #[inline(always)]
-    fn holds(&self, mac: u64, dest: u64, vni_now: u64) -> bool {
-        self.mac.get() == mac && self.dest.get() == dest && self.vni_now.get() == vni_now
+    fn holds(&self, mac: u64, dest: u64, slot_now: u64) -> bool {
+        self.mac.get() == mac && self.dest.get() == dest && self.slot_now.get() == slot_now
     }
 
     #[inline(always)]
-    fn set(&self, mac: u64, dest: u64, vni_now: u64) {
+    fn set(&self, mac: u64, dest: u64, slot_now: u64) {
         self.mac.set(mac);
         self.dest.set(dest);
-        self.vni_now.set(vni_now);
+        self.slot_now.set(slot_now);
     }
 }
 
@@ -186,47 +189,51 @@ impl Default for LearnCache {
         LearnCache {
             last: LearnSlot::default(),
             slots: std::array::from_fn(|_| LearnSlot::default()),
-            fdb_changes: Cell::new(0),
+            counts: Cell::new([0; 2]),
         }
     }
 }
 
 impl LearnCache {
     /// Forgets every remembered learn if the FDB changed (`fdb_changes`, its
-    /// [`Fdb::changes`]) since the last call: an entry remembered here may be gone.
+    /// [`Fdb::changes`]) since the last call, an entry remembered here may be gone,
+    /// or the configuration did (`generation`, the snapshot's): a slot may be
+    /// another VNI's now.
     #[inline]
-    pub fn sync(&self, fdb_changes: u64) {
-        if self.fdb_changes.get() != fdb_changes {
-            self.fdb_changes.set(fdb_changes);
+    pub fn sync(&self, fdb_changes: u64, generation: u64) {
+        let now = [fdb_changes, generation];
+        if self.counts.get() != now {
+            self.counts.set(now);
             for s in std::iter::once(&self.last).chain(&self.slots) {
                 s.set(0, 0, 0);
             }
         }
     }
 
-    /// True if this exact learn was done already in second `now`; records it if not.
+    /// True if this exact learn (in VNI slot `slot`) was done already in second
+    /// `now`; records it if not.
     #[inline]
-    pub fn seen(&self, vni: u32, mac: u64, dest: u64, now: u32) -> bool {
-        let vni_now = (vni as u64) << 32 | now as u64;
-        if self.last.holds(mac, dest, vni_now) {
+    pub fn seen(&self, slot: u16, mac: u64, dest: u64, now: u32) -> bool {
+        let slot_now = (slot as u64) << 32 | now as u64;
+        if self.last.holds(mac, dest, slot_now) {
             return true;
         }
-        self.seen_in_table(mac, dest, vni_now)
+        self.seen_in_table(mac, dest, slot_now)
     }
 
     /// [`LearnCache::seen`] past the last learn: the table, and the learn becomes
     /// the last one.
     #[inline(always)]
-    fn seen_in_table(&self, mac: u64, dest: u64, vni_now: u64) -> bool {
+    fn seen_in_table(&self, mac: u64, dest: u64, slot_now: u64) -> bool {
         // The MAC's last byte (then the one before) tells hosts apart: locally
         // administered MACs, Docker's and most vendors' count up there.
-        let i = (mac ^ mac >> 6 ^ vni_now >> 32) as usize % LEARN_CACHE_SLOTS;
+        let i = (mac ^ mac >> 6 ^ slot_now >> 32) as usize % LEARN_CACHE_SLOTS;
         let slot = &self.slots[i];
-        self.last.set(mac, dest, vni_now);
-        if slot.holds(mac, dest, vni_now) {
+        self.last.set(mac, dest, slot_now);
+        if slot.holds(mac, dest, slot_now) {
             return true;
         }
-        slot.set(mac, dest, vni_now);
+        slot.set(mac, dest, slot_now);
         false
     }
 }

@@ -124,7 +124,7 @@ impl Lab {
     /// What the worker does with a burst of one frame: warm the tables, then decide.
     fn ingress(&self, port: u16, frame: &[u8]) -> (Decision, VecBuf) {
         let mut b = VecBuf::new(frame);
-        self.cache.sync(self.fdb.changes());
+        self.cache.sync(self.fdb.changes(), self.snap.generation);
         warm_burst(&self.ctx(), port, std::iter::once(frame));
         let d = ingress(&self.ctx(), port, &mut b);
         (d, b)
@@ -663,25 +663,28 @@ fn the_learn_cache_remembers_interleaved_sources_within_a_second() {
     let c = LearnCache::default();
     let macs: Vec<u64> = (0..8u64).map(|i| 0x0242_0aff_0000 + i * 0x1_0001).collect();
     for &m in &macs {
-        assert!(!c.seen(4096, m, 7, 10), "first learn of {m:x}");
+        assert!(!c.seen(3, m, 7, 10), "first learn of {m:x}");
     }
     // Interleaved again in the same second: remembered, unless two of them share a
     // slot (then the later one evicted the earlier, which is learned again).
-    let hits = macs.iter().filter(|&&m| c.seen(4096, m, 7, 10)).count();
+    let hits = macs.iter().filter(|&&m| c.seen(3, m, 7, 10)).count();
     assert!(hits >= 6, "only {hits} of 8 remembered");
-    // Another destination, VNI or second is a new learn.
-    assert!(!c.seen(4096, macs[0], 8, 10));
-    assert!(!c.seen(4097, macs[1], 7, 10));
-    assert!(!c.seen(4096, macs[2], 7, 11));
+    // Another destination, VNI slot or second is a new learn.
+    assert!(!c.seen(3, macs[0], 8, 10));
+    assert!(!c.seen(4, macs[1], 7, 10));
+    assert!(!c.seen(3, macs[2], 7, 11));
     // A run from one host (its learn kept as the last one) is remembered, until the
-    // FDB changes.
-    assert!(c.seen(4096, macs[2], 7, 11));
-    c.sync(1);
+    // FDB changes, or the configuration (a slot may be another VNI's then).
+    assert!(c.seen(3, macs[2], 7, 11));
+    c.sync(1, 0);
+    assert!(!c.seen(3, macs[2], 7, 11), "forgotten when the FDB changed");
+    assert!(c.seen(3, macs[2], 7, 11));
+    c.sync(1, 1);
     assert!(
-        !c.seen(4096, macs[2], 7, 11),
-        "forgotten when the FDB changed"
+        !c.seen(3, macs[2], 7, 11),
+        "forgotten when the configuration changed"
     );
-    assert!(c.seen(4096, macs[2], 7, 11));
+    assert!(c.seen(3, macs[2], 7, 11));
 }
 
 /// What the worker does with a forwarding decision for `b`: the egress to a VTEP or
