@@ -180,6 +180,9 @@ fn encap_frame<const FDB_CACHED: bool, const TAGGED: bool, B: PacketBuf>(
     if ip_len > ul.mtu as usize {
         return None;
     }
+    // An untagged frame is the inner frame already: its hash is read before the
+    // prepend, off the path from the new data pointer to the outer headers.
+    let early_hash = if TAGGED { 0 } else { inner_flow_hash(f) };
     // An action was made by the lookups below, in this epoch: what they checked
     // still holds, but for the ethertype, which is the frame's own.
     let key = EncapCache::key(slot, dst);
@@ -199,7 +202,12 @@ fn encap_frame<const FDB_CACHED: bool, const TAGGED: bool, B: PacketBuf>(
         move_macs_over_tag(data);
     }
     let (outer, inner) = data.split_at_mut(ENCAP_LEN);
-    write_outer_from(outer, action, ip_len as u16, inner_flow_hash(inner));
+    let hash = if TAGGED {
+        inner_flow_hash(inner)
+    } else {
+        early_hash
+    };
+    write_outer_from(outer, action, ip_len as u16, hash);
     learn_mac(
         ctx,
         slot,
