@@ -28,8 +28,7 @@ pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> 
 }
 
 /// Learns unicast source `src` (as [`src_mac_u64`] reads it) in VNI slot `slot`
-/// (VNI `vni`) against `dest`: a check against the worker's last learn, the FDB out
-/// of line.
+/// against `dest`: a check against the worker's learn cache, the FDB out of line.
 #[inline(always)]
 pub(super) fn learn_mac(ctx: &Ctx, slot: u16, src: u64, dest: FdbDest) {
     let dest_key = match dest {
