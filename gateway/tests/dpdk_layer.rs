@@ -210,7 +210,7 @@ fn mbuf_operations(pool: &Mempool) {
     assert!(b.is_full());
     let extra = Mbuf::alloc(pool).unwrap();
     assert!(b.push(extra).is_err(), "a full burst gives the mbuf back");
-    assert_eq!(b.data(2), &udp_frame(0, 64)[..]);
+    assert_eq!(b.frames().nth(2), Some(&udp_frame(0, 64)[..]));
     let drained: Vec<Mbuf> = b.drain().take(5).collect();
     assert_eq!(drained.len(), 5);
     assert!(b.is_empty());

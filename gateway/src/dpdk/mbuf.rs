@@ -262,16 +262,6 @@ impl MbufBurst {
         Some(unsafe { Mbuf::from_raw(self.ptrs[self.len]) })
     }
 
-    /// Bytes of packet `i` (first segment). Panics if `i >= len`, like slice indexing.
-    #[inline]
-    pub fn data(&self, i: usize) -> &[u8] {
-        assert!(i < self.len);
-        // SAFETY: ptrs[i] is an owned valid mbuf (i < len); Mbuf is repr(transparent)
-        // over the pointer, so a &*mut rte_mbuf can be viewed as &Mbuf.
-        let m: &Mbuf = unsafe { &*(&self.ptrs[i] as *const *mut rte_mbuf as *const Mbuf) };
-        m.data()
-    }
-
     /// The bytes of every packet held (first segments), in order.
     #[inline]
     pub fn frames(&self) -> impl Iterator<Item = &[u8]> + Clone {
@@ -281,14 +271,6 @@ impl MbufBurst {
             let m: &Mbuf = unsafe { &*(p as *const *mut rte_mbuf as *const Mbuf) };
             m.data()
         })
-    }
-
-    /// Mutable access to mbuf `i`. Panics if `i >= len`.
-    #[inline]
-    pub fn get_mut(&mut self, i: usize) -> &mut Mbuf {
-        assert!(i < self.len);
-        // SAFETY: as in `data`, with exclusive access through &mut self.
-        unsafe { &mut *(&mut self.ptrs[i] as *mut *mut rte_mbuf as *mut Mbuf) }
     }
 
     /// Hints the CPU to load every packet's first cache line (the headers).
