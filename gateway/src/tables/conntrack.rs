@@ -18,9 +18,10 @@
 //! * **Entries**: `capacity` connections, one 64-byte line each (`repr(align(64))`):
 //!   - `meta`: a 32-bit sequence (odd while the entry is being written) and a
 //!     `LIVE` bit. The sequence value after an insert is the entry's *generation*.
-//!   - `state`: the generation (bits 32-63), a `DYING` claim bit (bit 8), one
-//!     auxiliary bit of the TCP machine (bit 4: which side sent the FIN, see below)
-//!     and the [`CtState`] (bits 0-3). Changed by compare-and-swap.
+//!   - `state`: the generation (bits 32-63), a `DYING` claim bit (bit 8), the
+//!     `ASSURED` bit (bit 5, see below), one auxiliary bit of the TCP machine (bit
+//!     4: which side sent the FIN) and the [`CtState`] (bits 0-3). Changed by
+//!     compare-and-swap.
 //!   - five words of the packed [`Conn`] (addresses, ports, service, backend,
 //!     protocol, owner worker);
 //!   - `last_seen`: one `u32` second per direction.
@@ -140,6 +141,22 @@
 //! Non-TCP flows start in `UdpNew` and become `UdpReplied` on the first packet in
 //! the reply direction; their flags are ignored.
 //!
+//! # Assured connections
+//!
+//! As in Linux conntrack, a connection is *assured* once the backend has answered:
+//! the client's ACK that completes a handshake the backend answered (`SynRecv` ->
+//! `Established`), any reply to a connection picked up mid-stream, the first reply
+//! of a UDP flow. Until then it is *unassured*: anyone can create one with a
+//! spoofed source (a SYN, or a mid-stream segment that the pipeline picks up), so
+//! an unassured connection
+//! - lives at most the SYN timeout whatever its state ([`Timeouts::of_entry`]);
+//! - is evicted, oldest first, when a new connection needs its room;
+//! - gives up its reply key (in SNAT mode, its source port towards that backend)
+//!   to a new connection that needs it, once idle for a second.
+//!
+//! Assured established, closing and replied-UDP connections are never evicted by
+//! new ones. A reused 5-tuple (`SynSent` again) starts unassured.
+//!
 //! # Timeouts
 //!
 //! An entry expires when no packet was seen in either direction for its state's
@@ -161,13 +178,18 @@
 //! When one is missing it evicts from the *window* (the connections whose keys sit
 //! in the new keys' buckets), one victim per missing thing, then retries (at most
 //! three evictions): first an entry already expired by the table's default
-//! timeouts, else the half-open one (`SynSent`, `SynRecv`, `UdpNew`) seen least
-//! recently, else a finished one (`TimeWait`, `Closed`) seen least recently.
-//! Established, closing and replied-UDP entries are never evicted: if nothing
-//! else can go, the insert fails with [`CtInsertError::Full`] and is counted as
-//! refused. A SYN flood therefore recycles its own half-open entries and cannot
-//! push out established connections. Per-service timeout overrides are not known
-//! on this path: under pressure, "expired" means expired by the table defaults.
+//! timeouts, else the unassured one (half-open: `SynSent`, `SynRecv`, `UdpNew`, or
+//! picked up and never answered) seen least recently, else a finished one
+//! (`TimeWait`, `Closed`) seen least recently. Assured established, closing and
+//! replied-UDP entries are never evicted: if nothing else can go, the insert fails
+//! with [`CtInsertError::Full`] and is counted as refused. A SYN or spoofed-ACK
+//! flood therefore recycles its own unassured entries and cannot push out
+//! established connections. Per-service timeout overrides are not known on this
+//! path: under pressure, "expired" means expired by the table defaults.
+//!
+//! When the reply key of a new connection belongs to an unassured connection idle
+//! for a second or more (a stranger's flow holding the SNAT port the new one
+//! drew), that connection is removed and the insert retried (same bound of three).
 //!
 //! # Releasing connections
 //!
@@ -179,9 +201,10 @@
 //!
 //! # Counters
 //!
-//! Events are per connection, not per packet: created, expired, evicted, refused,
-//! removed (by `remove`/`flush`), insert races ([`CtInsertError::Exists`]) and key
-//! conflicts, plus a gauge per state. Each is a Relaxed `fetch_add` on one of 16
+//! Events are per connection, not per packet: created, expired, evicted (and of
+//! those, early-evicted: unassured), refused, removed (by `remove`/`flush`), insert
+//! races ([`CtInsertError::Exists`]) and key conflicts, plus a gauge per state and
+//! one of assured connections. Each is a Relaxed `fetch_add` on one of 16
 //! counter stripes (128 bytes each) chosen by entry index (or bucket, for refusals),
 //! so workers spread over lines; [`Conntrack::stats`] sums them. Nothing is counted
 //! per packet.
@@ -231,10 +254,13 @@ const _: () = assert!(OCC_SHIFT as usize + SLOTS <= 64);
 // Entry meta word: sequence (bits 0-31) | LIVE.
 const LIVE: u64 = 1 << 32;
 
-// Entry state word: generation (bits 32-63) | DYING | AUX | state.
+// Entry state word: generation (bits 32-63) | DYING | ASSURED | AUX | state.
 const ST_STATE: u64 = 0xf;
 const ST_AUX: u64 = 1 << 4;
+const ST_ASSURED: u64 = 1 << 5;
 const ST_DYING: u64 = 1 << 8;
+/// The state word bits of an assured established connection (the steady state).
+const ST_ESTABLISHED_ASSURED: u64 = CtState::Established as u64 | ST_ASSURED;
 
 // Conn word 4: proto << 24 | HAS_SNAT | owner.
 const W4_HAS_SNAT: u64 = 1 << 16;
@@ -249,7 +275,11 @@ const C_REFUSED: usize = 3;
 const C_REMOVED: usize = 4;
 const C_EXISTS: usize = 5;
 const C_CONFLICT: usize = 6;
-const N_EVENTS: usize = 7;
+const C_EARLY_EVICTED: usize = 7;
+const N_EVENTS: usize = 8;
+/// Most seconds an unassured connection may have been idle and still keep its reply
+/// key from a new connection that needs it (see [`Conntrack::insert`]).
+const TAKEOVER_IDLE: u32 = 1;
 const STRIPES: usize = 16;
 const FREE_STRIPES: usize = 16;
 /// Keys whose memory accesses [`Conntrack::lookup_burst`] overlaps.
@@ -354,23 +384,43 @@ pub enum Dir {
     Reply = 1,
 }
 
-/// True when no packet with TCP `flags` changes state `st` (whatever its direction
-/// and auxiliary bit): the packets of an established TCP connection without SYN,
-/// FIN or RST, and of a replied UDP flow. Nearly every packet; `observe` skips
-/// [`step`] for them.
+/// True when no packet with TCP `flags` changes the state word `s` (whatever its
+/// direction and auxiliary bit): the packets of an assured established TCP
+/// connection without SYN, FIN or RST, and of a replied UDP flow. Nearly every
+/// packet; `observe` skips [`step`] for them.
 #[inline(always)]
-fn steady(st: CtState, flags: u8) -> bool {
-    match st {
-        CtState::Established => flags & (tcp::SYN | tcp::FIN | tcp::RST) == 0,
-        CtState::UdpReplied => true,
-        _ => false,
+fn steady(s: u64, flags: u8) -> bool {
+    if s & (ST_STATE | ST_ASSURED) == ST_ESTABLISHED_ASSURED {
+        return flags & (tcp::SYN | tcp::FIN | tcp::RST) == 0;
     }
+    s & ST_STATE == CtState::UdpReplied as u64
 }
 
-/// The next (state, auxiliary bit) of a connection after a packet in `dir` with
-/// TCP `flags` (the table in the module docs).
+/// The next (state, auxiliary bit, assured bit) of a connection after a packet in
+/// `dir` with TCP `flags` (the tables in the module docs).
 #[inline]
-fn step(st: CtState, aux: bool, dir: Dir, flags: u8) -> (CtState, bool) {
+fn step(st: CtState, aux: bool, assured: bool, dir: Dir, flags: u8) -> (CtState, bool, bool) {
+    use CtState::*;
+    let (next, aux) = transition(st, aux, dir, flags);
+    let reply = dir == Dir::Reply;
+    let assured = match next {
+        // A new connection on a reused 5-tuple starts over; a finished one keeps
+        // what it was (it is evictable either way).
+        SynSent => false,
+        TimeWait | Closed => assured,
+        SynRecv => assured,
+        // The backend answered: its SYN-ACK, then the client's ACK completing the
+        // handshake, or any reply to a connection picked up mid-stream.
+        Established | FinWait | Closing => assured || reply || st == SynRecv,
+        UdpReplied => assured || st == UdpNew,
+        UdpNew => assured,
+    };
+    (next, aux, assured)
+}
+
+/// The next (state, auxiliary bit) of the TCP and UDP machines.
+#[inline]
+fn transition(st: CtState, aux: bool, dir: Dir, flags: u8) -> (CtState, bool) {
     use CtState::*;
     let reply = dir == Dir::Reply;
     let syn = flags & tcp::SYN != 0;
@@ -620,7 +670,23 @@ impl Default for Timeouts {
 }
 
 impl Timeouts {
-    /// The timeout of `state`.
+    /// The timeout of a connection in `state`, `assured` or not: an unassured TCP
+    /// connection (picked up mid-stream, the backend has not answered) lives at most
+    /// the SYN timeout even when established or closing, so a stranger's packets
+    /// cannot keep entries for long. (Half-open and unreplied UDP have short
+    /// timeouts of their own.)
+    #[inline]
+    pub fn of_entry(&self, state: CtState, assured: bool) -> u32 {
+        let t = self.of(state);
+        match state {
+            CtState::Established | CtState::FinWait | CtState::Closing if !assured => {
+                t.min(self.syn)
+            }
+            _ => t,
+        }
+    }
+
+    /// The timeout of `state` (assured; see [`Timeouts::of_entry`]).
     #[inline]
     pub fn of(&self, state: CtState) -> u32 {
         match state {
@@ -649,6 +715,8 @@ pub struct CtHit {
     pub dir: Dir,
     /// Its state when looked up.
     pub state: CtState,
+    /// Whether it was assured when looked up (the backend has answered).
+    pub assured: bool,
     /// The connection's words (see `Conn::pack`).
     words: [u64; 5],
 }
@@ -796,6 +864,8 @@ pub struct CtEntry {
     pub conn: Conn,
     /// Its state.
     pub state: CtState,
+    /// The backend has answered (see "Assured connections" in the module docs).
+    pub assured: bool,
     /// Last second a packet was seen, per direction ([`Dir`] as index).
     pub last_seen: [u32; 2],
     /// Seconds since the later of the two at the listing's `now`.
@@ -819,8 +889,13 @@ pub struct CtStats {
     pub exists: u64,
     /// Inserts refused because a key belonged to another connection.
     pub conflicts: u64,
+    /// Of `evicted`, the unassured connections (half-open, or picked up mid-stream
+    /// and never answered) evicted for a new one, or whose reply key a new one took.
+    pub early_evicted: u64,
     /// Connections per state, indexed by [`CtState::index`].
     pub states: [u64; CtState::COUNT],
+    /// Assured connections (the backend has answered), all states.
+    pub assured: u64,
 }
 
 impl CtStats {
@@ -832,6 +907,11 @@ impl CtStats {
     /// Connections in all states.
     pub fn entries(&self) -> u64 {
         self.states.iter().sum()
+    }
+
+    /// Connections the backend has not answered yet.
+    pub fn unassured(&self) -> u64 {
+        self.entries().saturating_sub(self.assured)
     }
 }
 
@@ -864,6 +944,7 @@ struct FreeHead(AtomicU64);
 struct CounterBlock {
     events: [AtomicU64; N_EVENTS],
     states: [AtomicI64; CtState::COUNT],
+    assured: AtomicI64,
 }
 
 impl Bucket {
@@ -951,7 +1032,9 @@ pub type ReleaseHook = Box<dyn Fn(&Conn) + Send + Sync>;
 enum Attempt {
     Done(CtHit),
     Exists(CtHit),
-    Conflict,
+    /// A key is another connection's: the connection holding the reply key, when it
+    /// is that one.
+    Conflict(Option<CtHit>),
     /// Which thing is missing: a slot for the original key, one for the reply key,
     /// or a free entry.
     NoRoom(Need),
@@ -1102,6 +1185,13 @@ impl Conntrack {
         self.counters[stripe % STRIPES].states[state.index()].fetch_add(delta, Relaxed);
     }
 
+    #[inline]
+    fn assured_gauge(&self, stripe: usize, delta: i64) {
+        self.counters[stripe % STRIPES]
+            .assured
+            .fetch_add(delta, Relaxed);
+    }
+
     /// Seqlock read of a live entry; `None` if it is free.
     #[inline]
     fn read_entry(&self, idx: usize) -> Option<Snap> {
@@ -1158,6 +1248,7 @@ impl Conntrack {
             gen: snap.gen(),
             dir: if reply { Dir::Reply } else { Dir::Original },
             state: CtState::from_word(snap.state),
+            assured: snap.state & ST_ASSURED != 0,
             words: snap.w,
         })
     }
@@ -1353,11 +1444,15 @@ impl Conntrack {
                 // Being removed, or removed and not reused yet: gone for the caller.
                 return None;
             }
-            if steady(st, tcp_flags) {
+            if steady(s, tcp_flags) {
                 return Some(st);
             }
-            let (nst, aux) = step(st, s & ST_AUX != 0, hit.dir, tcp_flags);
-            let n = (s & !(ST_STATE | ST_AUX)) | nst as u64 | if aux { ST_AUX } else { 0 };
+            let was_assured = s & ST_ASSURED != 0;
+            let (nst, aux, assured) = step(st, s & ST_AUX != 0, was_assured, hit.dir, tcp_flags);
+            let n = (s & !(ST_STATE | ST_AUX | ST_ASSURED))
+                | nst as u64
+                | if aux { ST_AUX } else { 0 }
+                | if assured { ST_ASSURED } else { 0 };
             if n == s {
                 return Some(st);
             }
@@ -1366,6 +1461,9 @@ impl Conntrack {
                     if nst != st {
                         self.gauge(hit.idx as usize, nst, 1);
                         self.gauge(hit.idx as usize, st, -1);
+                    }
+                    if assured != was_assured {
+                        self.assured_gauge(hit.idx as usize, if assured { 1 } else { -1 });
                     }
                     return Some(nst);
                 }
@@ -1418,9 +1516,14 @@ impl Conntrack {
                     self.count(pf.b1, C_EXISTS, 1);
                     return Err(CtInsertError::Exists(hit));
                 }
-                Attempt::Conflict => {
-                    self.count(pf.b1, C_CONFLICT, 1);
-                    return Err(CtInsertError::KeyConflict);
+                Attempt::Conflict(holder) => {
+                    let taken = evictions < MAX_EVICTIONS
+                        && holder.is_some_and(|h| self.take_over(&h, now));
+                    if !taken {
+                        self.count(pf.b1, C_CONFLICT, 1);
+                        return Err(CtInsertError::KeyConflict);
+                    }
+                    evictions += 1;
                 }
                 Attempt::NoRoom(need) => {
                     let evicted = evictions < MAX_EVICTIONS && self.evict_one(&pf, &pr, need, now);
@@ -1484,11 +1587,11 @@ impl Conntrack {
             return if hit.dir == Dir::Original {
                 Attempt::Exists(hit)
             } else {
-                Attempt::Conflict
+                Attempt::Conflict(None)
             };
         }
-        if self.find_locked(rk, pr).is_some() {
-            return Attempt::Conflict;
+        if let Some(holder) = self.find_locked(rk, pr) {
+            return Attempt::Conflict(Some(holder));
         }
         let Some(sf) = self.choose_slot(pf, None) else {
             return Attempt::NoRoom(Need::FwdSlot);
@@ -1520,6 +1623,7 @@ impl Conntrack {
             gen,
             dir: Dir::Original,
             state,
+            assured: false,
             words: *w,
         })
     }
@@ -1574,15 +1678,18 @@ impl Conntrack {
         }
     }
 
-    /// Eviction rank of an entry at `now` (lower goes first), or `None` if it may not
-    /// be evicted: 0 expired by the default timeouts, 1 half-open, 2 finished.
-    fn rank(&self, state: CtState, last: u32, now: u32) -> Option<u8> {
-        if elapsed(now, last) >= self.timeouts.of(state) {
+    /// Eviction rank of an entry with state word `st` at `now` (lower goes first),
+    /// or `None` if it may not be evicted: 0 expired by the default timeouts, 1
+    /// unassured (half-open, or picked up and never answered), 2 finished.
+    fn rank(&self, st: u64, last: u32, now: u32) -> Option<u8> {
+        let state = CtState::from_word(st);
+        let assured = st & ST_ASSURED != 0;
+        if elapsed(now, last) >= self.timeouts.of_entry(state, assured) {
             Some(0)
-        } else if state.is_half_open() {
-            Some(1)
         } else if state.is_finished() {
             Some(2)
+        } else if !assured {
+            Some(1)
         } else {
             None
         }
@@ -1621,7 +1728,7 @@ impl Conntrack {
                     continue;
                 }
                 let last = latest(e.last_seen[0].load(Relaxed), e.last_seen[1].load(Relaxed));
-                let Some(r) = self.rank(CtState::from_word(st), last, now) else {
+                let Some(r) = self.rank(st, last, now) else {
                     continue;
                 };
                 let age = elapsed(now, last);
@@ -1643,10 +1750,13 @@ impl Conntrack {
         }
         // Re-check with a fresh last_seen (a packet may just have arrived).
         let last = latest(e.last_seen[0].load(Relaxed), e.last_seen[1].load(Relaxed));
-        match self.rank(CtState::from_word(st), last, now) {
+        match self.rank(st, last, now) {
             Some(r) => {
                 self.remove_claimed(idx, st);
                 self.count(idx as usize, if r == 0 { C_EXPIRED } else { C_EVICTED }, 1);
+                if r == 1 {
+                    self.count(idx as usize, C_EARLY_EVICTED, 1);
+                }
                 true
             }
             None => {
@@ -1654,6 +1764,42 @@ impl Conntrack {
                 true
             }
         }
+    }
+
+    /// Removes `holder`, the connection holding the reply key a new connection needs
+    /// (in SNAT mode: its source port towards that backend), when it is unassured,
+    /// not finished, and idle for at least [`TAKEOVER_IDLE`] seconds, so that
+    /// strangers' packets cannot pin SNAT ports. True when the insert should try
+    /// again (the holder is gone, whoever removed it).
+    fn take_over(&self, holder: &CtHit, now: u32) -> bool {
+        let Some(e) = self.entries.get(holder.idx as usize) else {
+            return false;
+        };
+        let idle = |e: &Entry| {
+            elapsed(
+                now,
+                latest(e.last_seen[0].load(Relaxed), e.last_seen[1].load(Relaxed)),
+            )
+        };
+        let evictable = |st: u64| {
+            st & ST_ASSURED == 0
+                && !CtState::from_word(st).is_finished()
+                && idle(e) >= TAKEOVER_IDLE
+        };
+        if !evictable(e.state.load(Acquire)) {
+            return false;
+        }
+        let Some(st) = self.claim(holder.idx, holder.gen) else {
+            return true;
+        };
+        if !evictable(st) {
+            e.state.store(st, Release);
+            return false;
+        }
+        self.remove_claimed(holder.idx, st);
+        self.count(holder.idx as usize, C_EVICTED, 1);
+        self.count(holder.idx as usize, C_EARLY_EVICTED, 1);
+        true
     }
 
     /// Claims a live entry of generation `gen` for removal; the claimed state word.
@@ -1692,6 +1838,9 @@ impl Conntrack {
         fence(Release);
         let conn = Conn::unpack(&w);
         self.gauge(idx as usize, CtState::from_word(st), -1);
+        if st & ST_ASSURED != 0 {
+            self.assured_gauge(idx as usize, -1);
+        }
         self.push_free(conn.owner as usize, idx);
         if let Some(release) = &self.release {
             release(&conn);
@@ -1753,13 +1902,14 @@ impl Conntrack {
     ) -> usize {
         let mut removed = 0;
         let mut cache: Option<(u32, Timeouts)> = None;
-        let mut timeout = |service: u32, state: CtState| -> u32 {
+        let mut timeout = |service: u32, st: u64| -> u32 {
+            let (state, assured) = (CtState::from_word(st), st & ST_ASSURED != 0);
             match cache {
-                Some((s, t)) if s == service => t.of(state),
+                Some((s, t)) if s == service => t.of_entry(state, assured),
                 _ => {
                     let t = timeouts_of(service);
                     cache = Some((service, t));
-                    t.of(state)
+                    t.of_entry(state, assured)
                 }
             }
         };
@@ -1773,10 +1923,9 @@ impl Conntrack {
             if st & ST_DYING != 0 || st >> 32 != m & SEQ_MASK {
                 continue;
             }
-            let state = CtState::from_word(st);
             let service = (e.w[3].load(Relaxed) >> 32) as u32;
             let last = latest(e.last_seen[0].load(Relaxed), e.last_seen[1].load(Relaxed));
-            if elapsed(now, last) < timeout(service, state) {
+            if elapsed(now, last) < timeout(service, st) {
                 continue;
             }
             if e.state
@@ -1792,7 +1941,7 @@ impl Conntrack {
             };
             let service = (snap.w[3] >> 32) as u32;
             let last = latest(e.last_seen[0].load(Relaxed), e.last_seen[1].load(Relaxed));
-            if elapsed(now, last) < timeout(service, state) {
+            if elapsed(now, last) < timeout(service, st) {
                 e.state.store(st, Release);
                 continue;
             }
@@ -1854,6 +2003,7 @@ impl Conntrack {
                 gen: snap.gen(),
                 conn,
                 state,
+                assured: snap.state & ST_ASSURED != 0,
                 last_seen,
                 idle: elapsed(now, latest(last_seen[0], last_seen[1])),
             });
@@ -1908,7 +2058,14 @@ impl Conntrack {
             removed: sum(C_REMOVED),
             exists: sum(C_EXISTS),
             conflicts: sum(C_CONFLICT),
+            early_evicted: sum(C_EARLY_EVICTED),
             states,
+            assured: self
+                .counters
+                .iter()
+                .map(|b| b.assured.load(Relaxed))
+                .sum::<i64>()
+                .max(0) as u64,
         }
     }
 }
@@ -1940,23 +2097,68 @@ mod tests {
     fn a_steady_state_is_one_no_packet_changes() {
         let mut steady_seen = 0;
         for st in CtState::ALL {
-            for flags in 0..=u8::MAX {
-                if !steady(st, flags) {
-                    continue;
-                }
-                steady_seen += 1;
-                for dir in [Dir::Original, Dir::Reply] {
-                    for aux in [false, true] {
-                        assert_eq!(step(st, aux, dir, flags), (st, aux), "{st:?} {flags:#x}");
+            for assured in [false, true] {
+                for flags in 0..=u8::MAX {
+                    let word = st as u64 | if assured { ST_ASSURED } else { 0 };
+                    if !steady(word, flags) {
+                        continue;
+                    }
+                    steady_seen += 1;
+                    for dir in [Dir::Original, Dir::Reply] {
+                        for aux in [false, true] {
+                            assert_eq!(
+                                step(st, aux, assured, dir, flags),
+                                (st, aux, assured),
+                                "{st:?} {flags:#x}"
+                            );
+                        }
                     }
                 }
             }
         }
         assert_eq!(
             steady_seen,
-            32 + 256,
-            "established without SYN/FIN/RST, replied UDP"
+            32 + 2 * 256,
+            "assured established without SYN/FIN/RST, replied UDP (assured or not)"
         );
+    }
+
+    #[test]
+    fn a_connection_is_assured_only_once_the_backend_answered() {
+        use CtState::*;
+        let o = Dir::Original;
+        let r = Dir::Reply;
+        // Handshake: SYN, SYN-ACK, ACK; assured at the ACK, not before.
+        assert_eq!(
+            step(SynSent, false, false, r, SYNACK),
+            (SynRecv, false, false)
+        );
+        assert_eq!(
+            step(SynRecv, false, false, o, ACK),
+            (Established, false, true)
+        );
+        // A client's ACK without a SYN-ACK first changes nothing.
+        assert_eq!(step(SynSent, false, false, o, ACK), (SynSent, false, false));
+        // Picked up mid-stream: the client's segments never assure it, a reply does.
+        for flags in [ACK, ACK | 0x08, FINACK] {
+            let (st, _, assured) = step(Established, false, false, o, flags);
+            assert!(!assured, "{st:?} {flags:#x}");
+        }
+        assert_eq!(
+            step(Established, false, false, r, ACK),
+            (Established, false, true)
+        );
+        // UDP: the first reply.
+        assert_eq!(step(UdpNew, false, false, o, 0), (UdpNew, false, false));
+        assert_eq!(step(UdpNew, false, false, r, 0), (UdpReplied, false, true));
+        // A reused 5-tuple starts over unassured.
+        assert_eq!(step(TimeWait, false, true, o, SYN), (SynSent, false, false));
+        // Assured stays assured through the close.
+        assert_eq!(
+            step(Established, false, true, o, FINACK),
+            (FinWait, false, true)
+        );
+        assert_eq!(step(FinWait, false, true, r, FINACK), (Closing, true, true));
     }
 
     /// The seeds' trace: 92.234.68.72:53711 -> 10.0.0.4:80, backend 10.255.0.6:80,
@@ -2137,7 +2339,7 @@ mod tests {
         assert_eq!(std::mem::align_of::<Bucket>(), 128);
         assert_eq!(std::mem::offset_of!(Bucket, slots), 8);
         assert!(std::mem::offset_of!(Bucket, slots) + FIRST_LINE_SLOTS * 8 <= 64);
-        assert_eq!(std::mem::size_of::<CounterBlock>(), 128);
+        assert_eq!(std::mem::size_of::<CounterBlock>(), 256);
         let t = Conntrack::with_seed(1000, Timeouts::default(), 1);
         assert_eq!(t.capacity(), 1000);
         assert!(t.key_slots() >= 2000 * 4 / 3 && t.key_slots() < 2000 * 4 / 3 + SLOTS);
@@ -2479,7 +2681,7 @@ mod tests {
     #[test]
     fn observe_refreshes_last_seen_once_per_second_and_per_direction() {
         let t = Conntrack::with_seed(16, Timeouts::default(), 3);
-        let hit = t.insert(&conn(1, true), CtState::Established, 100).unwrap();
+        let hit = insert_assured(&t, &conn(1, true), 100);
         let e = &t.entries[hit.idx as usize];
         let words = |e: &Entry| {
             (
@@ -2574,11 +2776,22 @@ mod tests {
         assert_eq!(Timeouts::default().of(CtState::Established), 7440);
     }
 
+    /// Inserts `c` as established and assures it with a reply at `now`.
+    fn insert_assured(t: &Conntrack, c: &Conn, now: u32) -> CtHit {
+        let hit = t.insert(c, CtState::Established, now).unwrap();
+        let reply = CtHit {
+            dir: Dir::Reply,
+            ..hit
+        };
+        assert_eq!(t.observe(&reply, ACK, now), CtState::Established);
+        t.lookup(&c.original_key()).unwrap()
+    }
+
     #[test]
     fn full_table_refuses_and_counts() {
         let t = Conntrack::with_seed(100, Timeouts::default(), 9);
         for n in 0..100 {
-            t.insert(&conn(n, true), CtState::Established, 1).unwrap();
+            insert_assured(&t, &conn(n, true), 1);
         }
         assert_eq!(t.len(), 100);
         assert_eq!(
@@ -2603,6 +2816,88 @@ mod tests {
         validate(&t).unwrap();
     }
 
+    /// The ACK flood of the edge-hardening issue: a table filled by spoofed
+    /// mid-stream segments (picked up, never answered) does not lock out new
+    /// clients: each new one evicts the oldest stranger, assured connections stay.
+    #[test]
+    fn a_table_full_of_unassured_pickups_admits_new_connections() {
+        let t = Conntrack::with_seed(64, Timeouts::default(), 21);
+        for n in 0..8 {
+            insert_assured(&t, &conn(n, true), 1);
+        }
+        let mut flood = 0;
+        for n in 1000..1000 + 64 {
+            if t.insert(&conn(n, true), CtState::Established, 2).is_ok() {
+                flood += 1;
+            }
+        }
+        assert_eq!(t.len(), 64, "{flood} pick-ups fill the table");
+        let s = t.stats();
+        assert_eq!((s.assured, s.unassured()), (8, 56));
+        for n in 100..140 {
+            let hit = t
+                .insert(&conn(n, true), CtState::SynSent, 3)
+                .expect("a new client is admitted");
+            assert!(!hit.assured);
+        }
+        let s = t.stats();
+        assert_eq!(s.refused, 0);
+        assert!(s.early_evicted >= 40, "{s:?}");
+        assert_eq!(s.early_evicted, s.evicted);
+        for n in 0..8 {
+            let h = t.lookup(&conn(n, true).original_key()).unwrap();
+            assert!(h.assured && h.state == CtState::Established);
+        }
+        validate(&t).unwrap();
+        // And the pick-ups that are left expire after the SYN timeout, the assured
+        // ones only after the established timeout.
+        let to = Timeouts::default();
+        t.sweep(3 + to.syn, |_| to, |_| {});
+        assert_eq!(t.len(), 8);
+        assert_eq!(t.stats().assured, 8);
+        validate(&t).unwrap();
+    }
+
+    #[test]
+    fn an_idle_unassured_connection_gives_up_its_reply_key() {
+        let t = Conntrack::with_seed(64, Timeouts::default(), 22);
+        // Two flows of other clients drawing the same SNAT port towards one backend.
+        let holder = conn(7, true);
+        let newcomer = Conn {
+            client: sa([198, 51, 100, 9], 40000),
+            ..holder
+        };
+        assert_eq!(holder.reply_key(), newcomer.reply_key());
+        t.insert(&holder, CtState::Established, 10).unwrap();
+        // Not yet idle for a second: kept.
+        assert_eq!(
+            t.insert(&newcomer, CtState::SynSent, 10),
+            Err(CtInsertError::KeyConflict)
+        );
+        // Idle: taken over.
+        let hit = t.insert(&newcomer, CtState::SynSent, 11).unwrap();
+        assert_eq!(t.lookup(&holder.original_key()), None);
+        assert_eq!(t.lookup(&newcomer.reply_key()).unwrap().idx, hit.idx);
+        let s = t.stats();
+        assert_eq!((s.early_evicted, s.evicted, s.conflicts), (1, 1, 1));
+        // An assured holder is never taken over, however idle.
+        let t = Conntrack::with_seed(64, Timeouts::default(), 22);
+        insert_assured(&t, &holder, 10);
+        assert_eq!(
+            t.insert(&newcomer, CtState::SynSent, 500),
+            Err(CtInsertError::KeyConflict)
+        );
+        assert!(t.lookup(&holder.original_key()).is_some());
+        // Nor a finished one (TIME_WAIT keeps its port, as in Linux NAT).
+        let t = Conntrack::with_seed(64, Timeouts::default(), 22);
+        t.insert(&holder, CtState::TimeWait, 10).unwrap();
+        assert_eq!(
+            t.insert(&newcomer, CtState::SynSent, 20),
+            Err(CtInsertError::KeyConflict)
+        );
+        validate(&t).unwrap();
+    }
+
     #[test]
     fn eviction_order_expired_then_half_open_oldest_then_finished_never_established() {
         let to = Timeouts {
@@ -2623,14 +2918,25 @@ mod tests {
         }));
         assert_eq!(t.buckets.len(), 2);
         let ins = |n: u32, st, now| t.insert(&conn(n, true), st, now).unwrap();
-        ins(1, CtState::Established, 1); // oldest of all, never evicted
+        insert_assured(&t, &conn(1, true), 1); // oldest of all, never evicted
         ins(2, CtState::SynSent, 10);
         ins(3, CtState::Closed, 100); // expired at 130, although the newest
         ins(4, CtState::UdpNew, 12);
         ins(5, CtState::TimeWait, 20); // finished
         let order = |n: u32| {
             t.insert(&conn(n, true), CtState::Established, 140)
-                .map(|_| *released.lock().unwrap().last().unwrap())
+                .map(|h| {
+                    // Assured at once, so that it is not the next victim.
+                    t.observe(
+                        &CtHit {
+                            dir: Dir::Reply,
+                            ..h
+                        },
+                        ACK,
+                        140,
+                    );
+                    *released.lock().unwrap().last().unwrap()
+                })
         };
         assert_eq!(order(10), Ok(3), "expired first");
         assert_eq!(order(11), Ok(2), "then the oldest half-open (SynSent @10)");
@@ -3038,8 +3344,9 @@ mod tests {
         }
     }
 
-    /// The model of one connection: conn, state, auxiliary bit, last_seen per direction.
-    type ModelConn = (Conn, CtState, bool, [u32; 2]);
+    /// The model of one connection: conn, state, auxiliary bit, last_seen per
+    /// direction, assured bit.
+    type ModelConn = (Conn, CtState, bool, [u32; 2], bool);
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]
@@ -3056,16 +3363,25 @@ mod tests {
                         let c = model_conn(n, u);
                         let st = if u { CtState::UdpNew } else { CtState::SynSent };
                         let exists = model.values().any(|m| m.0.original_key() == c.original_key());
-                        let conflict = model.values().any(|m| {
+                        let fwd_conflict = model.values().any(|m| {
                             let ks = [m.0.original_key(), m.0.reply_key()];
-                            (ks.contains(&c.original_key()) && m.0.original_key() != c.original_key())
-                                || ks.contains(&c.reply_key())
+                            ks.contains(&c.original_key()) && m.0.original_key() != c.original_key()
                         });
+                        // The reply key's holder gives it up when unassured, not
+                        // finished and idle for TAKEOVER_IDLE.
+                        let holder = model.iter().find(|(_, m)| {
+                            [m.0.original_key(), m.0.reply_key()].contains(&c.reply_key())
+                        }).map(|(&k, m)| (k, !m.4 && !m.1.is_finished()
+                            && elapsed(now, latest(m.3[0], m.3[1])) >= TAKEOVER_IDLE));
+                        let conflict = fwd_conflict || holder.is_some_and(|(_, takeable)| !takeable);
                         match t.insert(&c, st, now) {
                             Ok(h) => {
                                 prop_assert!(!exists && !conflict);
                                 prop_assert_eq!(h.conn(), c);
-                                model.insert((n, u), (c, st, false, [now; 2]));
+                                if let Some((k, _)) = holder {
+                                    model.remove(&k);
+                                }
+                                model.insert((n, u), (c, st, false, [now; 2], false));
                             }
                             Err(CtInsertError::Exists(h)) => {
                                 prop_assert!(exists);
@@ -3102,9 +3418,10 @@ mod tests {
                             if let Some(h) = t.lookup(&key) {
                                 let got = t.observe(&CtHit { dir, ..h }, flags, now);
                                 let m = model.values_mut().find(|m| m.0.original_key() == key).unwrap();
-                                let (st, aux) = step(m.1, m.2, dir, flags);
+                                let (st, aux, assured) = step(m.1, m.2, m.4, dir, flags);
                                 m.1 = st;
                                 m.2 = aux;
+                                m.4 = assured;
                                 m.3[dir as usize] = now;
                                 prop_assert_eq!(got, st);
                             }
@@ -3126,7 +3443,7 @@ mod tests {
                         let mut gone = HashSet::new();
                         t.sweep(now, |_| to, |c| { gone.insert(c.original_key()); });
                         let want: HashSet<FlowKey> = model.values()
-                            .filter(|m| elapsed(now, latest(m.3[0], m.3[1])) >= to.of(m.1))
+                            .filter(|m| elapsed(now, latest(m.3[0], m.3[1])) >= to.of_entry(m.1, m.4))
                             .map(|m| m.0.original_key())
                             .collect();
                         prop_assert_eq!(&gone, &want);
