@@ -26,8 +26,8 @@ use vxgw::control::config::Config;
 use vxgw::pipeline::fast_path::{self, FastPort};
 use vxgw::pipeline::EncapCache;
 use vxgw::pipeline::{
-    ingress, warm_burst, BackendCounters, Ctx, Decision, LearnCache, MeshCache, MeshTables,
-    PacketBuf, PipelineCounters,
+    ingress, warm_burst, Admission, BackendCounters, Ctx, Decision, LearnCache, MeshCache,
+    MeshTables, PacketBuf, PipelineCounters,
 };
 use vxgw::tables::conntrack::{Conn, Conntrack, CtState, Timeouts};
 use vxgw::tables::fdb::{Fdb, FdbDest};
@@ -265,6 +265,7 @@ fn main() {
     let snat = RefCell::new(SnatSource::split(1024, 65535, 1).unwrap().remove(0));
     let backends = BackendCounters::default();
     let mesh_cache = MeshCache::default();
+    let admission = Admission::new(1);
     let counters = PipelineCounters::default();
     let cache = LearnCache::default();
     let fdb_cache = FdbCache::default();
@@ -286,6 +287,7 @@ fn main() {
             snat: &snat,
             backends: &backends,
             cache: &mesh_cache,
+            admission: &admission,
         }),
     };
     let order: Vec<u32> = (0..flows)

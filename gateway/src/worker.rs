@@ -17,9 +17,9 @@ use crate::metrics::{CachePadded, Counter};
 use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::fast_path::{self, FastPort};
 use crate::pipeline::{
-    build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, BackendCounters, Ctx, Decision,
-    DropReason, EncapCache, Event, LearnCache, MeshCache, MeshTables, Origin, PacketBuf,
-    PipelineCounters, Target, MAX_BURST,
+    build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, Admission, BackendCounters,
+    Ctx, Decision, DropReason, EncapCache, Event, LearnCache, MeshCache, MeshTables, Origin,
+    PacketBuf, PipelineCounters, Target, MAX_BURST,
 };
 use crate::shutdown::StopFlag;
 use crate::tables::conntrack::Conntrack;
@@ -215,6 +215,7 @@ impl Worker {
         let encap_cache = EncapCache::default();
         let snat = RefCell::new(self.snat.take().expect("a worker runs once"));
         let mesh_cache = MeshCache::default();
+        let admission = Admission::new(snat.borrow().workers());
         while !sh.stop.is_set() {
             let t0 = tsc_now();
             let snap = sh.snap.load();
@@ -238,6 +239,7 @@ impl Worker {
                     snat: &snat,
                     backends: &c.backends,
                     cache: &mesh_cache,
+                    admission: &admission,
                 }),
             };
             let mut got = 0;

@@ -130,6 +130,10 @@ pub struct ServiceConfig {
     /// The backends.
     #[serde(default)]
     pub backends: Vec<BackendConfig>,
+    /// Flood guard: new connections a second, all workers together (each worker
+    /// admits its share); none: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_connection_rate: Option<u32>,
 }
 
 fn is_default_timeouts(t: &ServiceTimeouts) -> bool {
@@ -546,6 +550,11 @@ impl Config {
             }
             if sv.target_port == Some(0) {
                 errs.push(format!("{at}.target_port: must be 1-65535"));
+            }
+            if sv.new_connection_rate == Some(0) {
+                errs.push(format!(
+                    "{at}.new_connection_rate: 0 would refuse every connection (omit it for no limit)"
+                ));
             }
             let size = sv
                 .maglev_size

@@ -139,6 +139,13 @@ drop_reasons! {
     MalformedL4 => "malformed_l4",
     NotRoutable => "not_routable",
     OverlayNeighbourTimeout => "overlay_neighbour_timeout",
+    MartianSource => "martian_source",
+    MartianDestination => "martian_destination",
+    BadIpChecksum => "bad_ip_checksum",
+    BadIpLength => "bad_ip_length",
+    BadUdpLength => "bad_udp_length",
+    BadTcpDataOffset => "bad_tcp_data_offset",
+    NewConnectionRate => "new_connection_rate",
 }
 
 impl DropReason {

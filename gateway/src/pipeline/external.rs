@@ -4,7 +4,7 @@
 //! external side" so a port with other roles can take it.
 
 use super::decision::{Decision, DropReason};
-use super::{local, mesh, Ctx, Event, PacketBuf};
+use super::{edge, local, mesh, Ctx, Event, PacketBuf};
 use crate::tables::snapshot::ExternalView;
 use crate::wire::ethernet::{ethertype, MacAddr};
 use crate::wire::ipv4::protocol;
@@ -21,8 +21,8 @@ pub(super) fn ingress<B: PacketBuf>(
     let dst = eth.dst_addr();
     match eth.ethertype() {
         ethertype::IPV4 if dst == ext.mac => {
-            if frame.len() < 34 {
-                return Some(Decision::Drop(DropReason::MalformedIpv4));
+            if let Err(reason) = edge::check_client(ext, frame) {
+                return Some(Decision::Drop(reason));
             }
             let to = Ipv4Addr::new(frame[30], frame[31], frame[32], frame[33]);
             if frame[23] == protocol::ICMP && ext.is_local(to) {

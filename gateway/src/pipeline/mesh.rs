@@ -28,9 +28,10 @@
 use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use super::admission::Admission;
 use super::decision::{Decision, DropReason, Origin, Target};
 use super::mesh_cache::{MeshCache, WarmedSyn};
-use super::{BackendCounters, Ctx, Event, PacketBuf};
+use super::{edge, BackendCounters, Ctx, Event, PacketBuf};
 use crate::tables::conntrack::{
     Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey, PackedKey,
 };
@@ -58,6 +59,8 @@ pub struct MeshTables<'a> {
     pub backends: &'a BackendCounters,
     /// This worker's caches (the burst's conntrack hits, backends' delivery).
     pub cache: &'a MeshCache,
+    /// This worker's admission of new connections (flood guard, cheap refusals).
+    pub admission: &'a Admission,
 }
 
 const ETH: usize = 14;
@@ -139,6 +142,10 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
     if total > overlay_ip_mtu(ctx) {
         return too_big(ctx, ext, buf, flow.dst);
     }
+    // Whatever drops the packet must do so before a connection is made for it.
+    if ip[8] <= 1 {
+        return Decision::Drop(DropReason::TtlExpired);
+    }
     let key = key_of(&flow);
     let syn_only = flags & (tcp::SYN | tcp::ACK) == tcp::SYN;
     let found = if syn_only {
@@ -148,12 +155,12 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
     } else {
         track(ctx, m, &key, flags, Dir::Original)
     };
-    let hit = match found {
-        Some(h) if h.dir == Dir::Original => h,
+    let (hit, created) = match found {
+        Some(h) if h.dir == Dir::Original => (h, false),
         // A client packet that matches a reply key: someone speaks for a backend.
         Some(_) => return Decision::Drop(DropReason::ConntrackConflict),
-        None => match new_connection(ctx, m, svc, &key, flags) {
-            Ok(h) => h,
+        None => match new_connection(ctx, m, si, svc, &key, flags) {
+            Ok(made) => made,
             Err(r) => return Decision::Drop(r),
         },
     };
@@ -163,12 +170,20 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
         clamp(ctx, ip);
     }
     let snat = c.snat.map(|s| (*s.ip(), s.port()));
-    if let Err(e) = nat::rewrite(ip, snat, Some((*c.backend.ip(), c.backend.port())), true) {
-        return Decision::Drop(nat_drop(e));
+    let d = match nat::rewrite(ip, snat, Some((*c.backend.ip(), c.backend.port())), true) {
+        Ok(_) => {
+            m.backends.packet(c.backend_id, true, total);
+            ctx.counters.event(Event::MeshToBackend);
+            into_overlay(ctx, m, svc.vni, *c.backend.ip(), c.backend_id, buf)
+        }
+        Err(e) => Decision::Drop(nat_drop(e)),
+    };
+    // The checks above leave nothing for these to refuse; should one, the packet
+    // leaves no connection behind.
+    if created && matches!(d, Decision::Drop(_)) {
+        m.conntrack.remove(hit.idx, hit.gen);
     }
-    m.backends.packet(c.backend_id, true, total);
-    ctx.counters.event(Event::MeshToBackend);
-    into_overlay(ctx, m, svc.vni, *c.backend.ip(), c.backend_id, buf)
+    d
 }
 
 /// The tracked connection of `key`, with this packet accounted in direction `dir`
@@ -196,14 +211,18 @@ fn track(ctx: &Ctx, m: &MeshTables, key: &FlowKey, flags: u8, dir: Dir) -> Optio
     Some(h)
 }
 
-/// Creates the connection of a packet with no state: Maglev pick, SNAT port, insert.
+/// Creates the connection of a packet with no state (service `svc`, snapshot index
+/// `si`): admission, Maglev pick, SNAT port, insert. The hit, and whether it is a new
+/// connection (not one another worker or an earlier packet just made).
+/// Every refusal is O(1) while its cause lasts (see `admission`).
 fn new_connection(
     ctx: &Ctx,
     m: &MeshTables,
+    si: u16,
     svc: &ServiceView,
     key: &FlowKey,
     flags: u8,
-) -> Result<CtHit, DropReason> {
+) -> Result<(CtHit, bool), DropReason> {
     let state = if key.proto != protocol::TCP {
         CtState::UdpNew
     } else if flags & tcp::RST != 0 {
@@ -215,11 +234,21 @@ fn new_connection(
         ctx.counters.event(Event::MeshRepicked);
         CtState::Established
     };
+    let admission = m.admission;
+    if admission.table_full(ctx.now) {
+        return Err(DropReason::ConntrackFull);
+    }
     // A SYN warmed with its burst comes with its flow hash and first SNAT port.
     let warmed = m.cache.warmed_syn(&PackedKey::of(key));
     let flow_hash = warmed.map_or_else(|| FlowSeed::DEFAULT.hash_flow(key), |w| w.flow_hash);
     let mut first_port = warmed.and_then(|w| w.snat_port);
     let pick = svc.pick(flow_hash).ok_or(DropReason::NoBackend)?;
+    if !svc.preserve_client && admission.snat_exhausted(pick.slot, ctx.now) {
+        return Err(DropReason::SnatPortsExhausted);
+    }
+    if !admission.take(si, svc, ctx.now) {
+        return Err(DropReason::NewConnectionRate);
+    }
     let mut ports = m.snat.borrow_mut();
     let mut conn = new_conn(key, svc, pick, ports.worker());
     // In SNAT mode, try source ports until one is free towards this backend (see
@@ -234,7 +263,7 @@ fn new_connection(
             Ok(h) => {
                 m.backends.connection(pick.slot);
                 ctx.counters.event(Event::MeshNewConnections);
-                return Ok(h);
+                return Ok((h, true));
             }
             // A new connection reusing the 5-tuple of a finished one is balanced
             // afresh (a drained backend takes no new connections, even on a reused
@@ -246,17 +275,24 @@ fn new_connection(
             }
             Err(CtInsertError::Exists(h)) => {
                 m.conntrack.observe(&h, flags, ctx.now);
-                return Ok(h);
+                return Ok((h, false));
             }
-            Err(CtInsertError::Full) => return Err(DropReason::ConntrackFull),
+            Err(CtInsertError::Full) => {
+                // Only a table without a free entry stays full for a while; a
+                // crowded window is this flow's bad luck.
+                if !m.conntrack.has_free_entry() {
+                    admission.note_table_full(ctx.now);
+                }
+                return Err(DropReason::ConntrackFull);
+            }
             Err(CtInsertError::KeyConflict) => {}
         }
     }
-    Err(if svc.preserve_client {
-        DropReason::ConntrackConflict
-    } else {
-        DropReason::SnatPortsExhausted
-    })
+    if svc.preserve_client {
+        return Err(DropReason::ConntrackConflict);
+    }
+    admission.note_snat_exhausted(pick.slot, ctx.now);
+    Err(DropReason::SnatPortsExhausted)
 }
 
 /// The connection of a new flow `key` of `svc` to backend `pick`, made by worker
@@ -357,6 +393,9 @@ pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
         return Decision::Drop(DropReason::NotRoutable);
     };
     let ip = &buf.data()[ETH..];
+    if let Err(reason) = edge::check_packet(ip) {
+        return Decision::Drop(reason);
+    }
     let flow = match nat::parse_flow(ip) {
         Ok(f) => f,
         Err(NatError::NotIcmpEcho) => return icmp_error_from_backend(ctx, m, ext, buf),

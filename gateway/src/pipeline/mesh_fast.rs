@@ -30,6 +30,7 @@ use super::{Ctx, Event, MeshTables, PacketBuf};
 use crate::tables::conntrack::{CtHit, Dir, PackedKey};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{VniView, ENCAP_LEN};
+use crate::wire::checksum;
 use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, GROUP_BIT_U64, HEADER_LEN};
 use crate::wire::ipv4::protocol;
 use crate::wire::tcp::flags as tcp;
@@ -51,7 +52,10 @@ struct Plain {
 /// The checks both directions make of an Ethernet frame `f`: IPv4 without options,
 /// TCP or UDP, unfragmented (first fragments too go the general way), TTL above 1,
 /// the packet inside the frame and long enough for its L4 header, and no SYN (the
-/// MSS clamp is the general path's).
+/// MSS clamp is the general path's); and the edge's checks of a packet
+/// (`edge::check_packet`): the header checksum, TCP's data offset inside the
+/// segment, UDP's length inside the packet. A packet failing those goes the general
+/// way, which drops it with its reason.
 #[inline(always)]
 fn plain_ipv4(f: &[u8]) -> Option<Plain> {
     const IP: usize = HEADER_LEN;
@@ -70,15 +74,32 @@ fn plain_ipv4(f: &[u8]) -> Option<Plain> {
     if frag != 0 || h[IP + 8] <= 1 || total < 20 + l4_min || IP + total > f.len() {
         return None;
     }
-    // Inside the packet (checked just above) when TCP.
+    let ip = h[IP..].first_chunk::<24>()?;
+    if !checksum::ipv4_header_verifies(ip.first_chunk::<20>()?) {
+        return None;
+    }
+    // Inside the packet (checked just above): TCP's flags and data offset, UDP's
+    // length.
     let flags = match proto {
-        protocol::TCP => *f.get(IP + 20 + 13)?,
-        _ => 0,
+        protocol::TCP => {
+            let offset_flags = f.get(IP + 20 + 12..IP + 20 + 14)?;
+            let offset = usize::from(offset_flags[0] >> 4) * 4;
+            if offset < 20 || 20 + offset > total {
+                return None;
+            }
+            offset_flags[1]
+        }
+        _ => {
+            let udp_len = usize::from(u16::from_be_bytes([h[IP + 24], h[IP + 25]]));
+            if udp_len < 8 || 20 + udp_len > total {
+                return None;
+            }
+            0
+        }
     };
     if flags & tcp::SYN != 0 {
         return None;
     }
-    let ip = h[IP..].first_chunk::<24>()?;
     Some(Plain {
         key: packed_at(ip),
         flags,
@@ -92,7 +113,9 @@ fn plain_ipv4(f: &[u8]) -> Option<Plain> {
 /// ([`super::MeshCache::with_plain_hit`]); `to_backend` takes only marked frames.
 #[inline(always)]
 pub(super) fn plain_client(f: &[u8], ext_mac: u64) -> Option<PackedKey> {
-    if dst_mac_u64(f.first_chunk()?) != ext_mac {
+    let eth = f.first_chunk()?;
+    let src = src_mac_u64(eth);
+    if dst_mac_u64(eth) != ext_mac || src & GROUP_BIT_U64 != 0 || src == 0 {
         return None;
     }
     plain_ipv4(f).map(|p| p.key)

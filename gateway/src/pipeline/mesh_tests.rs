@@ -97,17 +97,21 @@ pub(super) struct Mesh {
     pub(super) snat: RefCell<SnatSource>,
     pub(super) backends: BackendCounters,
     pub(super) mesh_cache: MeshCache,
+    pub(super) admission: Admission,
     pub(super) counters: PipelineCounters,
     pub(super) cache: LearnCache,
     pub(super) fdb_cache: FdbCache,
     pub(super) encap_cache: EncapCache,
 }
 
+/// The fixture's SNAT draws are keyed: two fixtures draw the same ports.
+const SNAT_KEY: [u8; 16] = *b"vxgw-test-snat-k";
+
 impl Mesh {
     pub(super) fn new(mode: &str) -> Mesh {
         let cfg = Config::parse(&config(mode)).expect("config");
         let snap = Snapshot::build(&cfg, &resolve_port, 1).expect("snapshot");
-        let mut ports = SnatSource::split(1024, 65535, 1).unwrap();
+        let mut ports = SnatSource::split_keyed(1024, 65535, 1, SNAT_KEY).unwrap();
         let m = Mesh {
             snap,
             fdb: Fdb::new(1024, 64),
@@ -117,6 +121,7 @@ impl Mesh {
             snat: RefCell::new(ports.remove(0)),
             backends: BackendCounters::default(),
             mesh_cache: MeshCache::default(),
+            admission: Admission::new(1),
             counters: PipelineCounters::default(),
             cache: LearnCache::default(),
             fdb_cache: FdbCache::default(),
@@ -159,6 +164,7 @@ impl Mesh {
                 snat: &self.snat,
                 backends: &self.backends,
                 cache: &self.mesh_cache,
+                admission: &self.admission,
             }),
         }
     }
@@ -699,6 +705,9 @@ fn a_burst_of_syns_takes_its_snat_ports_at_warm_up_in_burst_order() {
     let syns: Vec<Vec<u8>> = (0..4)
         .map(|i| client_tcp(7000 + i, true, false, &[]))
         .collect();
+    // The fixture's draws, in order.
+    let mut same = SnatSource::split_keyed(1024, 65535, 1, SNAT_KEY).unwrap();
+    let draws: Vec<u16> = (0..5).map(|_| same[0].candidate()).collect();
     warm_burst(&m.ctx(), EXT, syns.iter().map(|f| f.as_slice()));
     // Decided in reverse order, each SYN still gets the port taken for its position.
     for i in (0..4).rev() {
@@ -706,16 +715,16 @@ fn a_burst_of_syns_takes_its_snat_ports_at_warm_up_in_burst_order() {
         let mut b = VecBuf::new(&syns[i]);
         let d = ingress(&m.ctx(), EXT, &mut b);
         assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
-        assert_eq!(tcp_of(b.data()).sport, 1024 + i as u16, "SYN {i}");
+        assert_eq!(tcp_of(b.data()).sport, draws[i], "SYN {i}");
     }
-    // A SYN that is not the frame warmed at the current position takes the cursor's
-    // next port (the warm-up took 1024-1027).
+    // A SYN that is not the frame warmed at the current position draws the next
+    // port (the warm-up took the first four).
     m.mesh_cache.set_current(0);
     let other = client_tcp(7100, true, false, &[]);
     let mut b = VecBuf::new(&other);
     let d = ingress(&m.ctx(), EXT, &mut b);
     assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
-    assert_eq!(tcp_of(b.data()).sport, 1028);
+    assert_eq!(tcp_of(b.data()).sport, draws[4]);
     assert_eq!(m.counters.events(Event::MeshNewConnections), 5);
 }
 

@@ -16,12 +16,14 @@
 //! pass. What it declines, untouched, goes through `ingress` as above.
 
 mod access;
+mod admission;
 mod bridge;
 mod buf;
 mod burst_cache;
 mod counters;
 mod decap;
 mod decision;
+mod edge;
 pub mod egress;
 mod encap_cache;
 mod external;
@@ -35,6 +37,7 @@ pub mod nat;
 mod underlay;
 mod warm;
 
+pub use admission::Admission;
 pub use buf::{PacketBuf, VecBuf};
 pub use burst_cache::BurstCache;
 pub use counters::{BackendCounters, BackendStat, Event, PipelineCounters, EVENT_COUNT};

@@ -1637,6 +1637,11 @@ impl Conntrack {
         self.buckets[bi].write_slot(si, word);
     }
 
+    /// Is any entry free? (16 loads: for a refusal, not for every insert.)
+    pub fn has_free_entry(&self) -> bool {
+        self.free.iter().any(|h| h.0.load(Relaxed) & LO32 != 0)
+    }
+
     fn pop_free(&self, home: usize) -> Option<u32> {
         (0..FREE_STRIPES).find_map(|k| self.pop_stripe((home + k) % FREE_STRIPES))
     }

@@ -146,6 +146,10 @@ pub struct ExternalView {
     pub gateway: Option<Ipv4Addr>,
     /// Addresses answered for on the external port: `ip` and every published IP.
     pub local_ips: Vec<Ipv4Addr>,
+    /// Every address vxgw itself uses: `local_ips`, the VTEP address, the VNIs'
+    /// gateway addresses and the services' ingress endpoints. No client has one
+    /// (RFC 1812 5.3.7: a packet from one of them is a martian).
+    pub own_ips: Vec<Ipv4Addr>,
 }
 
 impl ExternalView {
@@ -166,6 +170,17 @@ impl ExternalView {
     #[inline]
     pub fn is_local(&self, ip: Ipv4Addr) -> bool {
         self.local_ips.contains(&ip)
+    }
+
+    /// Is `ip` the network or the broadcast address of the external prefix (when
+    /// it has them: /30 and shorter)?
+    #[inline]
+    pub fn is_subnet_edge(&self, ip: Ipv4Addr) -> bool {
+        let Some(own) = self.ip else {
+            return false;
+        };
+        let (ip, net) = (u32::from(ip), u32::from(own) & self.mask);
+        self.mask < 0xffff_fffe && (ip == net || ip == net | !self.mask)
     }
 }
 
@@ -197,6 +212,8 @@ pub struct ServiceView {
     pub maglev: MaglevTable,
     /// Connection timeouts (None: the defaults).
     pub timeouts: ServiceTimeouts,
+    /// New connections a second, all workers together (0: no limit).
+    pub new_connection_rate: u32,
 }
 
 impl ServiceView {
@@ -433,6 +450,7 @@ impl Snapshot {
                     .collect(),
                 maglev,
                 timeouts: sv.timeouts.clone(),
+                new_connection_rate: sv.new_connection_rate.unwrap_or(0),
             });
         }
         let external = cfg
@@ -449,6 +467,17 @@ impl Snapshot {
                         }
                     }
                 }
+                let mut own_ips = local_ips.clone();
+                let others = g
+                    .vtep_ip
+                    .into_iter()
+                    .chain(cfg.vnis.iter().filter_map(|v| v.gateway_ip))
+                    .chain(cfg.services.iter().map(|s| s.ingress_ip));
+                for ip in others {
+                    if !own_ips.contains(&ip) {
+                        own_ips.push(ip);
+                    }
+                }
                 ExternalView {
                     port: r.id,
                     mac: r.mac,
@@ -456,6 +485,7 @@ impl Snapshot {
                     mask: prefix_mask(g.external_prefix_len),
                     gateway: g.external_gateway,
                     local_ips,
+                    own_ips,
                 }
             });
         let (next_service_id, next_backend_slot) = sids.next();

@@ -1,30 +1,37 @@
 //! SNAT source ports of the routing mesh: each worker owns a disjoint range of
-//! `[lo, hi]` (default 1024-65535) and walks it with a cursor; the conntrack insert is
-//! the uniqueness check.
+//! `[lo, hi]` (default 1024-65535) and draws candidates from it at random; the
+//! conntrack insert is the uniqueness check.
 //!
 //! A SNATed connection's reply key is `backend:bp -> ingress:sp`, so a source port
 //! only has to be unused *towards that backend*: like Linux NAT, the same port serves
-//! one connection per backend at a time. The pipeline takes the cursor's next port,
-//! inserts the connection, and on a key conflict (that port is busy towards that
-//! backend) tries the next one, at most [`SNAT_TRIES`] times. The ranges are disjoint,
-//! so two workers never race for one port, and nothing is shared: no free list, no
-//! give-back, no atomics. A port comes back by itself when its connection is removed
-//! (its reply key is free again); a port is reused towards the same backend only after
-//! the whole range went round, and never while the previous connection is tracked
-//! (TIME_WAIT is tracked for 120 s).
+//! one connection per backend at a time. The pipeline draws a port, inserts the
+//! connection, and on a key conflict (that port is busy towards that backend) draws
+//! again, at most [`SNAT_TRIES`] times. The ranges are disjoint, so two workers never
+//! race for one port, and nothing is shared: no free list, no give-back, no atomics.
+//! A port comes back by itself when its connection is removed (its reply key is free
+//! again), and is never reused while the previous connection is tracked (TIME_WAIT is
+//! tracked for 120 s).
+//!
+//! The draws are RFC 6056's algorithm 1 (simple port randomization): a keyed
+//! SipHash-1-3 of a counter, keyed at random per worker at start, mapped onto the
+//! range. An outsider who sees some of vxgw's source ports cannot tell the next one
+//! (a sequential cursor told everybody, and let a blind attacker aim at the ports of
+//! connections about to be made).
 //!
 //! Capacity: up to `hi - lo + 1` (64 512) connections per (ingress IP, backend); a
-//! service of N backends carries N times that. The cursor's port is busy towards the
+//! service of N backends carries N times that. A drawn port is busy towards the
 //! chosen backend with the probability that backend's ports are in use, so a free one
-//! takes 1/(1 - occupancy) tries on average: two at half the range. Measured
-//! (`cargo bench -p vxgw --bench mesh`: 1M new connections over 32 backends, each
-//! backend's ports ending half used): with 16 tries 63 in a million were refused,
-//! with [`SNAT_TRIES`] = 32 none. When every try finds its port busy the new flow is
-//! refused (`snat_ports_exhausted`).
+//! takes 1/(1 - occupancy) draws on average: two at half the range. When every draw
+//! finds its port busy the new flow is refused (`snat_ports_exhausted`), and the
+//! worker refuses that backend's new flows without drawing for the rest of the
+//! second (`pipeline::admission`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::hash::{BuildHasher, RandomState};
 use std::ops::RangeInclusive;
+
+use super::flow_hash::siphash13;
 
 /// Lowest SNAT port by default (the privileged ports are left alone).
 pub const DEFAULT_LO: u16 = 1024;
@@ -37,15 +44,35 @@ pub const SNAT_TRIES: usize = 32;
 #[derive(Debug, Clone)]
 pub struct SnatSource {
     worker: u16,
+    workers: u16,
     lo: u16,
     hi: u16,
-    next: u16,
+    /// Draws so far (the PRF's input).
+    draws: u64,
+    /// The PRF's key.
+    key: [u8; 16],
 }
 
 impl SnatSource {
     /// Splits `[lo, hi]` into one contiguous range per worker (the first ones one port
     /// longer when it does not divide evenly). Every worker gets at least one port.
     pub fn split(lo: u16, hi: u16, workers: u16) -> Result<Vec<SnatSource>, String> {
+        let random = RandomState::new();
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&random.hash_one(1u8).to_le_bytes());
+        key[8..].copy_from_slice(&random.hash_one(2u8).to_le_bytes());
+        SnatSource::split_keyed(lo, hi, workers, key)
+    }
+
+    /// [`SnatSource::split`] with the draws keyed by `key` (each worker's key is
+    /// `key` with its index folded in): the same sequences every time, for tests
+    /// that compare two pipelines.
+    pub fn split_keyed(
+        lo: u16,
+        hi: u16,
+        workers: u16,
+        key: [u8; 16],
+    ) -> Result<Vec<SnatSource>, String> {
         if lo > hi || workers == 0 {
             return Err(format!("no SNAT ports: {lo}-{hi} for {workers} workers"));
         }
@@ -62,9 +89,16 @@ impl SnatSource {
                 let len = each + u32::from((w as u32) < extra);
                 let s = SnatSource {
                     worker: w,
+                    workers,
                     lo: start as u16,
                     hi: (start + len - 1) as u16,
-                    next: start as u16,
+                    draws: 0,
+                    key: {
+                        let mut k = key;
+                        k[14] ^= w as u8;
+                        k[15] ^= (w >> 8) as u8;
+                        k
+                    },
                 };
                 start += len;
                 s
@@ -77,17 +111,24 @@ impl SnatSource {
         self.worker
     }
 
+    /// How many workers share the ports.
+    pub fn workers(&self) -> u16 {
+        self.workers
+    }
+
     /// This worker's ports.
     pub fn range(&self) -> RangeInclusive<u16> {
         self.lo..=self.hi
     }
 
-    /// The next port to try (wraps round the range).
+    /// A port to try, drawn at random from the range (see the module docs).
     #[inline]
     pub fn candidate(&mut self) -> u16 {
-        let p = self.next;
-        self.next = if p == self.hi { self.lo } else { p + 1 };
-        p
+        self.draws = self.draws.wrapping_add(1);
+        let x = siphash13(&self.key, &self.draws.to_le_bytes());
+        let len = u64::from(self.hi - self.lo) + 1;
+        // Multiply-shift onto the range: uniform to within len / 2^32.
+        self.lo + (((x >> 32) * len) >> 32) as u16
     }
 }
 
@@ -111,14 +152,56 @@ mod tests {
     }
 
     #[test]
-    fn the_cursor_walks_and_wraps() {
+    fn draws_stay_in_the_range_and_cover_it() {
         let mut s = SnatSource::split(100, 102, 1).unwrap().remove(0);
-        let got: Vec<u16> = (0..5).map(|_| s.candidate()).collect();
-        assert_eq!(got, [100, 101, 102, 100, 101]);
+        let mut seen = [0u32; 3];
+        for _ in 0..3000 {
+            let p = s.candidate();
+            assert!((100..=102).contains(&p), "{p}");
+            seen[(p - 100) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
         let mut top = SnatSource::split(65534, 65535, 1).unwrap().remove(0);
+        assert!((0..100).all(|_| top.candidate() >= 65534));
+        let mut all = SnatSource::split(DEFAULT_LO, DEFAULT_HI, 1)
+            .unwrap()
+            .remove(0);
+        let mut hit = vec![false; 65536];
+        for _ in 0..2_000_000 {
+            hit[all.candidate() as usize] = true;
+        }
+        let covered = hit.iter().filter(|&&h| h).count();
+        assert_eq!(covered, 64512, "every port of the range can be drawn");
+    }
+
+    /// RFC 6056: the next port cannot be told from the previous ones. Not sequential,
+    /// no fixed stride, and two workers (or two starts) draw different sequences.
+    #[test]
+    fn draws_are_not_predictable() {
+        let mut a = SnatSource::split(DEFAULT_LO, DEFAULT_HI, 1)
+            .unwrap()
+            .remove(0);
+        let mut b = SnatSource::split(DEFAULT_LO, DEFAULT_HI, 1)
+            .unwrap()
+            .remove(0);
+        let xs: Vec<u16> = (0..64).map(|_| a.candidate()).collect();
+        let ys: Vec<u16> = (0..64).map(|_| b.candidate()).collect();
+        assert_ne!(xs, ys, "another start, other ports");
+        let mut w = SnatSource::split_keyed(DEFAULT_LO, DEFAULT_HI, 2, [7; 16]).unwrap();
+        let w0: Vec<u16> = (0..64).map(|_| w[0].candidate()).collect();
+        let mut again = SnatSource::split_keyed(DEFAULT_LO, DEFAULT_HI, 2, [7; 16]).unwrap();
         assert_eq!(
-            [top.candidate(), top.candidate(), top.candidate()],
-            [65534, 65535, 65534]
+            w0,
+            (0..64).map(|_| again[0].candidate()).collect::<Vec<_>>()
         );
+        let w1: Vec<u16> = (0..64).map(|_| w[1].candidate() - 32256).collect();
+        assert_ne!(
+            w0.iter().map(|p| p - 1024).collect::<Vec<_>>(),
+            w1,
+            "workers differ"
+        );
+        let strides: std::collections::HashSet<i32> =
+            xs.windows(2).map(|w| w[1] as i32 - w[0] as i32).collect();
+        assert!(strides.len() > 32, "no common stride: {strides:?}");
     }
 }
