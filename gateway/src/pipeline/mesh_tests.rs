@@ -102,6 +102,8 @@ pub(super) struct Mesh {
     pub(super) cache: LearnCache,
     pub(super) fdb_cache: FdbCache,
     pub(super) encap_cache: EncapCache,
+    /// The clock the contexts see (10 unless a test moves it).
+    pub(super) now: std::cell::Cell<u32>,
 }
 
 /// The fixture's SNAT draws are keyed: two fixtures draw the same ports.
@@ -109,7 +111,12 @@ const SNAT_KEY: [u8; 16] = *b"vxgw-test-snat-k";
 
 impl Mesh {
     pub(super) fn new(mode: &str) -> Mesh {
-        let cfg = Config::parse(&config(mode)).expect("config");
+        Mesh::with_config(&config(mode))
+    }
+
+    /// The fixture with another configuration (same ports, VTEP, VNI and backends).
+    pub(super) fn with_config(text: &str) -> Mesh {
+        let cfg = Config::parse(text).expect("config");
         let snap = Snapshot::build(&cfg, &resolve_port, 1).expect("snapshot");
         let mut ports = SnatSource::split_keyed(1024, 65535, 1, SNAT_KEY).unwrap();
         let m = Mesh {
@@ -126,6 +133,7 @@ impl Mesh {
             cache: LearnCache::default(),
             fdb_cache: FdbCache::default(),
             encap_cache: EncapCache::default(),
+            now: std::cell::Cell::new(10),
         };
         // Backends: MACs learned, behind VTEP 172.30.0.11.
         for (i, b) in BACKENDS.iter().enumerate() {
@@ -147,7 +155,7 @@ impl Mesh {
             snap: &self.snap,
             fdb: &self.fdb,
             neigh: &self.neigh,
-            now: 10,
+            now: self.now.get(),
             counters: &self.counters,
             learn_cache: &self.cache,
             fdb_cache: &self.fdb_cache,

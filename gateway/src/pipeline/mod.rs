@@ -283,3 +283,6 @@ mod fast_path_tests;
 
 #[cfg(test)]
 mod mesh_fast_tests;
+
+#[cfg(test)]
+mod edge_tests;

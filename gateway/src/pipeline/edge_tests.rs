@@ -1,0 +1,286 @@
+//! The routing mesh under hostile traffic, through the pipeline as the worker runs
+//! it: martian and malformed packets are refused before any state is made, a flood
+//! of spoofed mid-stream segments does not lock out new clients, refusals stay O(1)
+//! while their cause lasts, and the flood guard sheds new connections but not
+//! established ones.
+
+use std::cell::RefCell;
+use std::net::Ipv4Addr;
+
+use etherparse::PacketBuilder;
+
+use super::mesh_tests::{
+    backend_reply, client_tcp, client_udp, config, from_node1, tcp_of, Mesh, BACKENDS, CLIENT_MAC,
+    EXT, EXT_MAC, INGRESS, PUBLISHED, UL,
+};
+use super::*;
+use crate::tables::conntrack::{Conntrack, CtFilter, CtState, Timeouts};
+use crate::tables::snat_source::SnatSource;
+use crate::wire::checksum;
+
+/// A client's SYN from `src`:`sport` to the published web port, TTL `ttl`.
+fn syn_from(src: [u8; 4], sport: u16, ttl: u8) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, EXT_MAC)
+        .ipv4(src, PUBLISHED, ttl)
+        .tcp(sport, 80, 1000, 64240)
+        .syn()
+        .write(&mut v, &[])
+        .unwrap();
+    v
+}
+
+/// Rewrites the IPv4 header checksum of a client frame after a test changed it.
+fn fix_ip_checksum(f: &mut [u8]) {
+    f[24..26].fill(0);
+    let c = checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+}
+
+/// Makes connection `sport` of the test client and assures it (SYN, the backend's
+/// SYN-ACK, the client's ACK); returns the backend's index.
+fn assured_connection(m: &Mesh, sport: u16) -> usize {
+    let (d, b) = m.ingress(EXT, &client_tcp(sport, true, false, &[]));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    let seen = tcp_of(b.data());
+    let i = BACKENDS
+        .iter()
+        .position(|b| Ipv4Addr::from(*b) == seen.dst)
+        .unwrap();
+    let (d, _) = m.ingress(
+        UL,
+        &from_node1(&backend_reply(BACKENDS[i], i, INGRESS, seen.sport, true)),
+    );
+    assert!(matches!(d, Decision::Route { .. }), "{d:?}");
+    let (d, _) = m.ingress(EXT, &client_tcp(sport, false, true, b"GET /"));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    i
+}
+
+#[test]
+fn martian_and_malformed_client_packets_are_refused_and_leave_no_state() {
+    let m = Mesh::new("snat");
+    let valid = client_tcp(40000, true, false, &[]);
+    let mut cases: Vec<(&str, Vec<u8>, DropReason)> = Vec::new();
+    for (what, src) in [
+        ("source 0.0.0.0", [0, 0, 0, 0]),
+        ("source 255.255.255.255", [255, 255, 255, 255]),
+        ("source 224.0.0.5", [224, 0, 0, 5]),
+        ("source 127.0.0.1", [127, 0, 0, 1]),
+        ("source 240.1.2.3", [240, 1, 2, 3]),
+        ("vxgw's own external address", PUBLISHED),
+        ("vxgw's VTEP address", [172, 30, 0, 1]),
+        ("an ingress endpoint", INGRESS),
+        ("the external prefix's broadcast", [192, 0, 2, 255]),
+    ] {
+        cases.push((what, syn_from(src, 40000, 64), DropReason::MartianSource));
+    }
+    let mut to_broadcast = Vec::new();
+    PacketBuilder::ethernet2(CLIENT_MAC, EXT_MAC)
+        .ipv4([203, 0, 113, 9], [192, 0, 2, 255], 64)
+        .udp(4000, 53)
+        .write(&mut to_broadcast, b"q")
+        .unwrap();
+    cases.push((
+        "to the external prefix's broadcast",
+        to_broadcast,
+        DropReason::MartianDestination,
+    ));
+    let mut broadcast_mac = valid.clone();
+    broadcast_mac[6..12].fill(0xff);
+    cases.push((
+        "a broadcast source MAC",
+        broadcast_mac,
+        DropReason::InvalidSourceMac,
+    ));
+    let mut bad_sum = valid.clone();
+    bad_sum[25] ^= 0x10;
+    cases.push(("a bad header checksum", bad_sum, DropReason::BadIpChecksum));
+    for len in [0u16, 7, 200] {
+        let mut u = client_udp(4000);
+        u[38..40].copy_from_slice(&len.to_be_bytes());
+        cases.push(("a bad UDP length", u, DropReason::BadUdpLength));
+    }
+    for offset in [0u8, 4, 15] {
+        let mut t = valid.clone();
+        t[46] = offset << 4 | (t[46] & 0x0f);
+        cases.push(("a bad TCP data offset", t, DropReason::BadTcpDataOffset));
+    }
+    let mut long = valid.clone();
+    long[16..18].copy_from_slice(&1400u16.to_be_bytes());
+    fix_ip_checksum(&mut long);
+    cases.push((
+        "a total length past the frame",
+        long,
+        DropReason::BadIpLength,
+    ));
+    cases.push((
+        "TTL 1",
+        syn_from([203, 0, 113, 9], 40000, 1),
+        DropReason::TtlExpired,
+    ));
+    for (what, frame, want) in cases {
+        let (d, _) = m.ingress(EXT, &frame);
+        assert_eq!(d, Decision::Drop(want), "{what}");
+        assert_eq!(m.ct.len(), 0, "{what}: a connection was made");
+        assert_eq!(m.counters.events(Event::MeshNewConnections), 0, "{what}");
+    }
+    // The valid one passes.
+    let (d, _) = m.ingress(EXT, &valid);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+}
+
+#[test]
+fn a_malformed_reply_from_a_backend_is_refused() {
+    let m = Mesh::new("snat");
+    let (_, b) = m.ingress(EXT, &client_tcp(40001, true, false, &[]));
+    let seen = tcp_of(b.data());
+    let i = BACKENDS
+        .iter()
+        .position(|b| Ipv4Addr::from(*b) == seen.dst)
+        .unwrap();
+    let good = backend_reply(BACKENDS[i], i, INGRESS, seen.sport, true);
+    let mut bad_sum = good.clone();
+    bad_sum[24] ^= 1;
+    let (d, _) = m.ingress(UL, &from_node1(&bad_sum));
+    assert_eq!(d, Decision::Drop(DropReason::BadIpChecksum));
+    let mut bad_offset = good.clone();
+    bad_offset[46] = 0x30 | (bad_offset[46] & 0x0f);
+    let (d, _) = m.ingress(UL, &from_node1(&bad_offset));
+    assert_eq!(d, Decision::Drop(DropReason::BadTcpDataOffset));
+    assert!(!m.ct.entries(&CtFilter::all(), 10)[0].assured);
+    let (d, _) = m.ingress(UL, &from_node1(&good));
+    assert!(matches!(d, Decision::Route { .. }), "{d:?}");
+}
+
+/// The ACK flood: 4,608 spoofed mid-stream segments against a 4,096-entry
+/// table used to become established connections for two hours, and refuse every
+/// client after them. Now they are unassured: each new client evicts the oldest.
+#[test]
+fn a_spoofed_ack_flood_does_not_lock_out_new_clients() {
+    let m = Mesh::new("snat");
+    assert_eq!(m.ct.capacity(), 4096);
+    let old = assured_connection(&m, 30000);
+    for sport in 0..4608u16 {
+        m.ingress(EXT, &client_tcp(1024 + sport, false, true, b"x"));
+    }
+    let s = m.ct.stats();
+    assert_eq!(s.entries(), 4096, "the flood filled the table");
+    assert_eq!(s.assured, 1);
+    let mut admitted = 0;
+    for sport in 0..20u16 {
+        let (d, _) = m.ingress(EXT, &client_tcp(50000 + sport, true, false, &[]));
+        if matches!(d, Decision::Forward { .. }) {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 20, "every new client is admitted");
+    assert!(m.ct.stats().early_evicted >= 20 + 512);
+    // The assured connection kept flowing through it all.
+    let (d, b) = m.ingress(EXT, &client_tcp(30000, false, true, b"more"));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(tcp_of(b.data()).dst, Ipv4Addr::from(BACKENDS[old]));
+    // The strangers that are left go after the SYN timeout, not the established one.
+    let to = Timeouts::default();
+    m.ct.sweep(10 + to.syn, |_| to, |_| {});
+    assert_eq!(m.ct.len(), 1);
+}
+
+#[test]
+fn snat_exhaustion_is_decided_once_a_second_not_per_packet() {
+    let mut m = Mesh::new("snat");
+    // Two source ports; "dns" has one backend.
+    m.snat = RefCell::new(SnatSource::split(5000, 5001, 1).unwrap().remove(0));
+    for sport in [100, 101] {
+        let (d, _) = m.ingress(EXT, &client_udp(sport));
+        assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    }
+    let (d, _) = m.ingress(EXT, &client_udp(102));
+    assert_eq!(d, Decision::Drop(DropReason::SnatPortsExhausted));
+    let walked = m.ct.stats().conflicts;
+    assert!(walked > 0, "the first refusal searched");
+    for sport in 103..200 {
+        let (d, _) = m.ingress(EXT, &client_udp(sport));
+        assert_eq!(d, Decision::Drop(DropReason::SnatPortsExhausted));
+    }
+    assert_eq!(m.ct.stats().conflicts, walked, "the next ones did not");
+    assert_eq!(m.ct.len(), 2);
+    // Another backend is not affected; the next second searches again.
+    let (d, _) = m.ingress(EXT, &client_tcp(7000, true, false, &[]));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    // The next second searches again, and the strangers' flows (never answered,
+    // idle for a second) give up their ports.
+    m.now.set(11);
+    let (d, _) = m.ingress(EXT, &client_udp(300));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(m.ct.stats().early_evicted, 1);
+}
+
+#[test]
+fn a_table_full_of_assured_connections_refuses_in_constant_time() {
+    let mut m = Mesh::new("snat");
+    m.ct = Conntrack::new(8, Timeouts::default());
+    for sport in 0..8 {
+        assured_connection(&m, 20000 + sport);
+    }
+    assert_eq!(m.ct.stats().assured, 8);
+    let (d, _) = m.ingress(EXT, &client_tcp(21000, true, false, &[]));
+    assert_eq!(d, Decision::Drop(DropReason::ConntrackFull));
+    assert_eq!(m.ct.stats().refused, 1);
+    for sport in 21001..21100 {
+        let (d, _) = m.ingress(EXT, &client_tcp(sport, true, false, &[]));
+        assert_eq!(d, Decision::Drop(DropReason::ConntrackFull));
+    }
+    assert_eq!(
+        m.ct.stats().refused,
+        1,
+        "no insert tried for the rest of the second"
+    );
+    // Established traffic flows meanwhile.
+    let (d, _) = m.ingress(EXT, &client_tcp(20003, false, true, b"x"));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    m.now.set(11);
+    let (d, _) = m.ingress(EXT, &client_tcp(21200, true, false, &[]));
+    assert_eq!(d, Decision::Drop(DropReason::ConntrackFull));
+    assert_eq!(m.ct.stats().refused, 2, "tried again the next second");
+}
+
+#[test]
+fn the_flood_guard_sheds_new_connections_not_established_ones() {
+    let text = config("snat").replacen(
+        "name = \"web\"",
+        "name = \"web\"\nnew_connection_rate = 3",
+        1,
+    );
+    let m = Mesh::with_config(&text);
+    assert_eq!(m.snap.services[0].new_connection_rate, 3);
+    for sport in 0..3 {
+        let (d, _) = m.ingress(EXT, &client_tcp(9000 + sport, true, false, &[]));
+        assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    }
+    for sport in 3..50 {
+        // SYNs and mid-stream pick-ups alike.
+        let (d, _) = m.ingress(
+            EXT,
+            &client_tcp(9000 + sport, sport % 2 == 0, sport % 2 == 1, &[]),
+        );
+        assert_eq!(d, Decision::Drop(DropReason::NewConnectionRate));
+    }
+    assert_eq!(m.ct.len(), 3, "nothing made for the refused");
+    // The admitted ones keep flowing; another service has its own budget.
+    let (d, _) = m.ingress(EXT, &client_tcp(9001, false, true, b"x"));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    let (d, _) = m.ingress(EXT, &client_udp(53000));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    m.now.set(11);
+    let (d, _) = m.ingress(EXT, &client_tcp(9100, true, false, &[]));
+    assert!(
+        matches!(d, Decision::Forward { .. }),
+        "refilled the next second: {d:?}"
+    );
+    assert_eq!(
+        m.ct.entries(&CtFilter::all().state(CtState::SynSent), 11)
+            .len(),
+        4
+    );
+}
