@@ -133,6 +133,9 @@ pub fn register(shared: Arc<Shared>, counters: Arc<Vec<WorkerCounters>>) -> Resu
                 ("created".to_string(), TelValue::U64(st.created)),
                 ("expired".to_string(), TelValue::U64(st.expired)),
                 ("evicted".to_string(), TelValue::U64(st.evicted)),
+                ("early_evicted".to_string(), TelValue::U64(st.early_evicted)),
+                ("assured".to_string(), TelValue::U64(st.assured)),
+                ("unassured".to_string(), TelValue::U64(st.unassured())),
                 ("refused".to_string(), TelValue::U64(st.refused)),
                 ("removed".to_string(), TelValue::U64(st.removed)),
             ]);

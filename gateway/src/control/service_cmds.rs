@@ -467,6 +467,7 @@ fn conntrack_show(live: &Live, now: u32, f: &CtFilters, limit: usize) -> Result<
                     "snat": c.snat.map(|s| s.to_string()),
                     "service": service,
                     "state": e.state.name(),
+                    "assured": e.assured,
                     "idle_s": e.idle,
                     "owner": c.owner,
                 })
@@ -493,6 +494,9 @@ fn conntrack_count(live: &Live, now: u32, f: &CtFilters) -> Result<Value, String
         "created": stats.created,
         "expired": stats.expired,
         "evicted": stats.evicted,
+        "early_evicted": stats.early_evicted,
+        "assured": stats.assured,
+        "unassured": stats.unassured(),
         "refused": stats.refused,
         "removed": stats.removed,
     }))

@@ -269,6 +269,11 @@ const CONNTRACK_ENTRIES: Spec = gauge(
     Some("state"),
     "Tracked routing-mesh connections, by state.",
 );
+const CONNTRACK_ASSURED: Spec = gauge(
+    "vxgw_conntrack_assured_entries",
+    Some("assured"),
+    "Tracked connections by whether the backend has answered (assured: never evicted by new connections; unassured: short-lived, evicted first).",
+);
 const CONNTRACK_CAPACITY: Spec = gauge(
     "vxgw_conntrack_capacity",
     None,
@@ -277,7 +282,7 @@ const CONNTRACK_CAPACITY: Spec = gauge(
 const CONNTRACK_EVENTS: Spec = counter(
     "vxgw_conntrack_events_total",
     Some("event"),
-    "Conntrack events: created, expired, evicted (half-open or finished, for a new one), refused (full), removed (flush, backend removal), exists (insert races), conflicts.",
+    "Conntrack events: created, expired, evicted (unassured or finished, for a new one), early_evicted (of those, unassured), refused (full), removed (flush, backend removal), exists (insert races), conflicts.",
 );
 
 /// A family with several labels (the routing mesh's per-service and per-backend
@@ -427,6 +432,7 @@ const SPECS: &[Spec] = &[
     FDB_NOT_UNICAST,
     NEIGHBOURS,
     CONNTRACK_ENTRIES,
+    CONNTRACK_ASSURED,
     CONNTRACK_CAPACITY,
     CONNTRACK_EVENTS,
     CONFIG_GENERATION,
@@ -627,6 +633,13 @@ impl Reading {
                     })
                     .collect(),
             ),
+            family(
+                &CONNTRACK_ASSURED,
+                vec![
+                    (Some("true".to_string()), self.conntrack.assured as f64),
+                    (Some("false".to_string()), self.conntrack.unassured() as f64),
+                ],
+            ),
             family(&CONNTRACK_CAPACITY, one(self.conntrack_capacity as f64)),
             family(&CONNTRACK_EVENTS, {
                 let c = &self.conntrack;
@@ -634,6 +647,7 @@ impl Reading {
                     ("created", c.created),
                     ("expired", c.expired),
                     ("evicted", c.evicted),
+                    ("early_evicted", c.early_evicted),
                     ("refused", c.refused),
                     ("removed", c.removed),
                     ("exists", c.exists),
