@@ -86,6 +86,15 @@ impl Admission {
         ok
     }
 
+    /// Is the budget of service `svc` (snapshot index `index`) spent for second
+    /// `now`? (Reads only: the burst's warm-up skips work for a SYN that will be
+    /// refused.)
+    #[inline]
+    pub fn spent(&self, index: u16, svc: &ServiceView, now: u32) -> bool {
+        let b = self.budgets[index as usize % SERVICE_SLOTS].get();
+        svc.new_connection_rate != 0 && b.service == svc.id && b.second == now && b.left == 0
+    }
+
     /// Is backend `slot` known to have no SNAT port left on this worker?
     #[inline]
     pub fn snat_exhausted(&self, slot: u32, now: u32) -> bool {
@@ -141,8 +150,11 @@ mod tests {
         let a = Admission::new(4);
         let s = service(1, 10); // 3 a second on each of 4 workers (rounded up)
         let taken = |now| (0..10).filter(|_| a.take(0, &s, now)).count();
+        assert!(!a.spent(0, &s, 100));
         assert_eq!(taken(100), 3);
+        assert!(a.spent(0, &s, 100));
         assert_eq!(taken(100), 0, "spent for the rest of the second");
+        assert!(!a.spent(0, &s, 101));
         assert_eq!(taken(101), 3, "refilled the next second");
         // Another service in the same slot has a budget of its own.
         let t = service(2, 10);

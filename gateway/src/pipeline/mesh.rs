@@ -193,16 +193,21 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
 /// Always inlined, like `into_overlay`, `nat::parse_flow`, `nat::rewrite` and
 /// `Conntrack::observe_checked`: as calls, their frames cost ~120 of the forward
 /// path's ~1540 instructions per packet (perf/instructions.sh).
+///
+/// A miss of the warm-up is trusted (except for a RST, rare, which must find a
+/// connection an earlier packet of its burst made): the flow is new, and the
+/// insert that follows finds a connection made since then anyway. A flood of new
+/// flows pays one lookup a packet, not two.
 #[inline(always)]
 fn track(ctx: &Ctx, m: &MeshTables, key: &FlowKey, flags: u8, dir: Dir) -> Option<CtHit> {
-    if let Some(h) = m
-        .cache
-        .hit_for(&PackedKey::of(key))
-        .filter(|h| h.dir == dir)
-    {
-        if m.conntrack.observe_checked(&h, flags, ctx.now).is_some() {
+    match m.cache.warmed_lookup(&PackedKey::of(key)) {
+        Some(Some(h))
+            if h.dir == dir && m.conntrack.observe_checked(&h, flags, ctx.now).is_some() =>
+        {
             return Some(h);
         }
+        Some(None) if flags & tcp::RST == 0 => return None,
+        _ => {}
     }
     let h = m.conntrack.lookup(key)?;
     if h.dir == dir {
@@ -238,6 +243,9 @@ fn new_connection(
     if admission.table_full(ctx.now) {
         return Err(DropReason::ConntrackFull);
     }
+    if !admission.take(si, svc, ctx.now) {
+        return Err(DropReason::NewConnectionRate);
+    }
     // A SYN warmed with its burst comes with its flow hash and first SNAT port.
     let warmed = m.cache.warmed_syn(&PackedKey::of(key));
     let flow_hash = warmed.map_or_else(|| FlowSeed::DEFAULT.hash_flow(key), |w| w.flow_hash);
@@ -245,9 +253,6 @@ fn new_connection(
     let pick = svc.pick(flow_hash).ok_or(DropReason::NoBackend)?;
     if !svc.preserve_client && admission.snat_exhausted(pick.slot, ctx.now) {
         return Err(DropReason::SnatPortsExhausted);
-    }
-    if !admission.take(si, svc, ctx.now) {
-        return Err(DropReason::NewConnectionRate);
     }
     let mut ports = m.snat.borrow_mut();
     let mut conn = new_conn(key, svc, pick, ports.worker());
@@ -596,7 +601,9 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
         // lines of its insert are warmed instead.
         let flags = f.get(at + 33).copied().unwrap_or(0);
         if at == ETH && key.proto() == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
-            m.cache.note_syn(i, warm_new_connection(ctx, m, ip, key));
+            if let Some(syn) = warm_new_connection(ctx, m, ip, key) {
+                m.cache.note_syn(i, syn);
+            }
             return (PackedKey::NONE, false);
         }
         (key, false)
@@ -608,10 +615,15 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
 /// made here (its flow hash kept for `new_connection`), and in SNAT mode the
 /// connection's first SNAT port is taken from the worker's cursor now (the ports of
 /// a burst's SYNs are consecutive; a port that turns out busy is retried with the
-/// cursor's next, as without warming).
+/// cursor's next, as without warming). Nothing is warmed for a SYN that will be
+/// refused: no service, or its new-connection budget spent (`None`).
 #[inline(never)]
-fn warm_new_connection(ctx: &Ctx, m: &MeshTables, ip: &[u8; 24], key: PackedKey) -> WarmedSyn {
-    m.conntrack.prefetch_key(&key);
+fn warm_new_connection(
+    ctx: &Ctx,
+    m: &MeshTables,
+    ip: &[u8; 24],
+    key: PackedKey,
+) -> Option<WarmedSyn> {
     let addr = |at: usize| Ipv4Addr::new(ip[at], ip[at + 1], ip[at + 2], ip[at + 3]);
     let port = |at: usize| u16::from_be_bytes([ip[at], ip[at + 1]]);
     let flow = FlowKey {
@@ -621,21 +633,20 @@ fn warm_new_connection(ctx: &Ctx, m: &MeshTables, ip: &[u8; 24], key: PackedKey)
         src_port: port(20),
         dst_port: port(22),
     };
+    let si = ctx.snap.service_for(flow.proto, flow.dst, flow.dst_port)?;
+    let svc = ctx.snap.services.get(si as usize)?;
+    if m.admission.spent(si, svc, ctx.now) {
+        return None;
+    }
+    m.conntrack.prefetch_key(&key);
     let flow_hash = FlowSeed::DEFAULT.hash_flow(&flow);
     let mut syn = WarmedSyn {
         key,
         flow_hash,
         snat_port: None,
     };
-    let Some(svc) = ctx
-        .snap
-        .service_for(flow.proto, flow.dst, flow.dst_port)
-        .and_then(|i| ctx.snap.services.get(i as usize))
-    else {
-        return syn;
-    };
     let Some(pick) = svc.pick(flow_hash) else {
-        return syn;
+        return Some(syn);
     };
     let mut ports = m.snat.borrow_mut();
     let mut conn = new_conn(&flow, svc, pick, ports.worker());
@@ -645,5 +656,5 @@ fn warm_new_connection(ctx: &Ctx, m: &MeshTables, ip: &[u8; 24], key: PackedKey)
         conn.snat = Some(SocketAddrV4::new(svc.ingress_ip, p));
     }
     m.conntrack.prefetch_key(&PackedKey::of(&conn.reply_key()));
-    syn
+    Some(syn)
 }

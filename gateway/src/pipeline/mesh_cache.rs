@@ -191,6 +191,21 @@ impl MeshCache {
         (w.key == *key).then_some(*w)
     }
 
+    /// What the warm-up's lookup of the current packet found, if it looked it up
+    /// with `key`: `Some(None)` is a miss.
+    #[inline(always)]
+    pub(super) fn warmed_lookup(&self, key: &PackedKey) -> Option<Option<CtHit>> {
+        let i = self.current.get();
+        let b = self.burst.borrow();
+        if i >= b.len || *key == PackedKey::NONE {
+            return None;
+        }
+        match (b.keys.get(i), b.hits.get(i)) {
+            (Some(k), Some(&h)) if k == key => Some(h),
+            _ => None,
+        }
+    }
+
     /// The warmed hit of the current packet, if it was looked up with `key` and hit.
     #[inline(always)]
     pub(super) fn hit_for(&self, key: &PackedKey) -> Option<CtHit> {

@@ -1718,11 +1718,22 @@ impl Conntrack {
                 }
             }
         }
+        // The window's slots, their entries asked for all at once: up to 60 misses
+        // overlapped instead of a few at a time (a flood of new connections into a
+        // full table pays this for every one).
+        let mut words = [[0u64; SLOTS]; 4];
+        for (w, &b) in words.iter_mut().zip(&window[..n]) {
+            *w = self.buckets[b].read().0;
+            for &s in w.iter().filter(|&&s| s != 0) {
+                if let Some(e) = self.entries.get((s & SLOT_IDX_MASK) as usize) {
+                    prefetch(e);
+                }
+            }
+        }
         // (rank, last_seen age, idx, state word)
         let mut best: Option<(u8, u32, u32, u64)> = None;
-        for &b in &window[..n] {
-            let (slots, _) = self.buckets[b].read();
-            for s in slots {
+        for slots in &words[..n] {
+            for &s in slots {
                 if s == 0 {
                     continue;
                 }
