@@ -259,8 +259,6 @@ const ST_STATE: u64 = 0xf;
 const ST_AUX: u64 = 1 << 4;
 const ST_ASSURED: u64 = 1 << 5;
 const ST_DYING: u64 = 1 << 8;
-/// The state word bits of an assured established connection (the steady state).
-const ST_ESTABLISHED_ASSURED: u64 = CtState::Established as u64 | ST_ASSURED;
 
 // Conn word 4: proto << 24 | HAS_SNAT | owner.
 const W4_HAS_SNAT: u64 = 1 << 16;
