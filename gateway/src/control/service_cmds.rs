@@ -887,7 +887,7 @@ backends = [{ ip = "10.255.0.11" }, { ip = "10.255.0.12", weight = 3 }]
             one,
             json!([{"proto": "tcp", "client": "198.51.100.2:1003", "published": "192.0.2.1:80",
                     "backend": "10.255.0.12:8080", "snat": "10.255.0.2:41003", "service": "web",
-                    "state": "established", "idle_s": 5, "owner": 1}])
+                    "state": "established", "assured": false, "idle_s": 5, "owner": 1}])
         );
         let n = |args: Value| r.ok("conntrack.show", args).as_array().unwrap().len();
         assert_eq!(n(json!({"backend": "10.255.0.11"})), 2);

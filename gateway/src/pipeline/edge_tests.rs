@@ -284,3 +284,77 @@ fn the_flood_guard_sheds_new_connections_not_established_ones() {
         4
     );
 }
+
+/// The frame `f` (a client's or a backend's, IPv4 at 14) made a fragment: flags and
+/// offset `flags_offset`, IP id 0x4242, its header checksum fixed.
+fn fragment(mut f: Vec<u8>, flags_offset: u16) -> Vec<u8> {
+    f[18..20].copy_from_slice(&0x4242u16.to_be_bytes());
+    f[20..22].copy_from_slice(&flags_offset.to_be_bytes());
+    fix_ip_checksum(&mut f);
+    f
+}
+
+/// A later fragment (offset 8 x `offset`, last) of the datagram `first` belongs to:
+/// the same IPv4 header, 24 bytes of payload.
+fn later_fragment(first: &[u8], offset: u16) -> Vec<u8> {
+    let mut f = first[..34].to_vec();
+    f.extend_from_slice(&[0xab; 24]);
+    f[16..18].copy_from_slice(&44u16.to_be_bytes());
+    fragment(f, offset)
+}
+
+#[test]
+fn every_fragment_of_a_datagram_reaches_the_backend_of_its_first() {
+    let m = Mesh::new("snat");
+    let mut first = client_udp(5353);
+    first[38..40].copy_from_slice(&1000u16.to_be_bytes()); // the whole datagram's
+    let first = fragment(first, 0x2000);
+    let later = later_fragment(&first, 100);
+    // A later fragment before its first: dropped, nothing made.
+    let (d, _) = m.ingress(EXT, &later);
+    assert_eq!(d, Decision::Drop(DropReason::Fragment));
+    assert_eq!(m.ct.len(), 0);
+    let (d, b1) = m.ingress(EXT, &first);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    let (d, b2) = m.ingress(EXT, &later);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    let (f1, f2) = (b1.data(), b2.data());
+    assert_eq!(&f1[0..6], &f2[0..6], "the same backend MAC");
+    assert_eq!(&f1[26..34], &f2[26..34], "the same source and destination");
+    assert_eq!(&f2[26..30], &INGRESS, "SNAT");
+    assert_eq!(&f2[30..34], &BACKENDS[0], "DNAT to dns's backend");
+    assert_eq!(f2[22], 63, "a routed hop");
+    assert_eq!(checksum::checksum(&f2[14..34]), 0, "header checksum");
+    assert_eq!(&f2[34..], &[0xab; 24], "payload untouched");
+    assert_eq!(m.ct.len(), 1);
+
+    // The backend's answer, fragmented too, goes back to the client whole.
+    let sport = u16::from_be_bytes([f1[34], f1[35]]);
+    let mut reply = Vec::new();
+    PacketBuilder::ethernet2(super::mesh_tests::backend_mac(0), super::mesh_tests::UL_MAC)
+        .ipv4(BACKENDS[0], INGRESS, 64)
+        .udp(53, sport)
+        .write(&mut reply, b"answer")
+        .unwrap();
+    reply[38..40].copy_from_slice(&3000u16.to_be_bytes());
+    let reply_first = fragment(reply, 0x2000);
+    let reply_later = later_fragment(&reply_first, 300);
+    for (what, frame) in [("first", &reply_first), ("later", &reply_later)] {
+        let (d, b) = m.ingress(UL, &from_node1(frame));
+        assert!(matches!(d, Decision::Route { .. }), "{what}: {d:?}");
+        let f = b.data();
+        assert_eq!(&f[26..30], &PUBLISHED, "{what}: from the published address");
+        assert_eq!(
+            &f[30..34],
+            &super::mesh_tests::CLIENT,
+            "{what}: to the client"
+        );
+        assert_eq!(checksum::checksum(&f[14..34]), 0, "{what}");
+    }
+    // Another datagram's later fragment (another id) is not translated.
+    let mut stray = later_fragment(&first, 100);
+    stray[18] = 0x77;
+    fix_ip_checksum(&mut stray);
+    let (d, _) = m.ingress(EXT, &stray);
+    assert_eq!(d, Decision::Drop(DropReason::Fragment));
+}

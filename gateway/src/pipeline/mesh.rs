@@ -30,6 +30,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::admission::Admission;
 use super::decision::{Decision, DropReason, Origin, Target};
+use super::fragments;
 use super::mesh_cache::{MeshCache, WarmedSyn};
 use super::{edge, BackendCounters, Ctx, Event, PacketBuf};
 use crate::tables::conntrack::{
@@ -131,6 +132,7 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
         Ok(f) if f.proto != protocol::ICMP => f,
         Ok(_) => return Decision::Drop(DropReason::NoService),
         Err(NatError::NotIcmpEcho) => return icmp_error_from_client(ctx, m, buf),
+        Err(NatError::Fragment) => return later_fragment_from_client(ctx, m, buf),
         Err(e) => return Decision::Drop(nat_drop(e)),
     };
     let Some(si) = ctx.snap.service_for(flow.proto, flow.dst, flow.dst_port) else {
@@ -166,6 +168,11 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
     };
     let c = hit.conn();
     let ip = &mut buf.data_mut()[ETH..];
+    if fragments::is_first_fragment(ip) {
+        m.cache
+            .fragments
+            .remember(ip, flow.src_port, flow.dst_port, ctx.now);
+    }
     if flags & tcp::SYN != 0 {
         clamp(ctx, ip);
     }
@@ -404,6 +411,7 @@ pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
     let flow = match nat::parse_flow(ip) {
         Ok(f) => f,
         Err(NatError::NotIcmpEcho) => return icmp_error_from_backend(ctx, m, ext, buf),
+        Err(NatError::Fragment) => return later_fragment_from_backend(ctx, m, ext, buf),
         Err(e) => return Decision::Drop(nat_drop(e)),
     };
     let flags = tcp_flags(ip, flow.proto);
@@ -414,6 +422,11 @@ pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
     };
     let c = hit.conn();
     let ip = &mut buf.data_mut()[ETH..];
+    if fragments::is_first_fragment(ip) {
+        m.cache
+            .fragments
+            .remember(ip, flow.src_port, flow.dst_port, ctx.now);
+    }
     if flags & tcp::SYN != 0 {
         clamp(ctx, ip);
     }
@@ -424,6 +437,87 @@ pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
         to_client,
         true,
     ) {
+        return Decision::Drop(nat_drop(e));
+    }
+    m.backends.packet(c.backend_id, false, total);
+    ctx.counters.event(Event::MeshToClient);
+    to_external(ext, *c.client.ip(), buf)
+}
+
+/// The connection of a later fragment (IPv4 header at `ip`) whose first fragment
+/// this worker translated, matched in direction `dir`, observed.
+fn fragment_connection(
+    ctx: &Ctx,
+    m: &MeshTables,
+    ip: &[u8],
+    dir: Dir,
+) -> Result<CtHit, DropReason> {
+    let (src_port, dst_port) = m
+        .cache
+        .fragments
+        .ports_of(ip, ctx.now)
+        .ok_or(DropReason::Fragment)?;
+    let key = FlowKey {
+        proto: ip[9],
+        src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
+        dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
+        src_port,
+        dst_port,
+    };
+    match m.conntrack.lookup(&key) {
+        Some(h) if h.dir == dir => {
+            m.conntrack.observe(&h, 0, ctx.now);
+            Ok(h)
+        }
+        _ => Err(DropReason::NoConnection),
+    }
+}
+
+/// A later fragment from a client (no L4 header): translated like its datagram's
+/// first fragment (addresses only; the ports and the L4 checksum were in the first)
+/// and sent to the same backend.
+fn later_fragment_from_client<B: PacketBuf>(ctx: &Ctx, m: &MeshTables, buf: &mut B) -> Decision {
+    let ip = &buf.data()[ETH..];
+    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    if total > overlay_ip_mtu(ctx) {
+        return Decision::Drop(DropReason::MtuExceeded);
+    }
+    let hit = match fragment_connection(ctx, m, ip, Dir::Original) {
+        Ok(h) => h,
+        Err(r) => return Decision::Drop(r),
+    };
+    let c = hit.conn();
+    let Some(svc) = ctx.snap.services.iter().find(|s| s.id == c.service) else {
+        return Decision::Drop(DropReason::NoService);
+    };
+    let ip = &mut buf.data_mut()[ETH..];
+    if let Err(e) = nat::rewrite_later_fragment(ip, c.snat.map(|s| *s.ip()), Some(*c.backend.ip()))
+    {
+        return Decision::Drop(nat_drop(e));
+    }
+    m.backends.packet(c.backend_id, true, total);
+    ctx.counters.event(Event::MeshToBackend);
+    into_overlay(ctx, m, svc.vni, *c.backend.ip(), c.backend_id, buf)
+}
+
+/// A later fragment of a backend's reply: translated like its first fragment and
+/// routed to the client.
+fn later_fragment_from_backend<B: PacketBuf>(
+    ctx: &Ctx,
+    m: &MeshTables,
+    ext: &ExternalView,
+    buf: &mut B,
+) -> Decision {
+    let ip = &buf.data()[ETH..];
+    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let hit = match fragment_connection(ctx, m, ip, Dir::Reply) {
+        Ok(h) => h,
+        Err(r) => return Decision::Drop(r),
+    };
+    let c = hit.conn();
+    let to_client = c.snat.map(|_| *c.client.ip());
+    let ip = &mut buf.data_mut()[ETH..];
+    if let Err(e) = nat::rewrite_later_fragment(ip, Some(*c.published.ip()), to_client) {
         return Decision::Drop(nat_drop(e));
     }
     m.backends.packet(c.backend_id, false, total);

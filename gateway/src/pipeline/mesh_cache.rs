@@ -23,6 +23,7 @@ use std::cell::{Cell, RefCell};
 use std::net::Ipv4Addr;
 
 use super::decision::Decision;
+use super::fragments::Fragments;
 use super::MAX_BURST;
 use crate::tables::conntrack::{Conntrack, CtHit, PackedKey, LOOKUP_BURST};
 use crate::tables::snapshot::{Snapshot, MAX_BACKEND_SLOTS};
@@ -90,6 +91,8 @@ pub struct MeshCache {
     current: Cell<usize>,
     services: [Cell<ServiceMemo>; SERVICE_MEMO],
     backends: Box<[Cell<Option<BackendRoute>>]>,
+    /// The ports of fragmented datagrams' first fragments (see `fragments`).
+    pub(super) fragments: Fragments,
 }
 
 impl Default for MeshCache {
@@ -115,6 +118,7 @@ impl Default for MeshCache {
                 })
             }),
             backends: (0..MAX_BACKEND_SLOTS).map(|_| Cell::new(None)).collect(),
+            fragments: Fragments::default(),
         }
     }
 }

@@ -29,6 +29,7 @@ mod encap_cache;
 mod external;
 pub mod fast_path;
 mod flow;
+mod fragments;
 mod local;
 mod mesh;
 mod mesh_cache;

@@ -566,6 +566,34 @@ pub fn rewrite_dst(ip: &mut [u8], new_ip: Ipv4Addr, new_port: u16) -> Result<Rew
     rewrite(ip, None, Some((new_ip, new_port)), false)
 }
 
+/// Rewrites the addresses of a later fragment (no L4 header: its ports were in the
+/// first fragment, and the L4 checksum, which covers the whole datagram, was updated
+/// there), decrementing the TTL; the IPv4 header checksum is updated incrementally.
+/// `None` leaves that address. Errors: [`NatError::Truncated`] /
+/// [`NatError::Malformed`], [`NatError::TtlExpired`] (untouched), and
+/// [`NatError::NotTcpUdp`] for a packet that is not a later fragment.
+#[inline]
+pub fn rewrite_later_fragment(
+    ip: &mut [u8],
+    src: Option<Ipv4Addr>,
+    dst: Option<Ipv4Addr>,
+) -> Result<(), NatError> {
+    ip_bounds(ip)?;
+    if !non_first_fragment(ip, 0) {
+        return Err(NatError::NotTcpUdp);
+    }
+    let mut d = Delta::default();
+    ttl_step(ip, true, &mut d)?;
+    if let Some(a) = src {
+        set_addr(ip, IP_SRC, a, &mut d);
+    }
+    if let Some(a) = dst {
+        set_addr(ip, IP_DST, a, &mut d);
+    }
+    fix_csum(ip, IP_CSUM, d);
+    Ok(())
+}
+
 /// Decrements the TTL of a routed packet (any protocol) with an incremental header
 /// checksum update; returns the new TTL. [`NatError::TtlExpired`] (untouched) if
 /// TTL <= 1. For the ICMP rewrites, which take no `ttl_dec`: call this first, so

@@ -1,0 +1,173 @@
+//! Shallow virtual reassembly for the routing mesh: the L4 ports of a fragmented
+//! datagram's first fragment, remembered so that its later fragments (which carry
+//! no L4 header) are translated like it and reach the same backend (or client).
+//!
+//! A datagram is keyed as RFC 791 does: source, destination, protocol and IP
+//! identification. Each worker remembers the datagrams whose first fragment it
+//! translated, in a fixed table of [`SLOTS`] (a new first fragment takes its slot
+//! from whatever held it), for [`TIMEOUT`] seconds (Linux's `ipfrag_time`). A later
+//! fragment whose first fragment was not seen (lost, not yet arrived, or taken over)
+//! is dropped (`fragment`): the receiver's reassembly then times out, as it would
+//! for a lost fragment, and nothing is forwarded half-translated. Fragments are not
+//! held or reordered here.
+//!
+//! Fragments of one datagram must reach one worker: RSS hashes IPv4 fragments on
+//! their addresses (DPDK's `RTE_ETH_RSS_FRAG_IPV4`), and a VTEP's outer source port
+//! comes from the inner flow. The slot of a datagram is a keyed hash (random per
+//! worker), so outsiders cannot aim fragments at a slot.
+#![forbid(unsafe_code)]
+
+use std::cell::Cell;
+use std::hash::{BuildHasher, RandomState};
+
+/// Datagrams remembered per worker.
+pub const SLOTS: usize = 1024;
+/// Seconds a first fragment's ports are remembered.
+pub const TIMEOUT: u32 = 30;
+
+/// One remembered datagram.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Slot {
+    /// Source and destination address (header bytes 12..20).
+    addrs: u64,
+    /// Protocol << 16 | identification; 0 marks a free slot (protocol 0 is never
+    /// remembered).
+    proto_id: u32,
+    /// Source port << 16 | destination port.
+    ports: u32,
+    /// The second the first fragment was seen.
+    second: u32,
+}
+
+/// One worker's remembered first fragments (see the module docs).
+#[derive(Debug)]
+pub struct Fragments {
+    slots: Box<[Cell<Slot>]>,
+    /// Odd multiplier of the slot hash, random per table.
+    mul: u64,
+}
+
+impl Default for Fragments {
+    fn default() -> Self {
+        Fragments {
+            slots: (0..SLOTS).map(|_| Cell::default()).collect(),
+            mul: RandomState::new().hash_one(0x6672_6167u32) | 1,
+        }
+    }
+}
+
+/// Is the IPv4 header `ip` (at least 20 bytes) a first fragment: MF set, offset 0?
+#[inline]
+pub fn is_first_fragment(ip: &[u8]) -> bool {
+    ip.get(6..8)
+        .is_some_and(|f| f[0] & 0x20 != 0 && f[0] & 0x1f == 0 && f[1] == 0)
+}
+
+impl Fragments {
+    /// The datagram key of header `ip` and its slot.
+    fn key(&self, ip: &[u8]) -> Option<(u64, u32, usize)> {
+        let h = ip.first_chunk::<20>()?;
+        let addrs = u64::from_be_bytes(h[12..20].try_into().ok()?);
+        let proto_id = u32::from(h[9]) << 16 | u32::from(u16::from_be_bytes([h[4], h[5]]));
+        let x = (addrs ^ u64::from(proto_id).rotate_left(29)).wrapping_mul(self.mul);
+        Some((addrs, proto_id, (x >> 54) as usize % SLOTS))
+    }
+
+    /// Remembers the ports of the first fragment whose IPv4 header is `ip`.
+    pub fn remember(&self, ip: &[u8], src_port: u16, dst_port: u16, now: u32) {
+        let Some((addrs, proto_id, i)) = self.key(ip) else {
+            return;
+        };
+        if proto_id >> 16 == 0 {
+            return;
+        }
+        self.slots[i].set(Slot {
+            addrs,
+            proto_id,
+            ports: u32::from(src_port) << 16 | u32::from(dst_port),
+            second: now,
+        });
+    }
+
+    /// The (source, destination) ports of the datagram of the later fragment whose
+    /// IPv4 header is `ip`, if its first fragment was seen in the last [`TIMEOUT`]
+    /// seconds.
+    pub fn ports_of(&self, ip: &[u8], now: u32) -> Option<(u16, u16)> {
+        let (addrs, proto_id, i) = self.key(ip)?;
+        let s = self.slots[i].get();
+        let fresh = now.wrapping_sub(s.second) < TIMEOUT;
+        (s.proto_id != 0 && s.addrs == addrs && s.proto_id == proto_id && fresh)
+            .then_some(((s.ports >> 16) as u16, s.ports as u16))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, flags_offset: u16) -> [u8; 20] {
+        let mut h = [0u8; 20];
+        h[0] = 0x45;
+        h[4..6].copy_from_slice(&id.to_be_bytes());
+        h[6..8].copy_from_slice(&flags_offset.to_be_bytes());
+        h[9] = proto;
+        h[12..16].copy_from_slice(&src);
+        h[16..20].copy_from_slice(&dst);
+        h
+    }
+
+    #[test]
+    fn later_fragments_find_their_first_fragments_ports() {
+        let f = Fragments::default();
+        let first = header([203, 0, 113, 7], [192, 0, 2, 1], 17, 0x1234, 0x2000);
+        assert!(is_first_fragment(&first));
+        f.remember(&first, 5353, 53, 100);
+        let later = header([203, 0, 113, 7], [192, 0, 2, 1], 17, 0x1234, 185);
+        assert!(!is_first_fragment(&later));
+        assert_eq!(f.ports_of(&later, 100), Some((5353, 53)));
+        assert_eq!(f.ports_of(&later, 129), Some((5353, 53)));
+        assert_eq!(f.ports_of(&later, 130), None, "forgotten after the timeout");
+        // Another id, source, destination or protocol is another datagram.
+        for other in [
+            header([203, 0, 113, 7], [192, 0, 2, 1], 17, 0x1235, 185),
+            header([203, 0, 113, 8], [192, 0, 2, 1], 17, 0x1234, 185),
+            header([203, 0, 113, 7], [192, 0, 2, 2], 17, 0x1234, 185),
+            header([203, 0, 113, 7], [192, 0, 2, 1], 6, 0x1234, 185),
+        ] {
+            assert_eq!(f.ports_of(&other, 100), None);
+        }
+        assert!(!is_first_fragment(&header(
+            [1, 1, 1, 1],
+            [2, 2, 2, 2],
+            17,
+            1,
+            0
+        )));
+    }
+
+    #[test]
+    fn the_table_is_bounded_and_a_new_datagram_takes_its_slot() {
+        let f = Fragments::default();
+        for id in 0..(4 * SLOTS) as u16 {
+            f.remember(
+                &header([10, 0, 0, 1], [10, 0, 0, 2], 17, id, 0x2000),
+                id,
+                53,
+                7,
+            );
+        }
+        assert_eq!(f.slots.len(), SLOTS);
+        let last = header([10, 0, 0, 1], [10, 0, 0, 2], 17, (4 * SLOTS - 1) as u16, 8);
+        assert_eq!(f.ports_of(&last, 7), Some(((4 * SLOTS - 1) as u16, 53)));
+        let remembered = (0..(4 * SLOTS) as u16)
+            .filter(|&id| {
+                f.ports_of(&header([10, 0, 0, 1], [10, 0, 0, 2], 17, id, 8), 7)
+                    .is_some()
+            })
+            .count();
+        assert!(
+            remembered <= SLOTS && remembered > SLOTS / 2,
+            "{remembered}"
+        );
+    }
+}
