@@ -139,6 +139,7 @@ drop_reasons! {
     MalformedL4 => "malformed_l4",
     NotRoutable => "not_routable",
     OverlayNeighbourTimeout => "overlay_neighbour_timeout",
+    VniIsolation => "vni_isolation",
 }
 
 impl DropReason {

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use super::decision::DropReason;
 use super::flow::source_port;
 use super::{Ctx, EncapAction, Event, PacketBuf};
-use crate::tables::snapshot::{VtepView, ENCAP_LEN};
+use crate::tables::snapshot::{Snapshot, VtepView, ENCAP_LEN};
 use crate::wire::checksum;
 use crate::wire::vlan;
 
@@ -28,9 +28,33 @@ pub enum EncapResult {
     Drop(DropReason),
 }
 
-/// Tags the frame with `vlan` for an access port (0 = leave untagged).
+/// VNI isolation: whether `(port, vlan)` is an access member of VNI slot `vni` in
+/// `snap`. The validator refuses any configuration that points a VNI elsewhere; this
+/// is the data plane's own guard (a corrupted or stale FDB entry, e.g. one learned on
+/// a member that has just moved to another VNI, must never put a frame into another
+/// VNI's segment). One compare on the port's VLAN map, which the pipeline has anyway.
+#[inline(always)]
+pub fn is_member(snap: &Snapshot, vni: u16, port: u16, vlan: u16) -> bool {
+    snap.ports
+        .get(port as usize)
+        .and_then(|p| p.vlan_to_vni.as_deref())
+        .and_then(|map| map.get(vlan as usize))
+        .is_some_and(|&s| u32::from(s) == u32::from(vni) + 1)
+}
+
+/// Tags a frame of VNI slot `vni` with `vlan` for access port `port` (0 = leave
+/// untagged); refuses (`VniIsolation`) when `(port, vlan)` is not a member of the VNI.
 #[inline]
-pub fn to_access<B: PacketBuf>(ctx: &Ctx, buf: &mut B, vlan: u16) -> Result<(), DropReason> {
+pub fn to_access<B: PacketBuf>(
+    ctx: &Ctx,
+    buf: &mut B,
+    vni: u16,
+    port: u16,
+    vlan: u16,
+) -> Result<(), DropReason> {
+    if !is_member(ctx.snap, vni, port, vlan) {
+        return Err(DropReason::VniIsolation);
+    }
     if vlan != 0 {
         let data = buf
             .prepend(vlan::HEADER_LEN)
