@@ -36,7 +36,7 @@ impl FromStr for Mac {
         let mut parts = s.split([':', '-']);
         for b in &mut out {
             let p = parts.next().ok_or_else(bad)?;
-            if p.len() != 2 {
+            if p.len() != 2 || !p.bytes().all(|c| c.is_ascii_hexdigit()) {
                 return Err(bad());
             }
             *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
@@ -795,7 +795,11 @@ pub fn parse_request(line: &str) -> Result<Request, ApiError> {
                 )),
             })
         }
-        None => return Err(ApiError::BadRequest("missing protocol version \"v\"".into())),
+        None => {
+            return Err(ApiError::BadRequest(
+                "missing protocol version \"v\"".into(),
+            ))
+        }
     }
     let cmd = match obj.remove("cmd") {
         Some(Value::String(c)) => c,
@@ -899,17 +903,37 @@ mod tests {
         for (line, want, code) in [
             ("{\"v\":1,", "malformed JSON", "malformed_json"),
             ("[1,2]", "a request is a JSON object", "bad_request"),
-            (r#"{"v":2,"cmd":"status"}"#, "unsupported protocol version 2", "unsupported_version"),
-            (r#"{"cmd":"status"}"#, "missing protocol version", "bad_request"),
+            (
+                r#"{"v":2,"cmd":"status"}"#,
+                "unsupported protocol version 2",
+                "unsupported_version",
+            ),
+            (
+                r#"{"cmd":"status"}"#,
+                "missing protocol version",
+                "bad_request",
+            ),
             (r#"{"v":1}"#, "missing \"cmd\"", "bad_request"),
-            (r#"{"v":1,"cmd":"vni.add","args":[5000]}"#, "\"args\" must be an object", "bad_request"),
-            (r#"{"v":1,"cmd":"vni.frobnicate"}"#, "unknown command 'vni.frobnicate'", "unknown_command"),
+            (
+                r#"{"v":1,"cmd":"vni.add","args":[5000]}"#,
+                "\"args\" must be an object",
+                "bad_request",
+            ),
+            (
+                r#"{"v":1,"cmd":"vni.frobnicate"}"#,
+                "unknown command 'vni.frobnicate'",
+                "unknown_command",
+            ),
             (
                 r#"{"v":1,"cmd":"fdb.add","args":{"vni":4096,"mac":"zz","vtep":"172.30.0.11"}}"#,
                 "invalid MAC address 'zz'",
                 "invalid_arguments",
             ),
-            (r#"{"v":1,"cmd":"vtep.add","args":{}}"#, "missing field `ip`", "invalid_arguments"),
+            (
+                r#"{"v":1,"cmd":"vtep.add","args":{}}"#,
+                "missing field `ip`",
+                "invalid_arguments",
+            ),
         ] {
             let e = err(line);
             assert!(e.to_string().contains(want), "{line}: {e}");
@@ -923,7 +947,14 @@ mod tests {
             "02-42-0A-ff-00-0b".parse::<Mac>().unwrap().to_string(),
             "02:42:0a:ff:00:0b"
         );
-        for bad in ["", "02:00:00:00:00", "02:00:00:00:00:00:00", "zz:00:00:00:00:00", "2:0:0:0:0:0"] {
+        for bad in [
+            "",
+            "02:00:00:00:00",
+            "02:00:00:00:00:00:00",
+            "zz:00:00:00:00:00",
+            "2:0:0:0:0:0",
+            "+2:00:00:00:00:00",
+        ] {
             assert!(bad.parse::<Mac>().is_err(), "{bad}");
         }
     }

@@ -18,15 +18,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use vxgw_api::{ApiError, Reply, Request};
+pub use vxgw_api::{MAX_REQUEST, PROTOCOL_VERSION};
 
 use crate::tables::fdb::FdbFilter;
-use crate::wire::MacAddr;
 use crate::worker::Shared;
-
-/// Protocol version spoken.
-pub const PROTOCOL_VERSION: u64 = 1;
-/// Largest request line accepted (bytes).
-pub const MAX_REQUEST: usize = 64 * 1024;
 /// Clients served at once (root gets [`ROOT_RESERVE`] more when none can be evicted).
 pub const MAX_CLIENTS: usize = 64;
 
@@ -48,42 +44,15 @@ pub struct ControlState {
 
 /// Answers one request line. Never panics on any input.
 pub fn handle(state: &ControlState, line: &str) -> Value {
-    match dispatch(state, line) {
-        Ok(result) => json!({"ok": true, "result": result}),
-        Err(e) => json!({"ok": false, "error": e}),
-    }
+    Reply::from_result(dispatch(state, line))
 }
 
-fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
-    let req: Value = serde_json::from_str(line).map_err(|e| format!("malformed JSON: {e}"))?;
-    let obj = req.as_object().ok_or("a request is a JSON object")?;
-    match obj.get("v").and_then(Value::as_u64) {
-        Some(PROTOCOL_VERSION) => {}
-        Some(v) => {
-            return Err(format!(
-                "unsupported protocol version {v} (this vxgw speaks {PROTOCOL_VERSION})"
-            ))
-        }
-        None => return Err("missing protocol version \"v\"".into()),
-    }
-    let cmd = obj
-        .get("cmd")
-        .and_then(Value::as_str)
-        .ok_or("missing \"cmd\"")?;
-    let empty = serde_json::Map::new();
-    let args = match obj.get("args") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Object(m)) => m,
-        Some(_) => return Err("\"args\" must be an object".into()),
-    };
+fn dispatch(state: &ControlState, line: &str) -> Result<Value, ApiError> {
+    let req = vxgw_api::parse_request(line)?;
     let sh = &state.shared;
     let now = sh.clock.now();
-    match cmd {
-        "status" | "stats" | "neigh.show" if !args.is_empty() => {
-            let k = args.keys().next().map(String::as_str).unwrap_or_default();
-            Err(format!("{cmd}: unknown field `{k}`, there are no fields"))
-        }
-        "status" => Ok(json!({
+    match req {
+        Request::Status(_) => Ok(json!({
             "version": env!("CARGO_PKG_VERSION"),
             "uptime_s": state.started.elapsed().as_secs(),
             "workers": state.workers,
@@ -91,29 +60,19 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
             "generation": sh.snap.load().generation,
             "state_file": state.live.state_file().map(|p| p.display().to_string()),
         })),
-        "stats" => Ok((state.stats)()),
-        "fdb.show" => {
-            if let Some(k) = args.keys().find(|k| *k != "vni" && *k != "mac") {
-                return Err(format!(
-                    "{cmd}: unknown field `{k}`, expected `vni` or `mac`"
-                ));
-            }
+        Request::Stats(_) => Ok((state.stats)()),
+        Request::FdbShow(a) => {
             let mut filter = FdbFilter::all();
-            if let Some(v) = args.get("vni") {
-                let vni = v
-                    .as_u64()
-                    .filter(|&n| n > 0 && n <= 0xff_ffff)
-                    .ok_or("vni must be 1-16777215")?;
-                filter = filter.vni(vni as u32);
+            if let Some(vni) = a.vni {
+                if vni == 0 || vni > vxgw_api::VNI_MAX {
+                    return Err(ApiError::InvalidArguments {
+                        cmd: "fdb.show".into(),
+                        msg: "vni must be 1-16777215".into(),
+                    });
+                }
+                filter = filter.vni(vni);
             }
-            let mac = match args.get("mac") {
-                Some(m) => Some(
-                    m.as_str()
-                        .and_then(|s| s.parse::<MacAddr>().ok())
-                        .ok_or("mac must be a MAC address like 02:42:0a:ff:00:0b")?,
-                ),
-                None => None,
-            };
+            let mac = a.mac.map(super::commands::mac);
             let snap = sh.snap.load();
             let rows: Vec<Value> = sh
                 .fdb
@@ -137,12 +96,17 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
         // The link neighbours (underlay next hops, external clients and gateway), then
         // the overlay neighbours (backends' MACs, learned by ARP in the VNIs, with the
         // VNI: overlays of different tenants may reuse addresses).
-        "neigh.show" => Ok(Value::Array(
+        Request::NeighShow(_) => Ok(Value::Array(
             sh.neigh
                 .entries()
                 .into_iter()
                 .map(|n| (n, "link"))
-                .chain(sh.overlay_neigh.entries().into_iter().map(|n| (n, "overlay")))
+                .chain(
+                    sh.overlay_neigh
+                        .entries()
+                        .into_iter()
+                        .map(|n| (n, "overlay")),
+                )
                 .map(|(n, table)| {
                     json!({"ip": n.ip.to_string(), "mac": n.mac.map(|m| m.to_string()),
                            "static": n.is_static, "age_s": now.saturating_sub(n.updated),
@@ -150,15 +114,9 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Value, String> {
                 })
                 .collect(),
         )),
-        other => super::commands::dispatch(&state.live, other, args)
-            .or_else(|| super::service_cmds::dispatch(&state.live, now, other, args))
-            .unwrap_or_else(|| {
-                Err(format!(
-                    "unknown command '{other}' (known: status, stats, fdb.show, neigh.show, {}, {})",
-                    super::commands::COMMANDS.join(", "),
-                    super::service_cmds::COMMANDS.join(", ")
-                ))
-            }),
+        req => super::commands::answer(&state.live, &req)
+            .or_else(|| super::service_cmds::answer(&state.live, now, &req))
+            .unwrap_or_else(|| Err(ApiError::UnknownCommand(req.cmd().into()))),
     }
 }
 
@@ -222,11 +180,7 @@ impl Clients {
             match idlest {
                 Some(id) => {
                     if let Some(s) = self.slots.remove(&id) {
-                        let _ = writeln!(
-                            &s.conn,
-                            "{}",
-                            json!({"ok": false, "error": "closed: idle while every control slot was taken"})
-                        );
+                        let _ = writeln!(&s.conn, "{}", ApiError::Evicted.to_reply());
                         let _ = s.conn.shutdown(std::net::Shutdown::Both);
                     }
                 }
@@ -303,11 +257,7 @@ impl ControlServer {
                     let Ok(conn) = conn else { continue };
                     let _ = conn.set_write_timeout(Some(WRITE_TIMEOUT));
                     let Some(id) = lock(&clients).admit(&conn, Instant::now()) else {
-                        let _ = writeln!(
-                            &conn,
-                            "{}",
-                            json!({"ok": false, "error": "too many clients"})
-                        );
+                        let _ = writeln!(&conn, "{}", ApiError::TooManyClients.to_reply());
                         continue;
                     };
                     let (state, reg) = (state.clone(), clients.clone());
@@ -394,7 +344,7 @@ fn serve(
         // Read the request (briefly) so the client sees the answer, not a reset.
         let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
         let _ = read_request(&mut BufReader::with_capacity(CHUNK, &conn));
-        let _ = writeln!(&conn, "{}", json!({"ok": false, "error": e}));
+        let _ = writeln!(&conn, "{}", ApiError::PermissionDenied(e).to_reply());
         return;
     }
     let _ = conn.set_read_timeout(Some(limits.idle));
@@ -405,17 +355,11 @@ fn serve(
     loop {
         let resp = match read_request(&mut reader) {
             Line::End(Some(std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)) => {
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    json!({"ok": false, "error": format!("idle for {} s; connection closed", limits.idle.as_secs())})
-                );
+                let _ = writeln!(out, "{}", ApiError::Idle(limits.idle.as_secs()).to_reply());
                 return;
             }
             Line::End(_) => return,
-            Line::TooLong => {
-                json!({"ok": false, "error": format!("request larger than {MAX_REQUEST} bytes")})
-            }
+            Line::TooLong => ApiError::TooLarge.to_reply(),
             Line::Request(line) => match std::str::from_utf8(&line) {
                 Ok(s) if s.trim().is_empty() => continue,
                 Ok(s) => {
@@ -424,7 +368,7 @@ fn serve(
                     lock(reg).set(id, false);
                     r
                 }
-                Err(_) => json!({"ok": false, "error": "request is not UTF-8"}),
+                Err(_) => ApiError::NotUtf8.to_reply(),
             },
         };
         if writeln!(out, "{resp}").is_err() {
