@@ -534,6 +534,18 @@ macro_rules! requests {
             /// Every command name, in the protocol's order.
             pub const COMMANDS: &'static [&'static str] = &[$($cmd,)*];
 
+            /// The request `cmd` with arguments `args` (an object), the error with
+            /// the path of the key it is about; `None` for an unknown command.
+            fn from_args(
+                cmd: &str,
+                args: Value,
+            ) -> Option<Result<Request, serde_path_to_error::Error<serde_json::Error>>> {
+                Some(match cmd {
+                    $($cmd => serde_path_to_error::deserialize(args).map(Request::$variant),)*
+                    _ => return None,
+                })
+            }
+
             /// The command's name on the wire.
             pub fn cmd(&self) -> &'static str {
                 match self { $(Request::$variant(_) => $cmd,)* }
@@ -815,14 +827,36 @@ pub fn parse_request(line: &str) -> Result<Request, ApiError> {
             "unknown key `{k}` in the request (expected `v`, `cmd`, `args`)"
         )));
     }
-    if !Request::COMMANDS.contains(&cmd.as_str()) {
+    // The error names the key it is about (`client: invalid type: ...`), however
+    // deep (`access[1].vlan: ...`): serde's own message names only unknown and
+    // missing keys.
+    let Some(res) = Request::from_args(&cmd, args) else {
         return Err(ApiError::UnknownCommand(cmd));
-    }
-    serde_json::from_value(json!({"cmd": cmd, "args": args})).map_err(|e| {
-        ApiError::InvalidArguments {
-            cmd,
-            msg: e.to_string(),
+    };
+    res.map_err(|e| {
+        let mut segments: Vec<String> = e
+            .path()
+            .iter()
+            .map(|s| match s {
+                serde_path_to_error::Segment::Seq { index } => format!("[{index}]"),
+                serde_path_to_error::Segment::Map { key } => format!(".{key}"),
+                serde_path_to_error::Segment::Enum { variant } => format!(".{variant}"),
+                serde_path_to_error::Segment::Unknown => String::new(),
+            })
+            .collect();
+        let inner = e.into_inner().to_string();
+        if inner.starts_with("unknown field") {
+            // The path ends with the unknown key itself, which the message names.
+            segments.pop();
         }
+        let path = segments.concat();
+        let path = path.trim_start_matches('.');
+        let msg = if path.is_empty() {
+            inner
+        } else {
+            format!("{path}: {inner}")
+        };
+        ApiError::InvalidArguments { cmd, msg }
     })
 }
 
@@ -939,6 +973,31 @@ mod tests {
             assert!(e.to_string().contains(want), "{line}: {e}");
             assert_eq!(e.code(), code, "{line}");
         }
+    }
+
+    #[test]
+    fn type_errors_name_the_key() {
+        let e = err(r#"{"v":1,"cmd":"conntrack.show","args":{"client":[]}}"#);
+        assert!(
+            e.to_string()
+                .starts_with("conntrack.show: client: invalid type"),
+            "{e}"
+        );
+        let e = err(
+            r#"{"v":1,"cmd":"vni.add","args":{"id":5,"access":[{"port":"p"},{"port":"p","vlan":-1}]}}"#,
+        );
+        assert!(
+            e.to_string()
+                .starts_with("vni.add: access[1].vlan: invalid value"),
+            "{e}"
+        );
+        let e = err(
+            r#"{"v":1,"cmd":"vni.add","args":{"id":5,"arp":[{"ip":"1.2.3.4","mac":"02:00:00:00:00:01","x":1}]}}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "vni.add: arp[0]: unknown field `x`, expected `ip` or `mac`"
+        );
     }
 
     #[test]
