@@ -32,9 +32,28 @@ pub enum EncapResult {
 /// `snap`. The validator refuses any configuration that points a VNI elsewhere; this
 /// is the data plane's own guard (a corrupted or stale FDB entry, e.g. one learned on
 /// a member that has just moved to another VNI, must never put a frame into another
-/// VNI's segment). One compare on the port's VLAN map, which the pipeline has anyway.
+/// VNI's segment). One compare with the VNI's first member on data the snapshot
+/// has; the port's VLAN map for the VNI's other members.
 #[inline(always)]
 pub fn is_member(snap: &Snapshot, vni: u16, port: u16, vlan: u16) -> bool {
+    let first = snap
+        .vnis
+        .get(vni as usize)
+        .map_or(u32::MAX, |v| v.first_member);
+    is_member_of(snap, first, vni, port, vlan)
+}
+
+/// [`is_member`] for VNI slot `vni` whose `first_member` the caller has at hand:
+/// one compare for the VNI's first member (most VNIs have one access member), the
+/// port's VLAN map for the others.
+#[inline(always)]
+pub fn is_member_of(snap: &Snapshot, first: u32, vni: u16, port: u16, vlan: u16) -> bool {
+    u32::from(port) << 16 | u32::from(vlan) == first || in_vlan_map(snap, vni, port, vlan)
+}
+
+#[inline(never)]
+#[cold]
+fn in_vlan_map(snap: &Snapshot, vni: u16, port: u16, vlan: u16) -> bool {
     snap.ports
         .get(port as usize)
         .and_then(|p| p.vlan_to_vni.as_deref())
