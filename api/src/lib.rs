@@ -775,8 +775,9 @@ pub struct ChangeOutcome {
     /// One line per difference.
     #[serde(default)]
     pub changes: Vec<String>,
-    /// Microseconds until no worker held the previous snapshot.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Microseconds until no worker held the previous snapshot (null: nothing was
+    /// published, or the grace period timed out).
+    #[serde(default)]
     pub in_effect_us: Option<u64>,
     /// FDB entries removed as a consequence.
     #[serde(default)]
@@ -784,8 +785,8 @@ pub struct ChangeOutcome {
     /// Connections removed with a service or backend.
     #[serde(default)]
     pub connections_removed: usize,
-    /// The state file written.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The state file written (null: not saved, or nothing changed).
+    #[serde(default)]
     pub saved: Option<String>,
 }
 

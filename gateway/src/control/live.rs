@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::config::{Config, VniConfig};
 use super::persist;
@@ -105,14 +105,15 @@ pub struct Outcome {
 impl Outcome {
     /// The JSON answer.
     pub fn to_json(&self) -> Value {
-        json!({
-            "generation": self.generation,
-            "changes": self.changes,
-            "in_effect_us": self.in_effect_us,
-            "fdb_removed": self.fdb_removed,
-            "connections_removed": self.conns_removed,
-            "saved": self.saved.as_ref().map(|p| p.display().to_string()),
+        serde_json::to_value(vxgw_api::ChangeOutcome {
+            generation: self.generation,
+            changes: self.changes.clone(),
+            in_effect_us: self.in_effect_us,
+            fdb_removed: self.fdb_removed,
+            connections_removed: self.conns_removed,
+            saved: self.saved.as_ref().map(|p| p.display().to_string()),
         })
+        .unwrap_or_default()
     }
 }
 
