@@ -122,8 +122,14 @@ pub struct Process {
 impl Process {
     /// Starts `bin` with `args`, capturing stdout line by line and stderr whole.
     pub fn spawn(bin: &Path, args: &[String]) -> Process {
+        Process::spawn_env(bin, args, &[])
+    }
+
+    /// [`Process::spawn`] with extra environment variables.
+    pub fn spawn_env(bin: &Path, args: &[String], env: &[(&str, &str)]) -> Process {
         let mut child = Command::new(bin)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

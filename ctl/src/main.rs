@@ -14,7 +14,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
+use vxgw_api::{self as api, Mac, Request};
 
 #[derive(Parser)]
 #[command(
@@ -129,6 +130,9 @@ enum ServiceCmd {
         /// Maglev table size (a prime; default 65537).
         #[arg(long, value_name = "N")]
         maglev_size: Option<u32>,
+        /// Flood guard: new connections a second, all workers (default: no limit).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        new_connection_rate: Option<u32>,
     },
     /// Delete a service; its connections are removed.
     Del { name: String },
@@ -174,25 +178,6 @@ struct CtFilterArgs {
     /// time_wait, closed, udp_new, udp_replied).
     #[arg(long, value_name = "STATE")]
     state: Option<String>,
-}
-
-impl CtFilterArgs {
-    fn to_args(&self) -> Map<String, Value> {
-        let mut a = Map::new();
-        if let Some(n) = &self.service {
-            a.insert("service".into(), json!(n));
-        }
-        if let Some(ip) = self.client {
-            a.insert("client".into(), json!(ip.to_string()));
-        }
-        if let Some(ip) = self.backend {
-            a.insert("backend".into(), json!(ip.to_string()));
-        }
-        if let Some(st) = &self.state {
-            a.insert("state".into(), json!(st));
-        }
-        a
-    }
 }
 
 #[derive(Subcommand)]
@@ -263,13 +248,13 @@ enum VniCmd {
         id: u32,
         /// N, or `default`.
         #[arg(long, value_name = "N|default", value_parser = parse_or_default)]
-        learn_limit: Option<Value>,
+        learn_limit: Option<OrDefault>,
         /// SECS, or `default`.
         #[arg(long, value_name = "SECS|default", value_parser = parse_or_default)]
-        ageing: Option<Value>,
+        ageing: Option<OrDefault>,
         /// IP, or `none`.
         #[arg(long, value_name = "IP|none", value_parser = parse_ip_or_none)]
-        gateway_ip: Option<Value>,
+        gateway_ip: Option<OrNone>,
     },
     /// Add or delete flood-list VTEPs.
     Flood {
@@ -499,33 +484,57 @@ fn parse_arp(s: &str) -> Result<(Ipv4Addr, String), String> {
     ))
 }
 
-fn parse_or_default(s: &str) -> Result<Value, String> {
+/// A number, or `default` (None).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrDefault(Option<u32>);
+
+/// An address, or `none` (None).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct OrNone(Option<Ipv4Addr>);
+
+fn parse_or_default(s: &str) -> Result<OrDefault, String> {
     if s == "default" {
-        return Ok(Value::Null);
+        return Ok(OrDefault(None));
     }
     match s.parse::<u32>() {
-        Ok(n) if n >= 1 => Ok(json!(n)),
+        Ok(n) if n >= 1 => Ok(OrDefault(Some(n))),
         _ => Err(format!("'{s}' is not a positive number or `default`")),
     }
 }
 
-fn parse_ip_or_none(s: &str) -> Result<Value, String> {
+fn parse_ip_or_none(s: &str) -> Result<OrNone, String> {
     if s == "none" {
-        return Ok(Value::Null);
+        return Ok(OrNone(None));
     }
     s.parse::<Ipv4Addr>()
-        .map(|ip| json!(ip.to_string()))
+        .map(|ip| OrNone(Some(ip)))
         .map_err(|_| format!("'{s}' is not an IPv4 address or `none`"))
 }
 
-/// The request line for a command: (cmd, args). Reading a file can fail (usage error).
-fn request(cmd: &Cmd) -> Result<(&'static str, Value), String> {
-    let access = |(p, v): &(String, u16)| json!({"port": p, "vlan": v});
+/// The protocol's MAC from a string `parse_mac` accepted.
+fn mac(s: &str) -> Result<Mac, String> {
+    s.parse().map_err(|e: api::ApiError| e.to_string())
+}
+
+/// The request for a command, typed: vxgw_api serializes it (nothing here writes
+/// JSON by hand). Reading a file can fail (usage error).
+fn request(cmd: &Cmd) -> Result<Request, String> {
+    let access = |(p, v): &(String, u16)| api::Access {
+        port: p.clone(),
+        vlan: *v,
+    };
+    let ct = |f: &CtFilterArgs| api::CtFilter {
+        service: f.service.clone(),
+        client: f.client,
+        backend: f.backend,
+        state: f.state.clone(),
+    };
+    let none = api::NoArgs {};
     Ok(match cmd {
-        Cmd::Status => ("status", json!({})),
-        Cmd::Stats => ("stats", json!({})),
+        Cmd::Status => Request::Status(none),
+        Cmd::Stats => Request::Stats(none),
         Cmd::Vni { action } => match action {
-            VniCmd::Show { id } => ("vni.show", opt_obj(&[("id", id.map(|i| json!(i)))])),
+            VniCmd::Show { id } => Request::VniShow(api::MaybeId { id: *id }),
             VniCmd::Add {
                 id,
                 flood,
@@ -534,148 +543,117 @@ fn request(cmd: &Cmd) -> Result<(&'static str, Value), String> {
                 ageing,
                 gateway_ip,
                 arp,
-            } => {
-                let mut a = Map::new();
-                a.insert("id".into(), json!(id));
-                if !flood.is_empty() {
-                    a.insert(
-                        "flood".into(),
-                        json!(flood.iter().map(|i| i.to_string()).collect::<Vec<_>>()),
-                    );
-                }
-                if !acc.is_empty() {
-                    a.insert(
-                        "access".into(),
-                        Value::Array(acc.iter().map(access).collect()),
-                    );
-                }
-                if let Some(n) = learn_limit {
-                    a.insert("learn_limit".into(), json!(n));
-                }
-                if let Some(n) = ageing {
-                    a.insert("ageing_secs".into(), json!(n));
-                }
-                if let Some(ip) = gateway_ip {
-                    a.insert("gateway_ip".into(), json!(ip.to_string()));
-                }
-                if !arp.is_empty() {
-                    a.insert(
-                        "arp".into(),
-                        Value::Array(
-                            arp.iter()
-                                .map(|(ip, mac)| json!({"ip": ip.to_string(), "mac": mac}))
-                                .collect(),
-                        ),
-                    );
-                }
-                ("vni.add", Value::Object(a))
-            }
-            VniCmd::Del { id } => ("vni.del", json!({"id": id})),
+            } => Request::VniAdd(api::VniAdd {
+                id: *id,
+                flood: flood.clone(),
+                access: acc.iter().map(access).collect(),
+                learn_limit: *learn_limit,
+                ageing_secs: *ageing,
+                gateway_ip: *gateway_ip,
+                arp: arp
+                    .iter()
+                    .map(|(ip, m)| {
+                        Ok(api::ArpEntry {
+                            ip: *ip,
+                            mac: mac(m)?,
+                        })
+                    })
+                    .collect::<Result<_, String>>()?,
+            }),
+            VniCmd::Del { id } => Request::VniDel(api::Id { id: *id }),
             VniCmd::Set {
                 id,
                 learn_limit,
                 ageing,
                 gateway_ip,
-            } => {
-                let mut a = Map::new();
-                a.insert("id".into(), json!(id));
-                for (k, v) in [
-                    ("learn_limit", learn_limit),
-                    ("ageing_secs", ageing),
-                    ("gateway_ip", gateway_ip),
-                ] {
-                    if let Some(v) = v {
-                        a.insert(k.into(), v.clone());
-                    }
-                }
-                ("vni.set", Value::Object(a))
-            }
+            } => Request::VniSet(api::VniSet {
+                id: *id,
+                learn_limit: learn_limit.map(|OrDefault(n)| n),
+                ageing_secs: ageing.map(|OrDefault(n)| n),
+                gateway_ip: gateway_ip.map(|OrNone(ip)| ip),
+            }),
             VniCmd::Flood { action } => match action {
-                FloodCmd::Add { id, ip } => {
-                    ("vni.flood.add", json!({"id": id, "ip": ip.to_string()}))
-                }
-                FloodCmd::Del { id, ip } => {
-                    ("vni.flood.del", json!({"id": id, "ip": ip.to_string()}))
-                }
+                FloodCmd::Add { id, ip } => Request::VniFloodAdd(api::IdIp { id: *id, ip: *ip }),
+                FloodCmd::Del { id, ip } => Request::VniFloodDel(api::IdIp { id: *id, ip: *ip }),
             },
             VniCmd::Access { action } => match action {
-                AccessCmd::Add { id, member } => {
-                    let mut a = access(member);
-                    a["id"] = json!(id);
-                    ("vni.access.add", a)
-                }
-                AccessCmd::Del { id, member } => {
-                    let mut a = access(member);
-                    a["id"] = json!(id);
-                    ("vni.access.del", a)
-                }
+                AccessCmd::Add { id, member } => Request::VniAccessAdd(api::IdAccess {
+                    id: *id,
+                    port: member.0.clone(),
+                    vlan: member.1,
+                }),
+                AccessCmd::Del { id, member } => Request::VniAccessDel(api::IdAccess {
+                    id: *id,
+                    port: member.0.clone(),
+                    vlan: member.1,
+                }),
             },
         },
         Cmd::Vtep { action } => match action {
-            VtepCmd::Show => ("vtep.show", json!({})),
-            VtepCmd::Add { ip } => ("vtep.add", json!({"ip": ip.to_string()})),
-            VtepCmd::Del { ip } => ("vtep.del", json!({"ip": ip.to_string()})),
+            VtepCmd::Show => Request::VtepShow(none),
+            VtepCmd::Add { ip } => Request::VtepAdd(api::Ip { ip: *ip }),
+            VtepCmd::Del { ip } => Request::VtepDel(api::Ip { ip: *ip }),
         },
         Cmd::Fdb { action } => match action {
-            FdbCmd::Show { vni, mac } => (
-                "fdb.show",
-                opt_obj(&[
-                    ("vni", vni.map(|v| json!(v))),
-                    ("mac", mac.as_ref().map(|m| json!(m))),
-                ]),
-            ),
+            FdbCmd::Show { vni, mac: m } => Request::FdbShow(api::FdbShow {
+                vni: *vni,
+                mac: m.as_deref().map(mac).transpose()?,
+            }),
             FdbCmd::Add {
                 vni,
-                mac,
+                mac: m,
                 vtep,
                 port,
                 vlan,
-            } => {
-                let mut a = json!({"vni": vni, "mac": mac});
-                if let Some(ip) = vtep {
-                    a["vtep"] = json!(ip.to_string());
-                }
-                if let Some(p) = port {
-                    a["port"] = json!(p);
-                    a["vlan"] = json!(vlan.unwrap_or(0));
-                }
-                ("fdb.add", a)
-            }
-            FdbCmd::Del { vni, mac } => ("fdb.del", json!({"vni": vni, "mac": mac})),
-            FdbCmd::Flush { vni, all } => {
-                let mut a = json!({"dynamic_only": !all});
-                if let Some(v) = vni {
-                    a["vni"] = json!(v);
-                }
-                ("fdb.flush", a)
-            }
+            } => Request::FdbAdd(api::FdbAdd {
+                vni: *vni,
+                mac: mac(m)?,
+                vtep: *vtep,
+                port: port.clone(),
+                vlan: port.as_ref().map(|_| vlan.unwrap_or(0)),
+            }),
+            FdbCmd::Del { vni, mac: m } => Request::FdbDel(api::VniMac {
+                vni: *vni,
+                mac: mac(m)?,
+            }),
+            FdbCmd::Flush { vni, all } => Request::FdbFlush(api::FdbFlush {
+                vni: *vni,
+                dynamic_only: !all,
+            }),
         },
         Cmd::Neigh { action } => match action {
-            NeighCmd::Show => ("neigh.show", json!({})),
-            NeighCmd::Add { ip, mac } => ("neigh.add", json!({"ip": ip.to_string(), "mac": mac})),
-            NeighCmd::Del { ip } => ("neigh.del", json!({"ip": ip.to_string()})),
+            NeighCmd::Show => Request::NeighShow(none),
+            NeighCmd::Add { ip, mac: m } => Request::NeighAdd(api::NeighAdd {
+                ip: *ip,
+                mac: mac(m)?,
+            }),
+            NeighCmd::Del { ip } => Request::NeighDel(api::Ip { ip: *ip }),
         },
         Cmd::Arp { action } => match action {
-            ArpCmd::Show { vni } => ("arp.show", opt_obj(&[("vni", vni.map(|v| json!(v)))])),
-            ArpCmd::Add { vni, ip, mac } => (
-                "arp.add",
-                json!({"vni": vni, "ip": ip.to_string(), "mac": mac}),
-            ),
-            ArpCmd::Del { vni, ip } => ("arp.del", json!({"vni": vni, "ip": ip.to_string()})),
+            ArpCmd::Show { vni } => Request::ArpShow(api::MaybeVni { vni: *vni }),
+            ArpCmd::Add { vni, ip, mac: m } => Request::ArpAdd(api::ArpAdd {
+                vni: *vni,
+                ip: *ip,
+                mac: mac(m)?,
+            }),
+            ArpCmd::Del { vni, ip } => Request::ArpDel(api::ArpDel {
+                vni: *vni,
+                ip: *ip,
+                mac: None,
+            }),
         },
         Cmd::Config { action } => match action {
-            ConfigCmd::Show => ("config.show", json!({})),
+            ConfigCmd::Show => Request::ConfigShow(none),
             ConfigCmd::Apply { file } => {
-                let text = std::fs::read_to_string(file)
+                let toml = std::fs::read_to_string(file)
                     .map_err(|e| format!("{}: {e}", file.display()))?;
-                ("config.apply", json!({"toml": text}))
+                Request::ConfigApply(api::ConfigApply { toml })
             }
         },
         Cmd::Service { action } => match action {
-            ServiceCmd::Show { name } => (
-                "service.show",
-                opt_obj(&[("name", name.as_ref().map(|n| json!(n)))]),
-            ),
+            ServiceCmd::Show { name } => {
+                Request::ServiceShow(api::MaybeName { name: name.clone() })
+            }
             ServiceCmd::Add {
                 name,
                 proto,
@@ -687,94 +665,85 @@ fn request(cmd: &Cmd) -> Result<(&'static str, Value), String> {
                 mode,
                 backend,
                 maglev_size,
-            } => {
-                let mut a = json!({"name": name, "protocol": proto, "published_port": port,
-                                   "vni": vni, "ingress_ip": ingress.to_string()});
-                if let Some(ip) = ip {
-                    a["published_ip"] = json!(ip.to_string());
-                }
-                if let Some(p) = target_port {
-                    a["target_port"] = json!(p);
-                }
-                if let Some(m) = mode {
-                    a["mode"] = json!(m);
-                }
-                if let Some(n) = maglev_size {
-                    a["maglev_size"] = json!(n);
-                }
-                if !backend.is_empty() {
-                    a["backends"] = Value::Array(
-                        backend
-                            .iter()
-                            .map(|(ip, w)| {
-                                let mut b = json!({"ip": ip.to_string()});
-                                if let Some(w) = w {
-                                    b["weight"] = json!(w);
-                                }
-                                b
-                            })
-                            .collect(),
-                    );
-                }
-                ("service.add", a)
-            }
-            ServiceCmd::Del { name } => ("service.del", json!({"name": name})),
+                new_connection_rate,
+            } => Request::ServiceAdd(api::ServiceAdd {
+                name: name.clone(),
+                // clap admits only these names.
+                protocol: match proto.as_str() {
+                    "udp" => api::Proto::Udp,
+                    _ => api::Proto::Tcp,
+                },
+                published_ip: *ip,
+                published_port: *port,
+                vni: *vni,
+                ingress_ip: *ingress,
+                target_port: *target_port,
+                mode: mode.as_deref().map(|m| match m {
+                    "preserve" => api::Mode::Preserve,
+                    _ => api::Mode::Snat,
+                }),
+                maglev_size: *maglev_size,
+                timeouts: None,
+                backends: backend
+                    .iter()
+                    .map(|&(ip, weight)| api::Backend { ip, weight })
+                    .collect(),
+                new_connection_rate: *new_connection_rate,
+            }),
+            ServiceCmd::Del { name } => Request::ServiceDel(api::Name { name: name.clone() }),
         },
         Cmd::Backend { action } => match action {
             BackendCmd::Add {
                 service,
                 ip,
                 weight,
-            } => {
-                let mut a = json!({"service": service, "ip": ip.to_string()});
-                if let Some(w) = weight {
-                    a["weight"] = json!(w);
-                }
-                ("backend.add", a)
-            }
-            BackendCmd::Del { service, ip } => (
-                "backend.del",
-                json!({"service": service, "ip": ip.to_string()}),
-            ),
-            BackendCmd::Drain { service, ip } => (
-                "backend.drain",
-                json!({"service": service, "ip": ip.to_string()}),
-            ),
+            } => Request::BackendAdd(api::BackendAdd {
+                service: service.clone(),
+                ip: *ip,
+                weight: *weight,
+            }),
+            BackendCmd::Del { service, ip } => Request::BackendDel(api::BackendRef {
+                service: service.clone(),
+                ip: *ip,
+            }),
+            BackendCmd::Drain { service, ip } => Request::BackendDrain(api::BackendRef {
+                service: service.clone(),
+                ip: *ip,
+            }),
             BackendCmd::Set {
                 service,
                 ip,
                 weight,
-            } => (
-                "backend.set",
-                json!({"service": service, "ip": ip.to_string(), "weight": weight}),
-            ),
+            } => Request::BackendSet(api::BackendSet {
+                service: service.clone(),
+                ip: *ip,
+                weight: *weight,
+            }),
         },
         Cmd::Conntrack { action } => match action {
             ConntrackCmd::Show { filter, limit } => {
-                let mut a = filter.to_args();
-                if let Some(n) = limit {
-                    a.insert("limit".into(), json!(n));
-                }
-                ("conntrack.show", Value::Object(a))
+                let f = ct(filter);
+                Request::ConntrackShow(api::CtShow {
+                    service: f.service,
+                    client: f.client,
+                    backend: f.backend,
+                    state: f.state,
+                    limit: limit.map(|n| n as usize),
+                })
             }
-            ConntrackCmd::Count { filter } => ("conntrack.count", Value::Object(filter.to_args())),
+            ConntrackCmd::Count { filter } => Request::ConntrackCount(ct(filter)),
             ConntrackCmd::Flush { filter, all } => {
-                let mut a = filter.to_args();
-                if *all {
-                    a.insert("all".into(), json!(true));
-                }
-                ("conntrack.flush", Value::Object(a))
+                let f = ct(filter);
+                Request::ConntrackFlush(api::CtFlush {
+                    service: f.service,
+                    client: f.client,
+                    backend: f.backend,
+                    state: f.state,
+                    all: *all,
+                })
             }
         },
     })
-}
-
-fn opt_obj(kv: &[(&str, Option<Value>)]) -> Value {
-    Value::Object(
-        kv.iter()
-            .filter_map(|(k, v)| Some((k.to_string(), v.clone()?)))
-            .collect(),
-    )
 }
 
 fn table(headers: &[&str], rows: Vec<Vec<String>>) {
@@ -1142,11 +1111,17 @@ fn print_human(cmd: &Cmd, r: &Value) {
                 }
             }
             println!(
-                "table: capacity {}  created {}  expired {}  evicted {}  refused {}  removed {}",
+                "  assured {}  unassured {}",
+                s(&r["assured"]),
+                s(&r["unassured"])
+            );
+            println!(
+                "table: capacity {}  created {}  expired {}  evicted {} (unassured {})  refused {}  removed {}",
                 s(&r["capacity"]),
                 s(&r["created"]),
                 s(&r["expired"]),
                 s(&r["evicted"]),
+                s(&r["early_evicted"]),
                 s(&r["refused"]),
                 s(&r["removed"])
             );
@@ -1161,7 +1136,7 @@ fn print_human(cmd: &Cmd, r: &Value) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let (cmd, args) = match request(&cli.cmd) {
+    let req = match request(&cli.cmd) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("vxgwctl: {e}");
@@ -1184,8 +1159,7 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let req = json!({"v": 1, "cmd": cmd, "args": args});
-    if writeln!(conn, "{req}").is_err() {
+    if writeln!(conn, "{}", req.to_line()).is_err() {
         eprintln!("vxgwctl: {}: connection lost", cli.socket.display());
         return ExitCode::from(3);
     }
@@ -1219,6 +1193,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
@@ -1262,7 +1237,7 @@ mod tests {
         let req = |args: &[&str]| {
             let cli = Cli::try_parse_from(std::iter::once("vxgwctl").chain(args.iter().copied()))
                 .map_err(|e| e.to_string())?;
-            request(&cli.cmd).map(|(c, a)| json!({"cmd": c, "args": a}))
+            request(&cli.cmd).map(|r| json!({"cmd": r.cmd(), "args": r.args()}))
         };
         assert_eq!(
             req(&[

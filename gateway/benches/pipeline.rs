@@ -173,10 +173,10 @@ fn run(mode: &str, macs: u32) {
         }
         match ingress(&ctx, port, &mut buf) {
             Decision::Forward {
-                to: Target::Access { vlan, .. },
-                ..
+                vni,
+                to: Target::Access { port, vlan },
             } => {
-                ok += egress::to_access(&ctx, &mut buf, vlan).is_ok() as u64;
+                ok += egress::to_access(&ctx, &mut buf, vni, port, vlan).is_ok() as u64;
             }
             Decision::Forward {
                 to: Target::Vtep(i),

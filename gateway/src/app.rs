@@ -40,6 +40,8 @@ pub struct Options {
     pub socket: Option<PathBuf>,
     /// Group whose members may use the control socket (besides root).
     pub socket_group: Option<u32>,
+    /// A control client that sends nothing for this long is closed.
+    pub control_idle: Duration,
     /// Where the running configuration is saved after every change and restored
     /// from at start (gateway mode; None: changes are not saved).
     pub state: Option<PathBuf>,
@@ -357,6 +359,8 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
     ));
     live.set_conntrack(conntrack.clone());
     live.install_statics().map_err(AppError::Config)?;
+    #[cfg(debug_assertions)]
+    force_fdb_for_tests(&fdb, &resolved)?;
     let stop = StopFlag::on_signals()?;
     let shared = Arc::new(Shared {
         snap: cell,
@@ -442,6 +446,9 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
                 path,
                 Arc::new(control),
                 opts.socket_group,
+                crate::control::server::Limits {
+                    idle: opts.control_idle,
+                },
             )
             .map_err(|e| AppError::Config(format!("control socket {}: {e}", path.display())))?,
         ),
@@ -560,4 +567,33 @@ fn control_loop(
             last = now;
         }
     }
+}
+
+/// Test hook, debug builds only (never in a release build): `VXGW_TEST_FORCE_FDB` =
+/// `VNI,MAC,PORT,VLAN;...` puts static FDB entries into the table behind the
+/// validator's back, as a corrupted table would have them, so that the tests can show
+/// the data plane's own VNI-isolation check (`vni_isolation` drops) on a real vxgw.
+#[cfg(debug_assertions)]
+fn force_fdb_for_tests(
+    fdb: &Fdb,
+    ports: &std::collections::HashMap<String, crate::tables::snapshot::ResolvedPort>,
+) -> Result<(), AppError> {
+    let Ok(spec) = std::env::var("VXGW_TEST_FORCE_FDB") else {
+        return Ok(());
+    };
+    for e in spec.split(';').filter(|e| !e.is_empty()) {
+        let bad = || AppError::Config(format!("VXGW_TEST_FORCE_FDB: bad entry '{e}'"));
+        let f: Vec<&str> = e.split(',').collect();
+        let [vni, mac, port, vlan] = f[..] else {
+            return Err(bad());
+        };
+        let vni: u32 = vni.parse().map_err(|_| bad())?;
+        let mac: crate::wire::MacAddr = mac.parse().map_err(|_| bad())?;
+        let port = ports.get(port).ok_or_else(bad)?.id;
+        let vlan: u16 = vlan.parse().map_err(|_| bad())?;
+        fdb.add_static(vni, mac, crate::tables::fdb::FdbDest::Access { port, vlan })
+            .map_err(|err| AppError::Config(format!("VXGW_TEST_FORCE_FDB: {e}: {err}")))?;
+        eprintln!("vxgw: TEST HOOK: forced FDB entry {e} past the validator");
+    }
+    Ok(())
 }

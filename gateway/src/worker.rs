@@ -604,10 +604,12 @@ impl Worker {
     #[inline(always)]
     fn egress(&mut self, sh: &Shared, ctx: &Ctx, vni: u16, to: Target, hash: u64, mut m: Mbuf) {
         match to {
-            Target::Access { port, vlan } => match egress::to_access(ctx, &mut m, vlan) {
-                Ok(()) => self.send(ctx, port, m),
-                Err(r) => ctx.counters.drop(r),
-            },
+            Target::Access { port, vlan } => {
+                match egress::to_access(ctx, &mut m, vni, port, vlan) {
+                    Ok(()) => self.send(ctx, port, m),
+                    Err(r) => ctx.counters.drop(r),
+                }
+            }
             Target::Vtep(i) => {
                 let vni_id = ctx.snap.vnis[vni as usize].vni;
                 match egress::to_vtep(ctx, &mut m, vni_id, i, hash) {

@@ -41,6 +41,10 @@ struct Cli {
     /// the socket file gets this group (mode 0660).
     #[arg(long, value_name = "GROUP")]
     socket_group: Option<String>,
+    /// Close a control client that sends nothing for SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    control_idle: u64,
     /// Gateway mode: save the running configuration to FILE after every change and
     /// restore it at start, in preference to --config (`none`: do not save or restore).
     /// Default: /var/lib/vxgw/running.toml when --config is given.
@@ -133,6 +137,7 @@ fn main() {
     let opts = Options {
         config: cli.config,
         socket_group,
+        control_idle: std::time::Duration::from_secs(cli.control_idle),
         state,
         socket: Some(cli.socket),
         forward: cli.forward,

@@ -8,9 +8,8 @@
 
 use std::net::Ipv4Addr;
 
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use vxgw_api::{ApiError, Request};
 
 use super::config::{
     AccessConfig, ArpEntryConfig, Config, NeighbourConfig, StaticFdbConfig, VniConfig, VtepConfig,
@@ -20,180 +19,118 @@ use super::live::{Live, Outcome, Writer};
 use crate::tables::fdb::FdbFilter;
 use crate::wire::MacAddr;
 
-/// Every command this module answers.
-pub const COMMANDS: &[&str] = &[
-    "config.show",
-    "config.apply",
-    "vni.show",
-    "vni.add",
-    "vni.del",
-    "vni.set",
-    "vni.flood.add",
-    "vni.flood.del",
-    "vni.access.add",
-    "vni.access.del",
-    "vtep.show",
-    "vtep.add",
-    "vtep.del",
-    "fdb.add",
-    "fdb.del",
-    "fdb.flush",
-    "neigh.add",
-    "neigh.del",
-    "arp.show",
-    "arp.add",
-    "arp.del",
-];
-
-/// Decodes `args` strictly into `T` (unknown keys, wrong types and bad values are errors).
-fn args<T: DeserializeOwned>(cmd: &str, a: &Map<String, Value>) -> Result<T, String> {
-    serde_json::from_value(Value::Object(a.clone())).map_err(|e| format!("{cmd}: {e}"))
+/// The protocol's MAC as the gateway's.
+pub(super) fn mac(m: vxgw_api::Mac) -> MacAddr {
+    MacAddr(m.0)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoArgs {}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Id {
-    id: u32,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MaybeId {
-    #[serde(default)]
-    id: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdIp {
-    id: u32,
-    ip: Ipv4Addr,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IdAccess {
-    id: u32,
-    port: String,
-    #[serde(default)]
-    vlan: u16,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Ip {
-    ip: Ipv4Addr,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VniMac {
-    vni: u32,
-    mac: MacAddr,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Flush {
-    #[serde(default)]
-    vni: Option<u32>,
-    #[serde(default = "yes")]
-    dynamic_only: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Arp {
-    vni: u32,
-    ip: Ipv4Addr,
-    mac: MacAddr,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ArpDel {
-    vni: u32,
-    ip: Ipv4Addr,
-    #[serde(default)]
-    mac: Option<MacAddr>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MaybeVni {
-    #[serde(default)]
-    vni: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Apply {
-    toml: String,
-}
-
-fn unknown_vni(id: u32) -> String {
-    if id == 0 || id > VNI_MAX {
+fn unknown_vni(id: u32) -> ApiError {
+    ApiError::NotFound(if id == 0 || id > VNI_MAX {
         format!("unknown VNI {id} (a VNI is 1-{VNI_MAX})")
     } else {
         format!("unknown VNI {id}")
-    }
+    })
 }
 
-fn vni_mut(cfg: &mut Config, id: u32) -> Result<&mut VniConfig, String> {
+fn conflict(msg: String) -> ApiError {
+    ApiError::Conflict(msg)
+}
+
+fn vni_mut(cfg: &mut Config, id: u32) -> Result<&mut VniConfig, ApiError> {
     cfg.vnis
         .iter_mut()
         .find(|v| v.id == id)
         .ok_or_else(|| unknown_vni(id))
 }
 
-/// Applies `f` to a copy of the running configuration and commits the result.
+/// Applies `f` to a copy of the running configuration and commits the result (which
+/// validates the whole of it).
 fn change(
     live: &Live,
-    f: impl FnOnce(&mut Config) -> Result<(), String>,
-) -> Result<Outcome, String> {
+    f: impl FnOnce(&mut Config) -> Result<(), ApiError>,
+) -> Result<Outcome, ApiError> {
     let mut w = live.writer();
     let mut new = w.config().clone();
     f(&mut new)?;
     w.commit(new)
 }
 
-fn done(o: Outcome) -> Result<Value, String> {
+fn done(o: Outcome) -> Result<Value, ApiError> {
     Ok(o.to_json())
 }
 
-/// Answers `cmd` if it is one of [`COMMANDS`]; `None` otherwise.
-pub fn dispatch(live: &Live, cmd: &str, a: &Map<String, Value>) -> Option<Result<Value, String>> {
-    Some(match cmd {
-        "config.show" => args::<NoArgs>(cmd, a).map(|_| {
+/// The `[[vni]]` a `vni.add` describes.
+fn vni_config(v: vxgw_api::VniAdd) -> VniConfig {
+    VniConfig {
+        id: v.id,
+        flood: v.flood,
+        access: v
+            .access
+            .into_iter()
+            .map(|a| AccessConfig {
+                port: a.port,
+                vlan: a.vlan,
+            })
+            .collect(),
+        learn_limit: v.learn_limit,
+        ageing_secs: v.ageing_secs,
+        gateway_ip: v.gateway_ip,
+        arp: v
+            .arp
+            .into_iter()
+            .map(|e| ArpEntryConfig {
+                ip: e.ip,
+                mac: mac(e.mac),
+            })
+            .collect(),
+    }
+}
+
+/// String-in, string-out dispatch for the unit tests: the request as the socket
+/// would get it.
+#[cfg(test)]
+pub(crate) fn dispatch(
+    live: &Live,
+    cmd: &str,
+    a: &serde_json::Map<String, Value>,
+) -> Option<Result<Value, String>> {
+    let line = json!({"v": 1, "cmd": cmd, "args": a}).to_string();
+    match vxgw_api::parse_request(&line) {
+        Ok(r) => answer(live, &r).map(|r| r.map_err(|e| e.to_string())),
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
+/// Answers `req` if it is one of this module's commands; `None` otherwise.
+pub fn answer(live: &Live, req: &Request) -> Option<Result<Value, ApiError>> {
+    let req = req.clone();
+    Some(match req {
+        Request::ConfigShow(_) => {
             let cfg = live.config();
-            json!({"toml": cfg.to_toml(), "generation": live.snapshot().generation,
-                   "state_file": live.state_file().map(|p| p.display().to_string())})
-        }),
-        "config.apply" => config_apply(live, cmd, a),
-        "vni.show" => vni_show(live, cmd, a),
-        "vni.add" => args::<VniConfig>(cmd, a).and_then(|v| {
-            done(change(live, |c| {
+            Ok(
+                json!({"toml": cfg.to_toml(), "generation": live.snapshot().generation,
+                       "state_file": live.state_file().map(|p| p.display().to_string())}),
+            )
+        }
+        Request::ConfigApply(a) => config_apply(live, &a.toml),
+        Request::VniShow(a) => vni_show(live, a.id),
+        Request::VniAdd(v) => {
+            let v = vni_config(v);
+            change(live, |c| {
                 if c.vnis.iter().any(|o| o.id == v.id) {
-                    return Err(format!(
+                    return Err(conflict(format!(
                         "VNI {} already exists (change it with vni.set, vni.flood.*, vni.access.*, arp.*)",
                         v.id
-                    ));
+                    )));
                 }
                 c.vnis.push(v);
                 Ok(())
-            })?)
-        }),
-        "vni.del" => args::<Id>(cmd, a).and_then(|Id { id }| {
+            })
+            .and_then(done)
+        }
+        Request::VniDel(vxgw_api::Id { id }) => {
             // The VNI's static FDB entries go with it.
-            done(change(live, |c| {
+            change(live, |c| {
                 let n = c.vnis.len();
                 c.vnis.retain(|v| v.id != id);
                 if c.vnis.len() == n {
@@ -201,17 +138,23 @@ pub fn dispatch(live: &Live, cmd: &str, a: &Map<String, Value>) -> Option<Result
                 }
                 c.fdb.retain(|f| f.vni != id);
                 Ok(())
-            })?)
-        }),
-        "vni.set" => vni_set(live, cmd, a),
-        "vni.flood.add" | "vni.flood.del" => args::<IdIp>(cmd, a).and_then(|IdIp { id, ip }| {
-            let add = cmd.ends_with("add");
-            done(change(live, |c| {
+            })
+            .and_then(done)
+        }
+        Request::VniSet(a) => vni_set(live, a),
+        Request::VniFloodAdd(vxgw_api::IdIp { id, ip })
+        | Request::VniFloodDel(vxgw_api::IdIp { id, ip }) => {
+            let add = matches!(req, Request::VniFloodAdd(_));
+            change(live, |c| {
                 let v = vni_mut(c, id)?;
                 let there = v.flood.contains(&ip);
                 match (add, there) {
-                    (true, true) => Err(format!("{ip} is already in the flood list of VNI {id}")),
-                    (false, false) => Err(format!("{ip} is not in the flood list of VNI {id}")),
+                    (true, true) => Err(conflict(format!(
+                        "{ip} is already in the flood list of VNI {id}"
+                    ))),
+                    (false, false) => Err(ApiError::NotFound(format!(
+                        "{ip} is not in the flood list of VNI {id}"
+                    ))),
                     (true, false) => {
                         v.flood.push(ip);
                         Ok(())
@@ -221,53 +164,56 @@ pub fn dispatch(live: &Live, cmd: &str, a: &Map<String, Value>) -> Option<Result
                         Ok(())
                     }
                 }
-            })?)
-        }),
-        "vni.access.add" | "vni.access.del" => {
-            args::<IdAccess>(cmd, a).and_then(|IdAccess { id, port, vlan }| {
-                let add = cmd.ends_with("add");
-                let m = AccessConfig { port, vlan };
-                done(change(live, |c| {
-                    if add {
-                        if let Some(o) = c.vnis.iter().find(|v| v.access.contains(&m)) {
-                            return Err(format!(
-                                "port '{}' vlan {} is already mapped to VNI {}",
-                                m.port, m.vlan, o.id
-                            ));
-                        }
-                    }
-                    let v = vni_mut(c, id)?;
-                    let there = v.access.contains(&m);
-                    if add {
-                        v.access.push(m);
-                    } else if there {
-                        v.access.retain(|x| *x != m);
-                    } else {
-                        return Err(format!(
-                            "port '{}' vlan {} is not an access member of VNI {id}",
-                            m.port, m.vlan
-                        ));
-                    }
-                    Ok(())
-                })?)
             })
+            .and_then(done)
         }
-        "vtep.show" => args::<NoArgs>(cmd, a).map(|_| vtep_show(live)),
-        "vtep.add" => args::<Ip>(cmd, a).and_then(|Ip { ip }| {
-            done(change(live, |c| {
-                if c.vteps.iter().any(|v| v.ip == ip) {
-                    return Err(format!("VTEP {ip} already exists"));
+        Request::VniAccessAdd(vxgw_api::IdAccess { id, ref port, vlan })
+        | Request::VniAccessDel(vxgw_api::IdAccess { id, ref port, vlan }) => {
+            let add = matches!(req, Request::VniAccessAdd(_));
+            let m = AccessConfig {
+                port: port.clone(),
+                vlan,
+            };
+            change(live, |c| {
+                if add {
+                    if let Some(o) = c.vnis.iter().find(|v| v.access.contains(&m)) {
+                        return Err(conflict(format!(
+                            "port '{}' vlan {} is already mapped to VNI {}",
+                            m.port, m.vlan, o.id
+                        )));
+                    }
                 }
-                c.vteps.push(VtepConfig { ip });
+                let v = vni_mut(c, id)?;
+                let there = v.access.contains(&m);
+                if add {
+                    v.access.push(m);
+                } else if there {
+                    v.access.retain(|x| *x != m);
+                } else {
+                    return Err(ApiError::NotFound(format!(
+                        "port '{}' vlan {} is not an access member of VNI {id}",
+                        m.port, m.vlan
+                    )));
+                }
                 Ok(())
-            })?)
-        }),
-        "vtep.del" => args::<Ip>(cmd, a).and_then(|Ip { ip }| {
+            })
+            .and_then(done)
+        }
+        Request::VtepShow(_) => Ok(vtep_show(live)),
+        Request::VtepAdd(vxgw_api::Ip { ip }) => change(live, |c| {
+            if c.vteps.iter().any(|v| v.ip == ip) {
+                return Err(conflict(format!("VTEP {ip} already exists")));
+            }
+            c.vteps.push(VtepConfig { ip });
+            Ok(())
+        })
+        .and_then(done),
+        Request::VtepDel(vxgw_api::Ip { ip }) => {
             // Refused while anything names it: a VTEP disappearing from flood lists
             // or static entries as a side effect would be a silent traffic change.
-            done(change(live, |c| {
+            change(live, |c| {
                 if !c.vteps.iter().any(|v| v.ip == ip) {
-                    return Err(format!("unknown VTEP {ip}"));
+                    return Err(ApiError::NotFound(format!("unknown VTEP {ip}")));
                 }
                 let mut users: Vec<String> = c
                     .vnis
@@ -282,17 +228,25 @@ pub fn dispatch(live: &Live, cmd: &str, a: &Map<String, Value>) -> Option<Result
                         .map(|f| format!("static FDB entry {} in VNI {}", f.mac, f.vni)),
                 );
                 if !users.is_empty() {
-                    return Err(format!(
+                    return Err(conflict(format!(
                         "VTEP {ip} is still used by {}; remove it there first (vni.flood.del, fdb.del)",
                         users.join(", ")
-                    ));
+                    )));
                 }
                 c.vteps.retain(|v| v.ip != ip);
                 Ok(())
-            })?)
-        }),
-        "fdb.add" => args::<StaticFdbConfig>(cmd, a).and_then(|f| {
-            done(change(live, |c| {
+            })
+            .and_then(done)
+        }
+        Request::FdbAdd(f) => {
+            let f = StaticFdbConfig {
+                vni: f.vni,
+                mac: mac(f.mac),
+                vtep: f.vtep,
+                port: f.port,
+                vlan: f.vlan.unwrap_or(0),
+            };
+            change(live, |c| {
                 if !c.vnis.iter().any(|v| v.id == f.vni) {
                     return Err(unknown_vni(f.vni));
                 }
@@ -302,25 +256,31 @@ pub fn dispatch(live: &Live, cmd: &str, a: &Map<String, Value>) -> Option<Result
                     None => c.fdb.push(f),
                 }
                 Ok(())
-            })?)
-        }),
-        "fdb.del" => args::<VniMac>(cmd, a).and_then(|VniMac { vni, mac }| fdb_del(live, vni, mac)),
-        "fdb.flush" => args::<Flush>(cmd, a).and_then(|f| fdb_flush(live, f)),
-        "neigh.add" => args::<NeighbourConfig>(cmd, a).and_then(|n| {
-            done(change(live, |c| {
+            })
+            .and_then(done)
+        }
+        Request::FdbDel(a) => fdb_del(live, a.vni, mac(a.mac)),
+        Request::FdbFlush(f) => fdb_flush(live, f.vni, f.dynamic_only),
+        Request::NeighAdd(n) => {
+            let n = NeighbourConfig {
+                ip: n.ip,
+                mac: mac(n.mac),
+            };
+            change(live, |c| {
                 match c.neighbours.iter_mut().find(|o| o.ip == n.ip) {
                     Some(o) => *o = n,
                     None => c.neighbours.push(n),
                 }
                 Ok(())
-            })?)
-        }),
-        "neigh.del" => args::<Ip>(cmd, a).and_then(|Ip { ip }| neigh_del(live, ip)),
-        "arp.show" => args::<MaybeVni>(cmd, a).and_then(|MaybeVni { vni }| {
+            })
+            .and_then(done)
+        }
+        Request::NeighDel(vxgw_api::Ip { ip }) => neigh_del(live, ip),
+        Request::ArpShow(vxgw_api::MaybeVni { vni }) => {
             let cfg = live.config();
             if let Some(id) = vni {
                 if !cfg.vnis.iter().any(|v| v.id == id) {
-                    return Err(unknown_vni(id));
+                    return Some(Err(unknown_vni(id)));
                 }
             }
             Ok(Value::Array(
@@ -334,44 +294,49 @@ pub fn dispatch(live: &Live, cmd: &str, a: &Map<String, Value>) -> Option<Result
                     })
                     .collect(),
             ))
-        }),
-        "arp.add" => args::<Arp>(cmd, a).and_then(|Arp { vni, ip, mac }| {
-            done(change(live, |c| {
+        }
+        Request::ArpAdd(vxgw_api::ArpAdd { vni, ip, mac: m }) => {
+            let m = mac(m);
+            change(live, |c| {
                 let v = vni_mut(c, vni)?;
                 match v.arp.iter_mut().find(|e| e.ip == ip) {
-                    Some(e) => e.mac = mac,
-                    None => v.arp.push(ArpEntryConfig { ip, mac }),
+                    Some(e) => e.mac = m,
+                    None => v.arp.push(ArpEntryConfig { ip, mac: m }),
                 }
                 Ok(())
-            })?)
-        }),
-        "arp.del" => args::<ArpDel>(cmd, a).and_then(|ArpDel { vni, ip, mac }| {
-            done(change(live, |c| {
+            })
+            .and_then(done)
+        }
+        Request::ArpDel(vxgw_api::ArpDel { vni, ip, mac: m }) => {
+            let m = m.map(mac);
+            change(live, |c| {
                 let v = vni_mut(c, vni)?;
                 let n = v.arp.len();
                 v.arp
-                    .retain(|e| !(e.ip == ip && mac.is_none_or(|m| m == e.mac)));
+                    .retain(|e| !(e.ip == ip && m.is_none_or(|m| m == e.mac)));
                 if v.arp.len() == n {
-                    return Err(format!("no ARP entry for {ip} in VNI {vni}"));
+                    return Err(ApiError::NotFound(format!(
+                        "no ARP entry for {ip} in VNI {vni}"
+                    )));
                 }
                 Ok(())
-            })?)
-        }),
+            })
+            .and_then(done)
+        }
         _ => return None,
     })
 }
 
-fn config_apply(live: &Live, cmd: &str, a: &Map<String, Value>) -> Result<Value, String> {
-    let Apply { toml } = args(cmd, a)?;
-    let new = Config::parse(&toml).map_err(|errs| {
-        format!(
+fn config_apply(live: &Live, toml: &str) -> Result<Value, ApiError> {
+    let new = Config::parse(toml).map_err(|errs| {
+        ApiError::InvalidConfig(vec![format!(
             "the configuration given is invalid; nothing changed: {}",
             errs.join("; ")
-        )
+        )])
     })?;
     let mut w = live.writer();
     if new.ports != w.config().ports {
-        return Err(super::live::PORTS_FIXED.into());
+        return Err(conflict(super::live::PORTS_FIXED.into()));
     }
     done(w.commit(new)?)
 }
@@ -390,8 +355,7 @@ fn vni_json(live: &Live, cfg: &Config, v: &VniConfig) -> Value {
     })
 }
 
-fn vni_show(live: &Live, cmd: &str, a: &Map<String, Value>) -> Result<Value, String> {
-    let MaybeId { id } = args(cmd, a)?;
+fn vni_show(live: &Live, id: Option<u32>) -> Result<Value, ApiError> {
     let cfg = live.config();
     match id {
         Some(id) => cfg
@@ -408,54 +372,27 @@ fn vni_show(live: &Live, cmd: &str, a: &Map<String, Value>) -> Result<Value, Str
 
 /// `vni.set {id, learn_limit?, ageing_secs?, gateway_ip?}`: each key given is set; a
 /// null goes back to the default (learn_limit, ageing_secs) or to none (gateway_ip).
-fn vni_set(live: &Live, cmd: &str, a: &Map<String, Value>) -> Result<Value, String> {
-    for k in a.keys() {
-        if !["id", "learn_limit", "ageing_secs", "gateway_ip"].contains(&k.as_str()) {
-            return Err(format!(
-                "{cmd}: unknown field `{k}`, expected one of `id`, `learn_limit`, `ageing_secs`, `gateway_ip`"
-            ));
-        }
+fn vni_set(live: &Live, a: vxgw_api::VniSet) -> Result<Value, ApiError> {
+    if a.learn_limit.is_none() && a.ageing_secs.is_none() && a.gateway_ip.is_none() {
+        return Err(ApiError::InvalidArguments {
+            cmd: "vni.set".into(),
+            msg: "nothing to set (give learn_limit, ageing_secs or gateway_ip)".into(),
+        });
     }
-    let Id { id } = args(
-        cmd,
-        &a.iter()
-            .filter(|(k, _)| *k == "id")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )?;
-    if a.len() == 1 {
-        return Err(format!(
-            "{cmd}: nothing to set (give learn_limit, ageing_secs or gateway_ip)"
-        ));
-    }
-    fn field<T: DeserializeOwned>(
-        a: &Map<String, Value>,
-        k: &str,
-    ) -> Result<Option<Option<T>>, String> {
-        match a.get(k) {
-            None => Ok(None),
-            Some(Value::Null) => Ok(Some(None)),
-            Some(v) => serde_json::from_value(v.clone())
-                .map(|x| Some(Some(x)))
-                .map_err(|e| format!("vni.set: {k}: {e}")),
-        }
-    }
-    let learn_limit = field::<u32>(a, "learn_limit")?;
-    let ageing_secs = field::<u32>(a, "ageing_secs")?;
-    let gateway_ip = field::<Ipv4Addr>(a, "gateway_ip")?;
-    done(change(live, |c| {
-        let v = vni_mut(c, id)?;
-        if let Some(x) = learn_limit {
+    change(live, |c| {
+        let v = vni_mut(c, a.id)?;
+        if let Some(x) = a.learn_limit {
             v.learn_limit = x;
         }
-        if let Some(x) = ageing_secs {
+        if let Some(x) = a.ageing_secs {
             v.ageing_secs = x;
         }
-        if let Some(x) = gateway_ip {
+        if let Some(x) = a.gateway_ip {
             v.gateway_ip = x;
         }
         Ok(())
-    })?)
+    })
+    .and_then(done)
 }
 
 fn vtep_show(live: &Live) -> Value {
@@ -483,7 +420,7 @@ fn vtep_show(live: &Live) -> Value {
 
 /// Deletes a static entry (from the running configuration and the FDB) or forgets a
 /// learned one.
-fn fdb_del(live: &Live, vni: u32, mac: MacAddr) -> Result<Value, String> {
+fn fdb_del(live: &Live, vni: u32, mac: MacAddr) -> Result<Value, ApiError> {
     let mut w: Writer = live.writer();
     if !w.config().vnis.iter().any(|v| v.id == vni) {
         return Err(unknown_vni(vni));
@@ -503,28 +440,30 @@ fn fdb_del(live: &Live, vni: u32, mac: MacAddr) -> Result<Value, String> {
                 json!({"removed": "dynamic", "generation": w.live().snapshot().generation, "changes": []}),
             )
         }
-        _ => Err(format!("no FDB entry for {mac} in VNI {vni}")),
+        _ => Err(ApiError::NotFound(format!(
+            "no FDB entry for {mac} in VNI {vni}"
+        ))),
     }
 }
 
 /// Flushes learned entries (of one VNI or all); with `dynamic_only: false`, static
 /// entries too, which leaves the running configuration.
-fn fdb_flush(live: &Live, f: Flush) -> Result<Value, String> {
+fn fdb_flush(live: &Live, vni: Option<u32>, dynamic_only: bool) -> Result<Value, ApiError> {
     let mut w = live.writer();
-    if let Some(id) = f.vni {
+    if let Some(id) = vni {
         if !w.config().vnis.iter().any(|v| v.id == id) {
             return Err(unknown_vni(id));
         }
     }
-    let mut out = if f.dynamic_only {
+    let mut out = if dynamic_only {
         json!({"generation": w.live().snapshot().generation, "changes": []})
     } else {
         let mut new = w.config().clone();
-        new.fdb.retain(|e| f.vni.is_some_and(|id| id != e.vni));
+        new.fdb.retain(|e| vni.is_some_and(|id| id != e.vni));
         w.commit(new)?.to_json()
     };
     let mut filter = FdbFilter::all().dynamic_only();
-    if let Some(id) = f.vni {
+    if let Some(id) = vni {
         filter = filter.vni(id);
     }
     out["flushed"] = json!(w.live().fdb().flush(&filter));
@@ -533,7 +472,7 @@ fn fdb_flush(live: &Live, f: Flush) -> Result<Value, String> {
 
 /// Deletes a static neighbour (from the running configuration; the entry is
 /// invalidated, ARP resolves it again) or forgets a learned one.
-fn neigh_del(live: &Live, ip: Ipv4Addr) -> Result<Value, String> {
+fn neigh_del(live: &Live, ip: Ipv4Addr) -> Result<Value, ApiError> {
     let mut w = live.writer();
     if w.config().neighbours.iter().any(|n| n.ip == ip) {
         let mut new = w.config().clone();
@@ -548,5 +487,5 @@ fn neigh_del(live: &Live, ip: Ipv4Addr) -> Result<Value, String> {
             json!({"removed": "dynamic", "generation": w.live().snapshot().generation, "changes": []}),
         );
     }
-    Err(format!("no neighbour {ip}"))
+    Err(ApiError::NotFound(format!("no neighbour {ip}")))
 }

@@ -320,6 +320,21 @@ impl<'de> Deserialize<'de> for MacAddr {
     }
 }
 
+/// A MAC that can name one host: unicast and not all zeros.
+pub fn is_host_mac(m: MacAddr) -> bool {
+    m.is_unicast() && !m.is_zero()
+}
+
+/// An IPv4 address that can name one host: not unspecified, broadcast, multicast,
+/// reserved (240/4) or loopback.
+pub fn is_host_ip(ip: Ipv4Addr) -> bool {
+    !(ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_loopback()
+        || ip.octets()[0] >= 240)
+}
+
 /// Largest VXLAN network identifier.
 pub const VNI_MAX: u32 = 0x00ff_ffff;
 
@@ -404,7 +419,25 @@ impl Config {
             }
         }
         let vteps: HashSet<Ipv4Addr> = self.vteps.iter().map(|v| v.ip).collect();
+        for (name, ip) in [
+            ("vtep_ip", g.vtep_ip),
+            ("underlay_gateway", g.underlay_gateway),
+            ("external_ip", g.external_ip),
+            ("external_gateway", g.external_gateway),
+        ] {
+            if let Some(ip) = ip.filter(|ip| !is_host_ip(*ip)) {
+                errs.push(format!(
+                    "gateway.{name}: {ip} is not a unicast host address"
+                ));
+            }
+        }
         for (i, v) in self.vteps.iter().enumerate() {
+            if !is_host_ip(v.ip) {
+                errs.push(format!(
+                    "vtep[{i}].ip: {} is not a unicast host address",
+                    v.ip
+                ));
+            }
             if Some(v.ip) == g.vtep_ip {
                 errs.push(format!("vtep[{i}].ip: {} is our own vtep_ip", v.ip));
             }
@@ -420,6 +453,30 @@ impl Config {
             }
             if !ids.insert(v.id) {
                 errs.push(format!("vni[{i}].id: {} appears twice", v.id));
+            }
+            if let Some(ip) = v.gateway_ip {
+                if !is_host_ip(ip) {
+                    errs.push(format!(
+                        "vni[{i}].gateway_ip: {ip} is not a unicast host address"
+                    ));
+                }
+            }
+            for (j, e) in v.arp.iter().enumerate() {
+                if !is_host_ip(e.ip) {
+                    errs.push(format!(
+                        "vni[{i}].arp[{j}].ip: {} is not a unicast host address",
+                        e.ip
+                    ));
+                }
+                if !is_host_mac(e.mac) {
+                    errs.push(format!(
+                        "vni[{i}].arp[{j}].mac: {} is not a unicast MAC",
+                        e.mac
+                    ));
+                }
+                if v.arp[..j].iter().any(|o| o.ip == e.ip) {
+                    errs.push(format!("vni[{i}].arp[{j}].ip: {} appears twice", e.ip));
+                }
             }
             for (j, ip) in v.flood.iter().enumerate() {
                 if !vteps.contains(ip) {
@@ -461,13 +518,28 @@ impl Config {
             if !ids.contains(&f.vni) {
                 errs.push(format!("fdb[{i}].vni: {} is not a configured VNI", f.vni));
             }
-            if !f.mac.is_unicast() {
+            if !is_host_mac(f.mac) {
                 errs.push(format!("fdb[{i}].mac: {} is not a unicast MAC", f.mac));
+            }
+            if self.fdb[..i]
+                .iter()
+                .any(|o| o.vni == f.vni && o.mac == f.mac)
+            {
+                errs.push(format!(
+                    "fdb[{i}].mac: {} appears twice in VNI {}",
+                    f.mac, f.vni
+                ));
             }
             match (&f.vtep, &f.port) {
                 (Some(ip), None) => {
                     if !vteps.contains(ip) {
                         errs.push(format!("fdb[{i}].vtep: {ip} is not a configured [[vtep]]"));
+                    }
+                    if f.vlan != 0 {
+                        errs.push(format!(
+                            "fdb[{i}].vlan: {} given with `vtep`; a VLAN goes with `port` only",
+                            f.vlan
+                        ));
                     }
                 }
                 (None, Some(p)) => {
@@ -475,9 +547,41 @@ impl Config {
                         errs.push(format!(
                             "fdb[{i}].port: '{p}' is not a port with role \"access\""
                         ));
+                    } else if f.vlan > 4094 {
+                        errs.push(format!("fdb[{i}].vlan: {} is not 0-4094", f.vlan));
+                    } else if ids.contains(&f.vni) {
+                        // VNI isolation: a static entry may only point into its own
+                        // VNI's segments, never at another VNI's (port, VLAN).
+                        let member = self.vnis.iter().any(|v| {
+                            v.id == f.vni
+                                && v.access.iter().any(|a| a.port == *p && a.vlan == f.vlan)
+                        });
+                        if !member {
+                            errs.push(format!(
+                                "fdb[{i}]: port '{p}' vlan {} is not an access member of VNI {}",
+                                f.vlan, f.vni
+                            ));
+                        }
                     }
                 }
                 _ => errs.push(format!("fdb[{i}]: give exactly one of `vtep` or `port`")),
+            }
+        }
+        for (i, n) in self.neighbours.iter().enumerate() {
+            if !is_host_ip(n.ip) {
+                errs.push(format!(
+                    "neighbour[{i}].ip: {} is not a unicast host address",
+                    n.ip
+                ));
+            }
+            if !is_host_mac(n.mac) {
+                errs.push(format!(
+                    "neighbour[{i}].mac: {} is not a unicast MAC",
+                    n.mac
+                ));
+            }
+            if self.neighbours[..i].iter().any(|o| o.ip == n.ip) {
+                errs.push(format!("neighbour[{i}].ip: {} appears twice", n.ip));
             }
         }
         self.validate_services(&ids, &mut errs);
@@ -571,8 +675,25 @@ impl Config {
                     sv.backends.len()
                 ));
             }
+            if let Some(ip) = sv.published_ip.filter(|ip| !is_host_ip(*ip)) {
+                errs.push(format!(
+                    "{at}.published_ip: {ip} is not a unicast host address"
+                ));
+            }
+            if !is_host_ip(sv.ingress_ip) {
+                errs.push(format!(
+                    "{at}.ingress_ip: {} is not a unicast host address",
+                    sv.ingress_ip
+                ));
+            }
             let mut seen = HashSet::new();
             for (j, b) in sv.backends.iter().enumerate() {
+                if !is_host_ip(b.ip) {
+                    errs.push(format!(
+                        "{at}.backends[{j}].ip: {} is not a unicast host address",
+                        b.ip
+                    ));
+                }
                 if !seen.insert(b.ip) {
                     errs.push(format!("{at}.backends[{j}].ip: {} appears twice", b.ip));
                 }
@@ -708,6 +829,69 @@ vtep = "172.30.0.12"
         assert!(all.contains("vni[0].access[0].vlan: 5000"), "{all}");
         assert!(all.contains("fdb[0]: give exactly one"), "{all}");
         assert_eq!(errs.len(), 5, "{all}"); // + fdb[0].vni no longer exists
+    }
+
+    /// Issue 24, cross-VNI leak: a static entry pointing at a (port, VLAN) of
+    /// another VNI, or at a VLAN that cannot exist, would send the VNI's frames into
+    /// another segment. Passed `--check-config` before.
+    #[test]
+    fn static_entries_stay_inside_their_vni() {
+        let two = GOOD.replace(
+            "access = [{ port = \"net_af_packet1\", vlan = 0 }]",
+            "access = [{ port = \"net_af_packet1\", vlan = 0 }]\n\n[[vni]]\nid = 5000\n\
+             access = [{ port = \"net_af_packet1\", vlan = 904 }]",
+        );
+        Config::parse(&two).expect("two VNIs");
+        let entry = |vlan: u32| {
+            format!(
+                "{two}\n[[fdb]]\nvni = 4096\nmac = \"02:42:0a:ff:00:99\"\nport = \"net_af_packet1\"\nvlan = {vlan}\n"
+            )
+        };
+        Config::parse(&entry(0)).expect("VNI 4096's own member");
+        let all = Config::parse(&entry(904)).unwrap_err().join("\n");
+        assert!(
+            all.contains(
+                "fdb[1]: port 'net_af_packet1' vlan 904 is not an access member of VNI 4096"
+            ),
+            "{all}"
+        );
+        let all = Config::parse(&entry(5000)).unwrap_err().join("\n");
+        assert!(all.contains("fdb[1].vlan: 5000 is not 0-4094"), "{all}");
+        let all = Config::parse(&entry(100)).unwrap_err().join("\n");
+        assert!(
+            all.contains("vlan 100 is not an access member of VNI 4096"),
+            "{all}"
+        );
+    }
+
+    /// Issue 24, invalid values: multicast or zero MACs where a host is meant,
+    /// addresses that cannot be a host.
+    #[test]
+    fn hosts_are_unicast() {
+        let bad = format!(
+            "{GOOD}\n[[neighbour]]\nip = \"172.30.0.12\"\nmac = \"01:00:5e:00:00:01\"\n\
+             [[neighbour]]\nip = \"224.0.0.1\"\nmac = \"00:00:00:00:00:00\"\n"
+        )
+        .replace("mac = \"02:42:0a:ff:00:0b\"", "mac = \"ff:ff:ff:ff:ff:ff\"")
+        .replace(
+            "gateway_ip = \"10.255.0.1\"",
+            "gateway_ip = \"255.255.255.255\"",
+        )
+        .replace(
+            "[[vtep]]\nip = \"172.30.0.12\"",
+            "[[vtep]]\nip = \"172.30.0.12\"\n\n[[vtep]]\nip = \"0.0.0.0\"",
+        );
+        let all = Config::parse(&bad).unwrap_err().join("\n");
+        for want in [
+            "neighbour[0].mac: 01:00:5e:00:00:01 is not a unicast MAC",
+            "neighbour[1].ip: 224.0.0.1 is not a unicast host address",
+            "neighbour[1].mac: 00:00:00:00:00:00 is not a unicast MAC",
+            "vni[0].arp[0].mac: ff:ff:ff:ff:ff:ff is not a unicast MAC",
+            "vni[0].gateway_ip: 255.255.255.255 is not a unicast host address",
+            "vtep[2].ip: 0.0.0.0 is not a unicast host address",
+        ] {
+            assert!(all.contains(want), "missing '{want}' in:\n{all}");
+        }
     }
 
     #[test]

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::config::{Config, VniConfig};
 use super::persist;
@@ -41,6 +41,7 @@ use crate::tables::fdb::{DestFilter, Fdb, FdbDest, FdbFilter};
 use crate::tables::neighbours::Neighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot, SnapshotCell};
 use crate::wire::MacAddr;
+use vxgw_api::ApiError;
 
 /// The services (`(id, None)`) and backends (`(service id, Some(slot))`) of `old`
 /// that `new` no longer has: their connections are removed once `new` is in effect
@@ -104,14 +105,15 @@ pub struct Outcome {
 impl Outcome {
     /// The JSON answer.
     pub fn to_json(&self) -> Value {
-        json!({
-            "generation": self.generation,
-            "changes": self.changes,
-            "in_effect_us": self.in_effect_us,
-            "fdb_removed": self.fdb_removed,
-            "connections_removed": self.conns_removed,
-            "saved": self.saved.as_ref().map(|p| p.display().to_string()),
+        serde_json::to_value(vxgw_api::ChangeOutcome {
+            generation: self.generation,
+            changes: self.changes.clone(),
+            in_effect_us: self.in_effect_us,
+            fdb_removed: self.fdb_removed,
+            connections_removed: self.conns_removed,
+            saved: self.saved.as_ref().map(|p| p.display().to_string()),
         })
+        .unwrap_or_default()
     }
 }
 
@@ -277,7 +279,7 @@ impl Writer<'_> {
     /// Makes `new` the running configuration, atomically (see the module comment):
     /// either everything is in effect and saved, or nothing changed and the error says
     /// why.
-    pub fn commit(&mut self, new: Config) -> Result<Outcome, String> {
+    pub fn commit(&mut self, new: Config) -> Result<Outcome, ApiError> {
         let live = self.live;
         let gen = live.cell.load().generation;
         if new == *self.cur {
@@ -287,25 +289,26 @@ impl Writer<'_> {
             });
         }
         if new.ports != self.cur.ports {
-            return Err(PORTS_FIXED.into());
+            return Err(ApiError::Conflict(PORTS_FIXED.into()));
         }
         if new.gateway.fdb_capacity != self.cur.gateway.fdb_capacity {
-            return Err(format!(
+            return Err(ApiError::Conflict(format!(
                 "gateway.fdb_capacity cannot change while running (the FDB is preallocated at start: {}); restart with a new config",
                 self.cur.gateway.fdb_capacity
-            ));
+            )));
         }
-        new.validate().map_err(|errs| errs.join("; "))?;
+        new.validate().map_err(ApiError::InvalidConfig)?;
         if new.vnis.len() > live.fdb.max_vnis() {
-            return Err(format!(
+            return Err(ApiError::Failed(format!(
                 "{} VNIs: the FDB holds at most {}",
                 new.vnis.len(),
                 live.fdb.max_vnis()
-            ));
+            )));
         }
         let prev = live.cell.load_full();
         let snap =
-            Snapshot::build_after(&new, &|n| live.ports.get(n).copied(), gen + 1, Some(&prev))?;
+            Snapshot::build_after(&new, &|n| live.ports.get(n).copied(), gen + 1, Some(&prev))
+                .map_err(|e| ApiError::InvalidConfig(vec![e]))?;
         drop(prev);
         let changes = describe(&self.cur, &new);
 
@@ -379,7 +382,7 @@ impl Writer<'_> {
         }
         if let Some(e) = failed {
             self.undo(undo);
-            return Err(format!("{e}; nothing changed"));
+            return Err(ApiError::Failed(format!("{e}; nothing changed")));
         }
 
         // Publication, then the grace period.

@@ -580,3 +580,296 @@ fn config_apply_reports_every_difference() {
         "outer TTL in the VTEP template"
     );
 }
+
+/// Issue 24: arbitrary JSON for every command's arguments. Whatever the request,
+/// the running configuration (and the published generation and the state file)
+/// changes only to a configuration that validates; every refusal changes nothing and
+/// names what it refuses (an argument key, a located configuration path such as
+/// `fdb[1].vlan`, or the value it could not find).
+mod arbitrary_requests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const KEYS: &[&str] = &[
+        "id",
+        "vni",
+        "mac",
+        "ip",
+        "port",
+        "vlan",
+        "flood",
+        "access",
+        "learn_limit",
+        "ageing_secs",
+        "gateway_ip",
+        "arp",
+        "vtep",
+        "dynamic_only",
+        "toml",
+        "name",
+        "protocol",
+        "published_port",
+        "published_ip",
+        "ingress_ip",
+        "backends",
+        "service",
+        "weight",
+        "client",
+        "backend",
+        "state",
+        "limit",
+        "all",
+        "mode",
+        "bogus",
+    ];
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            prop::sample::select(vec![
+                0i64,
+                1,
+                7,
+                100,
+                200,
+                4094,
+                4095,
+                4096,
+                5000,
+                65535,
+                65536,
+                16_777_215,
+                16_777_216,
+                -1,
+                1 << 40,
+            ])
+            .prop_map(Value::from),
+            prop::sample::select(vec![
+                "172.30.0.11",
+                "172.30.0.12",
+                "172.30.0.13",
+                "224.0.0.1",
+                "0.0.0.0",
+                "255.255.255.255",
+                "127.0.0.1",
+                "10.255.0.9",
+                "02:42:0a:ff:00:0d",
+                "02:00:00:00:11:11",
+                "01:00:5e:00:00:01",
+                "ff:ff:ff:ff:ff:ff",
+                "00:00:00:00:00:00",
+                "p0",
+                "p1",
+                "nope",
+                "",
+                "web",
+                "tcp",
+                "udp",
+                "snat",
+                "established",
+                "zz",
+            ])
+            .prop_map(Value::from),
+            "[a-z0-9:.]{0,6}".prop_map(Value::from),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        leaf().prop_recursive(2, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map(prop::sample::select(KEYS), inner, 0..3).prop_map(
+                    |m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                ),
+            ]
+        })
+    }
+
+    fn args() -> impl Strategy<Value = serde_json::Map<String, Value>> {
+        prop::collection::btree_map(prop::sample::select(KEYS), value(), 0..5)
+            .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    /// Scalars of `v`, as an error message would quote them.
+    fn scalars(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if !s.is_empty() => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            Value::Array(a) => a.iter().for_each(|x| scalars(x, out)),
+            Value::Object(m) => m.values().for_each(|x| scalars(x, out)),
+            _ => {}
+        }
+    }
+
+    /// A located configuration path: `name[3]` or `gateway.key`.
+    fn has_path(e: &str) -> bool {
+        e.contains("gateway.")
+            || e.match_indices('[').any(|(i, _)| {
+                e[i + 1..]
+                    .split(']')
+                    .next()
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    && e[..i].ends_with(|c: char| c.is_ascii_alphabetic())
+            })
+    }
+
+    static CASE: AtomicUsize = AtomicUsize::new(0);
+
+    /// A valid request of each command against the rig's configuration: mutated
+    /// one key at a time, they probe the validator near the valid ones.
+    fn templates() -> Vec<(&'static str, Value)> {
+        vec![
+            ("config.show", json!({})),
+            (
+                "config.apply",
+                json!({"toml": CFG.replace("vlan = 100", "vlan = 101")}),
+            ),
+            ("vni.show", json!({"id": 4096})),
+            (
+                "vni.add",
+                json!({"id": 5000, "flood": ["172.30.0.12"],
+                "access": [{"port": "p1", "vlan": 200}], "gateway_ip": "10.0.5.1",
+                "arp": [{"ip": "10.0.5.9", "mac": "02:00:00:00:05:09"}]}),
+            ),
+            ("vni.del", json!({"id": 4096})),
+            (
+                "vni.set",
+                json!({"id": 4096, "learn_limit": 10, "ageing_secs": 30}),
+            ),
+            ("vni.flood.add", json!({"id": 4096, "ip": "172.30.0.12"})),
+            ("vni.flood.del", json!({"id": 4096, "ip": "172.30.0.11"})),
+            (
+                "vni.access.add",
+                json!({"id": 4096, "port": "p1", "vlan": 300}),
+            ),
+            (
+                "vni.access.del",
+                json!({"id": 4096, "port": "p1", "vlan": 100}),
+            ),
+            ("vtep.show", json!({})),
+            ("vtep.add", json!({"ip": "172.30.0.13"})),
+            ("vtep.del", json!({"ip": "172.30.0.12"})),
+            (
+                "fdb.add",
+                json!({"vni": 4096, "mac": "02:00:00:00:00:09", "port": "p1", "vlan": 100}),
+            ),
+            (
+                "fdb.add",
+                json!({"vni": 4096, "mac": "02:00:00:00:00:0a", "vtep": "172.30.0.12"}),
+            ),
+            ("fdb.del", json!({"vni": 4096, "mac": "02:42:0a:ff:00:0d"})),
+            ("fdb.flush", json!({"vni": 4096, "dynamic_only": false})),
+            (
+                "neigh.add",
+                json!({"ip": "172.30.0.12", "mac": "02:00:00:00:11:12"}),
+            ),
+            ("neigh.del", json!({"ip": "172.30.0.11"})),
+            ("arp.show", json!({"vni": 4096})),
+            (
+                "arp.add",
+                json!({"vni": 4096, "ip": "10.0.0.5", "mac": "02:00:00:00:00:05"}),
+            ),
+            ("service.show", json!({})),
+            ("conntrack.show", json!({"limit": 5})),
+            ("conntrack.count", json!({})),
+            ("conntrack.flush", json!({"all": true})),
+        ]
+    }
+
+    fn answer(r: &Rig, cmd: &str, a: &serde_json::Map<String, Value>) -> Result<Value, String> {
+        super::super::commands::dispatch(&r.live, cmd, a)
+            .or_else(|| super::super::service_cmds::dispatch(&r.live, 0, cmd, a))
+            .expect("every command is answered")
+    }
+
+    #[test]
+    fn the_templates_are_valid() {
+        for (i, (cmd, a)) in templates().into_iter().enumerate() {
+            let r = rig(&format!("tmpl{i}"));
+            let res = answer(&r, cmd, a.as_object().unwrap());
+            assert!(res.is_ok(), "{cmd} {a}: {res:?}");
+        }
+    }
+
+    /// A template with one key set to an arbitrary value (an existing one or any
+    /// other), or removed.
+    fn mutated() -> impl Strategy<Value = (&'static str, serde_json::Map<String, Value>)> {
+        let n = templates().len();
+        (
+            0..n,
+            prop::sample::select(KEYS),
+            value(),
+            0u8..3,
+            any::<prop::sample::Index>(),
+        )
+            .prop_map(|(i, k, v, how, which)| {
+                let (cmd, t) = templates().swap_remove(i);
+                let mut m = t.as_object().cloned().unwrap_or_default();
+                let keys: Vec<String> = m.keys().cloned().collect();
+                match (how, keys.is_empty()) {
+                    (0, _) | (_, true) => {
+                        m.insert(k.to_string(), v);
+                    }
+                    (1, false) => {
+                        m.insert(which.get(&keys).clone(), v);
+                    }
+                    _ => {
+                        m.remove(which.get(&keys));
+                    }
+                }
+                (cmd, m)
+            })
+    }
+
+    fn request() -> impl Strategy<Value = (&'static str, serde_json::Map<String, Value>)> {
+        // The four the socket answers itself (reads of the tables) aside.
+        let cmds: Vec<&'static str> = vxgw_api::Request::COMMANDS
+            .iter()
+            .copied()
+            .filter(|c| !["status", "stats", "fdb.show", "neigh.show"].contains(c))
+            .collect();
+        prop_oneof![(prop::sample::select(cmds), args()), mutated()]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+        #[test]
+        fn change_only_to_what_validates((cmd, a) in request()) {
+            let r = rig(&format!("prop{}", CASE.fetch_add(1, Ordering::Relaxed)));
+            let (before, gen) = (r.live.config(), r.generation());
+            let res = answer(&r, cmd, &a);
+            let after = r.live.config();
+            match res {
+                Ok(_) => {
+                    prop_assert!(after.validate().is_ok(), "{cmd} {a:?} made an invalid config");
+                    if after != before {
+                        prop_assert!(r.generation() > gen);
+                        prop_assert_eq!(r.saved(), Some(after));
+                    } else {
+                        prop_assert_eq!(r.generation(), gen);
+                    }
+                }
+                Err(e) => {
+                    prop_assert_eq!(&after, &before, "{} {:?} refused ({}) but changed", cmd, a, e);
+                    prop_assert_eq!(r.generation(), gen);
+                    prop_assert_eq!(r.saved(), None, "{} refused but saved", cmd);
+                    let low = e.to_lowercase();
+                    let mut vals = Vec::new();
+                    scalars(&Value::Object(a.clone()), &mut vals);
+                    // A key given, or one the command wants (as a whole word).
+                    let words: Vec<&str> = low
+                        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .collect();
+                    let named = a.keys().any(|k| low.contains(k.as_str()))
+                        || KEYS.iter().any(|k| *k != "bogus" && words.contains(k))
+                        || low.contains("missing field `")
+                        || has_path(&e)
+                        || vals.iter().any(|v| e.contains(v.as_str()));
+                    prop_assert!(named, "{} {:?}: the refusal names nothing: {}", cmd, a, e);
+                }
+            }
+        }
+    }
+}

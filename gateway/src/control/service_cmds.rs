@@ -17,154 +17,69 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use vxgw_api::{ApiError, Request};
 
-use super::config::{BackendConfig, Config, NatMode, Protocol, ServiceConfig};
+use super::config::{BackendConfig, Config, NatMode, Protocol, ServiceConfig, ServiceTimeouts};
 use super::live::{Live, Outcome};
 use crate::tables::conntrack::{CtEntry, CtFilter, CtState};
 use crate::tables::maglev::DEFAULT_TABLE_SIZE;
 use crate::tables::snapshot::Snapshot;
 
-/// Every command this module answers.
-pub const COMMANDS: &[&str] = &[
-    "service.show",
-    "service.add",
-    "service.del",
-    "backend.add",
-    "backend.del",
-    "backend.set",
-    "backend.drain",
-    "conntrack.show",
-    "conntrack.count",
-    "conntrack.flush",
-];
-
 /// Connections `conntrack.show` lists when no limit is given.
 pub const DEFAULT_LIMIT: usize = 1000;
 
-fn args<T: DeserializeOwned>(cmd: &str, a: &Map<String, Value>) -> Result<T, String> {
-    serde_json::from_value(Value::Object(a.clone())).map_err(|e| format!("{cmd}: {e}"))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MaybeName {
-    #[serde(default)]
-    name: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Name {
-    name: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BackendAdd {
-    service: String,
-    ip: Ipv4Addr,
-    #[serde(default = "one")]
-    weight: u32,
-}
-
-fn one() -> u32 {
-    1
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BackendRef {
-    service: String,
-    ip: Ipv4Addr,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BackendSet {
-    service: String,
-    ip: Ipv4Addr,
-    weight: u32,
-}
-
 /// The filters every conntrack command takes.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Default)]
 struct CtFilters {
-    #[serde(default)]
     service: Option<String>,
-    #[serde(default)]
     client: Option<Ipv4Addr>,
-    #[serde(default)]
     backend: Option<Ipv4Addr>,
-    #[serde(default)]
     state: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CtShow {
-    #[serde(default)]
-    service: Option<String>,
-    #[serde(default)]
-    client: Option<Ipv4Addr>,
-    #[serde(default)]
-    backend: Option<Ipv4Addr>,
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    limit: Option<usize>,
+fn unknown_service(name: &str) -> ApiError {
+    ApiError::NotFound(format!("unknown service '{name}'"))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CtFlush {
-    #[serde(default)]
-    service: Option<String>,
-    #[serde(default)]
-    client: Option<Ipv4Addr>,
-    #[serde(default)]
-    backend: Option<Ipv4Addr>,
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    all: bool,
-}
-
-fn unknown_service(name: &str) -> String {
-    format!("unknown service '{name}'")
-}
-
-fn service_mut<'a>(cfg: &'a mut Config, name: &str) -> Result<&'a mut ServiceConfig, String> {
+fn service_mut<'a>(cfg: &'a mut Config, name: &str) -> Result<&'a mut ServiceConfig, ApiError> {
     cfg.services
         .iter_mut()
         .find(|s| s.name == name)
         .ok_or_else(|| unknown_service(name))
 }
 
-fn backend_mut(sv: &mut ServiceConfig, ip: Ipv4Addr) -> Result<&mut BackendConfig, String> {
+fn backend_mut(sv: &mut ServiceConfig, ip: Ipv4Addr) -> Result<&mut BackendConfig, ApiError> {
     let name = sv.name.clone();
     sv.backends
         .iter_mut()
         .find(|b| b.ip == ip)
-        .ok_or_else(|| format!("backend {ip} is not in service '{name}'"))
+        .ok_or_else(|| ApiError::NotFound(format!("backend {ip} is not in service '{name}'")))
 }
 
 /// Validation names services by index (`service[2].vni: ...`); answers name them.
-fn name_services(e: String, names: &[String]) -> String {
-    let mut e = e;
-    for (i, n) in names.iter().enumerate() {
-        e = e
-            .replace(&format!("service[{i}]."), &format!("service '{n}' "))
-            .replace(&format!("service[{i}]:"), &format!("service '{n}':"));
+fn name_services(e: ApiError, names: &[String]) -> ApiError {
+    let rename = |mut e: String| {
+        for (i, n) in names.iter().enumerate() {
+            e = e
+                .replace(&format!("service[{i}]."), &format!("service '{n}' "))
+                .replace(&format!("service[{i}]:"), &format!("service '{n}':"));
+        }
+        e
+    };
+    match e {
+        ApiError::InvalidConfig(errs) => {
+            ApiError::InvalidConfig(errs.into_iter().map(rename).collect())
+        }
+        e => e,
     }
-    e
 }
 
 /// Applies `f` to a copy of the running configuration and commits the result.
-fn change(live: &Live, f: impl FnOnce(&mut Config) -> Result<(), String>) -> Result<Value, String> {
+fn change(
+    live: &Live,
+    f: impl FnOnce(&mut Config) -> Result<(), ApiError>,
+) -> Result<Value, ApiError> {
     let mut w = live.writer();
     let mut new = w.config().clone();
     f(&mut new)?;
@@ -174,80 +89,127 @@ fn change(live: &Live, f: impl FnOnce(&mut Config) -> Result<(), String>) -> Res
         .map_err(|e| name_services(e, &names))
 }
 
-/// Answers `cmd` if it is one of [`COMMANDS`]; `None` otherwise. `now` is the
-/// gateway's coarse clock (seconds), for the idle times of connections.
-pub fn dispatch(
+/// The `[[service]]` a `service.add` describes.
+fn service_config(s: vxgw_api::ServiceAdd) -> ServiceConfig {
+    let t = s.timeouts.unwrap_or(vxgw_api::Timeouts {
+        syn: None,
+        established: None,
+        closing: None,
+        udp: None,
+        udp_replied: None,
+    });
+    ServiceConfig {
+        name: s.name,
+        protocol: match s.protocol {
+            vxgw_api::Proto::Tcp => Protocol::Tcp,
+            vxgw_api::Proto::Udp => Protocol::Udp,
+        },
+        published_ip: s.published_ip,
+        published_port: s.published_port,
+        vni: s.vni,
+        ingress_ip: s.ingress_ip,
+        target_port: s.target_port,
+        mode: match s.mode {
+            None | Some(vxgw_api::Mode::Snat) => NatMode::Snat,
+            Some(vxgw_api::Mode::Preserve) => NatMode::Preserve,
+        },
+        maglev_size: s.maglev_size,
+        timeouts: ServiceTimeouts {
+            syn: t.syn,
+            established: t.established,
+            closing: t.closing,
+            udp: t.udp,
+            udp_replied: t.udp_replied,
+        },
+        backends: s
+            .backends
+            .into_iter()
+            .map(|b| BackendConfig {
+                ip: b.ip,
+                weight: b.weight.unwrap_or(1),
+            })
+            .collect(),
+        new_connection_rate: s.new_connection_rate,
+    }
+}
+
+/// String-in, string-out dispatch for the unit tests: the request as the socket
+/// would get it.
+#[cfg(test)]
+pub(crate) fn dispatch(
     live: &Live,
     now: u32,
     cmd: &str,
     a: &Map<String, Value>,
 ) -> Option<Result<Value, String>> {
-    Some(match cmd {
-        "service.show" => {
-            args::<MaybeName>(cmd, a).and_then(|MaybeName { name }| service_show(live, now, name))
-        }
-        "service.add" => args::<ServiceConfig>(cmd, a).and_then(|sv| {
+    let line = json!({"v": 1, "cmd": cmd, "args": a}).to_string();
+    match vxgw_api::parse_request(&line) {
+        Ok(r) => answer(live, now, &r).map(|r| r.map_err(|e| e.to_string())),
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
+/// Answers `req` if it is one of this module's commands; `None` otherwise. `now` is
+/// the gateway's coarse clock (seconds), for the idle times of connections.
+pub fn answer(live: &Live, now: u32, req: &Request) -> Option<Result<Value, ApiError>> {
+    Some(match req.clone() {
+        Request::ServiceShow(a) => service_show(live, now, a.name),
+        Request::ServiceAdd(sv) => {
+            let sv = service_config(sv);
             change(live, |c| {
                 if c.services.iter().any(|o| o.name == sv.name) {
-                    return Err(format!("service '{}' already exists", sv.name));
+                    return Err(ApiError::Conflict(format!(
+                        "service '{}' already exists",
+                        sv.name
+                    )));
                 }
                 c.services.push(sv);
                 Ok(())
             })
+        }
+        Request::ServiceDel(vxgw_api::Name { name }) => change(live, |c| {
+            let n = c.services.len();
+            c.services.retain(|s| s.name != name);
+            if c.services.len() == n {
+                return Err(unknown_service(&name));
+            }
+            Ok(())
         }),
-        "service.del" => args::<Name>(cmd, a).and_then(|Name { name }| {
-            change(live, |c| {
-                let n = c.services.len();
-                c.services.retain(|s| s.name != name);
-                if c.services.len() == n {
-                    return Err(unknown_service(&name));
-                }
-                Ok(())
-            })
+        Request::BackendAdd(b) => change(live, |c| {
+            let sv = service_mut(c, &b.service)?;
+            if sv.backends.iter().any(|o| o.ip == b.ip) {
+                return Err(ApiError::Conflict(format!(
+                    "backend {} is already in service '{}' (change its weight with backend.set)",
+                    b.ip, b.service
+                )));
+            }
+            if b.ip == sv.ingress_ip {
+                return Err(ApiError::Conflict(format!(
+                    "backend {} is the ingress endpoint of service '{}'",
+                    b.ip, b.service
+                )));
+            }
+            sv.backends.push(BackendConfig {
+                ip: b.ip,
+                weight: b.weight.unwrap_or(1),
+            });
+            Ok(())
         }),
-        "backend.add" => args::<BackendAdd>(cmd, a).and_then(|b| {
-            change(live, |c| {
-                let sv = service_mut(c, &b.service)?;
-                if sv.backends.iter().any(|o| o.ip == b.ip) {
-                    return Err(format!(
-                        "backend {} is already in service '{}' (change its weight with backend.set)",
-                        b.ip, b.service
-                    ));
-                }
-                if b.ip == sv.ingress_ip {
-                    return Err(format!(
-                        "backend {} is the ingress endpoint of service '{}'",
-                        b.ip, b.service
-                    ));
-                }
-                sv.backends.push(BackendConfig {
-                    ip: b.ip,
-                    weight: b.weight,
-                });
-                Ok(())
-            })
+        Request::BackendDel(vxgw_api::BackendRef { service, ip }) => change(live, |c| {
+            let sv = service_mut(c, &service)?;
+            backend_mut(sv, ip)?;
+            sv.backends.retain(|b| b.ip != ip);
+            Ok(())
         }),
-        "backend.del" => args::<BackendRef>(cmd, a).and_then(|BackendRef { service, ip }| {
-            change(live, |c| {
-                let sv = service_mut(c, &service)?;
-                backend_mut(sv, ip)?;
-                sv.backends.retain(|b| b.ip != ip);
-                Ok(())
-            })
+        Request::BackendSet(b) => change(live, |c| {
+            backend_mut(service_mut(c, &b.service)?, b.ip)?.weight = b.weight;
+            Ok(())
         }),
-        "backend.set" => args::<BackendSet>(cmd, a).and_then(|b| {
-            change(live, |c| {
-                backend_mut(service_mut(c, &b.service)?, b.ip)?.weight = b.weight;
-                Ok(())
-            })
+        Request::BackendDrain(vxgw_api::BackendRef { service, ip }) => change(live, |c| {
+            backend_mut(service_mut(c, &service)?, ip)?.weight = 0;
+            Ok(())
         }),
-        "backend.drain" => args::<BackendRef>(cmd, a).and_then(|BackendRef { service, ip }| {
-            change(live, |c| {
-                backend_mut(service_mut(c, &service)?, ip)?.weight = 0;
-                Ok(())
-            })
-        }),
-        "conntrack.show" => args::<CtShow>(cmd, a).and_then(|s| {
+        Request::ConntrackShow(s) => {
             let f = CtFilters {
                 service: s.service,
                 client: s.client,
@@ -255,9 +217,18 @@ pub fn dispatch(
                 state: s.state,
             };
             conntrack_show(live, now, &f, s.limit.unwrap_or(DEFAULT_LIMIT))
-        }),
-        "conntrack.count" => args::<CtFilters>(cmd, a).and_then(|f| conntrack_count(live, now, &f)),
-        "conntrack.flush" => args::<CtFlush>(cmd, a).and_then(|f| {
+        }
+        Request::ConntrackCount(f) => conntrack_count(
+            live,
+            now,
+            &CtFilters {
+                service: f.service,
+                client: f.client,
+                backend: f.backend,
+                state: f.state,
+            },
+        ),
+        Request::ConntrackFlush(f) => {
             let all = f.all;
             let f = CtFilters {
                 service: f.service,
@@ -265,18 +236,24 @@ pub fn dispatch(
                 backend: f.backend,
                 state: f.state,
             };
-            let filtered =
-                f.service.is_some() || f.client.is_some() || f.backend.is_some() || f.state.is_some();
+            let filtered = f.service.is_some()
+                || f.client.is_some()
+                || f.backend.is_some()
+                || f.state.is_some();
+            let bad = |msg: &str| ApiError::InvalidArguments {
+                cmd: "conntrack.flush".into(),
+                msg: msg.into(),
+            };
             match (filtered, all) {
-                (false, false) => Err(format!(
-                    "{cmd}: give a filter (service, client, backend, state), or all: true to remove every connection"
+                (false, false) => Err(bad(
+                    "give a filter (service, client, backend, state), or all: true to remove every connection",
                 )),
-                (true, true) => Err(format!(
-                    "{cmd}: all: true removes every connection; give either filters or all, not both"
+                (true, true) => Err(bad(
+                    "all: true removes every connection; give either filters or all, not both",
                 )),
                 _ => conntrack_flush(live, &f),
             }
-        }),
+        }
         _ => return None,
     })
 }
@@ -322,7 +299,7 @@ fn ids_of(snap: &Snapshot) -> Ids {
         .collect()
 }
 
-fn service_show(live: &Live, now: u32, name: Option<String>) -> Result<Value, String> {
+fn service_show(live: &Live, now: u32, name: Option<String>) -> Result<Value, ApiError> {
     // The configuration and the snapshot it published, read together.
     let (cfg, ids) = {
         let w = live.writer();
@@ -389,28 +366,29 @@ fn service_json(
         "target_port": sv.target_port.unwrap_or(sv.published_port),
         "mode": mode_name(sv.mode),
         "maglev_size": sv.maglev_size.unwrap_or(DEFAULT_TABLE_SIZE),
+        "new_connection_rate": sv.new_connection_rate,
         "timeouts": sv.timeouts,
         "backends": backends,
         "connections": total,
     })
 }
 
-fn state_by_name(s: &str) -> Result<CtState, String> {
+fn state_by_name(s: &str) -> Result<CtState, ApiError> {
     CtState::ALL
         .iter()
         .copied()
         .find(|st| st.name() == s)
         .ok_or_else(|| {
-            format!(
+            ApiError::InvalidValue(format!(
                 "unknown connection state '{s}' (known: {})",
                 CtState::ALL.map(|st| st.name()).join(", ")
-            )
+            ))
         })
 }
 
 /// The filter the arguments describe (service names resolved in the published
 /// snapshot).
-fn ct_filter(ids: &Ids, f: &CtFilters) -> Result<CtFilter, String> {
+fn ct_filter(ids: &Ids, f: &CtFilters) -> Result<CtFilter, ApiError> {
     let mut filter = CtFilter::all();
     if let Some(n) = &f.service {
         let &(id, _) = ids.get(n).ok_or_else(|| unknown_service(n))?;
@@ -429,7 +407,7 @@ fn ct_filter(ids: &Ids, f: &CtFilters) -> Result<CtFilter, String> {
 }
 
 /// The connections the arguments select (none when there is no connection table).
-fn entries(live: &Live, ids: &Ids, now: u32, f: &CtFilters) -> Result<Vec<CtEntry>, String> {
+fn entries(live: &Live, ids: &Ids, now: u32, f: &CtFilters) -> Result<Vec<CtEntry>, ApiError> {
     let filter = ct_filter(ids, f)?;
     Ok(live
         .conntrack()
@@ -445,7 +423,7 @@ fn ip_proto_name(p: u8) -> Value {
     }
 }
 
-fn conntrack_show(live: &Live, now: u32, f: &CtFilters, limit: usize) -> Result<Value, String> {
+fn conntrack_show(live: &Live, now: u32, f: &CtFilters, limit: usize) -> Result<Value, ApiError> {
     let ids = ids_of(&live.snapshot());
     let mut list = entries(live, &ids, now, f)?;
     // Most recently active first, then a stable order.
@@ -476,7 +454,7 @@ fn conntrack_show(live: &Live, now: u32, f: &CtFilters, limit: usize) -> Result<
     ))
 }
 
-fn conntrack_count(live: &Live, now: u32, f: &CtFilters) -> Result<Value, String> {
+fn conntrack_count(live: &Live, now: u32, f: &CtFilters) -> Result<Value, ApiError> {
     let list = entries(live, &ids_of(&live.snapshot()), now, f)?;
     let mut states: Map<String, Value> = Map::new();
     let mut n = [0u64; CtState::COUNT];
@@ -502,7 +480,7 @@ fn conntrack_count(live: &Live, now: u32, f: &CtFilters) -> Result<Value, String
     }))
 }
 
-fn conntrack_flush(live: &Live, f: &CtFilters) -> Result<Value, String> {
+fn conntrack_flush(live: &Live, f: &CtFilters) -> Result<Value, ApiError> {
     let filter = ct_filter(&ids_of(&live.snapshot()), f)?;
     let removed = live.conntrack().map_or(0, |ct| ct.flush(&filter));
     Ok(json!({"removed": removed}))

@@ -146,6 +146,7 @@ drop_reasons! {
     BadUdpLength => "bad_udp_length",
     BadTcpDataOffset => "bad_tcp_data_offset",
     NewConnectionRate => "new_connection_rate",
+    VniIsolation => "vni_isolation",
 }
 
 impl DropReason {

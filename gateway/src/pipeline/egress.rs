@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use super::decision::DropReason;
 use super::flow::source_port;
 use super::{Ctx, EncapAction, Event, PacketBuf};
-use crate::tables::snapshot::{VtepView, ENCAP_LEN};
+use crate::tables::snapshot::{Snapshot, VtepView, ENCAP_LEN};
 use crate::wire::checksum;
 use crate::wire::vlan;
 
@@ -28,9 +28,52 @@ pub enum EncapResult {
     Drop(DropReason),
 }
 
-/// Tags the frame with `vlan` for an access port (0 = leave untagged).
+/// VNI isolation: whether `(port, vlan)` is an access member of VNI slot `vni` in
+/// `snap`. The validator refuses any configuration that points a VNI elsewhere; this
+/// is the data plane's own guard (a corrupted or stale FDB entry, e.g. one learned on
+/// a member that has just moved to another VNI, must never put a frame into another
+/// VNI's segment). One compare with the VNI's first member on data the snapshot
+/// has; the port's VLAN map for the VNI's other members.
+#[inline(always)]
+pub fn is_member(snap: &Snapshot, vni: u16, port: u16, vlan: u16) -> bool {
+    let first = snap
+        .vnis
+        .get(vni as usize)
+        .map_or(u32::MAX, |v| v.first_member);
+    is_member_of(snap, first, vni, port, vlan)
+}
+
+/// [`is_member`] for VNI slot `vni` whose `first_member` the caller has at hand:
+/// one compare for the VNI's first member (most VNIs have one access member), the
+/// port's VLAN map for the others.
+#[inline(always)]
+pub fn is_member_of(snap: &Snapshot, first: u32, vni: u16, port: u16, vlan: u16) -> bool {
+    u32::from(port) << 16 | u32::from(vlan) == first || in_vlan_map(snap, vni, port, vlan)
+}
+
+#[inline(never)]
+#[cold]
+fn in_vlan_map(snap: &Snapshot, vni: u16, port: u16, vlan: u16) -> bool {
+    snap.ports
+        .get(port as usize)
+        .and_then(|p| p.vlan_to_vni.as_deref())
+        .and_then(|map| map.get(vlan as usize))
+        .is_some_and(|&s| u32::from(s) == u32::from(vni) + 1)
+}
+
+/// Tags a frame of VNI slot `vni` with `vlan` for access port `port` (0 = leave
+/// untagged); refuses (`VniIsolation`) when `(port, vlan)` is not a member of the VNI.
 #[inline]
-pub fn to_access<B: PacketBuf>(ctx: &Ctx, buf: &mut B, vlan: u16) -> Result<(), DropReason> {
+pub fn to_access<B: PacketBuf>(
+    ctx: &Ctx,
+    buf: &mut B,
+    vni: u16,
+    port: u16,
+    vlan: u16,
+) -> Result<(), DropReason> {
+    if !is_member(ctx.snap, vni, port, vlan) {
+        return Err(DropReason::VniIsolation);
+    }
     if vlan != 0 {
         let data = buf
             .prepend(vlan::HEADER_LEN)

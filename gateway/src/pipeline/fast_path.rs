@@ -22,7 +22,7 @@
 use std::net::Ipv4Addr;
 
 use super::bridge::{learn_mac, may_be_for_vxgw};
-use super::egress::{outer_header, write_outer_from};
+use super::egress::{is_member_of, outer_header, write_outer_from};
 use super::flow::inner_flow_hash;
 use super::mesh_fast;
 use super::{Ctx, EncapAction, EncapCache, Event, PacketBuf};
@@ -320,6 +320,11 @@ fn decap<const FDB_CACHED: bool, B: PacketBuf>(
         FdbDest::Access { port, vlan } => Some((port, vlan)),
         FdbDest::Vtep(_) => None,
     })?;
+    // VNI isolation: an entry outside the VNI's members goes to the general path,
+    // which drops and counts it (`egress::to_access`).
+    if !is_member_of(ctx.snap, v.first_member, slot, port, vlan) {
+        return None;
+    }
     // Decided: from here on the frame changes.
     if vlan == 0 {
         buf.adj(ENCAP_LEN);

@@ -490,11 +490,69 @@ fn access_egress_pushes_the_tag() {
     let lab = Lab::new();
     let f = inner_udp(C1, SRV, 1);
     let mut b = VecBuf::new(&f);
-    egress::to_access(&lab.ctx(), &mut b, 100).unwrap();
+    egress::to_access(&lab.ctx(), &mut b, 0, ACC, 100).unwrap();
     assert_eq!(b.data(), &tagged(&f, 100)[..]);
     let mut b = VecBuf::new(&f);
-    egress::to_access(&lab.ctx(), &mut b, 0).unwrap();
+    egress::to_access(&lab.ctx(), &mut b, 0, ACC, 0).unwrap();
     assert_eq!(b.data(), &f[..]);
+}
+
+/// Issue 24: VNI isolation holds in the data plane even when the FDB is corrupted
+/// (the validator refuses such entries; here they are forced into the table). A
+/// frame of VNI 4096 to a MAC the FDB has on VNI 5000's (port, VLAN), on a VLAN no
+/// VNI has, on one beyond 4094 (5000 would leave as VID 904) or on a port that does
+/// not exist is dropped as `vni_isolation` by the egress, and the fast path leaves it
+/// to the general path. VNI 5000's own member still works.
+#[test]
+fn vni_isolation_holds_with_a_corrupted_fdb_entry() {
+    let lab = Lab::new();
+    let targets = [
+        (ACC, 200),
+        (ACC, 300),
+        (ACC, 5000),
+        (ACC, 4095),
+        (7, 0),
+        (UL, 0),
+    ];
+    for (n, &(port, vlan)) in targets.iter().enumerate() {
+        let dst = [0x02, 0x42, 0x0a, 0xff, 0x01, n as u8];
+        lab.fdb
+            .add_static(4096, MacAddr(dst), FdbDest::Access { port, vlan })
+            .unwrap();
+        let frame = vxlan_from(NODE1, 4096, 0x08, &inner_udp(C1, dst, 3));
+        let ctx = lab.ctx();
+        let mut b = VecBuf::new(&frame);
+        let fp = fast_path::FastPort::of(&lab.snap, UL);
+        assert_eq!(
+            fast_path::forward(&ctx, fp, UL, &mut b),
+            None,
+            "the fast path sent VNI 4096's frame to port {port} vlan {vlan}"
+        );
+        assert_eq!(b.data(), &frame[..], "the fast path left it untouched");
+        let (d, mut b) = lab.ingress(UL, &frame);
+        assert_eq!(
+            d,
+            Decision::Forward {
+                vni: 0,
+                to: Target::Access { port, vlan }
+            }
+        );
+        let before = b.data().to_vec();
+        assert_eq!(
+            egress::to_access(&lab.ctx(), &mut b, 0, port, vlan),
+            Err(DropReason::VniIsolation),
+            "port {port} vlan {vlan}"
+        );
+        assert_eq!(b.data(), &before[..], "nothing was written");
+    }
+    assert_eq!(DropReason::VniIsolation.name(), "vni_isolation");
+    // The member of VNI 5000 (slot 1) is fine for VNI 5000, and VNI 4096's own are.
+    let f = inner_udp(C1, SRV, 1);
+    let mut b = VecBuf::new(&f);
+    egress::to_access(&lab.ctx(), &mut b, 1, ACC, 200).unwrap();
+    assert_eq!(b.data(), &tagged(&f, 200)[..]);
+    assert!(egress::is_member(&lab.snap, 0, ACC, 100));
+    assert!(!egress::is_member(&lab.snap, 1, ACC, 100));
 }
 
 #[test]
@@ -649,9 +707,9 @@ proptest! {
                 let h = inner_flow_hash(b.data());
                 let _ = egress::to_vtep(&lab.ctx(), &mut b, 4096, i, h);
             }
-            Decision::Forward { to: Target::Access { vlan, .. }, .. } => {
+            Decision::Forward { vni, to: Target::Access { port, vlan } } => {
                 let mut b = b;
-                prop_assert!(egress::to_access(&lab.ctx(), &mut b, vlan).is_ok());
+                prop_assert!(egress::to_access(&lab.ctx(), &mut b, vni, port, vlan).is_ok());
             }
             _ => {}
         }
@@ -704,9 +762,11 @@ pub(super) fn forward_egress(ctx: &Ctx, d: Decision, b: &mut VecBuf) -> Option<u
             }
         }
         Decision::Forward {
+            vni,
             to: Target::Access { port, vlan },
-            ..
-        } => egress::to_access(ctx, b, vlan).ok().map(|()| port),
+        } => egress::to_access(ctx, b, vni, port, vlan)
+            .ok()
+            .map(|()| port),
         _ => None,
     }
 }

@@ -90,6 +90,10 @@ pub struct VniView {
     pub flood: Vec<u16>,
     /// Access members: (port id, VLAN id; 0 = untagged).
     pub access: Vec<(u16, u16)>,
+    /// The first access member as `port << 16 | vlan` (`u32::MAX`: none): the
+    /// egress's VNI-isolation check compares with it first, one compare on the VNI
+    /// it has at hand, and asks the port's VLAN map only for other members.
+    pub first_member: u32,
     /// Learned-entry limit.
     pub learn_limit: u32,
     /// Dynamic-entry age (seconds).
@@ -377,6 +381,9 @@ impl Snapshot {
                     .iter()
                     .filter_map(|ip| vtep_index.get(ip).copied())
                     .collect(),
+                first_member: access
+                    .first()
+                    .map_or(u32::MAX, |&(p, vl)| u32::from(p) << 16 | u32::from(vl)),
                 access,
                 learn_limit: v.learn_limit.unwrap_or(g.learn_limit),
                 ageing_secs: v.ageing_secs.unwrap_or(g.ageing_secs),
