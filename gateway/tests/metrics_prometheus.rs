@@ -56,6 +56,7 @@ const FAMILIES: &[(&str, &str, Option<&str>)] = &[
     ("vxgw_fdb_not_unicast_total", "counter", None),
     ("vxgw_neighbours", "gauge", Some("state")),
     ("vxgw_conntrack_entries", "gauge", Some("state")),
+    ("vxgw_conntrack_assured_entries", "gauge", Some("assured")),
     ("vxgw_conntrack_capacity", "gauge", None),
     ("vxgw_conntrack_events_total", "counter", Some("event")),
     ("vxgw_config_generation", "gauge", None),
