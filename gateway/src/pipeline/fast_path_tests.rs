@@ -253,6 +253,21 @@ fn with_outer_frag(mut packet: Vec<u8>, frag: u16) -> Vec<u8> {
 /// A burst mixing VNIs, VTEPs and sides, through one context (one burst cache, as
 /// the worker runs it: fast path, else the general path) gives what each frame gives
 /// on its own through the general path.
+/// Frames that still carry a tag inside their VNI are the general path's (it drops
+/// them): a decapsulated one to a known access MAC, an access frame tagged twice.
+#[test]
+fn the_fast_path_leaves_frames_tagged_twice_to_the_general_path() {
+    let lab = lab();
+    let frame = vxlan_from(NODE1, 4096, 0x08, &tagged(&inner(C1, SRV0, 20), 200));
+    let (to, b) = fast(&lab, UL, &frame);
+    assert_eq!((to, b.data()), (None, &frame[..]));
+    let twice = tagged(&tagged(&inner(SRV, C1, 20), 200), 100);
+    let (to, b) = fast(&lab, ACC, &twice);
+    assert_eq!((to, b.data()), (None, &twice[..]));
+    assert!(!check(UL, &frame).unwrap());
+    assert!(!check(ACC, &twice).unwrap());
+}
+
 #[test]
 fn a_mixed_burst_through_one_context_matches_frame_by_frame() {
     let setup = || {
