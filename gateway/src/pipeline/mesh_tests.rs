@@ -459,6 +459,67 @@ fn icmp_port_unreachable_from_a_udp_backend_reaches_the_client() {
     assert_eq!(m.counters.events(Event::IcmpErrorsTranslated), 1);
 }
 
+/// ICMP errors are routed like every other packet: one hop less, and none left is
+/// a drop (they were passed on with their TTL as received, 0 included). Found by
+/// fuzzing (the fuzz crate's regression `underlay/icmp_error_ttl_0`).
+#[test]
+fn translated_icmp_errors_lose_a_hop_and_expire() {
+    let m = Mesh::new("snat");
+    let (_, b) = m.ingress(EXT, &client_tcp(40100, true, false, &[]));
+    let sent = b.data()[14..].to_vec();
+    let i = BACKENDS
+        .iter()
+        .position(|b| sent[16..20] == *b)
+        .expect("a backend");
+    let seen = tcp_of(b.data());
+    let error_from_backend = |ttl: u8| {
+        let mut err = Vec::new();
+        PacketBuilder::ethernet2(backend_mac(i), UL_MAC)
+            .ipv4(BACKENDS[i], seen.src.octets(), ttl)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut err, &sent[..28])
+            .unwrap();
+        from_node1(&err)
+    };
+    let (d, b) = m.ingress(UL, &error_from_backend(64));
+    assert!(matches!(d, Decision::Route { .. }), "{d:?}");
+    let p = SlicedPacket::from_ethernet(b.data()).unwrap();
+    let Some(NetSlice::Ipv4(ip)) = p.net else {
+        panic!()
+    };
+    let h = ip.header().to_header();
+    assert_eq!(h.time_to_live, 63);
+    assert_eq!(h.calc_header_checksum(), h.header_checksum);
+    for ttl in [0, 1] {
+        let (d, _) = m.ingress(UL, &error_from_backend(ttl));
+        assert_eq!(d, Decision::Drop(DropReason::TtlExpired), "TTL {ttl}");
+    }
+    // The client's side: an error about what vxgw sent it (published -> client).
+    let reply = backend_reply(BACKENDS[i], i, seen.src.octets(), seen.sport, true);
+    let (_, back) = m.ingress(UL, &from_node1(&reply));
+    let quoted = back.data()[14..14 + 28].to_vec();
+    let error_from_client = |ttl: u8| {
+        let mut err = Vec::new();
+        PacketBuilder::ethernet2(CLIENT_MAC, EXT_MAC)
+            .ipv4(CLIENT, PUBLISHED, ttl)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut err, &quoted)
+            .unwrap();
+        err
+    };
+    let (d, b) = m.ingress(EXT, &error_from_client(64));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(b.data()[14 + 8], 63);
+    for ttl in [0, 1] {
+        let (d, _) = m.ingress(EXT, &error_from_client(ttl));
+        assert_eq!(d, Decision::Drop(DropReason::TtlExpired), "TTL {ttl}");
+    }
+}
+
 #[test]
 fn arp_for_the_ingress_endpoint_and_the_external_address_is_answered() {
     let m = Mesh::new("snat");
