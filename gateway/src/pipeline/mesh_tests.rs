@@ -520,6 +520,60 @@ fn translated_icmp_errors_lose_a_hop_and_expire() {
     }
 }
 
+/// The neighbour table serves both links: an ARP packet on one must not move the
+/// other's addresses. A client claiming node 1's address took the VXLAN traffic to
+/// node 1 (the outer frames went to the client's MAC); a host on the underlay
+/// claiming the client's address would take the client's replies. Found by fuzzing
+/// (the fuzz crate's regression `external/arp_claims_a_vtep`).
+#[test]
+fn arp_on_one_link_does_not_move_the_other_links_neighbours() {
+    let m = Mesh::new("snat");
+    let node1 = Ipv4Addr::new(172, 30, 0, 11);
+    m.neigh.learn(node1, MacAddr(NODE1_MAC), 1);
+    m.neigh
+        .learn(Ipv4Addr::from(CLIENT), MacAddr(CLIENT_MAC), 1);
+    let arp = |op: u8, sender: ([u8; 6], [u8; 4]), target: [u8; 4], dst: [u8; 6]| {
+        let mut f = vec![0u8; 60];
+        f[0..6].copy_from_slice(&dst);
+        f[6..12].copy_from_slice(&sender.0);
+        f[12..14].copy_from_slice(&[0x08, 0x06]);
+        f[14..22].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, op]);
+        f[22..28].copy_from_slice(&sender.0);
+        f[28..32].copy_from_slice(&sender.1);
+        f[38..42].copy_from_slice(&target);
+        f
+    };
+    let evil = [0x02, 0xee, 0, 0, 0, 1];
+    // From the external side, node 1's address: a request for the published address
+    // and a reply.
+    m.ingress(EXT, &arp(1, (evil, node1.octets()), PUBLISHED, [0xff; 6]));
+    m.ingress(EXT, &arp(2, (evil, node1.octets()), PUBLISHED, EXT_MAC));
+    assert_eq!(m.neigh.lookup(node1), Some(MacAddr(NODE1_MAC)));
+    // From the underlay, the client's address.
+    m.ingress(UL, &arp(1, (evil, CLIENT), [172, 30, 0, 1], [0xff; 6]));
+    m.ingress(UL, &arp(2, (evil, CLIENT), [172, 30, 0, 1], UL_MAC));
+    assert_eq!(
+        m.neigh.lookup(Ipv4Addr::from(CLIENT)),
+        Some(MacAddr(CLIENT_MAC))
+    );
+    // Each link still learns its own.
+    let moved = [0x02, 0, 0, 0, 0x11, 0x12];
+    m.ingress(
+        UL,
+        &arp(2, (moved, node1.octets()), [172, 30, 0, 1], UL_MAC),
+    );
+    assert_eq!(m.neigh.lookup(node1), Some(MacAddr(moved)));
+    let other_client = [0x02, 0, 0xc0, 0, 2, 0x0b];
+    m.ingress(
+        EXT,
+        &arp(1, (other_client, [192, 0, 2, 11]), PUBLISHED, [0xff; 6]),
+    );
+    assert_eq!(
+        m.neigh.lookup(Ipv4Addr::new(192, 0, 2, 11)),
+        Some(MacAddr(other_client))
+    );
+}
+
 #[test]
 fn arp_for_the_ingress_endpoint_and_the_external_address_is_answered() {
     let m = Mesh::new("snat");
