@@ -20,12 +20,30 @@ for arg in "$@"; do
   esac
 done
 
+# Fuzzing (fuzz/run.sh, a short run in scripts/test.sh): cargo-afl from crates.io and
+# the AFL++ it builds for this Rust toolchain (needs clang and make, above). Runs
+# after the packages; skipped when both are there.
+install_afl() {
+  if ! cargo afl --version >/dev/null 2>&1; then
+    echo "install-deps: cargo install cargo-afl $AFL_VERSION"
+    cargo install --locked --quiet cargo-afl --version "$AFL_VERSION"
+  fi
+  # Builds AFL++ once per toolchain; "already built" is an error we do not mind.
+  local out
+  if ! out=$(cargo afl config --build 2>&1) && ! grep -q "already built" <<<"$out"; then
+    echo "$out" >&2
+    return 1
+  fi
+}
+AFL_VERSION=0.18.2
+
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PKGS[@]} packages present"
+  install_afl
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
@@ -34,4 +52,5 @@ export DEBIAN_FRONTEND=noninteractive
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_afl
 echo "install-deps: done"

@@ -32,6 +32,14 @@ step "cargo test (unit, property, DPDK in-process, vxgw binary)"
 cargo test --workspace -- --test-threads=1 2>&1 | tee /tmp/vxgw-cargo-test.log | grep -E '^(test result|running|test .* FAILED|failures)'
 record "${PIPESTATUS[0]}" "cargo test (log: /tmp/vxgw-cargo-test.log)"
 
+step "fuzzing: a short AFL++ run per port role (fuzz/run.sh; the long campaign: fuzz/CAMPAIGN.md)"
+# A crash or hang fails the suite; fuzz/run.sh says where the inputs are. (The corpus
+# and every crash found so far were replayed by cargo test above: fuzz/tests/replay.rs.)
+fuzz_out=$(mktemp -d /tmp/vxgw-fuzz.XXXXXX)
+for t in underlay access external; do
+  FUZZ_NICE=0 fuzz/run.sh "$t" "${VXGW_FUZZ_SECONDS:-45}" "$fuzz_out/$t"; record $? "fuzz/run.sh $t (AFL state: $fuzz_out/$t)"
+done
+
 # The end-to-end scripts run the binaries (vxgwctl is not built by cargo test).
 cargo build --workspace -q; record $? "cargo build"
 

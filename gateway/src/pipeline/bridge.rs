@@ -3,14 +3,23 @@
 //! a known destination gets the frame, broadcast/multicast/unknown is flooded.
 
 use super::decision::{Decision, DropReason, Origin, Target};
-use super::{local, Ctx, Event, PacketBuf};
+use super::{local, Ctx, EncapCache, Event, PacketBuf};
 use crate::tables::fdb::{FdbDest, LearnOutcome};
 use crate::tables::neighbours::NeighbourUpdate;
 use crate::tables::snapshot::VniView;
 use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, MacAddr, GROUP_BIT_U64};
 
+/// True for the ethertype of an 802.1Q or 802.1ad tag. A VNI's frames are untagged:
+/// one that still carries a tag once its VXLAN header or its access VLAN's tag is
+/// gone would come out of an access port in the VLAN of that tag, another VNI's.
+#[inline(always)]
+pub(super) fn is_tag(etype: u16) -> bool {
+    etype == ethertype::VLAN || etype == ethertype::QINQ
+}
+
 /// Learns the frame's source MAC in VNI slot `vni` against `dest`. Returns a drop
-/// when the source is not a unicast MAC (such a frame is invalid, 802.1Q 8.7).
+/// when the source is not a unicast MAC (such a frame is invalid, 802.1Q 8.7), or
+/// when the frame still carries a VLAN tag ([`is_tag`]: it is no frame of the VNI).
 /// Inlined: per packet it is a check against the worker's last learn; the FDB is
 /// touched out of line.
 #[inline(always)]
@@ -22,6 +31,9 @@ pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> 
     let src = src_mac_u64(h);
     if src & GROUP_BIT_U64 != 0 || src == 0 {
         return Some(Decision::Drop(DropReason::InvalidSourceMac));
+    }
+    if is_tag(u16::from_be_bytes([h[12], h[13]])) {
+        return Some(Decision::Drop(DropReason::UnsupportedTag));
     }
     learn_mac(ctx, vni, src, dest);
     None
@@ -46,7 +58,10 @@ fn learn_in_fdb(ctx: &Ctx, vni: u16, src: MacAddr, dest: FdbDest) {
     let v = &ctx.snap.vnis[vni as usize];
     match ctx.fdb.learn(v.vni, src, dest, ctx.now, v.learn_limit) {
         LearnOutcome::Learned => ctx.counters.event(Event::FdbLearned),
-        LearnOutcome::Moved => ctx.counters.event(Event::FdbMoved),
+        LearnOutcome::Moved => {
+            ctx.encap_cache.forget(EncapCache::key(vni, src.to_u64()));
+            ctx.counters.event(Event::FdbMoved)
+        }
         LearnOutcome::LimitHit => ctx.counters.event(Event::FdbLimitHit),
         LearnOutcome::TableFull => ctx.counters.event(Event::FdbTableFull),
         _ => {}

@@ -154,6 +154,17 @@ impl EncapCache {
         EncapAction(w0)
     }
 
+    /// Forgets `key`'s action: its MAC moved within the round, and the round's epoch
+    /// would otherwise still send its later frames to where it was.
+    #[inline]
+    pub fn forget(&self, key: u64) {
+        for w in self.set(key) {
+            if w.key.get() == key {
+                w.epoch.set(0);
+            }
+        }
+    }
+
     /// `header` as an action that is not kept (for a frame whose destinations are
     /// too many to cache): valid until the next call.
     #[inline]

@@ -21,7 +21,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::bridge::{learn_mac, may_be_for_vxgw};
+use super::bridge::{is_tag, learn_mac, may_be_for_vxgw};
 use super::egress::{is_member_of, outer_header, write_outer_from};
 use super::flow::inner_flow_hash;
 use super::mesh_fast;
@@ -173,6 +173,10 @@ fn encap_frame<const FDB_CACHED: bool, const TAGGED: bool, B: PacketBuf>(
     } else {
         (0, 0, u16::from_be_bytes([h[12], h[13]]))
     };
+    // A second tag is the general path's to drop (`bridge::is_tag`).
+    if TAGGED && is_tag(etype) {
+        return None;
+    }
     let slot = map[vid as usize].checked_sub(1)?;
     let (src, dst) = bridged_macs(h.first_chunk::<HEADER_LEN>()?)?;
     let ul = ctx.snap.underlay.as_ref()?;
@@ -313,7 +317,8 @@ fn decap<const FDB_CACHED: bool, B: PacketBuf>(
     }
     let (src, dst) = bridged_macs(inner)?;
     let etype = u16::from_be_bytes([inner[12], inner[13]]);
-    if may_be_for_vxgw(v, dst, etype) {
+    // A tagged inner frame is the general path's to drop (`bridge::is_tag`).
+    if may_be_for_vxgw(v, dst, etype) || is_tag(etype) {
         return None;
     }
     let (port, vlan) = ctx.fdb_lookup_in::<FDB_CACHED, _>(v.vni, dst, |d| match d {

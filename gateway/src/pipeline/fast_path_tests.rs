@@ -240,6 +240,34 @@ fn an_encap_action_ends_with_what_it_was_made_from() {
     assert_eq!(outer_dst(&lab), node1, "the next round's");
 }
 
+/// A MAC that this worker moves within a round (a frame from it arrives on the
+/// access port) is not sent on to where it was by the round's encap action: the
+/// general path would find it on the access port (fuzz/regressions/access).
+#[test]
+fn a_mac_moved_within_the_round_forgets_its_encap_action() {
+    let lab = lab();
+    let ctx = lab.ctx();
+    let fp = FastPort::of(&lab.snap, ACC);
+    let to_c1 = inner(SRV0, C1, 40);
+    let mut b = VecBuf::new(&to_c1);
+    assert!(fast_path::forward(&ctx, fp, ACC, &mut b).is_some(), "made");
+    // C1 now speaks from the access port, in the same round.
+    let mut from_c1 = VecBuf::new(&inner(C1, SRV, 40));
+    assert!(fast_path::forward(&ctx, fp, ACC, &mut from_c1).is_none());
+    let d = ingress(&ctx, ACC, &mut from_c1);
+    forward_egress(&ctx, d, &mut from_c1);
+    assert_eq!(
+        lab.fdb.lookup(4096, MacAddr(C1)),
+        Some(FdbDest::Access { port: ACC, vlan: 0 })
+    );
+    let mut b = VecBuf::new(&to_c1);
+    assert_eq!(fast_path::forward(&ctx, fp, ACC, &mut b), None, "forgotten");
+    assert_eq!(
+        ingress(&ctx, ACC, &mut b),
+        Decision::Drop(DropReason::SameSegment)
+    );
+}
+
 /// `packet` with the outer IPv4 flags and fragment offset set to `frag`, its
 /// header checksum still right.
 fn with_outer_frag(mut packet: Vec<u8>, frag: u16) -> Vec<u8> {
@@ -253,6 +281,21 @@ fn with_outer_frag(mut packet: Vec<u8>, frag: u16) -> Vec<u8> {
 /// A burst mixing VNIs, VTEPs and sides, through one context (one burst cache, as
 /// the worker runs it: fast path, else the general path) gives what each frame gives
 /// on its own through the general path.
+/// Frames that still carry a tag inside their VNI are the general path's (it drops
+/// them): a decapsulated one to a known access MAC, an access frame tagged twice.
+#[test]
+fn the_fast_path_leaves_frames_tagged_twice_to_the_general_path() {
+    let lab = lab();
+    let frame = vxlan_from(NODE1, 4096, 0x08, &tagged(&inner(C1, SRV0, 20), 200));
+    let (to, b) = fast(&lab, UL, &frame);
+    assert_eq!((to, b.data()), (None, &frame[..]));
+    let twice = tagged(&tagged(&inner(SRV, C1, 20), 200), 100);
+    let (to, b) = fast(&lab, ACC, &twice);
+    assert_eq!((to, b.data()), (None, &twice[..]));
+    assert!(!check(UL, &frame).unwrap());
+    assert!(!check(ACC, &twice).unwrap());
+}
+
 #[test]
 fn a_mixed_burst_through_one_context_matches_frame_by_frame() {
     let setup = || {

@@ -126,8 +126,16 @@ pub(super) fn arp_on_link<B: PacketBuf>(
         Err(_) => return Decision::Drop(DropReason::MalformedArp),
     };
     let for_us = ours(a.target);
+    // One table holds the underlay's neighbours (the VTEPs' next hops) and the
+    // external side's (clients, their gateway): an ARP packet on one link must not
+    // move an address of the other (a client claiming a VTEP's address took its
+    // VXLAN traffic). The underlay learns its next hops, the external side anything
+    // but them.
+    let next_hop = ctx.snap.vteps.iter().any(|v| v.next_hop == a.sender_ip);
+    let underlay = ctx.snap.underlay.as_ref().is_some_and(|u| u.port == port);
     if a.sender_mac.is_unicast()
         && !a.sender_ip.is_unspecified()
+        && next_hop == underlay
         && (for_us || ctx.neigh.lookup(a.sender_ip).is_some() || expected(a.sender_ip))
         && ctx.neigh.learn(a.sender_ip, a.sender_mac, ctx.now) == NeighbourUpdate::Updated
     {

@@ -551,6 +551,10 @@ fn icmp_error_from_client<B: PacketBuf>(ctx: &Ctx, m: &MeshTables, buf: &mut B) 
     };
     let backend = (*c.backend.ip(), c.backend.port());
     let seen_as = c.snat.map(|s| (*s.ip(), s.port()));
+    // Routed: one hop less (none left: dropped), as every packet vxgw routes.
+    if let Err(e) = nat::decrement_ttl(&mut buf.data_mut()[ETH..]) {
+        return Decision::Drop(nat_drop(e));
+    }
     if let Err(e) = nat::translate_icmp_error(
         &mut buf.data_mut()[ETH..],
         seen_as.map(|s| s.0),
@@ -590,6 +594,10 @@ fn icmp_error_from_backend<B: PacketBuf>(
     let c = hit.conn();
     let published = (*c.published.ip(), c.published.port());
     let client = (*c.client.ip(), c.client.port());
+    // Routed: one hop less (none left: dropped), as every packet vxgw routes.
+    if let Err(e) = nat::decrement_ttl(&mut buf.data_mut()[ETH..]) {
+        return Decision::Drop(nat_drop(e));
+    }
     if let Err(e) = nat::translate_icmp_error(
         &mut buf.data_mut()[ETH..],
         Some(published.0),

@@ -473,6 +473,121 @@ fn icmp_port_unreachable_from_a_udp_backend_reaches_the_client() {
     assert_eq!(m.counters.events(Event::IcmpErrorsTranslated), 1);
 }
 
+/// ICMP errors are routed like every other packet: one hop less, and none left is
+/// a drop (they were passed on with their TTL as received, 0 included). Found by
+/// fuzzing (the fuzz crate's regression `underlay/icmp_error_ttl_0`).
+#[test]
+fn translated_icmp_errors_lose_a_hop_and_expire() {
+    let m = Mesh::new("snat");
+    let (_, b) = m.ingress(EXT, &client_tcp(40100, true, false, &[]));
+    let sent = b.data()[14..].to_vec();
+    let i = BACKENDS
+        .iter()
+        .position(|b| sent[16..20] == *b)
+        .expect("a backend");
+    let seen = tcp_of(b.data());
+    let error_from_backend = |ttl: u8| {
+        let mut err = Vec::new();
+        PacketBuilder::ethernet2(backend_mac(i), UL_MAC)
+            .ipv4(BACKENDS[i], seen.src.octets(), ttl)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut err, &sent[..28])
+            .unwrap();
+        from_node1(&err)
+    };
+    let (d, b) = m.ingress(UL, &error_from_backend(64));
+    assert!(matches!(d, Decision::Route { .. }), "{d:?}");
+    let p = SlicedPacket::from_ethernet(b.data()).unwrap();
+    let Some(NetSlice::Ipv4(ip)) = p.net else {
+        panic!()
+    };
+    let h = ip.header().to_header();
+    assert_eq!(h.time_to_live, 63);
+    assert_eq!(h.calc_header_checksum(), h.header_checksum);
+    for ttl in [0, 1] {
+        let (d, _) = m.ingress(UL, &error_from_backend(ttl));
+        assert_eq!(d, Decision::Drop(DropReason::TtlExpired), "TTL {ttl}");
+    }
+    // The client's side: an error about what vxgw sent it (published -> client).
+    let reply = backend_reply(BACKENDS[i], i, seen.src.octets(), seen.sport, true);
+    let (_, back) = m.ingress(UL, &from_node1(&reply));
+    let quoted = back.data()[14..14 + 28].to_vec();
+    let error_from_client = |ttl: u8| {
+        let mut err = Vec::new();
+        PacketBuilder::ethernet2(CLIENT_MAC, EXT_MAC)
+            .ipv4(CLIENT, PUBLISHED, ttl)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut err, &quoted)
+            .unwrap();
+        err
+    };
+    let (d, b) = m.ingress(EXT, &error_from_client(64));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(b.data()[14 + 8], 63);
+    for ttl in [0, 1] {
+        let (d, _) = m.ingress(EXT, &error_from_client(ttl));
+        assert_eq!(d, Decision::Drop(DropReason::TtlExpired), "TTL {ttl}");
+    }
+}
+
+/// The neighbour table serves both links: an ARP packet on one must not move the
+/// other's addresses. A client claiming node 1's address took the VXLAN traffic to
+/// node 1 (the outer frames went to the client's MAC); a host on the underlay
+/// claiming the client's address would take the client's replies. Found by fuzzing
+/// (the fuzz crate's regression `external/arp_claims_a_vtep`).
+#[test]
+fn arp_on_one_link_does_not_move_the_other_links_neighbours() {
+    let m = Mesh::new("snat");
+    let node1 = Ipv4Addr::new(172, 30, 0, 11);
+    m.neigh.learn(node1, MacAddr(NODE1_MAC), 1);
+    m.neigh
+        .learn(Ipv4Addr::from(CLIENT), MacAddr(CLIENT_MAC), 1);
+    let arp = |op: u8, sender: ([u8; 6], [u8; 4]), target: [u8; 4], dst: [u8; 6]| {
+        let mut f = vec![0u8; 60];
+        f[0..6].copy_from_slice(&dst);
+        f[6..12].copy_from_slice(&sender.0);
+        f[12..14].copy_from_slice(&[0x08, 0x06]);
+        f[14..22].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, op]);
+        f[22..28].copy_from_slice(&sender.0);
+        f[28..32].copy_from_slice(&sender.1);
+        f[38..42].copy_from_slice(&target);
+        f
+    };
+    let evil = [0x02, 0xee, 0, 0, 0, 1];
+    // From the external side, node 1's address: a request for the published address
+    // and a reply.
+    m.ingress(EXT, &arp(1, (evil, node1.octets()), PUBLISHED, [0xff; 6]));
+    m.ingress(EXT, &arp(2, (evil, node1.octets()), PUBLISHED, EXT_MAC));
+    assert_eq!(m.neigh.lookup(node1), Some(MacAddr(NODE1_MAC)));
+    // From the underlay, the client's address.
+    m.ingress(UL, &arp(1, (evil, CLIENT), [172, 30, 0, 1], [0xff; 6]));
+    m.ingress(UL, &arp(2, (evil, CLIENT), [172, 30, 0, 1], UL_MAC));
+    assert_eq!(
+        m.neigh.lookup(Ipv4Addr::from(CLIENT)),
+        Some(MacAddr(CLIENT_MAC))
+    );
+    // Each link still learns its own.
+    let moved = [0x02, 0, 0, 0, 0x11, 0x12];
+    m.ingress(
+        UL,
+        &arp(2, (moved, node1.octets()), [172, 30, 0, 1], UL_MAC),
+    );
+    assert_eq!(m.neigh.lookup(node1), Some(MacAddr(moved)));
+    let other_client = [0x02, 0, 0xc0, 0, 2, 0x0b];
+    m.ingress(
+        EXT,
+        &arp(1, (other_client, [192, 0, 2, 11]), PUBLISHED, [0xff; 6]),
+    );
+    assert_eq!(
+        m.neigh.lookup(Ipv4Addr::new(192, 0, 2, 11)),
+        Some(MacAddr(other_client))
+    );
+}
+
 #[test]
 fn arp_for_the_ingress_endpoint_and_the_external_address_is_answered() {
     let m = Mesh::new("snat");

@@ -195,6 +195,27 @@ fn decap_learns_and_floods_unknown_to_access_only() {
     assert_eq!(lab.counters.events(Event::FdbLearned), 1);
 }
 
+/// A VNI's frames are untagged. A decapsulated frame that still carries a tag (here
+/// VLAN 200, VNI 5000's on the access port) would leave the access port in that
+/// VLAN, in another VNI; it is dropped and its source not learned. The same for an
+/// access frame with a second tag. (Found by fuzzing: the fuzz crate's regression
+/// `underlay/inner_tagged_into_other_vlan`.)
+#[test]
+fn a_frame_still_tagged_inside_its_vni_is_dropped() {
+    let lab = Lab::new();
+    lab.ingress(ACC, &inner_udp(SRV, C1, 1));
+    for tpid in [[0x81, 0x00], [0x88, 0xa8]] {
+        let mut inner = tagged(&inner_udp(C1, SRV, 2), 200);
+        inner[12..14].copy_from_slice(&tpid);
+        let (d, _) = lab.ingress(UL, &vxlan_from(NODE1, 4096, 0x08, &inner));
+        assert_eq!(d, Decision::Drop(DropReason::UnsupportedTag), "{tpid:x?}");
+        assert_eq!(lab.fdb.lookup(4096, MacAddr(C1)), None, "not learned");
+        let twice = tagged(&tagged(&inner_udp(SRV, C1, 3), 200), 100);
+        let (d, _) = lab.ingress(ACC, &twice);
+        assert_eq!(d, Decision::Drop(DropReason::UnsupportedTag));
+    }
+}
+
 #[test]
 fn a_host_is_learned_again_right_after_a_flush() {
     let lab = Lab::new();
