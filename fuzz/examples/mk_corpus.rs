@@ -438,6 +438,29 @@ fn main() {
     let mut frag = client_tcp(ACK, b"z");
     frag[20] = 0x20; // MF
     e("fragment", snat, vec![frag]);
+    // A datagram in two fragments, reordered: the later one first (held, then sent
+    // after the first). Variant bit 16 makes the IPv4 header checksums right.
+    let whole = udp(
+        (CLIENT_MAC, EXT_MAC),
+        (CLIENT, 40009),
+        (PUBLISHED, 53),
+        &[0x5a; 24],
+    );
+    let piece = |bytes: Vec<u8>, flags_offset: u16| {
+        let mut f = bytes;
+        let total = (f.len() - 14) as u16;
+        f[16..18].copy_from_slice(&total.to_be_bytes());
+        f[18..20].copy_from_slice(&0x4242u16.to_be_bytes());
+        f[20..22].copy_from_slice(&flags_offset.to_be_bytes());
+        f
+    };
+    let first_piece = piece(whole[..14 + 20 + 24].to_vec(), 0x2000);
+    let later_piece = piece([&whole[..34], &whole[58..]].concat(), 3);
+    e(
+        "fragments_reordered",
+        v(4 | 16),
+        vec![later_piece, first_piece],
+    );
     e(
         "burst_two_syns_same_tuple",
         fresh,

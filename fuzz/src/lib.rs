@@ -32,8 +32,8 @@ use std::cell::RefCell;
 use vxgw::pipeline::egress::{self, EncapResult};
 use vxgw::pipeline::fast_path::{self, FastPort};
 use vxgw::pipeline::{
-    ingress, inner_flow_hash, warm_burst, Ctx, Decision, DropReason, Event, Origin, PacketBuf,
-    Target, VecBuf, EVENT_COUNT,
+    ingress, inner_flow_hash, later_fragment, warm_burst, Ctx, Decision, DropReason, Event,
+    MeshSide, Origin, PacketBuf, Target, VecBuf, EVENT_COUNT,
 };
 use vxgw::tables::conntrack::{Conn, CtFilter, CtState};
 use vxgw::tables::snapshot::Snapshot;
@@ -198,6 +198,14 @@ pub enum Outcome {
     Drop(DropReason),
     /// Held for a neighbour (the worker's pending list).
     Held,
+    /// A later fragment held for its first one (the burst gives it to
+    /// `later_fragment` again at its end, as the worker does after a round).
+    HeldFragment {
+        /// The side it came from.
+        from: MeshSide,
+        /// The frame as held.
+        bytes: Vec<u8>,
+    },
     /// Taken by vxgw itself (an ARP reply learned).
     Consumed,
 }
@@ -391,7 +399,7 @@ fn burst(
         FastPort::None
     };
     let cached = ctx.fdb_in_cache();
-    frames
+    let mut results = frames
         .iter()
         .enumerate()
         .map(|(i, frame)| {
@@ -431,7 +439,33 @@ fn burst(
                 decision: Some(d),
             }
         })
-        .collect()
+        .collect::<Vec<_>>();
+    // The worker's round ends: held later fragments are tried again (a first
+    // fragment of the burst may have freed them); those still waiting stay held.
+    for r in &mut results {
+        let outcomes = std::mem::take(&mut r.outcomes);
+        for o in outcomes {
+            let Outcome::HeldFragment { from, bytes } = o else {
+                r.outcomes.push(o);
+                continue;
+            };
+            let mut b = VecBuf::new(&bytes);
+            match later_fragment(&ctx, from, &mut b) {
+                Decision::AwaitFirstFragment { .. } => r.outcomes.push(Outcome::Held),
+                d => {
+                    let mut again = Vec::new();
+                    dispatch(&ctx, &w.tables, d, b, &mut again);
+                    for o in again {
+                        if let Outcome::Drop(reason) = o {
+                            ctx.counters.drop(reason);
+                        }
+                        r.outcomes.push(o);
+                    }
+                }
+            }
+        }
+    }
+    results
 }
 
 /// The worker's `dispatch` (gateway/src/worker.rs) without DPDK: what it sends,
@@ -468,6 +502,13 @@ fn dispatch(ctx: &Ctx, t: &Tables, d: Decision, mut b: VecBuf, out: &mut Vec<Out
             // The worker indexes the VNI slot to ARP and to hold the frame.
             let _ = ctx.snap.vnis[vni as usize].vni;
             out.push(Outcome::Held);
+        }
+        Decision::AwaitFirstFragment { from } => {
+            ctx.counters.event(Event::FragmentsHeld);
+            out.push(Outcome::HeldFragment {
+                from,
+                bytes: b.data().to_vec(),
+            })
         }
     }
 }

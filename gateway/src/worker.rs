@@ -18,8 +18,9 @@ use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::fast_path::{self, FastPort};
 use crate::pipeline::{
     build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, Admission, BackendCounters,
-    Ctx, Decision, DropReason, EncapCache, Event, LearnCache, MeshCache, MeshTables, Origin,
-    PacketBuf, PipelineCounters, Target, MAX_BURST,
+    Ctx, Decision, DropReason, EncapCache, Event, LearnCache, MeshCache, MeshSide, MeshTables,
+    Origin, PacketBuf, PipelineCounters, Target, FRAGMENT_HOLD_SECS, HELD_FRAGMENTS_PER_WORKER,
+    MAX_BURST,
 };
 use crate::shutdown::StopFlag;
 use crate::tables::conntrack::Conntrack;
@@ -150,6 +151,13 @@ struct Pending {
     since: u32,
 }
 
+/// A routing-mesh later fragment waiting for its datagram's first fragment.
+struct HeldFragment {
+    m: Mbuf,
+    from: MeshSide,
+    since: u32,
+}
+
 struct TxPort {
     q: TxQueue,
     buf: TxBuffer,
@@ -162,6 +170,12 @@ pub struct Worker {
     pending: Vec<Pending>,
     /// Second pending list, swapped with `pending` when retrying (no allocation).
     spare: Vec<Pending>,
+    /// Later fragments waiting for their first (bounded: see `pipeline::fragments`).
+    held_fragments: Vec<HeldFragment>,
+    /// Second list, swapped with `held_fragments` when retrying.
+    spare_fragments: Vec<HeldFragment>,
+    /// The mesh cache's count of remembered first fragments at the last retry.
+    firsts_at_retry: u32,
     /// Packets sent by flushes inside `send` (folded into the counters per round).
     tx_sent: u64,
     /// The ports `tx` has a queue for: the flush visits these, not all MAX_PORTS
@@ -198,6 +212,9 @@ impl Worker {
             tx: slots,
             pending: Vec::with_capacity(PENDING_CAP),
             spare: Vec::with_capacity(PENDING_CAP),
+            held_fragments: Vec::with_capacity(HELD_FRAGMENTS_PER_WORKER),
+            spare_fragments: Vec::with_capacity(HELD_FRAGMENTS_PER_WORKER),
+            firsts_at_retry: 0,
             tx_sent: 0,
             tx_ports,
             id: snat.worker(),
@@ -281,6 +298,13 @@ impl Worker {
                     }),
                     (FastPort::None, _) => self.drain(sh, &ctx, port, b, |_, _, _| None),
                 }
+            }
+            // Held later fragments go after the first fragment that frees them.
+            if !self.held_fragments.is_empty()
+                && (mesh_cache.first_fragments_remembered() != self.firsts_at_retry
+                    || round.is_multiple_of(1024))
+            {
+                self.retry_fragments(sh, &ctx, &mesh_cache);
             }
             self.flush(c);
             round = round.wrapping_add(1);
@@ -396,6 +420,46 @@ impl Worker {
         self.dispatch(sh, ctx, d, m);
     }
 
+    /// Holds a later fragment until its first fragment comes (bounded).
+    fn hold_fragment(&mut self, ctx: &Ctx, from: MeshSide, m: Mbuf) {
+        if self.held_fragments.len() == HELD_FRAGMENTS_PER_WORKER {
+            ctx.counters.drop(DropReason::FragmentHoldFull);
+        } else {
+            ctx.counters.event(Event::FragmentsHeld);
+            self.held_fragments.push(HeldFragment {
+                m,
+                from,
+                since: ctx.now,
+            });
+        }
+    }
+
+    /// Gives the held later fragments to the pipeline again (a first fragment was
+    /// remembered, or the periodic pass): translated ones are sent, the others
+    /// wait on until their time is up.
+    fn retry_fragments(&mut self, sh: &Shared, ctx: &Ctx, mesh_cache: &MeshCache) {
+        self.firsts_at_retry = mesh_cache.first_fragments_remembered();
+        let mut held = std::mem::replace(
+            &mut self.held_fragments,
+            std::mem::take(&mut self.spare_fragments),
+        );
+        for h in held.drain(..) {
+            let mut m = h.m;
+            match crate::pipeline::later_fragment(ctx, h.from, &mut m) {
+                Decision::AwaitFirstFragment { .. }
+                    if ctx.now.wrapping_sub(h.since) >= FRAGMENT_HOLD_SECS =>
+                {
+                    ctx.counters.drop(DropReason::FragmentTimeout)
+                }
+                Decision::AwaitFirstFragment { .. } => {
+                    self.held_fragments.push(HeldFragment { m, ..h })
+                }
+                d => self.dispatch(sh, ctx, d, m),
+            }
+        }
+        self.spare_fragments = held;
+    }
+
     #[inline]
     fn flush(&mut self, c: &WorkerCounters) {
         for &p in &self.tx_ports {
@@ -451,6 +515,7 @@ impl Worker {
                 let vni = ctx.snap.vnis[vni as usize].vni;
                 self.hold(ctx, m, Wait::Overlay { vni, ip });
             }
+            Decision::AwaitFirstFragment { from } => self.hold_fragment(ctx, from, m),
         }
     }
 

@@ -49,6 +49,7 @@ events! {
     IcmpErrorsTranslated => "icmp_errors_translated",
     IcmpFragNeededSent => "icmp_frag_needed_sent",
     OverlayArpRequestsSent => "overlay_arp_requests_sent",
+    FragmentsHeld => "fragments_held",
 }
 
 /// Per-backend counters of one worker, indexed by the backend's counter slot

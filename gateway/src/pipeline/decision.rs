@@ -30,6 +30,15 @@ pub enum Origin {
     Local,
 }
 
+/// The side of the routing mesh a packet came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeshSide {
+    /// A client, on the external port.
+    Client,
+    /// A backend, from the overlay (the buffer holds the inner frame).
+    Backend,
+}
+
 /// What to do with a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -54,6 +63,15 @@ pub enum Decision {
     Send {
         /// Port id.
         port: u16,
+    },
+    /// The buffer is a later fragment of a routing-mesh datagram (from a client or
+    /// from a backend, as `from` says) whose first fragment this worker has not
+    /// translated yet: hold it briefly and give it to
+    /// [`later_fragment`](super::later_fragment) again after a first fragment was
+    /// remembered (see the `fragments` module).
+    AwaitFirstFragment {
+        /// The side it came from.
+        from: MeshSide,
     },
     /// Handled (e.g. an ARP reply learned into the neighbour table); free it.
     Consumed,
@@ -136,6 +154,8 @@ drop_reasons! {
     ConntrackConflict => "conntrack_conflict",
     TtlExpired => "ttl_expired",
     Fragment => "fragment",
+    FragmentTimeout => "fragment_timeout",
+    FragmentHoldFull => "fragment_hold_full",
     MalformedL4 => "malformed_l4",
     NotRoutable => "not_routable",
     OverlayNeighbourTimeout => "overlay_neighbour_timeout",

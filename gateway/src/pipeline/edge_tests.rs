@@ -296,7 +296,7 @@ fn fragment(mut f: Vec<u8>, flags_offset: u16) -> Vec<u8> {
 
 /// A later fragment (offset 8 x `offset`, last) of the datagram `first` belongs to:
 /// the same IPv4 header, 24 bytes of payload.
-fn later_fragment(first: &[u8], offset: u16) -> Vec<u8> {
+fn later_of(first: &[u8], offset: u16) -> Vec<u8> {
     let mut f = first[..34].to_vec();
     f.extend_from_slice(&[0xab; 24]);
     f[16..18].copy_from_slice(&44u16.to_be_bytes());
@@ -309,15 +309,30 @@ fn every_fragment_of_a_datagram_reaches_the_backend_of_its_first() {
     let mut first = client_udp(5353);
     first[38..40].copy_from_slice(&1000u16.to_be_bytes()); // the whole datagram's
     let first = fragment(first, 0x2000);
-    let later = later_fragment(&first, 100);
-    // A later fragment before its first: dropped, nothing made.
-    let (d, _) = m.ingress(EXT, &later);
-    assert_eq!(d, Decision::Drop(DropReason::Fragment));
+    let later = later_of(&first, 100);
+    // A later fragment before its first: to be held, nothing made, nothing changed.
+    let (d, mut held) = m.ingress(EXT, &later);
+    assert_eq!(
+        d,
+        Decision::AwaitFirstFragment {
+            from: MeshSide::Client
+        }
+    );
+    assert_eq!(held.data(), &later[..]);
     assert_eq!(m.ct.len(), 0);
+    let firsts = m.mesh_cache.first_fragments_remembered();
+    let d = later_fragment(&m.ctx(), MeshSide::Client, &mut held);
+    assert!(matches!(d, Decision::AwaitFirstFragment { .. }), "{d:?}");
     let (d, b1) = m.ingress(EXT, &first);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_ne!(m.mesh_cache.first_fragments_remembered(), firsts);
+    // Given again (as the worker does when a first fragment was remembered), the
+    // held one is translated like a later fragment that came in order.
+    let d = later_fragment(&m.ctx(), MeshSide::Client, &mut held);
     assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
     let (d, b2) = m.ingress(EXT, &later);
     assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(held.data(), b2.data(), "held or in order, the same frame");
     let (f1, f2) = (b1.data(), b2.data());
     assert_eq!(&f1[0..6], &f2[0..6], "the same backend MAC");
     assert_eq!(&f1[26..34], &f2[26..34], "the same source and destination");
@@ -338,7 +353,7 @@ fn every_fragment_of_a_datagram_reaches_the_backend_of_its_first() {
         .unwrap();
     reply[38..40].copy_from_slice(&3000u16.to_be_bytes());
     let reply_first = fragment(reply, 0x2000);
-    let reply_later = later_fragment(&reply_first, 300);
+    let reply_later = later_of(&reply_first, 300);
     for (what, frame) in [("first", &reply_first), ("later", &reply_later)] {
         let (d, b) = m.ingress(UL, &from_node1(frame));
         assert!(matches!(d, Decision::Route { .. }), "{what}: {d:?}");
@@ -351,10 +366,52 @@ fn every_fragment_of_a_datagram_reaches_the_backend_of_its_first() {
         );
         assert_eq!(checksum::checksum(&f[14..34]), 0, "{what}");
     }
-    // Another datagram's later fragment (another id) is not translated.
-    let mut stray = later_fragment(&first, 100);
+    // Another datagram's later fragment (another id) is not translated: it waits.
+    let mut stray = later_of(&first, 100);
     stray[18] = 0x77;
     fix_ip_checksum(&mut stray);
     let (d, _) = m.ingress(EXT, &stray);
-    assert_eq!(d, Decision::Drop(DropReason::Fragment));
+    assert!(matches!(d, Decision::AwaitFirstFragment { .. }), "{d:?}");
+}
+
+#[test]
+fn a_backends_later_fragment_before_its_first_waits_and_then_goes_to_the_client() {
+    let m = Mesh::new("snat");
+    let (d, b) = m.ingress(EXT, &client_udp(5353));
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    let sport = u16::from_be_bytes([b.data()[34], b.data()[35]]);
+    let mut reply = Vec::new();
+    PacketBuilder::ethernet2(super::mesh_tests::backend_mac(0), super::mesh_tests::UL_MAC)
+        .ipv4(BACKENDS[0], INGRESS, 64)
+        .udp(53, sport)
+        .write(&mut reply, b"answer")
+        .unwrap();
+    reply[38..40].copy_from_slice(&3000u16.to_be_bytes());
+    let reply_first = fragment(reply, 0x2000);
+    let reply_later = later_of(&reply_first, 300);
+    let (d, mut held) = m.ingress(UL, &from_node1(&reply_later));
+    assert_eq!(
+        d,
+        Decision::AwaitFirstFragment {
+            from: MeshSide::Backend
+        }
+    );
+    let (d, _) = m.ingress(UL, &from_node1(&reply_first));
+    assert!(matches!(d, Decision::Route { .. }), "{d:?}");
+    let d = later_fragment(&m.ctx(), MeshSide::Backend, &mut held);
+    assert!(matches!(d, Decision::Route { .. }), "{d:?}");
+    let f = held.data();
+    assert_eq!(&f[26..30], &PUBLISHED);
+    assert_eq!(&f[30..34], &super::mesh_tests::CLIENT);
+    assert_eq!(checksum::checksum(&f[14..34]), 0);
+    assert_eq!(&f[34..], &[0xab; 24], "payload untouched");
+    // A stranger's fragment claiming to be the backend's: no connection, dropped.
+    let mut stray = later_of(&reply_first, 300);
+    stray[26..30].copy_from_slice(&[10, 255, 0, 99]);
+    fix_ip_checksum(&mut stray);
+    let (d, _) = m.ingress(UL, &from_node1(&stray));
+    assert!(
+        matches!(d, Decision::AwaitFirstFragment { .. } | Decision::Drop(_)),
+        "{d:?}"
+    );
 }

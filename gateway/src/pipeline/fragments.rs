@@ -5,11 +5,19 @@
 //! A datagram is keyed as RFC 791 does: source, destination, protocol and IP
 //! identification. Each worker remembers the datagrams whose first fragment it
 //! translated, in a fixed table of [`SLOTS`] (a new first fragment takes its slot
-//! from whatever held it), for [`TIMEOUT`] seconds (Linux's `ipfrag_time`). A later
-//! fragment whose first fragment was not seen (lost, not yet arrived, or taken over)
-//! is dropped (`fragment`): the receiver's reassembly then times out, as it would
-//! for a lost fragment, and nothing is forwarded half-translated. Fragments are not
-//! held or reordered here.
+//! from whatever held it), for [`TIMEOUT`] seconds (Linux's `ipfrag_time`).
+//!
+//! A later fragment that arrives before its first (fragments may be reordered on
+//! the way) is not translated: the pipeline answers
+//! [`Decision::AwaitFirstFragment`](super::Decision::AwaitFirstFragment) and the
+//! worker holds it, at most [`HELD_PER_WORKER`] of them for at most [`HOLD_SECS`]
+//! seconds, and hands it to [`super::later_fragment`] again each round in which a
+//! first fragment was remembered. One whose first fragment does not come in time
+//! (lost, or the fragment is a stranger's) is dropped (`fragment_timeout`), as is
+//! one that finds the holding place full (`fragment_hold_full`): the receiver's
+//! reassembly then times out, as it would for a lost fragment, and nothing is
+//! forwarded half-translated. A flood of orphan fragments costs one hold each and
+//! fills a bounded place; it makes no connection and holds no other state.
 //!
 //! Fragments of one datagram must reach one worker: RSS hashes IPv4 fragments on
 //! their addresses (DPDK's `RTE_ETH_RSS_FRAG_IPV4`), and a VTEP's outer source port
@@ -24,6 +32,12 @@ use std::hash::{BuildHasher, RandomState};
 pub const SLOTS: usize = 1024;
 /// Seconds a first fragment's ports are remembered.
 pub const TIMEOUT: u32 = 30;
+/// Later fragments a worker holds while their first fragment is awaited.
+pub const HELD_PER_WORKER: usize = 64;
+/// Seconds (whole seconds of the worker's clock: 1 to 2 in time) a later fragment
+/// waits for its first. Reordering delays fragments by microseconds; a longer hold
+/// would only keep a flood's fragments longer.
+pub const HOLD_SECS: u32 = 2;
 
 /// One remembered datagram.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,6 +59,9 @@ pub struct Fragments {
     slots: Box<[Cell<Slot>]>,
     /// Odd multiplier of the slot hash, random per table.
     mul: u64,
+    /// First fragments remembered so far (wrapping): the worker retries the later
+    /// fragments it holds when this moved.
+    remembered: Cell<u32>,
 }
 
 impl Default for Fragments {
@@ -52,6 +69,7 @@ impl Default for Fragments {
         Fragments {
             slots: (0..SLOTS).map(|_| Cell::default()).collect(),
             mul: RandomState::new().hash_one(0x6672_6167u32) | 1,
+            remembered: Cell::new(0),
         }
     }
 }
@@ -87,6 +105,12 @@ impl Fragments {
             ports: u32::from(src_port) << 16 | u32::from(dst_port),
             second: now,
         });
+        self.remembered.set(self.remembered.get().wrapping_add(1));
+    }
+
+    /// How many first fragments were remembered so far (wrapping).
+    pub fn remembered(&self) -> u32 {
+        self.remembered.get()
     }
 
     /// The (source, destination) ports of the datagram of the later fragment whose
@@ -121,7 +145,9 @@ mod tests {
         let f = Fragments::default();
         let first = header([203, 0, 113, 7], [192, 0, 2, 1], 17, 0x1234, 0x2000);
         assert!(is_first_fragment(&first));
+        assert_eq!(f.remembered(), 0);
         f.remember(&first, 5353, 53, 100);
+        assert_eq!(f.remembered(), 1);
         let later = header([203, 0, 113, 7], [192, 0, 2, 1], 17, 0x1234, 185);
         assert!(!is_first_fragment(&later));
         assert_eq!(f.ports_of(&later, 100), Some((5353, 53)));

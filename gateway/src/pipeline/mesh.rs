@@ -29,7 +29,7 @@ use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::admission::Admission;
-use super::decision::{Decision, DropReason, Origin, Target};
+use super::decision::{Decision, DropReason, MeshSide, Origin, Target};
 use super::fragments;
 use super::mesh_cache::{MeshCache, WarmedSyn};
 use super::{edge, BackendCounters, Ctx, Event, PacketBuf};
@@ -444,6 +444,14 @@ pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
     to_external(ext, *c.client.ip(), buf)
 }
 
+/// What a later fragment's datagram is: its first fragment's connection, observed
+/// in direction `dir`, or not known yet.
+enum FragmentOf {
+    Connection(CtHit),
+    /// No first fragment of this datagram remembered (yet).
+    Unknown,
+}
+
 /// The connection of a later fragment (IPv4 header at `ip`) whose first fragment
 /// this worker translated, matched in direction `dir`, observed.
 fn fragment_connection(
@@ -451,12 +459,10 @@ fn fragment_connection(
     m: &MeshTables,
     ip: &[u8],
     dir: Dir,
-) -> Result<CtHit, DropReason> {
-    let (src_port, dst_port) = m
-        .cache
-        .fragments
-        .ports_of(ip, ctx.now)
-        .ok_or(DropReason::Fragment)?;
+) -> Result<FragmentOf, DropReason> {
+    let Some((src_port, dst_port)) = m.cache.fragments.ports_of(ip, ctx.now) else {
+        return Ok(FragmentOf::Unknown);
+    };
     let key = FlowKey {
         proto: ip[9],
         src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
@@ -467,9 +473,28 @@ fn fragment_connection(
     match m.conntrack.lookup(&key) {
         Some(h) if h.dir == dir => {
             m.conntrack.observe(&h, 0, ctx.now);
-            Ok(h)
+            Ok(FragmentOf::Connection(h))
         }
         _ => Err(DropReason::NoConnection),
+    }
+}
+
+/// A later fragment of the routing mesh, again: one the worker held
+/// ([`Decision::AwaitFirstFragment`]) after a first fragment was remembered. `buf`
+/// is as the pipeline left it (a client's frame, or a backend's inner frame).
+pub fn later_fragment<B: PacketBuf>(ctx: &Ctx, from: MeshSide, buf: &mut B) -> Decision {
+    let Some(m) = ctx.mesh.as_ref() else {
+        return Decision::Drop(DropReason::NoConnection);
+    };
+    if buf.data().len() < ETH + 20 {
+        return Decision::Drop(DropReason::Truncated);
+    }
+    match from {
+        MeshSide::Client => later_fragment_from_client(ctx, m, buf),
+        MeshSide::Backend => match ctx.snap.external.as_ref() {
+            Some(ext) => later_fragment_from_backend(ctx, m, ext, buf),
+            None => Decision::Drop(DropReason::NotRoutable),
+        },
     }
 }
 
@@ -483,7 +508,12 @@ fn later_fragment_from_client<B: PacketBuf>(ctx: &Ctx, m: &MeshTables, buf: &mut
         return Decision::Drop(DropReason::MtuExceeded);
     }
     let hit = match fragment_connection(ctx, m, ip, Dir::Original) {
-        Ok(h) => h,
+        Ok(FragmentOf::Connection(h)) => h,
+        Ok(FragmentOf::Unknown) => {
+            return Decision::AwaitFirstFragment {
+                from: MeshSide::Client,
+            }
+        }
         Err(r) => return Decision::Drop(r),
     };
     let c = hit.conn();
@@ -511,7 +541,12 @@ fn later_fragment_from_backend<B: PacketBuf>(
     let ip = &buf.data()[ETH..];
     let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
     let hit = match fragment_connection(ctx, m, ip, Dir::Reply) {
-        Ok(h) => h,
+        Ok(FragmentOf::Connection(h)) => h,
+        Ok(FragmentOf::Unknown) => {
+            return Decision::AwaitFirstFragment {
+                from: MeshSide::Backend,
+            }
+        }
         Err(r) => return Decision::Drop(r),
     };
     let c = hit.conn();

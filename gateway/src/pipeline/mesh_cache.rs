@@ -124,6 +124,13 @@ impl Default for MeshCache {
 }
 
 impl MeshCache {
+    /// How many first fragments of datagrams this worker remembered (wrapping): when
+    /// it moved, later fragments held for their first may now be translated.
+    #[inline]
+    pub fn first_fragments_remembered(&self) -> u32 {
+        self.fragments.remembered()
+    }
+
     /// The worker is about to decide packet `i` of the burst last warmed.
     #[inline]
     pub fn set_current(&self, i: usize) {

@@ -42,11 +42,14 @@ pub use admission::Admission;
 pub use buf::{PacketBuf, VecBuf};
 pub use burst_cache::BurstCache;
 pub use counters::{BackendCounters, BackendStat, Event, PipelineCounters, EVENT_COUNT};
-pub use decision::{Decision, DropReason, Origin, Target, DROP_REASON_COUNT};
+pub use decision::{Decision, DropReason, MeshSide, Origin, Target, DROP_REASON_COUNT};
 pub use encap_cache::{EncapAction, EncapCache};
 pub use flow::inner_flow_hash;
+pub use fragments::{
+    HELD_PER_WORKER as HELD_FRAGMENTS_PER_WORKER, HOLD_SECS as FRAGMENT_HOLD_SECS,
+};
 pub use local::build_arp_request;
-pub use mesh::{deliver_in_vni, MeshTables};
+pub use mesh::{deliver_in_vni, later_fragment, MeshTables};
 pub use mesh_cache::MeshCache;
 pub use warm::warm_burst;
 
