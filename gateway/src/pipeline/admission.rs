@@ -18,7 +18,10 @@
 //!   next second.
 //!
 //! A refused flow leaves no state, and its next packet is refused the same way
-//! (it is new again): in O(1) while the condition holds.
+//! (it is new again): in O(1) while the condition holds. While any of these
+//! refuses ([`Admission::refusing`]), the pipeline decides client packets by the
+//! early refusal (`mesh::refusal`: one parse, no general path), so that a flood
+//! of refused flows costs about what forwarding costs.
 #![forbid(unsafe_code)]
 
 use std::cell::Cell;
@@ -51,6 +54,8 @@ pub struct Admission {
     /// The second in which the table had no room (new flows are refused for the
     /// rest of it).
     table_full_in: Cell<Option<u32>>,
+    /// The last second in which any of the above refused a flow.
+    refused_in: Cell<Option<u32>>,
 }
 
 impl Admission {
@@ -61,6 +66,7 @@ impl Admission {
             budgets: (0..SERVICE_SLOTS).map(|_| Cell::default()).collect(),
             snat_exhausted_in: (0..MAX_BACKEND_SLOTS).map(|_| Cell::new(None)).collect(),
             table_full_in: Cell::new(None),
+            refused_in: Cell::new(None),
         }
     }
 
@@ -83,7 +89,24 @@ impl Admission {
         let ok = b.left > 0;
         b.left = b.left.saturating_sub(1);
         cell.set(b);
+        if !ok {
+            self.refused_in.set(Some(now));
+        }
         ok
+    }
+
+    /// Notes that a flow was refused at `now` (a spent budget, seen by
+    /// [`Admission::spent`]).
+    #[inline]
+    pub fn note_refused(&self, now: u32) {
+        self.refused_in.set(Some(now));
+    }
+
+    /// Did a budget, a backend's SNAT ports or the table refuse a flow in second
+    /// `now`? (Then floods are likely: the early refusal is worth its parse.)
+    #[inline]
+    pub fn refusing(&self, now: u32) -> bool {
+        self.refused_in.get() == Some(now)
     }
 
     /// Is the budget of service `svc` (snapshot index `index`) spent for second
@@ -108,6 +131,7 @@ impl Admission {
         if let Some(c) = self.snat_exhausted_in.get(slot as usize) {
             c.set(Some(now));
         }
+        self.refused_in.set(Some(now));
     }
 
     /// Is the connection table known to be full of connections it may not evict?
@@ -119,6 +143,7 @@ impl Admission {
     /// Notes that the connection table had no room at `now`.
     pub fn note_table_full(&self, now: u32) {
         self.table_full_in.set(Some(now));
+        self.refused_in.set(Some(now));
     }
 }
 

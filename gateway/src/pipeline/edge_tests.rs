@@ -71,6 +71,7 @@ fn martian_and_malformed_client_packets_are_refused_and_leave_no_state() {
         ("vxgw's own external address", PUBLISHED),
         ("vxgw's VTEP address", [172, 30, 0, 1]),
         ("an ingress endpoint", INGRESS),
+        ("a VNI's gateway address", [10, 255, 0, 1]),
         ("the external prefix's broadcast", [192, 0, 2, 255]),
     ] {
         cases.push((what, syn_from(src, 40000, 64), DropReason::MartianSource));
@@ -414,4 +415,135 @@ fn a_backends_later_fragment_before_its_first_waits_and_then_goes_to_the_client(
         matches!(d, Decision::AwaitFirstFragment { .. } | Decision::Drop(_)),
         "{d:?}"
     );
+}
+
+/// Client frames of every kind the early refusal must tell apart: valid and
+/// martian sources, published and unpublished ports, TCP flags, a tracked flow, a
+/// bad header checksum, TTL 1, too big for the overlay.
+fn refusal_frames() -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let sources = [
+        ("client", super::mesh_tests::CLIENT),
+        ("martian", [0, 1, 2, 3]),
+        ("own", PUBLISHED),
+    ];
+    for (sname, src) in sources {
+        for dport in [80u16, 53, 81] {
+            for sport in [40001u16, 40002] {
+                let flag_sets: [(&str, u8); 6] = [
+                    ("syn", 0x02),
+                    ("ack", 0x10),
+                    ("rst", 0x14),
+                    ("synack", 0x12),
+                    ("fin", 0x11),
+                    ("udp", 0),
+                ];
+                for (fname, flags) in flag_sets {
+                    for (vname, payload) in [("small", 10usize), ("big", 1460)] {
+                        let mut v = Vec::new();
+                        let b =
+                            PacketBuilder::ethernet2(CLIENT_MAC, EXT_MAC).ipv4(src, PUBLISHED, 64);
+                        if fname == "udp" {
+                            b.udp(sport, dport)
+                                .write(&mut v, &vec![0x55; payload])
+                                .unwrap();
+                        } else {
+                            let mut t = b.tcp(sport, dport, 1000, 64240);
+                            if flags & 0x02 != 0 {
+                                t = t.syn();
+                            }
+                            if flags & 0x10 != 0 {
+                                t = t.ack(1);
+                            }
+                            if flags & 0x04 != 0 {
+                                t = t.rst();
+                            }
+                            if flags & 0x01 != 0 {
+                                t = t.fin();
+                            }
+                            t.write(&mut v, &vec![0x55; payload]).unwrap();
+                        }
+                        let name = format!("{sname} {sport}->{dport} {fname} {vname}");
+                        if vname == "small" && sname == "client" {
+                            let mut bad = v.clone();
+                            bad[24] ^= 0x21;
+                            out.push((format!("{name} bad checksum"), bad));
+                            let mut ttl1 = v.clone();
+                            ttl1[22] = 1;
+                            fix_ip_checksum(&mut ttl1);
+                            out.push((format!("{name} ttl 1"), ttl1));
+                        }
+                        out.push((name, v));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The early refusal (`mesh::refusal`) refuses only what the general path refuses,
+/// for the same reason, and makes no connection: every frame above, under each
+/// admission state (nothing refused yet, the flood guard's budget spent, every
+/// backend's SNAT ports exhausted, the table full).
+#[test]
+fn the_early_refusal_refuses_as_the_general_path_does() {
+    let guarded = config("snat").replacen(
+        "name = \"web\"",
+        "name = \"web\"\nnew_connection_rate = 1",
+        1,
+    );
+    let mut seen = std::collections::HashSet::new();
+    let mut refused = 0;
+    for state in ["none", "spent", "snat_exhausted", "table_full"] {
+        for (name, frame) in refusal_frames() {
+            let m = Mesh::with_config(&guarded);
+            // A tracked connection: client port 40001 to web (takes web's budget).
+            let (d, _) = m.ingress(EXT, &client_tcp(40001, true, false, &[]));
+            assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+            let now = m.ctx().now;
+            match state {
+                "spent" => {
+                    let web = &m.snap.services[0];
+                    assert!(!m.admission.take(0, web, now), "web's budget is 1");
+                }
+                "snat_exhausted" => {
+                    for s in &m.snap.services {
+                        for b in &s.backends {
+                            m.admission.note_snat_exhausted(b.slot, now);
+                        }
+                    }
+                }
+                "table_full" => m.admission.note_table_full(now),
+                _ => {}
+            }
+            let ext = m.snap.external.as_ref().unwrap();
+            warm_burst(&m.ctx(), EXT, std::iter::once(&frame[..]));
+            let early = mesh::refusal(&m.ctx(), ext, &frame);
+            let tracked = m.ct.len();
+            let mut b = VecBuf::new(&frame);
+            let full = external::ingress(&m.ctx(), ext, &mut b);
+            if state == "none" {
+                assert_eq!(early, None, "{name}: nothing refused yet, no early refusal");
+            }
+            if let Some(r) = early {
+                refused += 1;
+                seen.insert(r);
+                assert_eq!(full, Some(Decision::Drop(r)), "{state}: {name}");
+                assert_eq!(m.ct.len(), tracked, "{state}: {name}: a refusal made state");
+            }
+        }
+    }
+    for r in [
+        DropReason::MartianSource,
+        DropReason::NoService,
+        DropReason::NewConnectionRate,
+        DropReason::SnatPortsExhausted,
+        DropReason::ConntrackFull,
+    ] {
+        assert!(
+            seen.contains(&r),
+            "no early refusal for {r:?} ({refused} in all)"
+        );
+    }
 }

@@ -223,6 +223,36 @@ fn track(ctx: &Ctx, m: &MeshTables, key: &FlowKey, flags: u8, dir: Dir) -> Optio
     Some(h)
 }
 
+/// The refusals of a new flow of service `svc` (snapshot index `si`) that need no
+/// state and make none, in order: the table full of connections it may not evict,
+/// the flood guard's budget spent, no backend, no SNAT port left towards the
+/// backend picked. Otherwise that backend, picked with `flow_hash()` (asked only
+/// here: a refusal before the pick needs no hash). Both the general path
+/// ([`new_connection`]) and the early refusal ([`refusal`]) ask this, so they
+/// refuse alike.
+#[inline(always)]
+fn admission_check<'s>(
+    ctx: &Ctx,
+    m: &MeshTables,
+    si: u16,
+    svc: &'s ServiceView,
+    flow_hash: impl FnOnce() -> u64,
+) -> Result<&'s BackendView, DropReason> {
+    let admission = m.admission;
+    if admission.table_full(ctx.now) {
+        return Err(DropReason::ConntrackFull);
+    }
+    if admission.spent(si, svc, ctx.now) {
+        admission.note_refused(ctx.now);
+        return Err(DropReason::NewConnectionRate);
+    }
+    let pick = svc.pick(flow_hash()).ok_or(DropReason::NoBackend)?;
+    if !svc.preserve_client && admission.snat_exhausted(pick.slot, ctx.now) {
+        return Err(DropReason::SnatPortsExhausted);
+    }
+    Ok(pick)
+}
+
 /// Creates the connection of a packet with no state (service `svc`, snapshot index
 /// `si`): admission, Maglev pick, SNAT port, insert. The hit, and whether it is a new
 /// connection (not one another worker or an earlier packet just made).
@@ -243,24 +273,17 @@ fn new_connection(
         CtState::SynSent
     } else {
         // Mid-stream: re-balance (see the module docs).
-        ctx.counters.event(Event::MeshRepicked);
         CtState::Established
     };
-    let admission = m.admission;
-    if admission.table_full(ctx.now) {
-        return Err(DropReason::ConntrackFull);
-    }
-    if !admission.take(si, svc, ctx.now) {
-        return Err(DropReason::NewConnectionRate);
-    }
     // A SYN warmed with its burst comes with its flow hash and first SNAT port.
     let warmed = m.cache.warmed_syn(&PackedKey::of(key));
-    let flow_hash = warmed.map_or_else(|| FlowSeed::DEFAULT.hash_flow(key), |w| w.flow_hash);
+    let pick = admission_check(ctx, m, si, svc, || {
+        warmed.map_or_else(|| FlowSeed::DEFAULT.hash_flow(key), |w| w.flow_hash)
+    })?;
+    let admission = m.admission;
+    // Not spent (checked just above): this takes one.
+    admission.take(si, svc, ctx.now);
     let mut first_port = warmed.and_then(|w| w.snat_port);
-    let pick = svc.pick(flow_hash).ok_or(DropReason::NoBackend)?;
-    if !svc.preserve_client && admission.snat_exhausted(pick.slot, ctx.now) {
-        return Err(DropReason::SnatPortsExhausted);
-    }
     let mut ports = m.snat.borrow_mut();
     let mut conn = new_conn(key, svc, pick, ports.worker());
     // In SNAT mode, try source ports until one is free towards this backend (see
@@ -275,6 +298,9 @@ fn new_connection(
             Ok(h) => {
                 m.backends.connection(pick.slot);
                 ctx.counters.event(Event::MeshNewConnections);
+                if state == CtState::Established {
+                    ctx.counters.event(Event::MeshRepicked);
+                }
                 return Ok((h, true));
             }
             // A new connection reusing the 5-tuple of a finished one is balanced
@@ -305,6 +331,49 @@ fn new_connection(
     }
     admission.note_snat_exhausted(pick.slot, ctx.now);
     Err(DropReason::SnatPortsExhausted)
+}
+
+/// The early refusal of a client's frame `f` on the external port: while the
+/// admission refuses flows this second (a flood is likely: [`Admission::refusing`]),
+/// a packet that the routing mesh would refuse without making state is refused
+/// after one parse of its headers, instead of the general path's (edge checks,
+/// `parse_flow`, the service, the conntrack, `new_connection`: ~1,300
+/// instructions a packet). It makes the general path's checks in the general
+/// path's order, so it refuses exactly what that path would refuse, for the same
+/// reason (`edge_tests.rs` compares the two): the frame is a plain client packet
+/// (`mesh_fast::plain_client_any`: the edge's MAC, header and L4 checks), its
+/// addresses are no martians, its service exists, it fits the overlay, it is a
+/// SYN or the burst's warm-up looked it up and found nothing, and then
+/// [`admission_check`] refuses it. `None` leaves the frame to the general path.
+#[inline(never)]
+pub(super) fn refusal(ctx: &Ctx, ext: &ExternalView, f: &[u8]) -> Option<DropReason> {
+    let m = ctx.mesh.as_ref()?;
+    if !m.admission.refusing(ctx.now) {
+        return None;
+    }
+    let (key, flags, total) = mesh_fast::plain_client_any(f, ext.mac.to_u64())?;
+    if let Err(r) = edge::check_addresses(ext, f.get(ETH..)?) {
+        return Some(r);
+    }
+    let Some(si) = m
+        .cache
+        .service_for(ctx.snap, key.proto(), key.dst(), key.dst_port())
+    else {
+        return Some(DropReason::NoService);
+    };
+    let svc = ctx.snap.services.get(si as usize)?;
+    if total > overlay_ip_mtu(ctx) || flags & tcp::RST != 0 {
+        return None;
+    }
+    let syn_only = key.proto() == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN;
+    if !syn_only && m.cache.warmed_lookup(&key) != Some(None) {
+        return None;
+    }
+    let warmed = syn_only.then(|| m.cache.warmed_syn(&key)).flatten();
+    admission_check(ctx, m, si, svc, || {
+        warmed.map_or_else(|| FlowSeed::DEFAULT.hash_flow(&key.flow()), |w| w.flow_hash)
+    })
+    .err()
 }
 
 /// The connection of a new flow `key` of `svc` to backend `pick`, made by worker

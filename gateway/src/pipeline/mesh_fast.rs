@@ -58,6 +58,12 @@ struct Plain {
 /// way, which drops it with its reason.
 #[inline(always)]
 fn plain_ipv4(f: &[u8]) -> Option<Plain> {
+    plain_ipv4_any(f).filter(|p| p.flags & tcp::SYN == 0)
+}
+
+/// [`plain_ipv4`], SYNs included.
+#[inline(always)]
+fn plain_ipv4_any(f: &[u8]) -> Option<Plain> {
     const IP: usize = HEADER_LEN;
     let h = f.first_chunk::<FRAME_MIN>()?;
     if u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4 || h[IP] != 0x45 {
@@ -97,9 +103,6 @@ fn plain_ipv4(f: &[u8]) -> Option<Plain> {
             0
         }
     };
-    if flags & tcp::SYN != 0 {
-        return None;
-    }
     Some(Plain {
         key: packed_at(ip),
         flags,
@@ -119,6 +122,19 @@ pub(super) fn plain_client(f: &[u8], ext_mac: u64) -> Option<PackedKey> {
         return None;
     }
     plain_ipv4(f).map(|p| p.key)
+}
+
+/// A client's packet `f` on the external port (MAC `ext_mac`) that passes the
+/// checks of [`plain_client`], SYNs included: its key, TCP flags and total length.
+/// (The early refusal's parse: `mesh::refusal`.)
+#[inline(always)]
+pub(super) fn plain_client_any(f: &[u8], ext_mac: u64) -> Option<(PackedKey, u8, usize)> {
+    let eth = f.first_chunk()?;
+    let src = src_mac_u64(eth);
+    if dst_mac_u64(eth) != ext_mac || src & GROUP_BIT_U64 != 0 || src == 0 {
+        return None;
+    }
+    plain_ipv4_any(f).map(|p| (p.key, p.flags, p.total))
 }
 
 /// The total length and TCP flags (0 for UDP) of an IPv4 packet of protocol

@@ -262,6 +262,9 @@ pub fn ingress<B: PacketBuf>(ctx: &Ctx, rx_port: u16, buf: &mut B) -> Decision {
     }
     if port.external {
         if let Some(ext) = ctx.snap.external.as_ref().filter(|e| e.port == rx_port) {
+            if let Some(r) = mesh::refusal(ctx, ext, buf.data()) {
+                return Decision::Drop(r);
+            }
             if let Some(d) = external::ingress(ctx, ext, buf) {
                 return d;
             }

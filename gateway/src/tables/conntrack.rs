@@ -587,6 +587,18 @@ impl PackedKey {
         }
     }
 
+    /// The flow key it packs.
+    #[inline]
+    pub fn flow(&self) -> FlowKey {
+        FlowKey {
+            proto: self.b as u8,
+            src: Ipv4Addr::from((self.a >> 32) as u32),
+            dst: Ipv4Addr::from(self.a as u32),
+            src_port: (self.b >> 48) as u16,
+            dst_port: (self.b >> 32) as u16,
+        }
+    }
+
     /// The destination address.
     #[inline]
     pub fn dst(&self) -> Ipv4Addr {
@@ -1230,10 +1242,21 @@ impl Conntrack {
     /// The entry a slot snapshot holds for `k`, if any.
     #[inline]
     fn match_slots(&self, slots: &[u64; SLOTS], k: &PackedKey, tag: u64) -> Option<CtHit> {
-        slots
-            .iter()
-            .filter(|&&s| s & SLOT_TAG_MASK == tag)
-            .find_map(|&s| self.match_slot(s, k))
+        // Every tag compared into a bit mask first (no branch per slot), then only
+        // the slots whose tag matches are read: a miss in a full bucket (what a
+        // flood of new flows meets) costs ~40 instructions instead of ~120.
+        let mut matches = 0u32;
+        for (j, &s) in slots.iter().enumerate() {
+            matches |= u32::from(s & SLOT_TAG_MASK == tag) << j;
+        }
+        while matches != 0 {
+            let j = matches.trailing_zeros() as usize;
+            if let Some(hit) = slots.get(j).and_then(|&s| self.match_slot(s, k)) {
+                return Some(hit);
+            }
+            matches &= matches - 1;
+        }
+        None
     }
 
     /// The connection slot word `s` points to, if its key (in the slot's direction)
@@ -1374,7 +1397,10 @@ impl Conntrack {
             prefetch(&self.buckets[p.b1].header);
         }
         let mut hint = [SLOTS; LOOKUP_BURST];
-        for (p, h) in pos[..n].iter().zip(hint.iter_mut()) {
+        for ((p, h), k) in pos[..n].iter().zip(hint.iter_mut()).zip(keys) {
+            if *k == PackedKey::NONE {
+                continue;
+            }
             let b = &self.buckets[p.b1];
             // Every slot of the line is compared and the matches kept as bits: a
             // scan that stops at the match ends at a different slot for every key,
@@ -1408,7 +1434,14 @@ impl Conntrack {
             }
         }
         for (((k, p), h), o) in keys.iter().zip(&pos).zip(&hint).zip(out.iter_mut()) {
-            *o = self.find_hinted(k, p, *h);
+            // A frame that is not looked up (a SYN, anything not TCP or UDP) has
+            // the key NONE: no search (it cost a SYN flood ~500 instructions a
+            // packet in full buckets).
+            *o = if *k == PackedKey::NONE {
+                None
+            } else {
+                self.find_hinted(k, p, *h)
+            };
         }
     }
 

@@ -152,7 +152,9 @@ pub struct ExternalView {
     pub local_ips: Vec<Ipv4Addr>,
     /// Every address vxgw itself uses: `local_ips`, the VTEP address, the VNIs'
     /// gateway addresses and the services' ingress endpoints. No client has one
-    /// (RFC 1812 5.3.7: a packet from one of them is a martian).
+    /// (RFC 1812 5.3.7: a packet from one of them is a martian). Sorted: every
+    /// client packet is checked against it (binary search, not a scan of one
+    /// address per VNI and service).
     pub own_ips: Vec<Ipv4Addr>,
 }
 
@@ -174,6 +176,12 @@ impl ExternalView {
     #[inline]
     pub fn is_local(&self, ip: Ipv4Addr) -> bool {
         self.local_ips.contains(&ip)
+    }
+
+    /// Is `ip` one of vxgw's own addresses ([`ExternalView::own_ips`])?
+    #[inline]
+    pub fn is_own(&self, ip: Ipv4Addr) -> bool {
+        self.own_ips.binary_search(&ip).is_ok()
     }
 
     /// Is `ip` the network or the broadcast address of the external prefix (when
@@ -480,11 +488,9 @@ impl Snapshot {
                     .into_iter()
                     .chain(cfg.vnis.iter().filter_map(|v| v.gateway_ip))
                     .chain(cfg.services.iter().map(|s| s.ingress_ip));
-                for ip in others {
-                    if !own_ips.contains(&ip) {
-                        own_ips.push(ip);
-                    }
-                }
+                own_ips.extend(others);
+                own_ips.sort_unstable();
+                own_ips.dedup();
                 ExternalView {
                     port: r.id,
                     mac: r.mac,
