@@ -1430,7 +1430,11 @@ impl Conntrack {
                 prefetch(&b.slots[SLOTS - 1]);
             }
             if Header::overflow(hw) != 0 {
-                prefetch(&self.buckets[p.b2].header);
+                // Both lines of the secondary bucket: a key that is not there (a
+                // new flow, a flood's) is searched in all of it.
+                let b2 = &self.buckets[p.b2];
+                prefetch(&b2.header);
+                prefetch(&b2.slots[SLOTS - 1]);
             }
         }
         for (((k, p), h), o) in keys.iter().zip(&pos).zip(&hint).zip(out.iter_mut()) {
