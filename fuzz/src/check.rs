@@ -139,7 +139,7 @@ fn ip_packet(role: Role, f: &[u8]) -> Option<&[u8]> {
 }
 
 /// Checks one frame's outcome; panics with what is wrong.
-pub fn frame(snap: &Snapshot, role: Role, input: &[u8], r: &FrameResult) {
+pub fn frame(snap: &Snapshot, role: Role, input: &[u8], r: &FrameResult, announced: &[[u8; 6]]) {
     let fail = |what: String| -> ! {
         panic!(
             "{} frame {:02x?}: {what}\n  result: {r:?}",
@@ -192,7 +192,7 @@ pub fn frame(snap: &Snapshot, role: Role, input: &[u8], r: &FrameResult) {
                     local_reply(f, lab::UL_MAC, snap_vtep(snap), l4_in).unwrap_or_else(|e| fail(e));
                     None
                 } else {
-                    Some(vxlan_out(snap, f).unwrap_or_else(|e| fail(e)))
+                    Some(vxlan_out(snap, f, announced).unwrap_or_else(|e| fail(e)))
                 }
             }
             lab::ACC => match access_vni(snap, f) {
@@ -268,13 +268,39 @@ fn snap_vtep(snap: &Snapshot) -> Vec<std::net::Ipv4Addr> {
     snap.underlay.iter().map(|u| u.vtep_ip).collect()
 }
 
-/// VXLAN sent on the underlay: returns its VNI.
-fn vxlan_out(snap: &Snapshot, f: &[u8]) -> Result<u32, String> {
+/// The MACs that ARP requests or replies among the underlay's `frames` gave for a
+/// node's address: a node may change its MAC (a new NIC, a VRRP gateway), and vxgw
+/// learns it from such ARP, so VXLAN may leave towards it.
+pub fn announced_node_macs(role: Role, frames: &[&[u8]]) -> Vec<[u8; 6]> {
+    if role != Role::Underlay {
+        return Vec::new();
+    }
+    frames
+        .iter()
+        .filter_map(|f| {
+            let a = f.get(..42)?;
+            let op = u16::from_be_bytes([a[20], a[21]]);
+            let arp = a[12..14] == [0x08, 0x06] && a[14..20] == [0, 1, 8, 0, 6, 4];
+            let node = lab::NODES.iter().any(|n| a[28..32] == *n);
+            (arp && (op == 1 || op == 2) && node && a[22] & 1 == 0)
+                .then(|| a[22..28].try_into().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// VXLAN sent on the underlay: returns its VNI. Its outer destination is a node's
+/// MAC (the lab's, or one `announced` by ARP in the input).
+fn vxlan_out(snap: &Snapshot, f: &[u8], announced: &[[u8; 6]]) -> Result<u32, String> {
     let ul = snap.underlay.as_ref().ok_or("no underlay")?;
     if f[6..12] != lab::UL_MAC {
         return Err("outer source MAC is not the underlay port's".into());
     }
-    if !lab::NODE_MACS.iter().any(|m| f[0..6] == *m) {
+    if !lab::NODE_MACS
+        .iter()
+        .chain(announced)
+        .any(|m| f[0..6] == *m)
+    {
         return Err(format!(
             "outer destination MAC {:02x?} is no node's",
             &f[0..6]

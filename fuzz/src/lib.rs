@@ -338,11 +338,12 @@ fn run_in(f: &mut Fuzz, role: Role, data: &[u8]) -> Vec<FrameResult> {
     let events = |w: &World| Event::ALL.map(|e| w.worker.counters.events(e));
     let before = events(&f.main);
     let main = burst(snap, &f.main, now, port, &frames, true);
+    let announced = check::announced_node_macs(role, &frames);
     for ((r, a), b) in f.reached.iter_mut().zip(events(&f.main)).zip(before) {
         *r += a - b;
     }
     for (frame, m) in frames.iter().zip(&main) {
-        check::frame(snap, role, frame, m);
+        check::frame(snap, role, frame, m, &announced);
     }
     // The same burst without the fast path: only needed when it took a frame (else
     // both labs ran the same code on the same state).
@@ -350,7 +351,7 @@ fn run_in(f: &mut Fuzz, role: Role, data: &[u8]) -> Vec<FrameResult> {
         prepare(&mut f.shadow);
         let shadow = burst(snap, &f.shadow, now, port, &frames, false);
         for (i, (frame, (m, s))) in frames.iter().zip(main.iter().zip(&shadow)).enumerate() {
-            check::frame(snap, role, frame, s);
+            check::frame(snap, role, frame, s, &announced);
             check::same(i, frame, m, s);
         }
     }

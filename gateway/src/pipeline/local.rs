@@ -125,6 +125,12 @@ pub(super) fn arp_on_link<B: PacketBuf>(
         Ok(a) => a,
         Err(_) => return Decision::Drop(DropReason::MalformedArp),
     };
+    // Only requests and replies are ARP for a host (RARP, InARP and unknown
+    // operations are not): nothing is learned from the others, as in Linux. (The
+    // fuzzer moved a VTEP's next hop with operation 0x010f.)
+    if !a.is_request && !a.is_reply {
+        return Decision::Drop(DropReason::ArpIgnored);
+    }
     let for_us = ours(a.target);
     // One table holds the underlay's neighbours (the VTEPs' next hops) and the
     // external side's (clients, their gateway): an ARP packet on one link must not

@@ -588,6 +588,41 @@ fn arp_on_one_link_does_not_move_the_other_links_neighbours() {
     );
 }
 
+/// ARP that is neither a request nor a reply (RARP, InARP, an unknown operation)
+/// teaches nothing, on either link: the fuzzer moved a VTEP's next hop with
+/// operation 0x010f (`fuzz/regressions/underlay/arp_unknown_operation`).
+#[test]
+fn arp_of_another_operation_moves_no_neighbour() {
+    let m = Mesh::new("snat");
+    let node1 = Ipv4Addr::new(172, 30, 0, 11);
+    m.neigh.learn(node1, MacAddr(NODE1_MAC), 1);
+    let evil = [0x00, 0x00, 0x5e, 0xab, 0xab, 0xab];
+    for (port, dst, target) in [
+        (UL, UL_MAC, [172, 30, 0, 1]),
+        (UL, [0xff; 6], [172, 30, 0, 1]),
+        (EXT, EXT_MAC, PUBLISHED),
+    ] {
+        for op in [3u16, 4, 8, 9, 0x010f, 0] {
+            let mut f = vec![0u8; 60];
+            f[0..6].copy_from_slice(&dst);
+            f[6..12].copy_from_slice(&evil);
+            f[12..14].copy_from_slice(&[0x08, 0x06]);
+            f[14..20].copy_from_slice(&[0, 1, 8, 0, 6, 4]);
+            f[20..22].copy_from_slice(&op.to_be_bytes());
+            f[22..28].copy_from_slice(&evil);
+            f[28..32].copy_from_slice(&node1.octets());
+            f[38..42].copy_from_slice(&target);
+            let (d, _) = m.ingress(port, &f);
+            assert_eq!(d, Decision::Drop(DropReason::ArpIgnored), "op {op:#x}");
+            assert_eq!(
+                m.neigh.lookup(node1),
+                Some(MacAddr(NODE1_MAC)),
+                "op {op:#x}"
+            );
+        }
+    }
+}
+
 #[test]
 fn arp_for_the_ingress_endpoint_and_the_external_address_is_answered() {
     let m = Mesh::new("snat");
