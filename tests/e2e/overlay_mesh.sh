@@ -198,3 +198,4 @@ drops=$(ctl -j stats | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.std
 echo "drops: ${drops:-none}"
 check "no connection refused or unroutable" bash -c "! echo '$drops' | grep -Eq 'conntrack_full|snat_ports_exhausted|no_backend|not_routable|neighbour_timeout'"
 ctl stats | tail -n 20
+exit $((failed > 0))

@@ -79,7 +79,8 @@ finish() {
     fi
     rm -rf "$TMP" /var/run/dpdk/"${PREFIX}"_*
     echo "$passed passed, $failed failed"
-    [ "$failed" = 0 ]
+    # An EXIT trap's own status is not the script's: exit with it.
+    [ "$failed" = 0 ] || exit 1
 }
 trap finish EXIT
 [[ -x $VXGW && -x $VXGWCTL ]] || { echo "build first: $VXGW, $VXGWCTL"; failed=1; exit 1; }
@@ -113,6 +114,13 @@ EOF
 rc 3 "no vxgw yet: socket missing -> exit 3" --err "no vxgw is listening" -- status
 start_vxgw 1 || { failed=$((failed + 1)); exit 1; }
 rc 0 "status" -- status
+out=$(ctl status)
+check "status: the gateway's line" has "$out" "workers [1]  config generation 1  state $STATE"
+check "status: a row per port, link up" test "$(grep -Ec '^[0-9] +net_null[0-9] .* up ' <<<"$out")" = 3
+out=$(ctl stats)
+check "stats: totals, events, drops" eval 'has "$out" "rx_packets " && has "$out" "events:" && has "$out" "drops:"'
+jcheck "stats -j: counters by name, a worker" "$(ctl -j stats)" 'isinstance(v["rx_packets"], int) and
+    isinstance(v["drops"], dict) and isinstance(v["events"], dict) and len(v["workers"]) >= 1'
 check "no state file before the first change" test ! -e "$STATE"
 
 # Changes, each followed by the show that must reflect it.
