@@ -1,6 +1,7 @@
 //! vxgw's control protocol, shared by the gateway (`vxgw`) and the operator CLI
-//! (`vxgwctl`): one typed [`Request`] per command, the reply envelope, and a typed
-//! [`ApiError`] with stable codes. No DPDK, no tables: only the wire.
+//! (`vxgwctl`): one typed [`Request`] per command, one typed answer per command
+//! ([`Answer`], `replies.rs`), the reply envelope, and a typed [`ApiError`] with
+//! stable codes. No DPDK, no tables: only the wire.
 //!
 //! The wire is JSON lines, protocol version 1:
 //! `{"v":1,"cmd":"fdb.show","args":{"vni":4096}}` -> `{"ok":true,"result":...}` or
@@ -15,6 +16,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Map, Value};
+
+mod replies;
+pub use replies::*;
 
 /// Protocol version spoken.
 pub const PROTOCOL_VERSION: u64 = 1;
@@ -791,6 +795,22 @@ pub struct ChangeOutcome {
     /// The state file written (null: not saved, or nothing changed).
     #[serde(default)]
     pub saved: Option<String>,
+    /// What `fdb.del` or `neigh.del` removed (absent for other commands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Removed>,
+    /// Learned entries flushed (`fdb.flush`; absent for other commands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flushed: Option<usize>,
+}
+
+/// What a delete removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Removed {
+    /// A configured entry (the running configuration changed).
+    Static,
+    /// A learned entry, forgotten (it may be learned again).
+    Dynamic,
 }
 
 /// Parses one request line (without its newline): the envelope (`v`, `cmd`,

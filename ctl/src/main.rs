@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser, Subcommand};
 use serde_json::Value;
-use vxgw_api::{self as api, Mac, Request};
+use vxgw_api::{self as api, Answer, Mac, Request};
 
 #[derive(Parser)]
 #[command(
@@ -776,62 +776,50 @@ fn table_indented(indent: &str, headers: &[&str], rows: Vec<Vec<String>>) {
     }
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".into(),
-        other => other.to_string(),
-    }
+/// An optional value as a table cell: `-` when absent.
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "-".into(), |v| v.to_string())
 }
 
-fn list(v: &Value, f: impl Fn(&Value) -> String) -> String {
-    let items: Vec<String> = v
-        .as_array()
-        .map(|a| a.iter().map(f).collect())
-        .unwrap_or_default();
+/// A list as a table cell: comma-separated, `-` when empty.
+fn list<T>(items: &[T], f: impl Fn(&T) -> String) -> String {
     if items.is_empty() {
         "-".into()
     } else {
-        items.join(",")
+        items.iter().map(f).collect::<Vec<_>>().join(",")
     }
 }
 
-fn kind(e: &Value) -> String {
-    if e["static"] == true {
-        "static"
-    } else {
-        "dynamic"
-    }
-    .into()
+fn kind(is_static: bool) -> String {
+    if is_static { "static" } else { "dynamic" }.into()
 }
 
 /// What a change did: one line per difference, then counts and the generation.
-fn print_change(r: &Value) {
-    let changes = r["changes"].as_array().cloned().unwrap_or_default();
-    for c in &changes {
-        println!("{}", s(c));
+fn print_change(r: &api::ChangeOutcome) {
+    for c in &r.changes {
+        println!("{c}");
     }
-    if r["removed"] == "dynamic" {
+    if r.removed == Some(api::Removed::Dynamic) {
         println!("forgot the learned entry");
     }
-    if let Some(n) = r["flushed"].as_u64() {
+    if let Some(n) = r.flushed {
         println!("flushed {n} learned entries");
     }
-    if let Some(n) = r["fdb_removed"].as_u64().filter(|&n| n > 0) {
-        println!("{n} FDB entries removed with it");
+    if r.fdb_removed > 0 {
+        println!("{} FDB entries removed with it", r.fdb_removed);
     }
-    if let Some(n) = r["connections_removed"].as_u64().filter(|&n| n > 0) {
-        println!("{n} connections removed with it");
+    if r.connections_removed > 0 {
+        println!("{} connections removed with it", r.connections_removed);
     }
-    if changes.is_empty() && r["removed"].is_null() && r["flushed"].is_null() {
+    if r.changes.is_empty() && r.removed.is_none() && r.flushed.is_none() {
         println!("no change");
     }
-    if !changes.is_empty() {
-        let mut tail = format!("generation {}", s(&r["generation"]));
-        if let Some(us) = r["in_effect_us"].as_u64() {
+    if !r.changes.is_empty() {
+        let mut tail = format!("generation {}", r.generation);
+        if let Some(us) = r.in_effect_us {
             tail.push_str(&format!(", in effect on every worker after {us} us"));
         }
-        if let Some(f) = r["saved"].as_str() {
+        if let Some(f) = &r.saved {
             tail.push_str(&format!(", saved to {f}"));
         }
         println!("({tail})");
@@ -839,7 +827,7 @@ fn print_change(r: &Value) {
 }
 
 /// The services, then each one's backends.
-fn print_services(services: &[Value]) {
+fn print_services(services: &[api::ServiceRow]) {
     table(
         &[
             "NAME",
@@ -855,47 +843,47 @@ fn print_services(services: &[Value]) {
         services
             .iter()
             .map(|v| {
-                let backends = v["backends"].as_array().cloned().unwrap_or_default();
-                let drained = backends.iter().filter(|b| b["state"] == "drained").count();
+                let drained = v
+                    .backends
+                    .iter()
+                    .filter(|b| b.state == api::BackendState::Drained)
+                    .count();
                 vec![
-                    s(&v["name"]),
-                    s(&v["protocol"]),
+                    v.name.clone(),
+                    v.protocol.to_string(),
                     format!(
                         "{}:{}",
-                        v["published_ip"].as_str().unwrap_or("*"),
-                        s(&v["published_port"])
+                        v.published_ip
+                            .map_or_else(|| "*".into(), |ip| ip.to_string()),
+                        v.published_port
                     ),
-                    s(&v["vni"]),
-                    s(&v["ingress_ip"]),
-                    s(&v["target_port"]),
-                    s(&v["mode"]),
+                    v.vni.to_string(),
+                    v.ingress_ip.to_string(),
+                    v.target_port.to_string(),
+                    v.mode.to_string(),
                     if drained > 0 {
-                        format!("{} ({drained} drained)", backends.len())
+                        format!("{} ({drained} drained)", v.backends.len())
                     } else {
-                        backends.len().to_string()
+                        v.backends.len().to_string()
                     },
-                    s(&v["connections"]),
+                    v.connections.to_string(),
                 ]
             })
             .collect(),
     );
-    for v in services {
-        let backends = v["backends"].as_array().cloned().unwrap_or_default();
-        if backends.is_empty() {
-            continue;
-        }
-        println!("\nbackends of {}:", s(&v["name"]));
+    for v in services.iter().filter(|v| !v.backends.is_empty()) {
+        println!("\nbackends of {}:", v.name);
         table_indented(
             "  ",
             &["IP", "WEIGHT", "STATE", "CONNS"],
-            backends
+            v.backends
                 .iter()
                 .map(|b| {
                     vec![
-                        s(&b["ip"]),
-                        s(&b["weight"]),
-                        s(&b["state"]),
-                        s(&b["connections"]),
+                        b.ip.to_string(),
+                        b.weight.to_string(),
+                        b.state.to_string(),
+                        b.connections.to_string(),
                     ]
                 })
                 .collect(),
@@ -903,59 +891,49 @@ fn print_services(services: &[Value]) {
     }
 }
 
-fn print_human(cmd: &Cmd, r: &Value) {
-    let rows = || r.as_array().cloned().unwrap_or_default();
-    match cmd {
-        Cmd::Fdb {
-            action: FdbCmd::Show { .. },
-        } => table(
+/// The answer as tables and lines for people.
+fn print_human(answer: &Answer) {
+    match answer {
+        Answer::Fdb(rows) => table(
             &["VNI", "MAC", "DESTINATION", "TYPE", "AGE"],
-            rows()
-                .iter()
+            rows.iter()
                 .map(|e| {
-                    let dest = match e["kind"].as_str() {
-                        Some("vtep") => format!("vtep {}", s(&e["dest"])),
-                        _ => format!(
-                            "port {} vlan {}",
-                            s(&e["dest"]["port"]),
-                            s(&e["dest"]["vlan"])
-                        ),
+                    let dest = match &e.destination {
+                        api::FdbDestination::Vtep(ip) => format!("vtep {ip}"),
+                        api::FdbDestination::Access { port, vlan } => {
+                            format!("port {port} vlan {vlan}")
+                        }
                     };
                     vec![
-                        s(&e["vni"]),
-                        s(&e["mac"]),
+                        e.vni.to_string(),
+                        e.mac.to_string(),
                         dest,
-                        kind(e),
-                        if e["static"] == true {
+                        kind(e.is_static),
+                        if e.is_static {
                             "-".into()
                         } else {
-                            format!("{}s", s(&e["age_s"]))
+                            format!("{}s", e.age_s)
                         },
                     ]
                 })
                 .collect(),
         ),
-        Cmd::Neigh {
-            action: NeighCmd::Show,
-        } => table(
+        Answer::Neighbours(rows) => table(
             &["IP", "MAC", "TYPE", "AGE", "TABLE", "VNI"],
-            rows()
-                .iter()
+            rows.iter()
                 .map(|e| {
                     vec![
-                        s(&e["ip"]),
-                        s(&e["mac"]),
-                        kind(e),
-                        format!("{}s", s(&e["age_s"])),
-                        s(&e["table"]),
-                        s(&e["vni"]),
+                        e.ip.to_string(),
+                        opt(&e.mac),
+                        kind(e.is_static),
+                        format!("{}s", e.age_s),
+                        e.table.to_string(),
+                        opt(&e.vni),
                     ]
                 })
                 .collect(),
         ),
-        Cmd::Vni {
-            action: VniCmd::Show { .. },
-        } => table(
+        Answer::Vnis(rows) => table(
             &[
                 "VNI",
                 "FLOOD",
@@ -966,31 +944,22 @@ fn print_human(cmd: &Cmd, r: &Value) {
                 "ARP",
                 "FDB",
             ],
-            rows()
-                .iter()
+            rows.iter()
                 .map(|v| {
                     vec![
-                        s(&v["id"]),
-                        list(&v["flood"], s),
-                        list(&v["access"], |a| {
-                            format!("{}:{}", s(&a["port"]), s(&a["vlan"]))
-                        }),
-                        s(&v["learn_limit"]),
-                        format!("{}s", s(&v["ageing_secs"])),
-                        s(&v["gateway_ip"]),
-                        v["arp"].as_array().map_or(0, |a| a.len()).to_string(),
-                        format!(
-                            "{} ({} learned)",
-                            s(&v["fdb_entries"]),
-                            s(&v["fdb_learned"])
-                        ),
+                        v.id.to_string(),
+                        list(&v.flood, |ip| ip.to_string()),
+                        list(&v.access, |a| format!("{}:{}", a.port, a.vlan)),
+                        v.learn_limit.to_string(),
+                        format!("{}s", v.ageing_secs),
+                        opt(&v.gateway_ip),
+                        v.arp.len().to_string(),
+                        format!("{} ({} learned)", v.fdb_entries, v.fdb_learned),
                     ]
                 })
                 .collect(),
         ),
-        Cmd::Vtep {
-            action: VtepCmd::Show,
-        } => table(
+        Answer::Vteps(rows) => table(
             &[
                 "VTEP",
                 "NEXT_HOP",
@@ -998,81 +967,64 @@ fn print_human(cmd: &Cmd, r: &Value) {
                 "FLOOD_VNIS",
                 "STATIC_FDB",
             ],
-            rows()
-                .iter()
+            rows.iter()
                 .map(|t| {
                     vec![
-                        s(&t["ip"]),
-                        s(&t["next_hop"]),
-                        s(&t["next_hop_mac"]),
-                        list(&t["flood_vnis"], s),
-                        s(&t["static_fdb"]),
+                        t.ip.to_string(),
+                        t.next_hop.to_string(),
+                        opt(&t.next_hop_mac),
+                        list(&t.flood_vnis, |v| v.to_string()),
+                        t.static_fdb.to_string(),
                     ]
                 })
                 .collect(),
         ),
-        Cmd::Arp {
-            action: ArpCmd::Show { .. },
-        } => table(
+        Answer::Arp(rows) => table(
             &["VNI", "IP", "MAC"],
-            rows()
-                .iter()
-                .map(|e| vec![s(&e["vni"]), s(&e["ip"]), s(&e["mac"])])
+            rows.iter()
+                .map(|e| vec![e.vni.to_string(), e.ip.to_string(), e.mac.to_string()])
                 .collect(),
         ),
-        Cmd::Config {
-            action: ConfigCmd::Show,
-        } => print!("{}", r["toml"].as_str().unwrap_or_default()),
-        Cmd::Status => {
+        Answer::Config(c) => print!("{}", c.toml),
+        Answer::Status(r) => {
             println!(
                 "vxgw {}  up {}s  workers {}  config generation {}  state {}",
-                s(&r["version"]),
-                s(&r["uptime_s"]),
-                s(&r["workers"]),
-                s(&r["generation"]),
-                r["state_file"].as_str().unwrap_or("not saved"),
+                r.version,
+                r.uptime_s,
+                serde_json::to_string(&r.workers).unwrap_or_default(),
+                r.generation,
+                r.state_file.as_deref().unwrap_or("not saved"),
             );
-            let ports = r["ports"].as_array().cloned().unwrap_or_default();
             table(
                 &["PORT", "NAME", "MAC", "LINK", "MTU", "RX", "TX", "MISSED"],
-                ports
+                r.ports
                     .iter()
                     .map(|p| {
                         vec![
-                            s(&p["id"]),
-                            s(&p["name"]),
-                            s(&p["mac"]),
-                            if p["link_up"] == true { "up" } else { "down" }.into(),
-                            s(&p["mtu"]),
-                            s(&p["rx_packets"]),
-                            s(&p["tx_packets"]),
-                            s(&p["rx_missed"]),
+                            p.id.to_string(),
+                            p.name.clone(),
+                            p.mac.to_string(),
+                            if p.link_up { "up" } else { "down" }.into(),
+                            p.mtu.to_string(),
+                            p.rx_packets.to_string(),
+                            p.tx_packets.to_string(),
+                            p.rx_missed.to_string(),
                         ]
                     })
                     .collect(),
             );
         }
-        Cmd::Stats => {
-            println!(
-                "rx_packets {}  tx_packets {}",
-                s(&r["rx_packets"]),
-                s(&r["tx_packets"])
-            );
-            for section in ["events", "drops"] {
-                if let Some(m) = r[section].as_object() {
-                    println!("{section}:");
-                    for (k, v) in m {
-                        println!("  {k:<28} {v}");
-                    }
+        Answer::Stats(r) => {
+            println!("rx_packets {}  tx_packets {}", r.rx_packets, r.tx_packets);
+            for (section, m) in [("events", &r.events), ("drops", &r.drops)] {
+                println!("{section}:");
+                for (k, v) in m {
+                    println!("  {k:<28} {v}");
                 }
             }
         }
-        Cmd::Service {
-            action: ServiceCmd::Show { .. },
-        } => print_services(&rows()),
-        Cmd::Conntrack {
-            action: ConntrackCmd::Show { .. },
-        } => table(
+        Answer::Services(rows) => print_services(rows),
+        Answer::Connections(rows) => table(
             &[
                 "PROTO",
                 "CLIENT",
@@ -1084,53 +1036,38 @@ fn print_human(cmd: &Cmd, r: &Value) {
                 "IDLE",
                 "OWNER",
             ],
-            rows()
-                .iter()
+            rows.iter()
                 .map(|c| {
                     vec![
-                        s(&c["proto"]),
-                        s(&c["client"]),
-                        s(&c["published"]),
-                        s(&c["backend"]),
-                        s(&c["snat"]),
-                        s(&c["service"]),
-                        s(&c["state"]),
-                        format!("{}s", s(&c["idle_s"])),
-                        s(&c["owner"]),
+                        c.proto.clone(),
+                        c.client.to_string(),
+                        c.published.to_string(),
+                        c.backend.to_string(),
+                        opt(&c.snat),
+                        match &c.service {
+                            api::ServiceRef::Name(n) => n.clone(),
+                            api::ServiceRef::Id(id) => id.to_string(),
+                        },
+                        c.state.clone(),
+                        format!("{}s", c.idle_s),
+                        c.owner.to_string(),
                     ]
                 })
                 .collect(),
         ),
-        Cmd::Conntrack {
-            action: ConntrackCmd::Count { .. },
-        } => {
-            println!("{} connections", s(&r["count"]));
-            if let Some(m) = r["states"].as_object() {
-                for (k, v) in m.iter().filter(|(_, v)| v.as_u64() != Some(0)) {
-                    println!("  {k:<12} {v}");
-                }
+        Answer::ConnectionCount(r) => {
+            println!("{} connections", r.count);
+            for (k, v) in r.states.iter().filter(|(_, &v)| v != 0) {
+                println!("  {k:<12} {v}");
             }
-            println!(
-                "  assured {}  unassured {}",
-                s(&r["assured"]),
-                s(&r["unassured"])
-            );
+            println!("  assured {}  unassured {}", r.assured, r.unassured);
             println!(
                 "table: capacity {}  created {}  expired {}  evicted {} (unassured {})  refused {}  removed {}",
-                s(&r["capacity"]),
-                s(&r["created"]),
-                s(&r["expired"]),
-                s(&r["evicted"]),
-                s(&r["early_evicted"]),
-                s(&r["refused"]),
-                s(&r["removed"])
+                r.capacity, r.created, r.expired, r.evicted, r.early_evicted, r.refused, r.removed
             );
         }
-        Cmd::Conntrack {
-            action: ConntrackCmd::Flush { .. },
-        } => println!("removed {} connections", s(&r["removed"])),
-        // Everything else changes something.
-        _ => print_change(r),
+        Answer::ConnectionsRemoved(r) => println!("removed {} connections", r.removed),
+        Answer::Change(r) => print_change(r),
     }
 }
 
@@ -1168,24 +1105,37 @@ fn main() -> ExitCode {
         eprintln!("vxgwctl: {}: no answer", cli.socket.display());
         return ExitCode::from(3);
     }
-    let resp: Value = match serde_json::from_str(&line) {
+    let resp: api::Reply = match serde_json::from_str(&line) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("vxgwctl: malformed answer from vxgw: {e}");
             return ExitCode::from(1);
         }
     };
-    if resp["ok"] != true {
-        eprintln!("vxgwctl: {}", s(&resp["error"]));
+    if !resp.ok {
+        eprintln!(
+            "vxgwctl: {}",
+            resp.error.as_deref().unwrap_or("refused (no reason given)")
+        );
         return ExitCode::from(1);
     }
+    let result = resp.result.unwrap_or(Value::Null);
     if cli.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&resp["result"]).unwrap_or_default()
+            serde_json::to_string_pretty(&result).unwrap_or_default()
         );
-    } else {
-        print_human(&cli.cmd, &resp["result"]);
+        return ExitCode::SUCCESS;
+    }
+    match Answer::decode(&req, result) {
+        Ok(answer) => print_human(&answer),
+        Err(e) => {
+            eprintln!(
+                "vxgwctl: unexpected answer to {} from vxgw: {e} (try --json)",
+                req.cmd()
+            );
+            return ExitCode::from(1);
+        }
     }
     ExitCode::SUCCESS
 }

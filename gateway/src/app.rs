@@ -419,22 +419,26 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
     let (sh2, c2) = (shared.clone(), counters.clone());
     let control = crate::control::server::ControlState {
         shared: shared.clone(),
-        stats: Box::new(move || gateway_stats_json(&sh2, &c2)),
+        stats: Box::new(move || gateway_stats(&sh2, &c2)),
         ports: Box::new(move || {
-            serde_json::Value::Array(
-                started_ports
-                    .iter()
-                    .map(|p| {
-                        let st = p.stats();
-                        serde_json::json!({
-                            "id": p.id(), "name": p.name(), "mac": crate::wire::MacAddr(p.mac()).to_string(),
-                            "link_up": p.link().up, "mtu": p.mtu(),
-                            "rx_packets": st.rx_packets, "tx_packets": st.tx_packets,
-                            "rx_missed": st.rx_missed, "rx_errors": st.rx_errors, "tx_errors": st.tx_errors,
-                        })
-                    })
-                    .collect(),
-            )
+            started_ports
+                .iter()
+                .map(|p| {
+                    let st = p.stats();
+                    vxgw_api::PortStatus {
+                        id: p.id(),
+                        name: p.name().to_string(),
+                        mac: vxgw_api::Mac(p.mac()),
+                        link_up: p.link().up,
+                        mtu: p.mtu().into(),
+                        rx_packets: st.rx_packets,
+                        tx_packets: st.tx_packets,
+                        rx_missed: st.rx_missed,
+                        rx_errors: st.rx_errors,
+                        tx_errors: st.tx_errors,
+                    }
+                })
+                .collect()
         }),
         started: Instant::now(),
         workers: workers.clone(),
@@ -497,33 +501,43 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
     Ok(())
 }
 
-/// Sums the workers' counters into one JSON object (drops and events by name).
-fn gateway_stats_json(sh: &Shared, counters: &[WorkerCounters]) -> serde_json::Value {
+/// Sums the workers' counters (drops and events by name, zeros left out).
+fn gateway_stats(sh: &Shared, counters: &[WorkerCounters]) -> vxgw_api::Stats {
     let sum = |f: &dyn Fn(&WorkerCounters) -> u64| counters.iter().map(f).sum::<u64>();
-    let drops: serde_json::Map<String, serde_json::Value> = DropReason::ALL
+    let drops = DropReason::ALL
         .iter()
-        .map(|&r| (r.name().to_string(), sum(&|c| c.pipeline.drops(r)).into()))
-        .filter(|(_, v)| v != &serde_json::Value::from(0u64))
+        .map(|&r| (r.name().to_string(), sum(&|c| c.pipeline.drops(r))))
+        .filter(|&(_, n)| n != 0)
         .collect();
-    let events: serde_json::Map<String, serde_json::Value> = Event::ALL
+    let events = Event::ALL
         .iter()
-        .map(|&e| (e.name().to_string(), sum(&|c| c.pipeline.events(e)).into()))
-        .filter(|(_, v)| v != &serde_json::Value::from(0u64))
+        .map(|&e| (e.name().to_string(), sum(&|c| c.pipeline.events(e))))
+        .filter(|&(_, n)| n != 0)
         .collect();
     let rx = sum(&|c| c.rx_packets.get());
-    serde_json::json!({
-        "rx_packets": rx,
-        "tx_packets": sum(&|c| c.tx_packets.get()),
-        "busy_cycles_per_packet": per_packet(sum(&|c| c.busy_cycles.get()), rx),
-        "workers": counters.iter().map(|c| serde_json::json!({
-            "rx_packets": c.rx_packets.get(), "tx_packets": c.tx_packets.get(),
-            "polls": c.polls.get(), "busy_polls": c.busy_polls.get(),
-            "busy_cycles_per_packet": per_packet(c.busy_cycles.get(), c.rx_packets.get()),
-        })).collect::<Vec<_>>(),
-        "drops": drops,
-        "events": events,
-        "fdb_entries": sh.fdb.len(),
-    })
+    vxgw_api::Stats {
+        rx_packets: rx,
+        tx_packets: sum(&|c| c.tx_packets.get()),
+        busy_cycles_per_packet: per_packet(sum(&|c| c.busy_cycles.get()), rx),
+        workers: counters
+            .iter()
+            .map(|c| vxgw_api::WorkerStats {
+                rx_packets: c.rx_packets.get(),
+                tx_packets: c.tx_packets.get(),
+                polls: c.polls.get(),
+                busy_polls: c.busy_polls.get(),
+                busy_cycles_per_packet: per_packet(c.busy_cycles.get(), c.rx_packets.get()),
+            })
+            .collect(),
+        drops,
+        events,
+        fdb_entries: sh.fdb.len(),
+    }
+}
+
+/// [`gateway_stats`] as the statistics line prints it.
+fn gateway_stats_json(sh: &Shared, counters: &[WorkerCounters]) -> serde_json::Value {
+    serde_json::to_value(gateway_stats(sh, counters)).unwrap_or_default()
 }
 
 /// The main lcore's loop until stop: housekeeping every 50 ms (`extra(true)`), and a

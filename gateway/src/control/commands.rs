@@ -8,8 +8,10 @@
 
 use std::net::Ipv4Addr;
 
-use serde_json::{json, Value};
-use vxgw_api::{ApiError, Request};
+use vxgw_api::{
+    AccessMember, Answer, ApiError, ArpEntryRow, ArpRow, ChangeOutcome, ConfigShown, Removed,
+    Request, VniRow, VtepRow,
+};
 
 use super::config::{
     AccessConfig, ArpEntryConfig, Config, NeighbourConfig, StaticFdbConfig, VniConfig, VtepConfig,
@@ -22,6 +24,11 @@ use crate::wire::MacAddr;
 /// The protocol's MAC as the gateway's.
 pub(super) fn mac(m: vxgw_api::Mac) -> MacAddr {
     MacAddr(m.0)
+}
+
+/// The gateway's MAC as the protocol's.
+pub(super) fn api_mac(m: MacAddr) -> vxgw_api::Mac {
+    vxgw_api::Mac(m.0)
 }
 
 fn unknown_vni(id: u32) -> ApiError {
@@ -55,8 +62,16 @@ fn change(
     w.commit(new)
 }
 
-fn done(o: Outcome) -> Result<Value, ApiError> {
-    Ok(o.to_json())
+fn done(o: Outcome) -> Result<Answer, ApiError> {
+    Ok(Answer::Change(o.to_reply()))
+}
+
+/// What a change that published nothing answers (a learned entry forgotten).
+fn unpublished(live: &Live) -> ChangeOutcome {
+    ChangeOutcome {
+        generation: live.snapshot().generation,
+        ..ChangeOutcome::default()
+    }
 }
 
 /// The `[[vni]]` a `vni.add` describes.
@@ -92,25 +107,26 @@ fn vni_config(v: vxgw_api::VniAdd) -> VniConfig {
 pub(crate) fn dispatch(
     live: &Live,
     cmd: &str,
-    a: &serde_json::Map<String, Value>,
-) -> Option<Result<Value, String>> {
-    let line = json!({"v": 1, "cmd": cmd, "args": a}).to_string();
+    a: &serde_json::Map<String, serde_json::Value>,
+) -> Option<Result<serde_json::Value, String>> {
+    let line = serde_json::json!({"v": 1, "cmd": cmd, "args": a}).to_string();
     match vxgw_api::parse_request(&line) {
-        Ok(r) => answer(live, &r).map(|r| r.map_err(|e| e.to_string())),
+        Ok(r) => answer(live, &r).map(|r| r.map(|a| a.to_value()).map_err(|e| e.to_string())),
         Err(e) => Some(Err(e.to_string())),
     }
 }
 
 /// Answers `req` if it is one of this module's commands; `None` otherwise.
-pub fn answer(live: &Live, req: &Request) -> Option<Result<Value, ApiError>> {
+pub fn answer(live: &Live, req: &Request) -> Option<Result<Answer, ApiError>> {
     let req = req.clone();
     Some(match req {
         Request::ConfigShow(_) => {
             let cfg = live.config();
-            Ok(
-                json!({"toml": cfg.to_toml(), "generation": live.snapshot().generation,
-                       "state_file": live.state_file().map(|p| p.display().to_string())}),
-            )
+            Ok(Answer::Config(ConfigShown {
+                toml: cfg.to_toml(),
+                generation: live.snapshot().generation,
+                state_file: live.state_file().map(|p| p.display().to_string()),
+            }))
         }
         Request::ConfigApply(a) => config_apply(live, &a.toml),
         Request::VniShow(a) => vni_show(live, a.id),
@@ -199,7 +215,7 @@ pub fn answer(live: &Live, req: &Request) -> Option<Result<Value, ApiError>> {
             })
             .and_then(done)
         }
-        Request::VtepShow(_) => Ok(vtep_show(live)),
+        Request::VtepShow(_) => Ok(Answer::Vteps(vtep_show(live))),
         Request::VtepAdd(vxgw_api::Ip { ip }) => change(live, |c| {
             if c.vteps.iter().any(|v| v.ip == ip) {
                 return Err(conflict(format!("VTEP {ip} already exists")));
@@ -283,13 +299,15 @@ pub fn answer(live: &Live, req: &Request) -> Option<Result<Value, ApiError>> {
                     return Some(Err(unknown_vni(id)));
                 }
             }
-            Ok(Value::Array(
+            Ok(Answer::Arp(
                 cfg.vnis
                     .iter()
                     .filter(|v| vni.is_none_or(|id| id == v.id))
                     .flat_map(|v| {
-                        v.arp.iter().map(move |e| {
-                            json!({"vni": v.id, "ip": e.ip.to_string(), "mac": e.mac.to_string()})
+                        v.arp.iter().map(move |e| ArpRow {
+                            vni: v.id,
+                            ip: e.ip,
+                            mac: api_mac(e.mac),
                         })
                     })
                     .collect(),
@@ -327,7 +345,7 @@ pub fn answer(live: &Live, req: &Request) -> Option<Result<Value, ApiError>> {
     })
 }
 
-fn config_apply(live: &Live, toml: &str) -> Result<Value, ApiError> {
+fn config_apply(live: &Live, toml: &str) -> Result<Answer, ApiError> {
     let new = Config::parse(toml).map_err(|errs| {
         ApiError::InvalidConfig(vec![format!(
             "the configuration given is invalid; nothing changed: {}",
@@ -341,38 +359,51 @@ fn config_apply(live: &Live, toml: &str) -> Result<Value, ApiError> {
     done(w.commit(new)?)
 }
 
-fn vni_json(live: &Live, cfg: &Config, v: &VniConfig) -> Value {
-    json!({
-        "id": v.id,
-        "flood": v.flood.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
-        "access": v.access.iter().map(|a| json!({"port": a.port, "vlan": a.vlan})).collect::<Vec<_>>(),
-        "learn_limit": v.learn_limit.unwrap_or(cfg.gateway.learn_limit),
-        "ageing_secs": v.ageing_secs.unwrap_or(cfg.gateway.ageing_secs),
-        "gateway_ip": v.gateway_ip.map(|i| i.to_string()),
-        "arp": v.arp.iter().map(|e| json!({"ip": e.ip.to_string(), "mac": e.mac.to_string()})).collect::<Vec<_>>(),
-        "fdb_entries": live.fdb().len_vni(v.id),
-        "fdb_learned": live.fdb().learned_vni(v.id),
-    })
+fn vni_row(live: &Live, cfg: &Config, v: &VniConfig) -> VniRow {
+    VniRow {
+        id: v.id,
+        flood: v.flood.clone(),
+        access: v
+            .access
+            .iter()
+            .map(|a| AccessMember {
+                port: a.port.clone(),
+                vlan: a.vlan,
+            })
+            .collect(),
+        learn_limit: v.learn_limit.unwrap_or(cfg.gateway.learn_limit),
+        ageing_secs: v.ageing_secs.unwrap_or(cfg.gateway.ageing_secs),
+        gateway_ip: v.gateway_ip,
+        arp: v
+            .arp
+            .iter()
+            .map(|e| ArpEntryRow {
+                ip: e.ip,
+                mac: api_mac(e.mac),
+            })
+            .collect(),
+        fdb_entries: live.fdb().len_vni(v.id),
+        fdb_learned: live.fdb().learned_vni(v.id),
+    }
 }
 
-fn vni_show(live: &Live, id: Option<u32>) -> Result<Value, ApiError> {
+fn vni_show(live: &Live, id: Option<u32>) -> Result<Answer, ApiError> {
     let cfg = live.config();
-    match id {
-        Some(id) => cfg
+    let rows = match id {
+        Some(id) => vec![cfg
             .vnis
             .iter()
             .find(|v| v.id == id)
-            .map(|v| Value::Array(vec![vni_json(live, &cfg, v)]))
-            .ok_or_else(|| unknown_vni(id)),
-        None => Ok(Value::Array(
-            cfg.vnis.iter().map(|v| vni_json(live, &cfg, v)).collect(),
-        )),
-    }
+            .map(|v| vni_row(live, &cfg, v))
+            .ok_or_else(|| unknown_vni(id))?],
+        None => cfg.vnis.iter().map(|v| vni_row(live, &cfg, v)).collect(),
+    };
+    Ok(Answer::Vnis(rows))
 }
 
 /// `vni.set {id, learn_limit?, ageing_secs?, gateway_ip?}`: each key given is set; a
 /// null goes back to the default (learn_limit, ageing_secs) or to none (gateway_ip).
-fn vni_set(live: &Live, a: vxgw_api::VniSet) -> Result<Value, ApiError> {
+fn vni_set(live: &Live, a: vxgw_api::VniSet) -> Result<Answer, ApiError> {
     if a.learn_limit.is_none() && a.ageing_secs.is_none() && a.gateway_ip.is_none() {
         return Err(ApiError::InvalidArguments {
             cmd: "vni.set".into(),
@@ -395,32 +426,35 @@ fn vni_set(live: &Live, a: vxgw_api::VniSet) -> Result<Value, ApiError> {
     .and_then(done)
 }
 
-fn vtep_show(live: &Live) -> Value {
+fn vtep_show(live: &Live) -> Vec<VtepRow> {
     let cfg = live.config();
     let snap = live.snapshot();
-    Value::Array(
-        cfg.vteps
-            .iter()
-            .map(|t| {
-                let next_hop = snap
-                    .vtep_slot(t.ip)
-                    .map(|i| snap.vteps[i as usize].next_hop)
-                    .unwrap_or(t.ip);
-                json!({
-                    "ip": t.ip.to_string(),
-                    "next_hop": next_hop.to_string(),
-                    "next_hop_mac": live.neigh().lookup(next_hop).map(|m| m.to_string()),
-                    "flood_vnis": cfg.vnis.iter().filter(|v| v.flood.contains(&t.ip)).map(|v| v.id).collect::<Vec<_>>(),
-                    "static_fdb": cfg.fdb.iter().filter(|f| f.vtep == Some(t.ip)).count(),
-                })
-            })
-            .collect(),
-    )
+    cfg.vteps
+        .iter()
+        .map(|t| {
+            let next_hop = snap
+                .vtep_slot(t.ip)
+                .map(|i| snap.vteps[i as usize].next_hop)
+                .unwrap_or(t.ip);
+            VtepRow {
+                ip: t.ip,
+                next_hop,
+                next_hop_mac: live.neigh().lookup(next_hop).map(api_mac),
+                flood_vnis: cfg
+                    .vnis
+                    .iter()
+                    .filter(|v| v.flood.contains(&t.ip))
+                    .map(|v| v.id)
+                    .collect(),
+                static_fdb: cfg.fdb.iter().filter(|f| f.vtep == Some(t.ip)).count(),
+            }
+        })
+        .collect()
 }
 
 /// Deletes a static entry (from the running configuration and the FDB) or forgets a
 /// learned one.
-fn fdb_del(live: &Live, vni: u32, mac: MacAddr) -> Result<Value, ApiError> {
+fn fdb_del(live: &Live, vni: u32, mac: MacAddr) -> Result<Answer, ApiError> {
     let mut w: Writer = live.writer();
     if !w.config().vnis.iter().any(|v| v.id == vni) {
         return Err(unknown_vni(vni));
@@ -428,17 +462,18 @@ fn fdb_del(live: &Live, vni: u32, mac: MacAddr) -> Result<Value, ApiError> {
     if w.config().fdb.iter().any(|f| f.vni == vni && f.mac == mac) {
         let mut new = w.config().clone();
         new.fdb.retain(|f| !(f.vni == vni && f.mac == mac));
-        let o = w.commit(new)?;
-        let mut v = o.to_json();
-        v["removed"] = json!("static");
-        return Ok(v);
+        return Ok(Answer::Change(ChangeOutcome {
+            removed: Some(Removed::Static),
+            ..w.commit(new)?.to_reply()
+        }));
     }
     match w.live().fdb().lookup_hit(vni, mac) {
         Some(h) if !h.is_static => {
             w.live().fdb().remove(vni, mac);
-            Ok(
-                json!({"removed": "dynamic", "generation": w.live().snapshot().generation, "changes": []}),
-            )
+            Ok(Answer::Change(ChangeOutcome {
+                removed: Some(Removed::Dynamic),
+                ..unpublished(w.live())
+            }))
         }
         _ => Err(ApiError::NotFound(format!(
             "no FDB entry for {mac} in VNI {vni}"
@@ -448,44 +483,48 @@ fn fdb_del(live: &Live, vni: u32, mac: MacAddr) -> Result<Value, ApiError> {
 
 /// Flushes learned entries (of one VNI or all); with `dynamic_only: false`, static
 /// entries too, which leaves the running configuration.
-fn fdb_flush(live: &Live, vni: Option<u32>, dynamic_only: bool) -> Result<Value, ApiError> {
+fn fdb_flush(live: &Live, vni: Option<u32>, dynamic_only: bool) -> Result<Answer, ApiError> {
     let mut w = live.writer();
     if let Some(id) = vni {
         if !w.config().vnis.iter().any(|v| v.id == id) {
             return Err(unknown_vni(id));
         }
     }
-    let mut out = if dynamic_only {
-        json!({"generation": w.live().snapshot().generation, "changes": []})
+    let out = if dynamic_only {
+        unpublished(w.live())
     } else {
         let mut new = w.config().clone();
         new.fdb.retain(|e| vni.is_some_and(|id| id != e.vni));
-        w.commit(new)?.to_json()
+        w.commit(new)?.to_reply()
     };
     let mut filter = FdbFilter::all().dynamic_only();
     if let Some(id) = vni {
         filter = filter.vni(id);
     }
-    out["flushed"] = json!(w.live().fdb().flush(&filter));
-    Ok(out)
+    Ok(Answer::Change(ChangeOutcome {
+        flushed: Some(w.live().fdb().flush(&filter)),
+        ..out
+    }))
 }
 
 /// Deletes a static neighbour (from the running configuration; the entry is
 /// invalidated, ARP resolves it again) or forgets a learned one.
-fn neigh_del(live: &Live, ip: Ipv4Addr) -> Result<Value, ApiError> {
+fn neigh_del(live: &Live, ip: Ipv4Addr) -> Result<Answer, ApiError> {
     let mut w = live.writer();
     if w.config().neighbours.iter().any(|n| n.ip == ip) {
         let mut new = w.config().clone();
         new.neighbours.retain(|n| n.ip != ip);
-        let mut v = w.commit(new)?.to_json();
-        v["removed"] = json!("static");
-        return Ok(v);
+        return Ok(Answer::Change(ChangeOutcome {
+            removed: Some(Removed::Static),
+            ..w.commit(new)?.to_reply()
+        }));
     }
     if w.live().neigh().lookup(ip).is_some() {
         w.live().neigh().invalidate(ip);
-        return Ok(
-            json!({"removed": "dynamic", "generation": w.live().snapshot().generation, "changes": []}),
-        );
+        return Ok(Answer::Change(ChangeOutcome {
+            removed: Some(Removed::Dynamic),
+            ..unpublished(w.live())
+        }));
     }
     Err(ApiError::NotFound(format!("no neighbour {ip}")))
 }

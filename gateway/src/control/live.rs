@@ -103,17 +103,18 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The JSON answer.
-    pub fn to_json(&self) -> Value {
-        serde_json::to_value(vxgw_api::ChangeOutcome {
+    /// The answer to the request that made it.
+    pub fn to_reply(&self) -> vxgw_api::ChangeOutcome {
+        vxgw_api::ChangeOutcome {
             generation: self.generation,
             changes: self.changes.clone(),
             in_effect_us: self.in_effect_us,
             fdb_removed: self.fdb_removed,
             connections_removed: self.conns_removed,
             saved: self.saved.as_ref().map(|p| p.display().to_string()),
-        })
-        .unwrap_or_default()
+            removed: None,
+            flushed: None,
+        }
     }
 }
 

@@ -17,11 +17,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use vxgw_api::{ApiError, Reply, Request};
+use serde_json::Value;
+use vxgw_api::{
+    Answer, ApiError, FdbDestination, FdbRow, Mac, NeighTable, NeighbourRow, PortStatus, Reply,
+    Request, Stats, Status,
+};
 pub use vxgw_api::{MAX_REQUEST, PROTOCOL_VERSION};
 
-use crate::tables::fdb::FdbFilter;
+use crate::tables::fdb::{FdbDest, FdbFilter};
 use crate::worker::Shared;
 /// Clients served at once (root gets [`ROOT_RESERVE`] more when none can be evicted).
 pub const MAX_CLIENTS: usize = 64;
@@ -30,10 +33,10 @@ pub const MAX_CLIENTS: usize = 64;
 pub struct ControlState {
     /// Tables shared with the workers.
     pub shared: Arc<Shared>,
-    /// Sums the workers' counters into JSON (the same object the stats line prints).
-    pub stats: Box<dyn Fn() -> Value + Send + Sync>,
-    /// Started ports: (id, name, mac, link up).
-    pub ports: Box<dyn Fn() -> Value + Send + Sync>,
+    /// Sums the workers' counters (the same object the stats line prints).
+    pub stats: Box<dyn Fn() -> Stats + Send + Sync>,
+    /// The started ports and their counters.
+    pub ports: Box<dyn Fn() -> Vec<PortStatus> + Send + Sync>,
     /// When the gateway started.
     pub started: Instant,
     /// Worker lcores.
@@ -44,23 +47,23 @@ pub struct ControlState {
 
 /// Answers one request line. Never panics on any input.
 pub fn handle(state: &ControlState, line: &str) -> Value {
-    Reply::from_result(dispatch(state, line))
+    Reply::from_result(dispatch(state, line).map(|a| a.to_value()))
 }
 
-fn dispatch(state: &ControlState, line: &str) -> Result<Value, ApiError> {
+fn dispatch(state: &ControlState, line: &str) -> Result<Answer, ApiError> {
     let req = vxgw_api::parse_request(line)?;
     let sh = &state.shared;
     let now = sh.clock.now();
     match req {
-        Request::Status(_) => Ok(json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "uptime_s": state.started.elapsed().as_secs(),
-            "workers": state.workers,
-            "ports": (state.ports)(),
-            "generation": sh.snap.load().generation,
-            "state_file": state.live.state_file().map(|p| p.display().to_string()),
+        Request::Status(_) => Ok(Answer::Status(Status {
+            version: env!("CARGO_PKG_VERSION").into(),
+            uptime_s: state.started.elapsed().as_secs(),
+            workers: state.workers.clone(),
+            ports: (state.ports)(),
+            generation: sh.snap.load().generation,
+            state_file: state.live.state_file().map(|p| p.display().to_string()),
         })),
-        Request::Stats(_) => Ok((state.stats)()),
+        Request::Stats(_) => Ok(Answer::Stats((state.stats)())),
         Request::FdbShow(a) => {
             let mut filter = FdbFilter::all();
             if let Some(vni) = a.vni {
@@ -74,43 +77,51 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Value, ApiError> {
             }
             let mac = a.mac.map(super::commands::mac);
             let snap = sh.snap.load();
-            let rows: Vec<Value> = sh
-                .fdb
-                .entries(&filter, now)
-                .into_iter()
-                .filter(|e| mac.is_none_or(|m| m == e.mac))
-                .map(|e| {
-                    let (kind, dest) = match e.dest {
-                        crate::tables::fdb::FdbDest::Vtep(ip) => ("vtep", json!(ip.to_string())),
-                        crate::tables::fdb::FdbDest::Access { port, vlan } => (
-                            "access",
-                            json!({"port": snap.port(port).map(|p| p.name.clone()).unwrap_or_else(|| port.to_string()), "vlan": vlan}),
-                        ),
-                    };
-                    json!({"vni": e.vni, "mac": e.mac.to_string(), "kind": kind, "dest": dest,
-                           "static": e.is_static, "age_s": e.age})
-                })
-                .collect();
-            Ok(Value::Array(rows))
+            Ok(Answer::Fdb(
+                sh.fdb
+                    .entries(&filter, now)
+                    .into_iter()
+                    .filter(|e| mac.is_none_or(|m| m == e.mac))
+                    .map(|e| FdbRow {
+                        vni: e.vni,
+                        mac: Mac(e.mac.0),
+                        destination: match e.dest {
+                            FdbDest::Vtep(ip) => FdbDestination::Vtep(ip),
+                            FdbDest::Access { port, vlan } => FdbDestination::Access {
+                                port: snap
+                                    .port(port)
+                                    .map(|p| p.name.clone())
+                                    .unwrap_or_else(|| port.to_string()),
+                                vlan,
+                            },
+                        },
+                        is_static: e.is_static,
+                        age_s: e.age,
+                    })
+                    .collect(),
+            ))
         }
         // The link neighbours (underlay next hops, external clients and gateway), then
         // the overlay neighbours (backends' MACs, learned by ARP in the VNIs, with the
         // VNI: overlays of different tenants may reuse addresses).
-        Request::NeighShow(_) => Ok(Value::Array(
+        Request::NeighShow(_) => Ok(Answer::Neighbours(
             sh.neigh
                 .entries()
                 .into_iter()
-                .map(|n| (n, "link"))
+                .map(|n| (n, NeighTable::Link))
                 .chain(
                     sh.overlay_neigh
                         .entries()
                         .into_iter()
-                        .map(|n| (n, "overlay")),
+                        .map(|n| (n, NeighTable::Overlay)),
                 )
-                .map(|(n, table)| {
-                    json!({"ip": n.ip.to_string(), "mac": n.mac.map(|m| m.to_string()),
-                           "static": n.is_static, "age_s": now.saturating_sub(n.updated),
-                           "table": table, "vni": n.vni})
+                .map(|(n, table)| NeighbourRow {
+                    ip: n.ip,
+                    mac: n.mac.map(|m| Mac(m.0)),
+                    is_static: n.is_static,
+                    age_s: now.saturating_sub(n.updated),
+                    table,
+                    vni: n.vni,
                 })
                 .collect(),
         )),

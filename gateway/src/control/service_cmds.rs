@@ -17,8 +17,10 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use serde_json::{json, Map, Value};
-use vxgw_api::{ApiError, Request};
+use vxgw_api::{
+    Answer, ApiError, BackendRow, BackendState, ConnectionCount, ConnectionRow, ConnectionsRemoved,
+    Mode, Proto, Request, ServiceRef, ServiceRow, TimeoutsShown,
+};
 
 use super::config::{BackendConfig, Config, NatMode, Protocol, ServiceConfig, ServiceTimeouts};
 use super::live::{Live, Outcome};
@@ -79,13 +81,13 @@ fn name_services(e: ApiError, names: &[String]) -> ApiError {
 fn change(
     live: &Live,
     f: impl FnOnce(&mut Config) -> Result<(), ApiError>,
-) -> Result<Value, ApiError> {
+) -> Result<Answer, ApiError> {
     let mut w = live.writer();
     let mut new = w.config().clone();
     f(&mut new)?;
     let names: Vec<String> = new.services.iter().map(|s| s.name.clone()).collect();
     w.commit(new)
-        .map(|o: Outcome| o.to_json())
+        .map(|o: Outcome| Answer::Change(o.to_reply()))
         .map_err(|e| name_services(e, &names))
 }
 
@@ -140,18 +142,18 @@ pub(crate) fn dispatch(
     live: &Live,
     now: u32,
     cmd: &str,
-    a: &Map<String, Value>,
-) -> Option<Result<Value, String>> {
-    let line = json!({"v": 1, "cmd": cmd, "args": a}).to_string();
+    a: &serde_json::Map<String, serde_json::Value>,
+) -> Option<Result<serde_json::Value, String>> {
+    let line = serde_json::json!({"v": 1, "cmd": cmd, "args": a}).to_string();
     match vxgw_api::parse_request(&line) {
-        Ok(r) => answer(live, now, &r).map(|r| r.map_err(|e| e.to_string())),
+        Ok(r) => answer(live, now, &r).map(|r| r.map(|a| a.to_value()).map_err(|e| e.to_string())),
         Err(e) => Some(Err(e.to_string())),
     }
 }
 
 /// Answers `req` if it is one of this module's commands; `None` otherwise. `now` is
 /// the gateway's coarse clock (seconds), for the idle times of connections.
-pub fn answer(live: &Live, now: u32, req: &Request) -> Option<Result<Value, ApiError>> {
+pub fn answer(live: &Live, now: u32, req: &Request) -> Option<Result<Answer, ApiError>> {
     Some(match req.clone() {
         Request::ServiceShow(a) => service_show(live, now, a.name),
         Request::ServiceAdd(sv) => {
@@ -258,17 +260,17 @@ pub fn answer(live: &Live, now: u32, req: &Request) -> Option<Result<Value, ApiE
     })
 }
 
-fn proto_name(p: Protocol) -> &'static str {
+fn api_proto(p: Protocol) -> Proto {
     match p {
-        Protocol::Tcp => "tcp",
-        Protocol::Udp => "udp",
+        Protocol::Tcp => Proto::Tcp,
+        Protocol::Udp => Proto::Udp,
     }
 }
 
-fn mode_name(m: NatMode) -> &'static str {
+fn api_mode(m: NatMode) -> Mode {
     match m {
-        NatMode::Snat => "snat",
-        NatMode::Preserve => "preserve",
+        NatMode::Snat => Mode::Snat,
+        NatMode::Preserve => Mode::Preserve,
     }
 }
 
@@ -299,7 +301,7 @@ fn ids_of(snap: &Snapshot) -> Ids {
         .collect()
 }
 
-fn service_show(live: &Live, now: u32, name: Option<String>) -> Result<Value, ApiError> {
+fn service_show(live: &Live, now: u32, name: Option<String>) -> Result<Answer, ApiError> {
     // The configuration and the snapshot it published, read together.
     let (cfg, ids) = {
         let w = live.writer();
@@ -318,19 +320,19 @@ fn service_show(live: &Live, now: u32, name: Option<String>) -> Result<Value, Ap
         None => CtFilter::all(),
     };
     let counts = conn_counts(live, &filter, now);
-    Ok(Value::Array(
+    Ok(Answer::Services(
         services
             .into_iter()
-            .map(|sv| service_json(sv, ids.get(&sv.name), &counts))
+            .map(|sv| service_row(sv, ids.get(&sv.name), &counts))
             .collect(),
     ))
 }
 
-fn service_json(
+fn service_row(
     sv: &ServiceConfig,
     ids: Option<&(u32, HashMap<Ipv4Addr, u32>)>,
     counts: &HashMap<(u32, u32), usize>,
-) -> Value {
+) -> ServiceRow {
     let id = ids.map(|&(id, _)| id);
     let total: usize = id.map_or(0, |id| {
         counts
@@ -339,7 +341,7 @@ fn service_json(
             .map(|(_, n)| n)
             .sum()
     });
-    let backends: Vec<Value> = sv
+    let backends: Vec<BackendRow> = sv
         .backends
         .iter()
         .map(|b| {
@@ -347,30 +349,41 @@ fn service_json(
                 .and_then(|(id, slots)| counts.get(&(*id, *slots.get(&b.ip)?)))
                 .copied()
                 .unwrap_or(0);
-            json!({
-                "ip": b.ip.to_string(),
-                "weight": b.weight,
-                "state": if b.weight == 0 { "drained" } else { "active" },
-                "connections": conns,
-            })
+            BackendRow {
+                ip: b.ip,
+                weight: b.weight,
+                state: if b.weight == 0 {
+                    BackendState::Drained
+                } else {
+                    BackendState::Active
+                },
+                connections: conns,
+            }
         })
         .collect();
-    json!({
-        "name": sv.name,
-        "id": id,
-        "protocol": proto_name(sv.protocol),
-        "published_ip": sv.published_ip.map(|ip| ip.to_string()),
-        "published_port": sv.published_port,
-        "vni": sv.vni,
-        "ingress_ip": sv.ingress_ip.to_string(),
-        "target_port": sv.target_port.unwrap_or(sv.published_port),
-        "mode": mode_name(sv.mode),
-        "maglev_size": sv.maglev_size.unwrap_or(DEFAULT_TABLE_SIZE),
-        "new_connection_rate": sv.new_connection_rate,
-        "timeouts": sv.timeouts,
-        "backends": backends,
-        "connections": total,
-    })
+    let t = &sv.timeouts;
+    ServiceRow {
+        name: sv.name.clone(),
+        id,
+        protocol: api_proto(sv.protocol),
+        published_ip: sv.published_ip,
+        published_port: sv.published_port,
+        vni: sv.vni,
+        ingress_ip: sv.ingress_ip,
+        target_port: sv.target_port.unwrap_or(sv.published_port),
+        mode: api_mode(sv.mode),
+        maglev_size: sv.maglev_size.unwrap_or(DEFAULT_TABLE_SIZE),
+        new_connection_rate: sv.new_connection_rate,
+        timeouts: TimeoutsShown {
+            syn: t.syn,
+            established: t.established,
+            closing: t.closing,
+            udp: t.udp,
+            udp_replied: t.udp_replied,
+        },
+        backends,
+        connections: total,
+    }
 }
 
 fn state_by_name(s: &str) -> Result<CtState, ApiError> {
@@ -415,75 +428,76 @@ fn entries(live: &Live, ids: &Ids, now: u32, f: &CtFilters) -> Result<Vec<CtEntr
         .unwrap_or_default())
 }
 
-fn ip_proto_name(p: u8) -> Value {
+fn ip_proto_name(p: u8) -> String {
     match p {
-        6 => json!("tcp"),
-        17 => json!("udp"),
-        n => json!(n.to_string()),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        n => n.to_string(),
     }
 }
 
-fn conntrack_show(live: &Live, now: u32, f: &CtFilters, limit: usize) -> Result<Value, ApiError> {
+fn conntrack_show(live: &Live, now: u32, f: &CtFilters, limit: usize) -> Result<Answer, ApiError> {
     let ids = ids_of(&live.snapshot());
     let mut list = entries(live, &ids, now, f)?;
     // Most recently active first, then a stable order.
     list.sort_by_key(|e| (e.idle, e.conn.service, e.conn.client, e.conn.published));
     list.truncate(limit);
-    Ok(Value::Array(
+    Ok(Answer::Connections(
         list.iter()
             .map(|e| {
                 let c = &e.conn;
                 let service = ids
                     .iter()
                     .find(|(_, (id, _))| *id == c.service)
-                    .map_or_else(|| json!(c.service), |(n, _)| json!(n));
-                json!({
-                    "proto": ip_proto_name(c.proto),
-                    "client": c.client.to_string(),
-                    "published": c.published.to_string(),
-                    "backend": c.backend.to_string(),
-                    "snat": c.snat.map(|s| s.to_string()),
-                    "service": service,
-                    "state": e.state.name(),
-                    "assured": e.assured,
-                    "idle_s": e.idle,
-                    "owner": c.owner,
-                })
+                    .map_or(ServiceRef::Id(c.service), |(n, _)| {
+                        ServiceRef::Name(n.clone())
+                    });
+                ConnectionRow {
+                    proto: ip_proto_name(c.proto),
+                    client: c.client,
+                    published: c.published,
+                    backend: c.backend,
+                    snat: c.snat,
+                    service,
+                    state: e.state.name().into(),
+                    assured: e.assured,
+                    idle_s: e.idle,
+                    owner: c.owner,
+                }
             })
             .collect(),
     ))
 }
 
-fn conntrack_count(live: &Live, now: u32, f: &CtFilters) -> Result<Value, ApiError> {
+fn conntrack_count(live: &Live, now: u32, f: &CtFilters) -> Result<Answer, ApiError> {
     let list = entries(live, &ids_of(&live.snapshot()), now, f)?;
-    let mut states: Map<String, Value> = Map::new();
     let mut n = [0u64; CtState::COUNT];
     for e in &list {
         n[e.state.index()] += 1;
     }
-    for st in CtState::ALL {
-        states.insert(st.name().into(), json!(n[st.index()]));
-    }
     let stats = live.conntrack().map(|ct| ct.stats()).unwrap_or_default();
-    Ok(json!({
-        "count": list.len(),
-        "states": states,
-        "capacity": live.conntrack().map_or(0, |ct| ct.capacity()),
-        "created": stats.created,
-        "expired": stats.expired,
-        "evicted": stats.evicted,
-        "early_evicted": stats.early_evicted,
-        "assured": stats.assured,
-        "unassured": stats.unassured(),
-        "refused": stats.refused,
-        "removed": stats.removed,
+    Ok(Answer::ConnectionCount(ConnectionCount {
+        count: list.len(),
+        states: CtState::ALL
+            .iter()
+            .map(|st| (st.name().to_string(), n[st.index()]))
+            .collect(),
+        capacity: live.conntrack().map_or(0, |ct| ct.capacity()),
+        created: stats.created,
+        expired: stats.expired,
+        evicted: stats.evicted,
+        early_evicted: stats.early_evicted,
+        assured: stats.assured,
+        unassured: stats.unassured(),
+        refused: stats.refused,
+        removed: stats.removed,
     }))
 }
 
-fn conntrack_flush(live: &Live, f: &CtFilters) -> Result<Value, ApiError> {
+fn conntrack_flush(live: &Live, f: &CtFilters) -> Result<Answer, ApiError> {
     let filter = ct_filter(&ids_of(&live.snapshot()), f)?;
     let removed = live.conntrack().map_or(0, |ct| ct.flush(&filter));
-    Ok(json!({"removed": removed}))
+    Ok(Answer::ConnectionsRemoved(ConnectionsRemoved { removed }))
 }
 
 #[cfg(test)]
