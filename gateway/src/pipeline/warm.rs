@@ -12,7 +12,7 @@
 
 use super::{mesh, Ctx};
 use crate::tables::snapshot::ENCAP_LEN;
-use crate::wire::ethernet::{dst_mac_u64, ethertype, HEADER_LEN};
+use crate::wire::ethernet::{dst_mac_u64, ethertype, GROUP_BIT_U64, HEADER_LEN};
 use crate::wire::vlan;
 
 /// Occupied FDB bucket bytes above which lookups may miss the cache and a burst's
@@ -77,7 +77,16 @@ fn warm_access(ctx: &Ctx, map: &[u16; 4096], f: &[u8]) {
         .checked_sub(1)
         .and_then(|i| ctx.snap.vnis.get(i))
     {
-        ctx.fdb.prefetch(v.vni, dst_mac_u64(h));
+        prefetch_unicast(ctx, v.vni, dst_mac_u64(h));
+    }
+}
+
+/// Prefetches `dst`'s bucket unless it is a group address: those are flooded without
+/// a lookup, and a flood of broadcasts would only fetch lines nobody reads.
+#[inline]
+fn prefetch_unicast(ctx: &Ctx, vni: u32, dst: u64) {
+    if dst & GROUP_BIT_U64 == 0 {
+        ctx.fdb.prefetch(vni, dst);
     }
 }
 
@@ -92,6 +101,6 @@ fn warm_vxlan(ctx: &Ctx, f: &[u8]) {
     }
     let vni = u32::from_be_bytes([0, h[46], h[47], h[48]]);
     if let Some(inner) = h[ENCAP_LEN..].first_chunk::<HEADER_LEN>() {
-        ctx.fdb.prefetch(vni, dst_mac_u64(inner));
+        prefetch_unicast(ctx, vni, dst_mac_u64(inner));
     }
 }

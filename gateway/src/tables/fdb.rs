@@ -32,6 +32,14 @@
 //!   The **header** packs a 32-bit sequence number (odd = a write is in progress),
 //!   the writer-lock bit (bit 32), and (bits 33-63) the *overflow count*: how many
 //!   entries whose primary bucket this is are stored in their (various) secondaries.
+//! * **summary**: a parallel array, one `u64` per bucket with a bit per key the
+//!   bucket holds (6 bits of the key's hash, [`summary_bit`]). [`Fdb::learn`] reads
+//!   the key's two words before any bucket line: when its bit is clear in both, the
+//!   MAC is not in the table (a MAC flood's every frame; about 84 % of new keys with
+//!   11 entries a bucket), and the learn goes on without searching the buckets.
+//!   The bit is set before an entry is published and recomputed from the bucket's
+//!   keys after one is removed, by the holder of the bucket's lock (a load and a
+//!   store, no read-modify-write).
 //! * **last_seen**: a parallel array, one 64-byte line of `AtomicU32` per bucket,
 //!   never read by [`Fdb::lookup`]. Refreshing a MAC's `last_seen` therefore never
 //!   invalidates a line that other workers' lookups read.
@@ -44,8 +52,8 @@
 //!   registration reuses, so VNIs created and deleted over a gateway's life never
 //!   exhaust the table.
 //!
-//! Memory: (256 + 64) bytes per 15 slots = 21.3 bytes per slot. [`Fdb::new`] makes
-//! `capacity * 4/3` slots (whole buckets), i.e. about 28.5 bytes per requested entry.
+//! Memory: (256 + 64 + 8) bytes per 15 slots = 21.9 bytes per slot. [`Fdb::new`] makes
+//! `capacity * 4/3` slots (whole buckets), i.e. about 29.2 bytes per requested entry.
 //!
 //! # Hashing, placement and the probe bound
 //!
@@ -547,6 +555,13 @@ impl Pos {
     }
 }
 
+/// A key's bit in its bucket's summary word, from hash bits that neither the bucket
+/// (the top bits) nor the home slot (bits 0-31) is chosen by.
+#[inline(always)]
+fn summary_bit(x1: u64) -> u64 {
+    1 << ((x1 >> 32) & 63)
+}
+
 #[inline]
 fn entry_vni(key: u64, value: u64) -> u32 {
     ((key >> KEY_VNI_SHIFT) as u32) | (((value & VNI_HI_MASK) >> VNI_HI_SHIFT) as u32) << 16
@@ -556,6 +571,8 @@ fn entry_vni(key: u64, value: u64) -> u32 {
 /// writers. `Send + Sync`; share it by `Arc`.
 pub struct Fdb {
     buckets: Box<[Bucket]>,
+    /// Per bucket, a bit per key it holds ([`summary_bit`]).
+    summary: Box<[AtomicU64]>,
     last_seen: Box<[LastSeen]>,
     k0: u64,
     k1: u64,
@@ -606,6 +623,7 @@ impl Fdb {
         let mix = |x: u64| folded_mul(x ^ 0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344) | 1;
         Fdb {
             buckets: huge_table(n_buckets, Bucket::default),
+            summary: huge_table(n_buckets, AtomicU64::default),
             last_seen: huge_table(n_buckets, LastSeen::default),
             k0: mix(seed),
             k1: mix(seed.rotate_left(32) ^ 0xa409_3822_299f_31d0),
@@ -694,6 +712,26 @@ impl Fdb {
         r.map(|(i, v)| (b2, i, v))
     }
 
+    /// False when the summaries say that neither of the key's buckets holds it.
+    #[inline(always)]
+    fn may_hold(&self, p: &Pos) -> bool {
+        let words = self.summary[p.b1].load(Relaxed) | self.summary[p.b2()].load(Relaxed);
+        words & summary_bit(p.x1) != 0
+    }
+
+    /// Recomputes bucket `bi`'s summary from its keys (lock held) after a removal.
+    fn resummarize(&self, bi: usize) {
+        let b = &self.buckets[bi];
+        let bits = (0..SLOTS).fold(0, |m, i| {
+            let (k, v) = (b.keys[i].load(Relaxed), b.values[i].load(Relaxed));
+            if k == 0 {
+                return m;
+            }
+            m | summary_bit(self.pos(entry_vni(k, v), k & MAC_MASK).x1)
+        });
+        self.summary[bi].store(bits, Relaxed);
+    }
+
     /// Where frames to `mac` in `vni` go, if known. Lock-free; never writes.
     #[inline(always)]
     pub fn lookup(&self, vni: u32, mac: MacAddr) -> Option<FdbDest> {
@@ -760,7 +798,13 @@ impl Fdb {
         debug_assert!(vni <= MAX_VNI, "VNI {vni:#x} wider than 24 bits");
         let p = self.pos(vni, m);
         let want = dest.encode();
-        let known = match self.find(&p) {
+        // A new MAC is mostly ruled out by the summaries, without a bucket line.
+        let found = if self.may_hold(&p) {
+            self.find(&p)
+        } else {
+            None
+        };
+        let known = match found {
             Some((_, _, v)) if v & STATIC != 0 => {
                 if v & DEST_MASK != want {
                     self.count(p.b1, C_STATIC_KEPT);
@@ -774,6 +818,16 @@ impl Fdb {
             Some(_) => true,
             None => false,
         };
+        // A MAC flood's frames end here once the VNI is at its limit: a probe and
+        // a load, no call, no lock.
+        if !known
+            && self
+                .vni_slot(vni & MAX_VNI, false)
+                .is_some_and(|s| s.dynamic.load(Relaxed) >= limit)
+        {
+            self.count(p.b1, C_LIMIT);
+            return LearnOutcome::LimitHit;
+        }
         self.learn_slow(&p, vni & MAX_VNI, want, now, limit, known)
     }
 
@@ -894,6 +948,10 @@ impl Fdb {
         } else {
             value
         };
+        // The summary bit before the slot: a learn that finds the bit clear never
+        // misses a published entry.
+        let sum = &self.summary[bi];
+        sum.store(sum.load(Relaxed) | summary_bit(p.x1), Relaxed);
         let b = &self.buckets[bi];
         b.header.begin_write();
         self.last_seen[bi].0[i].store(last_seen, Relaxed);
@@ -913,6 +971,7 @@ impl Fdb {
         b.values[i].store(0, Relaxed);
         b.set_occupied(i, false);
         b.header.end_write();
+        self.resummarize(bi);
         self.changes.0.fetch_add(1, Release);
         if value & ALT != 0 {
             self.buckets[p.b1].header.add_overflow(-1);
@@ -1323,6 +1382,19 @@ mod tests {
             }
         }
         for (bi, b) in f.buckets.iter().enumerate() {
+            let bits = (0..SLOTS).fold(0, |m, i| {
+                let (k, v) = (b.keys[i].load(Relaxed), b.values[i].load(Relaxed));
+                if k == 0 {
+                    return m;
+                }
+                m | summary_bit(f.pos(entry_vni(k, v), k & MAC_MASK).x1)
+            });
+            if f.summary[bi].load(Relaxed) != bits {
+                let got = f.summary[bi].load(Relaxed);
+                return Err(format!(
+                    "bucket {bi}: summary {got:#x}, keys' bits {bits:#x}"
+                ));
+            }
             let got = Header::overflow(b.header.load());
             if got != ovf[bi] {
                 return Err(format!("bucket {bi}: overflow {got}, counted {}", ovf[bi]));
@@ -1668,6 +1740,47 @@ mod tests {
             seen[f.pos(1, mac(i).to_u64()).home] = true;
         }
         assert!(seen.iter().all(|&s| s));
+    }
+
+    #[test]
+    fn summaries_hold_every_key_and_rule_out_most_absent_ones() {
+        // 75 % full (the capacity asked for), two VNIs, entries in both buckets.
+        let f = Fdb::with_seed(30_000, 16, 11);
+        for i in 0..30_000u64 {
+            let vni = 1 + (i as u32 & 1) * 0x10_0000;
+            assert_eq!(
+                f.learn(vni, mac(i), vtep(1), 1, NO_LIMIT),
+                LearnOutcome::Learned
+            );
+        }
+        validate(&f).unwrap();
+        for i in 0..30_000u64 {
+            let vni = 1 + (i as u32 & 1) * 0x10_0000;
+            assert!(f.may_hold(&f.pos(vni, mac(i).to_u64())), "key {i}");
+        }
+        let absent = (30_000..40_000u64)
+            .filter(|&i| !f.may_hold(&f.pos(1, mac(i).to_u64())))
+            .count();
+        // Two words of ~11 bits each: ~70 % of absent keys ruled out.
+        assert!(absent > 6_000, "{absent} of 10000 ruled out");
+        // Removals clear the bits they leave unused; learns find the keys left.
+        for i in (0..30_000u64).step_by(3) {
+            let vni = 1 + (i as u32 & 1) * 0x10_0000;
+            assert!(f.remove(vni, mac(i)));
+        }
+        f.age(1_000, |_| 300);
+        assert_eq!(f.len(), 0);
+        validate(&f).unwrap();
+        assert!(f.summary.iter().all(|w| w.load(Relaxed) == 0));
+        assert_eq!(
+            f.learn(1, mac(1), vtep(1), 1_001, NO_LIMIT),
+            LearnOutcome::Learned
+        );
+        assert_eq!(
+            f.learn(1, mac(1), vtep(2), 1_001, NO_LIMIT),
+            LearnOutcome::Moved
+        );
+        validate(&f).unwrap();
     }
 
     #[test]
