@@ -82,7 +82,8 @@ pub(super) fn check_packet(ip: &[u8]) -> Result<(), DropReason> {
 /// limited broadcast 255.255.255.255).
 fn routable(a: Ipv4Addr) -> bool {
     let first = a.octets()[0];
-    first != 0 && first != 127 && first < 224
+    // 1..=223 but 127, without a branch per range.
+    (first.wrapping_sub(1) < 223) & (first != 127)
 }
 
 /// The header length and total length of the IPv4 header at the start of `ip`, if
@@ -149,6 +150,10 @@ mod tests {
             mac: MacAddr(EXT_MAC),
             ip: Some(Ipv4Addr::new(192, 0, 2, 1)),
             mask: 0xffff_ff00,
+            subnet_edges: ExternalView::subnet_edges_of(
+                Some(Ipv4Addr::new(192, 0, 2, 1)),
+                0xffff_ff00,
+            ),
             gateway: None,
             local_ips: vec![Ipv4Addr::new(192, 0, 2, 1)],
             // Sorted, as the snapshot keeps them.
@@ -265,8 +270,10 @@ mod tests {
         // A /31 or /32 external prefix has no network or broadcast address.
         let e = ExternalView {
             mask: 0xffff_ffff,
+            subnet_edges: ExternalView::subnet_edges_of(Some(Ipv4Addr::new(192, 0, 2, 1)), !0),
             ..ext()
         };
+        assert_eq!(e.subnet_edges, None);
         assert_eq!(
             check_client(&e, &frame(protocol::UDP, CLIENT, [192, 0, 2, 255])),
             Ok(())

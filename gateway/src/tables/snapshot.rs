@@ -146,6 +146,10 @@ pub struct ExternalView {
     pub ip: Option<Ipv4Addr>,
     /// Netmask of the external prefix.
     pub mask: u32,
+    /// The prefix's network and broadcast addresses, when it has them (see
+    /// [`ExternalView::subnet_edges_of`]): every new client packet is checked
+    /// against them.
+    pub subnet_edges: Option<[u32; 2]>,
     /// Next hop for clients off the prefix.
     pub gateway: Option<Ipv4Addr>,
     /// Addresses answered for on the external port: `ip` and every published IP.
@@ -181,18 +185,27 @@ impl ExternalView {
     /// Is `ip` one of vxgw's own addresses ([`ExternalView::own_ips`])?
     #[inline]
     pub fn is_own(&self, ip: Ipv4Addr) -> bool {
-        self.own_ips.binary_search(&ip).is_ok()
+        // As integers: a comparison of two addresses is one instruction, not a
+        // byte-wise slice comparison.
+        let ip = u32::from(ip);
+        self.own_ips
+            .binary_search_by_key(&ip, |&a| u32::from(a))
+            .is_ok()
     }
 
     /// Is `ip` the network or the broadcast address of the external prefix (when
     /// it has them: /30 and shorter)?
     #[inline]
     pub fn is_subnet_edge(&self, ip: Ipv4Addr) -> bool {
-        let Some(own) = self.ip else {
-            return false;
-        };
-        let (ip, net) = (u32::from(ip), u32::from(own) & self.mask);
-        self.mask < 0xffff_fffe && (ip == net || ip == net | !self.mask)
+        self.subnet_edges
+            .is_some_and(|[net, bcast]| u32::from(ip) == net || u32::from(ip) == bcast)
+    }
+
+    /// The network and broadcast addresses of the prefix of `ip` with netmask
+    /// `mask`, when it has them (/30 and shorter; a /31 or /32 has neither).
+    pub fn subnet_edges_of(ip: Option<Ipv4Addr>, mask: u32) -> Option<[u32; 2]> {
+        let net = u32::from(ip?) & mask;
+        (mask < 0xffff_fffe).then_some([net, net | !mask])
     }
 }
 
@@ -496,6 +509,10 @@ impl Snapshot {
                     mac: r.mac,
                     ip: g.external_ip,
                     mask: prefix_mask(g.external_prefix_len),
+                    subnet_edges: ExternalView::subnet_edges_of(
+                        g.external_ip,
+                        prefix_mask(g.external_prefix_len),
+                    ),
                     gateway: g.external_gateway,
                     local_ips,
                     own_ips,
