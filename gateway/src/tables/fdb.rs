@@ -35,7 +35,7 @@
 //! * **summary**: a parallel array, one `u64` per bucket with a bit per key the
 //!   bucket holds (6 bits of the key's hash, [`summary_bit`]). [`Fdb::learn`] reads
 //!   the key's two words before any bucket line: when its bit is clear in both, the
-//!   MAC is not in the table (a MAC flood's every frame; about 84 % of new keys with
+//!   MAC is not in the table (a MAC flood's every frame; about 70 % of new keys with
 //!   11 entries a bucket), and the learn goes on without searching the buckets.
 //!   The bit is set before an entry is published and recomputed from the bucket's
 //!   keys after one is removed, by the holder of the bucket's lock (a load and a
