@@ -719,17 +719,21 @@ impl Fdb {
         words & summary_bit(p.x1) != 0
     }
 
-    /// Recomputes bucket `bi`'s summary from its keys (lock held) after a removal.
-    fn resummarize(&self, bi: usize) {
+    /// The summary bucket `bi`'s keys make (unsynchronised: lock held, or quiescent).
+    fn summary_of(&self, bi: usize) -> u64 {
         let b = &self.buckets[bi];
-        let bits = (0..SLOTS).fold(0, |m, i| {
+        (0..SLOTS).fold(0, |m, i| {
             let (k, v) = (b.keys[i].load(Relaxed), b.values[i].load(Relaxed));
             if k == 0 {
                 return m;
             }
             m | summary_bit(self.pos(entry_vni(k, v), k & MAC_MASK).x1)
-        });
-        self.summary[bi].store(bits, Relaxed);
+        })
+    }
+
+    /// Recomputes bucket `bi`'s summary from its keys (lock held) after a removal.
+    fn resummarize(&self, bi: usize) {
+        self.summary[bi].store(self.summary_of(bi), Relaxed);
     }
 
     /// Where frames to `mac` in `vni` go, if known. Lock-free; never writes.
@@ -948,8 +952,9 @@ impl Fdb {
         } else {
             value
         };
-        // The summary bit before the slot: a learn that finds the bit clear never
-        // misses a published entry.
+        // The summary bit before the slot, so that no reader finds the slot published
+        // while the bit is still clear (a learn that misses an entry being published
+        // by another worker goes to the locked path, which finds it).
         let sum = &self.summary[bi];
         sum.store(sum.load(Relaxed) | summary_bit(p.x1), Relaxed);
         let b = &self.buckets[bi];
@@ -1382,13 +1387,7 @@ mod tests {
             }
         }
         for (bi, b) in f.buckets.iter().enumerate() {
-            let bits = (0..SLOTS).fold(0, |m, i| {
-                let (k, v) = (b.keys[i].load(Relaxed), b.values[i].load(Relaxed));
-                if k == 0 {
-                    return m;
-                }
-                m | summary_bit(f.pos(entry_vni(k, v), k & MAC_MASK).x1)
-            });
+            let bits = f.summary_of(bi);
             if f.summary[bi].load(Relaxed) != bits {
                 let got = f.summary[bi].load(Relaxed);
                 return Err(format!(
