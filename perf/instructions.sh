@@ -22,7 +22,20 @@
 # is the same for both programs; "instruction ratio" = testpmd's / vxgw's, what the
 # rate ratio would be at equal instructions per cycle (vxgw's IPC is higher in
 # practice: its code is simple integer work while testpmd's is mostly the PMDs' copies).
+#
+#   perf/instructions.sh --gate [--update]
+#
+# The instruction-count gate (the test command runs it): the pipeline alone on the four
+# established paths (encap, decap, mesh fwd, mesh rev: gateway/benches/paths.rs, fixed
+# inputs, seeds and clock, so a build executes the same instructions every run),
+# counted by callgrind against perf/instructions.baseline. Fails when a path takes
+# more than 2 % more instructions a packet than the baseline says. A change that
+# costs instructions on purpose updates the baseline in the same commit
+# (`--update` rewrites it) and says why in the commit's body.
 set -euo pipefail
+if [ "${1:-}" = --gate ]; then
+  exec bash "$(dirname "$0")/instruction_gate.sh" "${@:2}"
+fi
 source "$(dirname "$0")/lib.sh"
 SECS=${1:-40}
 CASES=${2:-"encap:1000 decap:1000 fwd:10000 rev:10000"}

@@ -10,11 +10,13 @@ PKGS=(
   iproute2 iputils-ping tshark tcpdump python3-scapy iperf3 curl procps ethtool shellcheck
   # metrics test: promtool and a real Prometheus server (gateway/tests/metrics_prometheus.rs)
   prometheus
+  # the instruction-count gate (perf/instructions.sh --gate): callgrind
+  valgrind
 )
 # Extra groups, selected by the caller: `install-deps.sh --with-perf`.
 for arg in "$@"; do
   case "$arg" in
-    --with-perf) PKGS+=(openvswitch-switch-dpdk linux-perf valgrind) ;;
+    --with-perf) PKGS+=(openvswitch-switch-dpdk linux-perf) ;;
     --with-metrics) ;; # prometheus is in the default list now; kept for old callers
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac

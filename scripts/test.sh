@@ -32,6 +32,14 @@ step "cargo test (unit, property, DPDK in-process, vxgw binary)"
 cargo test --workspace -- --test-threads=1 2>&1 | tee /tmp/vxgw-cargo-test.log | grep -E '^(test result|running|test .* FAILED|failures)'
 record "${PIPESTATUS[0]}" "cargo test (log: /tmp/vxgw-cargo-test.log)"
 
+step "instruction-count gate: encap, decap, mesh fwd and rev against perf/instructions.baseline"
+bash perf/instructions.sh --gate; record $? "perf/instructions.sh --gate (a path grew by more than 2 %?)"
+# The gate can fail: against a baseline 3 % under the committed one it must.
+tight=$(mktemp /tmp/vxgw-gate-baseline.XXXXXX)
+awk '/^#/ {print; next} NF == 2 {printf "%s %.2f\n", $1, $2 * 0.97}' perf/instructions.baseline >"$tight"
+if VXGW_GATE_BASELINE=$tight bash perf/instructions.sh --gate >/dev/null; then gate_rc=1; else gate_rc=0; fi
+rm -f "$tight"; record $gate_rc "the instruction gate passed a baseline 3 % under the counts"
+
 step "fuzzing: a short AFL++ run per port role (fuzz/run.sh; the long campaign: fuzz/CAMPAIGN.md)"
 # A crash or hang fails the suite; fuzz/run.sh says where the inputs are. (The corpus
 # and every crash found so far were replayed by cargo test above: fuzz/tests/replay.rs.)
