@@ -8,6 +8,7 @@ pub mod peer;
 pub mod persist;
 pub mod server;
 pub mod service_cmds;
+pub mod snapshot_build;
 
 #[cfg(test)]
 mod live_tests;
