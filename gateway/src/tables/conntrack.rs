@@ -220,7 +220,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-use super::bucket_header::{backoff, bump_seq, BucketHeader, SEQ_MASK};
+use super::buckets::header::{backoff, bump_seq, BucketHeader, SEQ_MASK};
+use super::buckets::locking::{lock_in_order, unlock_in_order};
+use super::buckets::placement;
+use super::buckets::striped::{Striped, STRIPES};
 pub use super::flow_hash::FlowKey;
 use super::folded_mul::folded_mul;
 use super::seconds::{elapsed, is_later, latest};
@@ -253,7 +256,7 @@ const SLOT_IDX_MASK: u64 = 0x7fff_ffff;
 const SLOT_REPLY: u64 = 1 << 31;
 const SLOT_TAG_MASK: u64 = 0xffff_ffff << 32;
 
-/// Bucket header (`bucket_header.rs`): a 16-bit overflow count (as the FDB's), then
+/// Bucket header (`buckets/header.rs`): a 16-bit overflow count (as the FDB's), then
 /// the slots' occupancy bits.
 type Header = BucketHeader<16>;
 const OCC_SHIFT: u32 = Header::TABLE_SHIFT;
@@ -287,7 +290,6 @@ const N_EVENTS: usize = 8;
 /// Most seconds an unassured connection may have been idle and still keep its reply
 /// key from a new connection that needs it (see [`Conntrack::insert`]).
 const TAKEOVER_IDLE: u32 = 1;
-const STRIPES: usize = 16;
 const FREE_STRIPES: usize = 16;
 /// Keys whose memory accesses [`Conntrack::lookup_burst`] overlaps.
 pub const LOOKUP_BURST: usize = 32;
@@ -1001,8 +1003,7 @@ struct Entry {
 #[derive(Default)]
 struct FreeHead(AtomicU64);
 
-/// One stripe of counters, its own 128 bytes.
-#[repr(align(128))]
+/// The counters of one stripe.
 #[derive(Default)]
 struct CounterBlock {
     events: [AtomicU64; N_EVENTS],
@@ -1048,14 +1049,14 @@ impl Bucket {
 
     /// First free slot not in `skip`, and the number of used slots counting `skip`
     /// (lock held), from the occupancy bits.
+    #[inline(always)]
     fn free_slot(&self, skip: Option<usize>) -> (Option<usize>, usize) {
-        let mut used = self.occupancy();
-        if let Some(k) = skip.filter(|&k| k < SLOTS) {
-            used |= 1 << k;
-        }
-        let free = !used & OCC_MASK;
-        let first = (free != 0).then(|| free.trailing_zeros() as usize);
-        (first, used.count_ones() as usize)
+        placement::free_slot(
+            self.occupancy(),
+            OCC_MASK,
+            None,
+            skip.filter(|&k| k < SLOTS),
+        )
     }
 }
 
@@ -1120,7 +1121,7 @@ pub struct Conntrack {
     /// burst's lookup answers it from one word of each instead of the buckets' lines.
     summary: Box<[Summary]>,
     free: Box<[FreeHead]>,
-    counters: Box<[CounterBlock]>,
+    counters: Striped<CounterBlock>,
     timeouts: Timeouts,
     k0: u64,
     k1: u64,
@@ -1185,7 +1186,7 @@ impl Conntrack {
             buckets: huge_table(n_buckets, Bucket::default),
             summary: huge_table(n_buckets, Summary::default),
             free: (0..FREE_STRIPES).map(|_| FreeHead::default()).collect(),
-            counters: (0..STRIPES).map(|_| CounterBlock::default()).collect(),
+            counters: Striped::default(),
             timeouts,
             k0: mix(seed),
             k1: mix(seed.rotate_left(32) ^ 0xa409_3822_299f_31d0),
@@ -1227,7 +1228,7 @@ impl Conntrack {
             + self.buckets.len() * std::mem::size_of::<Bucket>()
             + self.summary.len() * std::mem::size_of::<Summary>()
             + self.free.len() * std::mem::size_of::<FreeHead>()
-            + self.counters.len() * std::mem::size_of::<CounterBlock>()
+            + STRIPES * 128usize.max(std::mem::size_of::<CounterBlock>())
     }
 
     #[inline]
@@ -1246,19 +1247,17 @@ impl Conntrack {
 
     #[inline]
     fn count(&self, stripe: usize, which: usize, n: u64) {
-        self.counters[stripe % STRIPES].events[which].fetch_add(n, Relaxed);
+        self.counters[stripe].events[which].fetch_add(n, Relaxed);
     }
 
     #[inline]
     fn gauge(&self, stripe: usize, state: CtState, delta: i64) {
-        self.counters[stripe % STRIPES].states[state.index()].fetch_add(delta, Relaxed);
+        self.counters[stripe].states[state.index()].fetch_add(delta, Relaxed);
     }
 
     #[inline]
     fn assured_gauge(&self, stripe: usize, delta: i64) {
-        self.counters[stripe % STRIPES]
-            .assured
-            .fetch_add(delta, Relaxed);
+        self.counters[stripe].assured.fetch_add(delta, Relaxed);
     }
 
     /// Seqlock read of a live entry; `None` if it is free.
@@ -1652,38 +1651,20 @@ impl Conntrack {
 
     /// Locks a sorted list of buckets, skipping repeats.
     fn lock_all(&self, sorted: &[usize; 4]) {
-        for (i, &b) in sorted.iter().enumerate() {
-            if i == 0 || sorted[i - 1] != b {
-                self.buckets[b].header.lock();
-            }
-        }
+        lock_in_order(*sorted, |b| self.buckets[b].header.lock());
     }
 
     fn unlock_all(&self, sorted: &[usize; 4]) {
-        for (i, &b) in sorted.iter().enumerate() {
-            if i == 0 || sorted[i - 1] != b {
-                self.buckets[b].header.unlock();
-            }
-        }
+        unlock_in_order(sorted, |b| self.buckets[b].header.unlock());
     }
 
     /// The slot (bucket, index) a new key of place `p` goes to (its buckets locked);
     /// `taken` is a slot already chosen for the other key.
     fn choose_slot(&self, p: &Pos, taken: Option<(usize, usize)>) -> Option<(usize, usize)> {
         let skip = |b: usize| taken.filter(|t| t.0 == b).map(|t| t.1);
-        let (free1, used1) = self.buckets[p.b1].free_slot(skip(p.b1));
-        let (free2, used2) = if p.b2 != p.b1 {
-            self.buckets[p.b2].free_slot(skip(p.b2))
-        } else {
-            (None, SLOTS)
-        };
-        let primary_first = used1 < PRIMARY_FILL || used1 <= used2;
-        match (free1, free2) {
-            (Some(i), _) if primary_first => Some((p.b1, i)),
-            (_, Some(i)) => Some((p.b2, i)),
-            (Some(i), None) => Some((p.b1, i)),
-            (None, None) => None,
-        }
+        placement::two_choice(p.b1, p.b2, SLOTS, PRIMARY_FILL, |b| {
+            self.buckets[b].free_slot(skip(b))
+        })
     }
 
     /// One insert attempt with every bucket of both keys locked.
@@ -2217,7 +2198,7 @@ impl Conntrack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::bucket_header::LOCK;
+    use crate::tables::buckets::header::LOCK;
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet};
     use std::sync::atomic::AtomicBool;
@@ -2491,7 +2472,7 @@ mod tests {
         assert_eq!(std::mem::align_of::<Bucket>(), 128);
         assert_eq!(std::mem::offset_of!(Bucket, slots), 8);
         assert!(std::mem::offset_of!(Bucket, slots) + FIRST_LINE_SLOTS * 8 <= 64);
-        assert_eq!(std::mem::size_of::<CounterBlock>(), 256);
+        assert!(std::mem::size_of::<CounterBlock>() <= 256);
         let t = Conntrack::with_seed(1000, Timeouts::default(), 1);
         assert_eq!(t.capacity(), 1000);
         assert!(t.key_slots() >= 2000 * 4 / 3 && t.key_slots() < 2000 * 4 / 3 + SLOTS);

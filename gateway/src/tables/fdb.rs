@@ -132,7 +132,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-use super::bucket_header::BucketHeader;
+use super::buckets::header::BucketHeader;
+use super::buckets::locking::{lock_in_order, unlock_in_order};
+use super::buckets::placement;
+use super::buckets::striped::Striped;
 use super::folded_mul::folded_mul;
 use super::seconds::{elapsed, is_later};
 use crate::dpdk::{huge_table, prefetch};
@@ -172,7 +175,7 @@ const ALT: u64 = 1 << 35;
 const VNI_HI_SHIFT: u32 = 40;
 const VNI_HI_MASK: u64 = 0xff << VNI_HI_SHIFT;
 
-/// Bucket header (`bucket_header.rs`). Overflow count: 16 bits (an overflow beyond
+/// Bucket header (`buckets/header.rs`). Overflow count: 16 bits (an overflow beyond
 /// 65535 entries of one primary bucket saturates; lookups then may miss such entries,
 /// never read out of bounds).
 type Header = BucketHeader<16>;
@@ -191,7 +194,6 @@ const C_FULL: usize = 5;
 const C_STATIC_KEPT: usize = 6;
 const C_NOT_UNICAST: usize = 7;
 const N_COUNTERS: usize = 8;
-const STRIPES: usize = 16;
 
 /// Where frames for a MAC go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -459,10 +461,8 @@ struct VniSlot {
     statics: AtomicU32,
 }
 
-/// One stripe of event counters, its own 128 bytes.
-#[repr(align(128))]
-#[derive(Default)]
-struct CounterBlock([AtomicU64; N_COUNTERS]);
+/// The event counters of one stripe.
+type CounterBlock = [AtomicU64; N_COUNTERS];
 
 impl Bucket {
     /// Runs `f` on a consistent snapshot of the bucket (seqlock read) and returns
@@ -513,20 +513,10 @@ impl Bucket {
 
     /// A free slot (`home` if it is free, else the first) and the number of
     /// entries (lock held).
+    #[inline(always)]
     fn free_slot(&self, home: usize) -> (Option<usize>, usize) {
-        let mut free = None;
-        let mut used = 0;
-        for (i, k) in self.keys.iter().enumerate() {
-            if k.load(Relaxed) == 0 {
-                free = free.or(Some(i));
-            } else {
-                used += 1;
-            }
-        }
-        if self.keys[home].load(Relaxed) == 0 {
-            free = Some(home);
-        }
-        (free, used)
+        let occ = ((self.header.load() & OCC_MASK) >> OCC_SHIFT) as u32;
+        placement::free_slot(occ, (OCC_MASK >> OCC_SHIFT) as u32, Some(home), None)
     }
 }
 
@@ -585,7 +575,7 @@ pub struct Fdb {
     occupied: AtomicUsize,
     /// Changes that may alter an answer already given (see [`Fdb::changes`]).
     changes: ChangeCount,
-    counters: Box<[CounterBlock]>,
+    counters: Striped<CounterBlock>,
 }
 
 /// The change count, on its own line: every worker reads it per lookup
@@ -633,7 +623,7 @@ impl Fdb {
             vnis_used: AtomicU32::new(0),
             occupied: AtomicUsize::new(n_buckets),
             changes: ChangeCount(AtomicU64::new(1)),
-            counters: (0..STRIPES).map(|_| CounterBlock::default()).collect(),
+            counters: Striped::default(),
         }
     }
 
@@ -683,12 +673,12 @@ impl Fdb {
 
     #[inline]
     fn count(&self, stripe: usize, which: usize) {
-        self.counters[stripe % STRIPES].0[which].fetch_add(1, Relaxed);
+        self.counters[stripe][which].fetch_add(1, Relaxed);
     }
 
     fn count_n(&self, which: usize, n: usize) {
         if n > 0 {
-            self.counters[0].0[which].fetch_add(n as u64, Relaxed);
+            self.counters[0][which].fetch_add(n as u64, Relaxed);
         }
     }
 
@@ -904,18 +894,12 @@ impl Fdb {
 
     /// Locks both buckets of a key, lower index first.
     fn lock_pair(&self, p: &Pos) {
-        let (lo, hi) = (p.b1.min(p.b2()), p.b1.max(p.b2()));
-        self.buckets[lo].header.lock();
-        if hi != lo {
-            self.buckets[hi].header.lock();
-        }
+        lock_in_order([p.b1, p.b2()], |b| self.buckets[b].header.lock());
     }
 
     fn unlock_pair(&self, p: &Pos) {
-        self.buckets[p.b1].header.unlock();
-        if p.b2() != p.b1 {
-            self.buckets[p.b2()].header.unlock();
-        }
+        let sorted = [p.b1.min(p.b2()), p.b1.max(p.b2())];
+        unlock_in_order(&sorted, |b| self.buckets[b].header.unlock());
     }
 
     /// Rewrites the value of an existing entry (both locks held).
@@ -933,18 +917,10 @@ impl Fdb {
     /// Stores a new entry in its primary or secondary (both locks held); false if
     /// both are full.
     fn insert_locked(&self, p: &Pos, value: u64, last_seen: u32) -> bool {
-        let (free1, used1) = self.buckets[p.b1].free_slot(p.home);
-        let (free2, used2) = if p.b2() != p.b1 {
-            self.buckets[p.b2()].free_slot(p.home)
-        } else {
-            (None, SLOTS)
-        };
-        let primary_first = used1 < PRIMARY_FILL || used1 <= used2;
-        let (bi, i) = match (free1, free2) {
-            (Some(i), _) if primary_first => (p.b1, i),
-            (_, Some(i)) => (p.b2(), i),
-            (Some(i), None) => (p.b1, i),
-            (None, None) => return false,
+        let Some((bi, i)) = placement::two_choice(p.b1, p.b2(), SLOTS, PRIMARY_FILL, |b| {
+            self.buckets[b].free_slot(p.home)
+        }) else {
+            return false;
         };
         let value = if bi != p.b1 {
             self.buckets[p.b1].header.add_overflow(1);
@@ -1281,7 +1257,7 @@ impl Fdb {
 
     /// Counters and entry counts.
     pub fn stats(&self) -> FdbStats {
-        let sum = |c: usize| -> u64 { self.counters.iter().map(|b| b.0[c].load(Relaxed)).sum() };
+        let sum = |c: usize| -> u64 { self.counters.iter().map(|b| b[c].load(Relaxed)).sum() };
         let (mut dynamic, mut statics) = (0, 0);
         for s in self.vnis.iter() {
             dynamic += s.dynamic.load(Relaxed) as usize;
@@ -1306,7 +1282,7 @@ impl Fdb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::bucket_header::LOCK;
+    use crate::tables::buckets::header::LOCK;
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet};
     use std::sync::atomic::AtomicBool;
@@ -1428,7 +1404,7 @@ mod tests {
             w.extend([&s.tag, &s.dynamic, &s.statics].map(|x| x.load(Relaxed) as u64));
         }
         for c in f.counters.iter() {
-            w.extend(c.0.iter().map(|x| x.load(Relaxed)));
+            w.extend(c.iter().map(|x| x.load(Relaxed)));
         }
         w
     }

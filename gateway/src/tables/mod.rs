@@ -1,7 +1,7 @@
 //! Tables the packet path reads: the configuration snapshot (immutable, swapped
 //! whole), the FDB and the neighbour table (lock-free, written by learning).
 
-mod bucket_header;
+mod buckets;
 pub mod conntrack;
 pub mod fdb;
 pub mod fdb_cache;

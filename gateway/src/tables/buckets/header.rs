@@ -15,18 +15,18 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{fence, AtomicU64};
 
 /// The sequence bits.
-pub(super) const SEQ_MASK: u64 = 0xffff_ffff;
+pub(in crate::tables) const SEQ_MASK: u64 = 0xffff_ffff;
 /// The writers' lock bit.
-pub(super) const LOCK: u64 = 1 << 32;
+pub(in crate::tables) const LOCK: u64 = 1 << 32;
 const OVF_SHIFT: u32 = 33;
 
 /// A bucket header whose overflow count is `OVF_BITS` wide.
 #[derive(Default)]
-pub(super) struct BucketHeader<const OVF_BITS: u32>(AtomicU64);
+pub(in crate::tables) struct BucketHeader<const OVF_BITS: u32>(AtomicU64);
 
 /// Spins, then yields once a writer has obviously been descheduled.
 #[inline]
-pub(super) fn backoff(spins: &mut u32) {
+pub(in crate::tables) fn backoff(spins: &mut u32) {
     *spins += 1;
     if *spins < 1024 {
         std::hint::spin_loop();
@@ -40,37 +40,37 @@ pub(super) fn backoff(spins: &mut u32) {
 
 /// The next sequence value of a header (or of any seqlock word laid out the same).
 #[inline(always)]
-pub(super) fn bump_seq(h: u64) -> u64 {
+pub(in crate::tables) fn bump_seq(h: u64) -> u64 {
     (h & !SEQ_MASK) | (h.wrapping_add(1) & SEQ_MASK)
 }
 
 impl<const OVF_BITS: u32> BucketHeader<OVF_BITS> {
     const OVF_MASK: u64 = (u64::MAX >> (64 - OVF_BITS)) << OVF_SHIFT;
     /// The lowest bit the table may use for itself.
-    pub(super) const TABLE_SHIFT: u32 = OVF_SHIFT + OVF_BITS;
+    pub(in crate::tables) const TABLE_SHIFT: u32 = OVF_SHIFT + OVF_BITS;
 
     /// The word, unsynchronised (inside a `read`, or with the lock held).
     #[inline(always)]
-    pub(super) fn load(&self) -> u64 {
+    pub(in crate::tables) fn load(&self) -> u64 {
         self.0.load(Relaxed)
     }
 
     /// The word, loaded with Acquire (the start of a hand-rolled seqlock read).
     #[inline(always)]
-    pub(super) fn load_acquire(&self) -> u64 {
+    pub(in crate::tables) fn load_acquire(&self) -> u64 {
         self.0.load(Acquire)
     }
 
     /// The overflow count of a header word.
     #[inline(always)]
-    pub(super) fn overflow(h: u64) -> u64 {
+    pub(in crate::tables) fn overflow(h: u64) -> u64 {
         (h & Self::OVF_MASK) >> OVF_SHIFT
     }
 
     /// Runs `f` until it ran on a consistent bucket (seqlock read) and returns its
     /// result with the header word it ran under. `f` must only read.
     #[inline(always)]
-    pub(super) fn read<R>(&self, mut f: impl FnMut() -> R) -> (R, u64) {
+    pub(in crate::tables) fn read<R>(&self, mut f: impl FnMut() -> R) -> (R, u64) {
         let mut spins = 0;
         loop {
             let h1 = self.0.load(Acquire);
@@ -88,12 +88,12 @@ impl<const OVF_BITS: u32> BucketHeader<OVF_BITS> {
     /// True when no write started since `h` was loaded (and, if `h` was even, what
     /// was read since is consistent; order the reads before this with a fence).
     #[inline(always)]
-    pub(super) fn unchanged_since(&self, h: u64) -> bool {
+    pub(in crate::tables) fn unchanged_since(&self, h: u64) -> bool {
         (self.0.load(Relaxed) ^ h) & SEQ_MASK == 0
     }
 
     /// Takes the writers' lock (spins while another writer holds it).
-    pub(super) fn lock(&self) {
+    pub(in crate::tables) fn lock(&self) {
         let mut spins = 0;
         loop {
             let h = self.0.load(Relaxed);
@@ -112,14 +112,14 @@ impl<const OVF_BITS: u32> BucketHeader<OVF_BITS> {
     // Only the lock holder stores the word, so the following are plain stores.
 
     /// Releases the lock (outside a write).
-    pub(super) fn unlock(&self) {
+    pub(in crate::tables) fn unlock(&self) {
         let h = self.0.load(Relaxed);
         debug_assert!(h & LOCK != 0 && h & 1 == 0);
         self.0.store(h & !LOCK, Release);
     }
 
     /// Starts a write: readers from now on retry until [`Self::end_write`].
-    pub(super) fn begin_write(&self) {
+    pub(in crate::tables) fn begin_write(&self) {
         let h = self.0.load(Relaxed);
         debug_assert!(h & LOCK != 0 && h & 1 == 0);
         self.0.store(bump_seq(h), Relaxed);
@@ -127,14 +127,14 @@ impl<const OVF_BITS: u32> BucketHeader<OVF_BITS> {
     }
 
     /// Ends a write: the bucket is consistent again, under a new sequence.
-    pub(super) fn end_write(&self) {
+    pub(in crate::tables) fn end_write(&self) {
         let h = self.0.load(Relaxed);
         debug_assert!(h & LOCK != 0 && h & 1 == 1);
         self.0.store(bump_seq(h), Release);
     }
 
     /// Sets (`on`) or clears the table's own `bits` (lock held, inside a write).
-    pub(super) fn set_table_bits(&self, bits: u64, on: bool) {
+    pub(in crate::tables) fn set_table_bits(&self, bits: u64, on: bool) {
         let h = self.0.load(Relaxed);
         debug_assert!(h & LOCK != 0 && h & 1 == 1);
         debug_assert!(bits >> Self::TABLE_SHIFT << Self::TABLE_SHIFT == bits);
@@ -143,7 +143,7 @@ impl<const OVF_BITS: u32> BucketHeader<OVF_BITS> {
 
     /// Changes the overflow count by `delta`, saturating (lock held). It does not
     /// bump the sequence: readers use the count they loaded with their snapshot.
-    pub(super) fn add_overflow(&self, delta: i64) {
+    pub(in crate::tables) fn add_overflow(&self, delta: i64) {
         let h = self.0.load(Relaxed);
         debug_assert!(h & LOCK != 0);
         let max = (Self::OVF_MASK >> OVF_SHIFT) as i64;
