@@ -306,7 +306,7 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
     // Bind the exporter's address before the ports start: a bad or busy one fails fast.
     let metrics = match opts.metrics_addr {
         Some(a) => Some(
-            crate::metrics::exporter::MetricsListener::bind(a)
+            crate::exporter::MetricsListener::bind(a)
                 .map_err(|e| AppError::Config(format!("metrics address {a}: {e}")))?,
         ),
         None => None,
@@ -385,7 +385,7 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
     }
     let exporter = match metrics {
         Some(l) => {
-            let collector = crate::metrics::exporter::GatewayCollector::new(
+            let collector = crate::exporter::GatewayCollector::new(
                 shared.clone(),
                 counters.clone(),
                 workers.clone(),

@@ -2,16 +2,19 @@
 //!
 //! - [`dpdk`]: the only safe layer over DPDK (moves mbufs, knows no VXLAN).
 //! - [`forward`]: plain port-to-port forwarding, the plumbing baseline.
-//! - [`metrics`]: per-worker counters and the Prometheus exporter.
+//! - [`metrics`]: the per-worker leaf counters the packet path counts with.
 //! - [`wire`]: typed views over packet bytes; checksums.
 //! - [`tables`]: configuration snapshot, FDB, neighbours, Maglev.
 //! - [`pipeline`]: per-packet decisions over bytes and tables (no DPDK).
 //! - [`worker`]: the glue that runs the pipeline on DPDK queues.
 //! - [`control`]: configuration (and the control socket).
+//! - [`exporter`]: the Prometheus exporter (reads the workers' counters and the
+//!   tables when scraped).
 
 pub mod app;
 pub mod control;
 pub mod dpdk;
+pub mod exporter;
 pub mod forward;
 pub mod metrics;
 pub mod pipeline;

@@ -55,7 +55,7 @@ struct Cli {
     mbufs: u32,
     /// Prometheus exporter (gateway mode): serve GET /metrics on IP:PORT, kernel
     /// stack, never a DPDK port; `none` or `off` disables it.
-    #[arg(long, value_name = "ADDR", default_value = vxgw::metrics::exporter::DEFAULT_METRICS_ADDR,
+    #[arg(long, value_name = "ADDR", default_value = vxgw::exporter::DEFAULT_METRICS_ADDR,
           value_parser = parse_metrics_addr)]
     metrics_addr: MetricsAddr,
     /// EAL arguments (after `--`).
@@ -75,7 +75,7 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
 struct MetricsAddr(Option<std::net::SocketAddr>);
 
 fn parse_metrics_addr(s: &str) -> Result<MetricsAddr, String> {
-    vxgw::metrics::exporter::parse_metrics_addr(s).map(MetricsAddr)
+    vxgw::exporter::parse_metrics_addr(s).map(MetricsAddr)
 }
 
 /// Exits with a clear message when this build's target CPU features (x86-64-v3, see
