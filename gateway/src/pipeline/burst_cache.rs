@@ -1,8 +1,7 @@
 //! Answers that hold for one poll round. A burst usually carries many frames from or
 //! to the same VTEP and VNI, so their snapshot slots and the next hop's MAC are looked
-//! up once per burst rather than once per frame (perf/instructions.sh: the index
-//! probes and the neighbour probe were ~40 of encap's ~830 instructions per packet,
-//! the VNI probe ~14 of decap's 586).
+//! up once per burst rather than once per frame (what that saved, counted with
+//! perf/instructions.sh: perf/RESULTS.md, section 2).
 //!
 //! It lives in the [`super::Ctx`], which the worker builds once per round beside the
 //! snapshot it loads: a slot cannot outlive its snapshot, and a next hop's MAC

@@ -4,7 +4,7 @@
 //! UDP source port and length). The VNI, the VTEP and its next hop's MAC are in
 //! them. A hit replaces the VNI's view, the "for vxgw?" check (ARP aside), the FDB
 //! probe, the VTEP route and the template choice of the encap fast path with one
-//! probe of one line (~40 of its ~250 instructions a frame, perf/RESULTS.md).
+//! probe of one line (what it saves: perf/RESULTS.md, section 2).
 //!
 //! Exact as of the start of the worker's poll round. Everything an action was made
 //! from counts its changes: the FDB ([`Fdb::changes`](crate::tables::fdb::Fdb::changes):
@@ -21,7 +21,7 @@
 //! per worker), as many answers as the FDB cache beside it. The sets cost memory, not
 //! cache: a worker's footprint is one line per destination in use either way, but
 //! with 1024 sets a tenth of 1k destinations sat in way 1, and the probe's branch to
-//! it missed (+3 % encap rate with 2048, perf/RESULTS.md). Used only while the FDB
+//! it missed (2048 sets measured faster: perf/RESULTS.md). Used only while the FDB
 //! is small enough for the caches ([`crate::pipeline::Ctx::fdb_in_cache`]): with
 //! more MACs in use than it holds, every probe would be a miss and a fill. Owned by
 //! one worker (`Cell`s, nothing shared).

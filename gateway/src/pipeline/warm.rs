@@ -5,10 +5,9 @@
 //! malformed frame is simply not warmed (its own processing drops it).
 //!
 //! The FDB is warmed only when its occupied buckets may not all be in the cache
-//! already. Warming costs ~50 instructions a frame (parse and hash twice); with 100k
-//! MACs it doubles the overlay rate, with 1k (70 KB of buckets, always in L2) it
-//! only costs: decap 0.43 -> 0.45 and encap 0.36 -> 0.38 of the I/O ceiling without
-//! it (perf/RESULTS.md).
+//! already. Warming parses and hashes each frame a second time: with 100k MACs it
+//! pays for itself many times over, with 1k (buckets always in L2) it only costs
+//! (the measurements: perf/RESULTS.md, section 2).
 
 use super::{mesh, Ctx};
 use crate::tables::snapshot::ENCAP_LEN;
