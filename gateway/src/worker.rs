@@ -30,6 +30,7 @@ use crate::tables::neighbours::Neighbours;
 use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{Snapshot, SnapshotCell, MAX_PORTS};
 use crate::tables::snat_source::SnatSource;
+use crate::wire::ethernet::field::DST as DST_MAC;
 use std::cell::RefCell;
 
 impl PacketBuf for Mbuf {
@@ -523,7 +524,7 @@ impl Worker {
     fn route(&mut self, sh: &Shared, ctx: &Ctx, port: u16, next_hop: Ipv4Addr, mut m: Mbuf) {
         match sh.neigh.lookup(next_hop) {
             Some(mac) => {
-                m.data_mut()[0..6].copy_from_slice(&mac.0);
+                m.data_mut()[DST_MAC].copy_from_slice(&mac.0);
                 self.send(ctx, port, m);
             }
             None => {
@@ -730,7 +731,7 @@ impl Worker {
                 }
                 Wait::Route { port, next_hop } => match sh.neigh.lookup(next_hop) {
                     Some(mac) => {
-                        m.data_mut()[0..6].copy_from_slice(&mac.0);
+                        m.data_mut()[DST_MAC].copy_from_slice(&mac.0);
                         self.send(ctx, port, m);
                     }
                     None if expired => ctx.counters.drop(DropReason::NeighbourTimeout),
@@ -752,7 +753,7 @@ impl Worker {
                         .or_else(|| sh.overlay_neigh.lookup(vni, ip))
                     {
                         Some(mac) => {
-                            m.data_mut()[0..6].copy_from_slice(&mac.0);
+                            m.data_mut()[DST_MAC].copy_from_slice(&mac.0);
                             let d = deliver_in_vni(ctx, slot, mac);
                             self.dispatch(sh, ctx, d, m);
                         }

@@ -18,7 +18,11 @@ use crate::tables::snapshot::{
     Snapshot, UnderlayView, VniView, VtepView, ENCAP_LEN, MAX_BACKEND_SLOTS, MAX_PORTS,
 };
 use crate::tables::u32_index::U32Index;
+use crate::wire::encap::{self, field as outer};
+use crate::wire::ethernet::ethertype;
+use crate::wire::ipv4::{field as ip4, protocol};
 use crate::wire::outer_match::OuterMatch;
+use crate::wire::vxlan::FLAG_I;
 
 fn fixed_state() -> RandomState {
     // In-process tables only; fixed keys keep snapshots comparable in tests.
@@ -378,19 +382,19 @@ fn outer_template(
     df: bool,
 ) -> ([u8; ENCAP_LEN], u16) {
     let mut h = [0u8; ENCAP_LEN];
-    h[6..12].copy_from_slice(&ul.mac.0);
-    h[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
-    let ip = &mut h[14..34];
-    ip[0] = 0x45;
-    ip[1] = dscp << 2;
-    ip[6] = if df { 0x40 } else { 0 };
-    ip[8] = ttl;
-    ip[9] = 17;
-    ip[12..16].copy_from_slice(&ul.vtep_ip.octets());
-    ip[16..20].copy_from_slice(&dst.octets());
+    h[outer::SRC_MAC].copy_from_slice(&ul.mac.0);
+    h[outer::ETHERTYPE..outer::ETHERTYPE + 2].copy_from_slice(&ethertype::IPV4.to_be_bytes());
+    let ip = &mut h[encap::IP..encap::UDP];
+    ip[ip4::VER_IHL] = 0x45;
+    ip[ip4::DSCP_ECN] = dscp << 2;
+    ip[ip4::FLAGS_FRAG] = if df { 0x40 } else { 0 };
+    ip[ip4::TTL] = ttl;
+    ip[ip4::PROTOCOL] = protocol::UDP;
+    ip[ip4::SRC_ADDR].copy_from_slice(&ul.vtep_ip.octets());
+    ip[ip4::DST_ADDR].copy_from_slice(&dst.octets());
     let sum = crate::wire::checksum::sum(ip);
-    h[36..38].copy_from_slice(&ul.vxlan_port.to_be_bytes());
-    h[42] = crate::wire::vxlan::FLAG_I;
+    h[outer::UDP_DST_PORT..outer::UDP_DST_PORT + 2].copy_from_slice(&ul.vxlan_port.to_be_bytes());
+    h[outer::VXLAN_FLAGS] = FLAG_I;
     (h, sum)
 }
 

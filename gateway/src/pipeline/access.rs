@@ -6,7 +6,7 @@ use super::decision::{Decision, DropReason, Origin};
 use super::{Ctx, PacketBuf};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::PortView;
-use crate::wire::ethernet::ethertype;
+use crate::wire::ethernet::{ethertype, field::ETHERTYPE};
 use crate::wire::vlan;
 
 #[inline]
@@ -20,13 +20,13 @@ pub(super) fn ingress<B: PacketBuf>(
         return Decision::Drop(DropReason::NoRole);
     };
     let frame = buf.data();
-    let outer_type = u16::from_be_bytes([frame[12], frame[13]]);
+    let outer_type = u16::from_be_bytes([frame[ETHERTYPE], frame[ETHERTYPE + 1]]);
     let (vlan, tagged) = match outer_type {
         ethertype::VLAN => {
             if frame.len() < vlan::TAGGED_HEADER_LEN {
                 return Decision::Drop(DropReason::Truncated);
             }
-            let tci = u16::from_be_bytes([frame[14], frame[15]]);
+            let tci = u16::from_be_bytes([frame[vlan::tagged::TCI], frame[vlan::tagged::TCI + 1]]);
             // A priority tag (VID 0) belongs to the untagged segment.
             (tci & vlan::VID_MAX, true)
         }

@@ -7,7 +7,11 @@ use super::{local, Ctx, EncapCache, Event, PacketBuf};
 use crate::tables::fdb::{FdbDest, LearnOutcome};
 use crate::tables::neighbours::NeighbourUpdate;
 use crate::tables::snapshot::VniView;
-use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, MacAddr, GROUP_BIT_U64};
+use crate::wire::ethernet::field::ETHERTYPE;
+use crate::wire::ethernet::{
+    dst_mac_u64, ethertype, src_mac_u64, MacAddr, GROUP_BIT_U64, HEADER_LEN,
+};
+use crate::wire::frame::{field as at, L4};
 
 /// True for the ethertype of an 802.1Q or 802.1ad tag. A VNI's frames are untagged:
 /// one that still carries a tag once its VXLAN header or its access VLAN's tag is
@@ -25,14 +29,14 @@ pub(super) fn is_tag(etype: u16) -> bool {
 #[inline(always)]
 pub(super) fn learn_source(ctx: &Ctx, vni: u16, frame: &[u8], dest: FdbDest) -> Option<Decision> {
     // One bounds check for the whole header; the MACs are read as words.
-    let Some(h) = frame.first_chunk::<14>() else {
+    let Some(h) = frame.first_chunk::<HEADER_LEN>() else {
         return Some(Decision::Drop(DropReason::Truncated));
     };
     let src = src_mac_u64(h);
     if src & GROUP_BIT_U64 != 0 || src == 0 {
         return Some(Decision::Drop(DropReason::InvalidSourceMac));
     }
-    if is_tag(u16::from_be_bytes([h[12], h[13]])) {
+    if is_tag(u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]])) {
         return Some(Decision::Drop(DropReason::UnsupportedTag));
     }
     learn_mac(ctx, vni, src, dest);
@@ -89,11 +93,11 @@ pub(super) fn may_be_for_vxgw(v: &VniView, dst: u64, etype: u16) -> bool {
 pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &mut B) -> Decision {
     let v = &ctx.snap.vnis[vni as usize];
     let frame = buf.data();
-    let Some(h) = frame.first_chunk::<14>() else {
+    let Some(h) = frame.first_chunk::<HEADER_LEN>() else {
         return Decision::Drop(DropReason::Truncated);
     };
     let dst = dst_mac_u64(h);
-    let etype = u16::from_be_bytes([h[12], h[13]]);
+    let etype = u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]);
     if may_be_for_vxgw(v, dst, etype) {
         if let Some(d) = for_vxgw(ctx, vni, origin, MacAddr::from_u64(dst), etype, buf) {
             return d;
@@ -210,8 +214,9 @@ fn for_vxgw<B: PacketBuf>(
     if to_us && etype == ethertype::IPV4 {
         // Routed by vxgw: ping to one of its overlay addresses, else a backend's reply.
         let frame = buf.data();
-        if frame.len() >= 34 && frame[23] == crate::wire::ipv4::protocol::ICMP {
-            let to = std::net::Ipv4Addr::new(frame[30], frame[31], frame[32], frame[33]);
+        if frame.len() >= L4 && frame[at::IP_PROTOCOL] == crate::wire::ipv4::protocol::ICMP {
+            let d = at::IP_DST_ADDR.start;
+            let to = std::net::Ipv4Addr::new(frame[d], frame[d + 1], frame[d + 2], frame[d + 3]);
             if v.local_ips.contains(&to) {
                 return Some(
                     match local::echo_reply_in_place(buf.data_mut(), to, v.router_mac) {

@@ -10,8 +10,10 @@ use crate::tables::snapshot::UnderlayView;
 use std::net::Ipv4Addr;
 
 use crate::wire::checksum;
-use crate::wire::ipv4::{protocol, Ipv4Packet};
-use crate::wire::vxlan::{FLAG_I, VXLAN_HEADER_LEN};
+use crate::wire::frame::{field as at, IP};
+use crate::wire::ipv4::{self, protocol, Ipv4Packet};
+use crate::wire::vxlan::{self, FLAG_I, VXLAN_HEADER_LEN};
+use crate::wire::{ethernet, udp};
 
 #[inline]
 pub(super) fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, buf: &mut B) -> Decision {
@@ -44,17 +46,16 @@ pub(super) fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, buf: &mut B) -> 
 /// The common case (no IP options) reads fixed offsets; options take the general path.
 #[inline(always)]
 fn parse_outer(ul: &UnderlayView, f: &[u8]) -> Result<(Ipv4Addr, u32, usize, usize), DropReason> {
-    const IP: usize = 14;
-    if f.len() >= IP + 20 && f[IP] == 0x45 {
-        let total = u16::from_be_bytes([f[IP + 2], f[IP + 3]]) as usize;
+    if f.len() >= IP + ipv4::MIN_HEADER_LEN && f[at::IP_VER_IHL] == 0x45 {
+        let total = u16::from_be_bytes([f[at::IP_TOTAL_LEN], f[at::IP_TOTAL_LEN + 1]]) as usize;
         let outer_end = IP + total;
         let verifies = f[IP..]
-            .first_chunk::<20>()
+            .first_chunk::<{ ipv4::MIN_HEADER_LEN }>()
             .is_some_and(checksum::ipv4_header_verifies);
-        if total < 20 || outer_end > f.len() || !verifies {
+        if total < ipv4::MIN_HEADER_LEN || outer_end > f.len() || !verifies {
             return Err(DropReason::MalformedIpv4);
         }
-        return parse_udp_vxlan(ul, f, IP + 20, outer_end);
+        return parse_udp_vxlan(ul, f, IP + ipv4::MIN_HEADER_LEN, outer_end);
     }
     let ip = Ipv4Packet::new_checked(&f[IP..]).map_err(|_| DropReason::MalformedIpv4)?;
     if !ip.verify_checksum() {
@@ -71,33 +72,36 @@ fn parse_udp_vxlan(
     l4: usize,
     outer_end: usize,
 ) -> Result<(Ipv4Addr, u32, usize, usize), DropReason> {
-    const IP: usize = 14;
-    if u16::from_be_bytes([f[IP + 6], f[IP + 7]]) & 0x3fff != 0 {
+    let frag = at::IP_FLAGS_FRAG;
+    if u16::from_be_bytes([f[frag], f[frag + 1]]) & 0x3fff != 0 {
         return Err(DropReason::OuterFragment);
     }
-    if f[IP + 9] != protocol::UDP {
+    if f[at::IP_PROTOCOL] != protocol::UDP {
         return Err(DropReason::UnsupportedProtocol);
     }
-    if outer_end < l4 + 8 {
+    if outer_end < l4 + udp::HEADER_LEN {
         return Err(DropReason::MalformedUdp);
     }
-    let udp_len = u16::from_be_bytes([f[l4 + 4], f[l4 + 5]]) as usize;
-    if udp_len < 8 || l4 + udp_len > outer_end {
+    let (len, port) = (l4 + udp::field::LENGTH, l4 + udp::field::DST_PORT);
+    let udp_len = u16::from_be_bytes([f[len], f[len + 1]]) as usize;
+    if udp_len < udp::HEADER_LEN || l4 + udp_len > outer_end {
         return Err(DropReason::MalformedUdp);
     }
-    if u16::from_be_bytes([f[l4 + 2], f[l4 + 3]]) != ul.vxlan_port {
+    if u16::from_be_bytes([f[port], f[port + 1]]) != ul.vxlan_port {
         return Err(DropReason::UnsupportedProtocol);
     }
-    let vx = l4 + 8;
+    let vx = l4 + udp::HEADER_LEN;
     let inner = vx + VXLAN_HEADER_LEN;
     // The UDP payload must hold the VXLAN header and at least an inner Ethernet header.
-    if udp_len < 8 + VXLAN_HEADER_LEN + 14 {
+    if udp_len < udp::HEADER_LEN + VXLAN_HEADER_LEN + ethernet::HEADER_LEN {
         return Err(DropReason::MalformedVxlan);
     }
-    if f[vx] & FLAG_I == 0 {
+    if f[vx + vxlan::field::FLAGS] & FLAG_I == 0 {
         return Err(DropReason::VxlanNoIFlag);
     }
-    let vni = u32::from_be_bytes([0, f[vx + 4], f[vx + 5], f[vx + 6]]);
-    let src = Ipv4Addr::new(f[IP + 12], f[IP + 13], f[IP + 14], f[IP + 15]);
+    let vni_at = vx + vxlan::field::VNI;
+    let vni = u32::from_be_bytes([0, f[vni_at], f[vni_at + 1], f[vni_at + 2]]);
+    let a = at::IP_SRC_ADDR.start;
+    let src = Ipv4Addr::new(f[a], f[a + 1], f[a + 2], f[a + 3]);
     Ok((src, vni, inner, l4 + udp_len))
 }

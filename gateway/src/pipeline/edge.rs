@@ -31,20 +31,16 @@ use std::net::Ipv4Addr;
 use super::decision::DropReason;
 use crate::tables::snapshot::ExternalView;
 use crate::wire::checksum;
-use crate::wire::ethernet::HEADER_LEN;
-use crate::wire::ipv4::protocol;
-
-/// Smallest IPv4 header.
-const IP_MIN: usize = 20;
-/// Smallest TCP header.
-const TCP_MIN: usize = 20;
-/// UDP header.
-const UDP_HDR: usize = 8;
+use crate::wire::ethernet::{field::SRC, HEADER_LEN};
+use crate::wire::ipv4::field::{DST_ADDR, FLAGS_FRAG, PROTOCOL, SRC_ADDR, TOTAL_LEN, VER_IHL};
+use crate::wire::ipv4::{protocol, MIN_HEADER_LEN as IP_MIN};
+use crate::wire::tcp::{field::DATA_OFF, MIN_HEADER_LEN as TCP_MIN};
+use crate::wire::udp::{field::LENGTH as UDP_LENGTH, HEADER_LEN as UDP_HDR};
 
 /// Checks a client's frame on the external port: an Ethernet header and an IPv4
 /// packet (see the module docs). `Ok` leaves everything to the routing mesh.
 pub(super) fn check_client(ext: &ExternalView, frame: &[u8]) -> Result<(), DropReason> {
-    let src_mac = frame.get(6..12).ok_or(DropReason::Truncated)?;
+    let src_mac = frame.get(SRC).ok_or(DropReason::Truncated)?;
     if src_mac[0] & 1 != 0 || src_mac.iter().all(|&b| b == 0) {
         return Err(DropReason::InvalidSourceMac);
     }
@@ -58,9 +54,10 @@ pub(super) fn check_client(ext: &ExternalView, frame: &[u8]) -> Result<(), DropR
 /// header `ip` whose length was checked.
 #[inline]
 pub(super) fn check_addresses(ext: &ExternalView, ip: &[u8]) -> Result<(), DropReason> {
-    let a = ip.first_chunk::<IP_MIN>().ok_or(DropReason::BadIpLength)?;
-    let src = Ipv4Addr::new(a[12], a[13], a[14], a[15]);
-    let dst = Ipv4Addr::new(a[16], a[17], a[18], a[19]);
+    let hdr = ip.first_chunk::<IP_MIN>().ok_or(DropReason::BadIpLength)?;
+    let (s, d) = (SRC_ADDR.start, DST_ADDR.start);
+    let src = Ipv4Addr::new(hdr[s], hdr[s + 1], hdr[s + 2], hdr[s + 3]);
+    let dst = Ipv4Addr::new(hdr[d], hdr[d + 1], hdr[d + 2], hdr[d + 3]);
     if !routable(src) || ext.is_subnet_edge(src) || ext.is_own(src) {
         return Err(DropReason::MartianSource);
     }
@@ -90,9 +87,9 @@ fn routable(a: Ipv4Addr) -> bool {
 /// it is consistent and its checksum verifies.
 fn check_header(ip: &[u8]) -> Result<(usize, usize), DropReason> {
     let fixed = ip.first_chunk::<IP_MIN>().ok_or(DropReason::BadIpLength)?;
-    let hl = usize::from(fixed[0] & 0x0f) * 4;
-    let total = usize::from(u16::from_be_bytes([fixed[2], fixed[3]]));
-    if fixed[0] >> 4 != 4 || hl < IP_MIN || total < hl || total > ip.len() {
+    let hl = usize::from(fixed[VER_IHL] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([fixed[TOTAL_LEN], fixed[TOTAL_LEN + 1]]));
+    if fixed[VER_IHL] >> 4 != 4 || hl < IP_MIN || total < hl || total > ip.len() {
         return Err(DropReason::BadIpLength);
     }
     // The common header without options: the fixed-size sum (as the fast path's).
@@ -109,23 +106,23 @@ fn check_header(ip: &[u8]) -> Result<(usize, usize), DropReason> {
 /// Checks the TCP or UDP header of a packet whose IPv4 header (`hl` bytes, `total`
 /// in all, both checked) starts `ip`. Later fragments and other protocols pass.
 fn check_l4(ip: &[u8], hl: usize, total: usize) -> Result<(), DropReason> {
-    let frag = u16::from_be_bytes([ip[6], ip[7]]);
+    let frag = u16::from_be_bytes([ip[FLAGS_FRAG], ip[FLAGS_FRAG + 1]]);
     if frag & 0x1fff != 0 {
         return Ok(());
     }
     let more_fragments = frag & 0x2000 != 0;
     let l4 = &ip[hl..total];
-    match ip[9] {
+    match ip[PROTOCOL] {
         protocol::TCP => {
-            let offset = l4.get(12).map_or(0, |b| usize::from(b >> 4) * 4);
+            let offset = l4.get(DATA_OFF).map_or(0, |b| usize::from(b >> 4) * 4);
             if l4.len() < TCP_MIN || offset < TCP_MIN || (offset > l4.len() && !more_fragments) {
                 return Err(DropReason::BadTcpDataOffset);
             }
         }
         protocol::UDP => {
-            let len = l4
-                .first_chunk::<UDP_HDR>()
-                .map_or(0, |h| usize::from(u16::from_be_bytes([h[4], h[5]])));
+            let len = l4.first_chunk::<UDP_HDR>().map_or(0, |h| {
+                usize::from(u16::from_be_bytes([h[UDP_LENGTH], h[UDP_LENGTH + 1]]))
+            });
             // A first fragment holds only the start of the datagram.
             if len < UDP_HDR || (len > l4.len() && !more_fragments) || l4.len() < UDP_HDR {
                 return Err(DropReason::BadUdpLength);

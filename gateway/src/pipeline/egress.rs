@@ -8,7 +8,10 @@ use super::flow::source_port;
 use super::{Ctx, EncapAction, Event, PacketBuf};
 use crate::tables::snapshot::{Snapshot, VtepView, ENCAP_LEN};
 use crate::wire::checksum;
-use crate::wire::vlan;
+use crate::wire::encap::field::{
+    DST_MAC, IP_CHECKSUM, IP_TOTAL_LEN, UDP_LENGTH, UDP_SRC_PORT, VNI_WORD,
+};
+use crate::wire::{ethernet, ipv4, vlan};
 
 /// Result of [`to_vtep`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +110,7 @@ pub fn to_vtep<B: PacketBuf>(
         };
     };
     let inner = buf.data().len();
-    let ip_len = inner + ENCAP_LEN - 14;
+    let ip_len = inner + ENCAP_LEN - ethernet::HEADER_LEN;
     if ip_len > ul.mtu as usize {
         return EncapResult::Drop(DropReason::MtuExceeded);
     }
@@ -141,9 +144,9 @@ pub(super) fn write_outer(
     // The fields written in place, not through `outer_header`: building that array
     // first cost the mesh's forward path 14 instructions a packet.
     h.copy_from_slice(&v.header);
-    h[0..6].copy_from_slice(&dst_mac);
+    h[DST_MAC].copy_from_slice(&dst_mac);
     let vni = vni << 8;
-    h[46..50].copy_from_slice(&vni.to_be_bytes());
+    h[VNI_WORD].copy_from_slice(&vni.to_be_bytes());
     write_frame_fields(h, v.ip_sum_base, ip_len, flow_hash);
 }
 
@@ -153,10 +156,10 @@ pub(super) fn write_outer(
 #[inline]
 pub(super) fn outer_header(v: &VtepView, dst_mac: [u8; 6], vni: u32) -> [u8; ENCAP_LEN] {
     let mut h = v.header;
-    h[0..6].copy_from_slice(&dst_mac);
-    h[24..26].copy_from_slice(&v.ip_sum_base.to_be_bytes());
+    h[DST_MAC].copy_from_slice(&dst_mac);
+    h[IP_CHECKSUM..IP_CHECKSUM + 2].copy_from_slice(&v.ip_sum_base.to_be_bytes());
     let vni = vni << 8;
-    h[46..50].copy_from_slice(&vni.to_be_bytes());
+    h[VNI_WORD].copy_from_slice(&vni.to_be_bytes());
     h
 }
 
@@ -165,7 +168,7 @@ pub(super) fn outer_header(v: &VtepView, dst_mac: [u8; 6], vni: u32) -> [u8; ENC
 #[inline(always)]
 pub(super) fn write_outer_from(h: &mut [u8], a: EncapAction, ip_len: u16, flow_hash: u64) {
     h.copy_from_slice(&a.header());
-    let base = u16::from_be_bytes([h[24], h[25]]);
+    let base = u16::from_be_bytes([h[IP_CHECKSUM], h[IP_CHECKSUM + 1]]);
     write_frame_fields(h, base, ip_len, flow_hash);
 }
 
@@ -173,9 +176,10 @@ pub(super) fn write_outer_from(h: &mut [u8], a: EncapAction, ip_len: u16, flow_h
 /// checksum (`ip_sum_base` plus the length), UDP source port and length.
 #[inline(always)]
 fn write_frame_fields(h: &mut [u8], ip_sum_base: u16, ip_len: u16, flow_hash: u64) {
-    h[16..18].copy_from_slice(&ip_len.to_be_bytes());
+    h[IP_TOTAL_LEN..IP_TOTAL_LEN + 2].copy_from_slice(&ip_len.to_be_bytes());
     let csum = !checksum::add16(ip_sum_base, ip_len);
-    h[24..26].copy_from_slice(&csum.to_be_bytes());
-    h[34..36].copy_from_slice(&source_port(flow_hash).to_be_bytes());
-    h[38..40].copy_from_slice(&(ip_len - 20).to_be_bytes());
+    h[IP_CHECKSUM..IP_CHECKSUM + 2].copy_from_slice(&csum.to_be_bytes());
+    h[UDP_SRC_PORT..UDP_SRC_PORT + 2].copy_from_slice(&source_port(flow_hash).to_be_bytes());
+    h[UDP_LENGTH..UDP_LENGTH + 2]
+        .copy_from_slice(&(ip_len - ipv4::MIN_HEADER_LEN as u16).to_be_bytes());
 }

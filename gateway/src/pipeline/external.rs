@@ -7,6 +7,7 @@ use super::decision::{Decision, DropReason};
 use super::{edge, local, mesh, Ctx, Event, PacketBuf};
 use crate::tables::snapshot::ExternalView;
 use crate::wire::ethernet::{ethertype, MacAddr};
+use crate::wire::frame::field as at;
 use crate::wire::ipv4::protocol;
 use crate::wire::EthernetFrame;
 use std::net::Ipv4Addr;
@@ -24,8 +25,9 @@ pub(super) fn ingress<B: PacketBuf>(
             if let Err(reason) = edge::check_client(ext, frame) {
                 return Some(Decision::Drop(reason));
             }
-            let to = Ipv4Addr::new(frame[30], frame[31], frame[32], frame[33]);
-            if frame[23] == protocol::ICMP && ext.is_local(to) {
+            let d = at::IP_DST_ADDR.start;
+            let to = Ipv4Addr::new(frame[d], frame[d + 1], frame[d + 2], frame[d + 3]);
+            if frame[at::IP_PROTOCOL] == protocol::ICMP && ext.is_local(to) {
                 match local::echo_reply_in_place(buf.data_mut(), to, ext.mac) {
                     Ok(true) => {
                         ctx.counters.event(Event::EchoReplied);

@@ -29,8 +29,10 @@ use super::{Ctx, EncapAction, EncapCache, Event, PacketBuf};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{Snapshot, UnderlayView, ENCAP_LEN};
 use crate::wire::checksum::ipv4_header_verifies;
+use crate::wire::encap::{self, field as outer};
+use crate::wire::ethernet::field::{ETHERTYPE, MACS};
 use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, GROUP_BIT_U64, HEADER_LEN};
-use crate::wire::vlan;
+use crate::wire::{ipv4, vlan};
 
 /// What the fast path may take from one rx port; decided once per burst.
 #[derive(Clone, Copy)]
@@ -145,7 +147,7 @@ fn encap<const FDB_CACHED: bool, B: PacketBuf>(
     buf: &mut B,
 ) -> Option<u16> {
     let h = buf.data().first_chunk::<{ vlan::TAGGED_HEADER_LEN }>()?;
-    match u16::from_be_bytes([h[12], h[13]]) {
+    match u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]) {
         ethertype::VLAN => encap_frame::<FDB_CACHED, true, B>(ctx, map, rx_port, buf),
         ethertype::QINQ => None,
         _ => encap_frame::<FDB_CACHED, false, B>(ctx, map, rx_port, buf),
@@ -166,12 +168,12 @@ fn encap_frame<const FDB_CACHED: bool, const TAGGED: bool, B: PacketBuf>(
     let h = f.first_chunk::<{ vlan::TAGGED_HEADER_LEN }>()?;
     let (vid, tag_len, etype) = if TAGGED {
         (
-            u16::from_be_bytes([h[14], h[15]]) & vlan::VID_MAX,
+            u16::from_be_bytes([h[vlan::tagged::TCI], h[vlan::tagged::TCI + 1]]) & vlan::VID_MAX,
             vlan::HEADER_LEN,
-            u16::from_be_bytes([h[16], h[17]]),
+            u16::from_be_bytes([h[vlan::tagged::ETHERTYPE], h[vlan::tagged::ETHERTYPE + 1]]),
         )
     } else {
-        (0, 0, u16::from_be_bytes([h[12], h[13]]))
+        (0, 0, u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]))
     };
     // A second tag is the general path's to drop (`bridge::is_tag`).
     if TAGGED && is_tag(etype) {
@@ -262,11 +264,13 @@ fn encap_action<'c, const FDB_CACHED: bool>(
 #[inline(always)]
 fn move_macs_over_tag(data: &mut [u8]) {
     const OLD: usize = ENCAP_LEN - vlan::HEADER_LEN;
-    let Some(h) = data.first_chunk_mut::<{ ENCAP_LEN + 12 }>() else {
+    // The MACs' length: they start the frame.
+    const LEN: usize = MACS.end;
+    let Some(h) = data.first_chunk_mut::<{ ENCAP_LEN + LEN }>() else {
         return;
     };
-    let mut macs = [0u8; 12];
-    macs.copy_from_slice(&h[OLD..OLD + 12]);
+    let mut macs = [0u8; LEN];
+    macs.copy_from_slice(&h[OLD..OLD + LEN]);
     h[ENCAP_LEN..].copy_from_slice(&macs);
 }
 
@@ -280,8 +284,6 @@ fn decap<const FDB_CACHED: bool, B: PacketBuf>(
     i: usize,
     buf: &mut B,
 ) -> Option<u16> {
-    const IP: usize = HEADER_LEN;
-    const UDP: usize = IP + 20;
     let f = buf.data();
     let h = f.first_chunk::<{ ENCAP_LEN + HEADER_LEN }>()?;
     let inner = h[ENCAP_LEN..].first_chunk::<HEADER_LEN>()?;
@@ -293,22 +295,22 @@ fn decap<const FDB_CACHED: bool, B: PacketBuf>(
     // this takes nearly every frame with two compares; the general path trims the
     // rare one with bytes after its packet. The frame's 64 bytes make the UDP
     // length at least 8 + 8 + `HEADER_LEN`.
-    let ip_len = f.len() - IP;
-    let total = u16::from_be_bytes([h[IP + 2], h[IP + 3]]) as usize;
-    let udp_len = u16::from_be_bytes([h[UDP + 4], h[UDP + 5]]) as usize;
+    let ip_len = f.len() - encap::IP;
+    let total = u16::from_be_bytes([h[outer::IP_TOTAL_LEN], h[outer::IP_TOTAL_LEN + 1]]) as usize;
+    let udp_len = u16::from_be_bytes([h[outer::UDP_LENGTH], h[outer::UDP_LENGTH + 1]]) as usize;
     if total != ip_len
-        || udp_len + 20 != ip_len
-        || !ipv4_header_verifies(h[IP..].first_chunk::<20>()?)
+        || udp_len + ipv4::MIN_HEADER_LEN != ip_len
+        || !ipv4_header_verifies(h[encap::IP..].first_chunk::<{ ipv4::MIN_HEADER_LEN }>()?)
     {
         return None;
     }
     // Whole words, not bytes assembled: LLVM keeps byte loads and shifts otherwise.
-    let from = Ipv4Addr::from(be32_at::<{ IP + 12 }>(h));
+    let from = Ipv4Addr::from(be32_at::<{ outer::IP_SRC_ADDR.start }>(h));
     ctx.burst.vtep_slot(ctx.snap, from)?;
     // The VNI is the top 24 bits of the VXLAN header's second word.
     let slot = ctx
         .burst
-        .vni_slot(ctx.snap, be32_at::<{ UDP + 12 }>(h) >> 8)?;
+        .vni_slot(ctx.snap, be32_at::<{ outer::VNI_WORD.start }>(h) >> 8)?;
     let v = ctx.snap.vnis.get(slot as usize)?;
     // Routing-mesh replies are addressed to vxgw's overlay MAC (the underlay port's).
     if dst_mac_u64(inner) == port_mac {
@@ -316,7 +318,7 @@ fn decap<const FDB_CACHED: bool, B: PacketBuf>(
         return mesh_fast::to_client(ctx, slot, v, from, buf);
     }
     let (src, dst) = bridged_macs(inner)?;
-    let etype = u16::from_be_bytes([inner[12], inner[13]]);
+    let etype = u16::from_be_bytes([inner[ETHERTYPE], inner[ETHERTYPE + 1]]);
     // A tagged inner frame is the general path's to drop (`bridge::is_tag`).
     if may_be_for_vxgw(v, dst, etype) || is_tag(etype) {
         return None;

@@ -3,7 +3,11 @@
 //! while each flow keeps one path. In-process only: any good mix will do.
 
 use crate::tables::folded_mul::folded_mul;
-use crate::wire::ethernet::ethertype;
+use crate::wire::ethernet::field::{DST, ETHERTYPE, SRC};
+use crate::wire::ethernet::{ethertype, HEADER_LEN};
+use crate::wire::frame::{field as at, IP, L4};
+use crate::wire::ipv4::protocol;
+use crate::wire::udp::field::PORTS;
 
 /// One folded 64x64->128 multiply of two seeded words: the high bits (the ones
 /// [`source_port`] keeps) depend on every input bit. Half the cost of two rounds of a
@@ -18,9 +22,12 @@ fn mix(a: u64, b: u64) -> u64 {
 #[inline(always)]
 pub fn inner_flow_hash(frame: &[u8]) -> u64 {
     // The common case first: IPv4 without options, ports at a fixed place.
-    if let Some(h) = frame.first_chunk::<38>() {
-        if u16::from_be_bytes([h[12], h[13]]) == ethertype::IPV4 && h[14] == 0x45 {
-            return ip_hash(h, u32::from_le_bytes([h[34], h[35], h[36], h[37]]));
+    if let Some(h) = frame.first_chunk::<{ at::L4_PORTS.end }>() {
+        if u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]) == ethertype::IPV4
+            && h[at::IP_VER_IHL] == 0x45
+        {
+            let p = at::L4_PORTS.start;
+            return ip_hash(h, u32::from_le_bytes([h[p], h[p + 1], h[p + 2], h[p + 3]]));
         }
     }
     other_flow_hash(frame)
@@ -31,10 +38,21 @@ pub fn inner_flow_hash(frame: &[u8]) -> u64 {
 #[inline(always)]
 fn ip_hash<const N: usize>(h: &[u8; N], l4: u32) -> u64 {
     // Words in memory order (no byte swaps): a hash needs the bits, not their values.
-    let addrs = u64::from_le_bytes([h[26], h[27], h[28], h[29], h[30], h[31], h[32], h[33]]);
-    let proto = h[23];
-    let unfragmented = u16::from_be_bytes([h[20], h[21]]) & 0x3fff == 0;
-    let ports = if unfragmented && (proto == 6 || proto == 17) {
+    let a = at::IP_ADDRS.start;
+    let addrs = u64::from_le_bytes([
+        h[a],
+        h[a + 1],
+        h[a + 2],
+        h[a + 3],
+        h[a + 4],
+        h[a + 5],
+        h[a + 6],
+        h[a + 7],
+    ]);
+    let proto = h[at::IP_PROTOCOL];
+    let unfragmented =
+        u16::from_be_bytes([h[at::IP_FLAGS_FRAG], h[at::IP_FLAGS_FRAG + 1]]) & 0x3fff == 0;
+    let ports = if unfragmented && (proto == protocol::TCP || proto == protocol::UDP) {
         l4 as u64
     } else {
         0
@@ -45,28 +63,36 @@ fn ip_hash<const N: usize>(h: &[u8; N], l4: u32) -> u64 {
 /// [`inner_flow_hash`] of anything but IPv4 without options.
 #[inline(never)]
 fn other_flow_hash(frame: &[u8]) -> u64 {
-    let Some(h) = frame.first_chunk::<34>() else {
-        return match frame.first_chunk::<14>() {
+    let Some(h) = frame.first_chunk::<L4>() else {
+        return match frame.first_chunk::<HEADER_LEN>() {
             Some(e) => ether_hash(e),
             None => 0,
         };
     };
-    if u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4 {
-        return ether_hash(frame.first_chunk::<14>().unwrap_or(&[0; 14]));
+    if u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]) != ethertype::IPV4 {
+        return ether_hash(
+            frame
+                .first_chunk::<HEADER_LEN>()
+                .unwrap_or(&[0; HEADER_LEN]),
+        );
     }
-    let l4 = 14 + ((h[14] & 0x0f) as usize) * 4;
-    match frame.get(l4..l4 + 4) {
-        Some(p) if l4 >= 34 => ip_hash(h, u32::from_le_bytes([p[0], p[1], p[2], p[3]])),
+    let l4 = IP + ((h[at::IP_VER_IHL] & 0x0f) as usize) * 4;
+    match frame.get(l4 + PORTS.start..l4 + PORTS.end) {
+        Some(p) if l4 >= L4 => ip_hash(h, u32::from_le_bytes([p[0], p[1], p[2], p[3]])),
         _ => ip_hash(h, 0),
     }
 }
 
 /// Hash of the MAC addresses and ethertype (frames that are not IPv4).
 #[inline]
-fn ether_hash(h: &[u8; 14]) -> u64 {
-    let dst = u64::from_be_bytes([0, 0, h[0], h[1], h[2], h[3], h[4], h[5]]);
-    let src = u64::from_be_bytes([0, 0, h[6], h[7], h[8], h[9], h[10], h[11]]);
-    mix(dst ^ (u16::from_be_bytes([h[12], h[13]]) as u64) << 48, src)
+fn ether_hash(h: &[u8; HEADER_LEN]) -> u64 {
+    let (d, s) = (DST.start, SRC.start);
+    let dst = u64::from_be_bytes([0, 0, h[d], h[d + 1], h[d + 2], h[d + 3], h[d + 4], h[d + 5]]);
+    let src = u64::from_be_bytes([0, 0, h[s], h[s + 1], h[s + 2], h[s + 3], h[s + 4], h[s + 5]]);
+    mix(
+        dst ^ (u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]) as u64) << 48,
+        src,
+    )
 }
 
 /// The outer UDP source port for a flow hash: the dynamic range 49152-65535 (RFC 7348).

@@ -28,6 +28,9 @@
 use std::cell::Cell;
 use std::hash::{BuildHasher, RandomState};
 
+use crate::wire::ipv4::field::{ADDRS, FLAGS_FRAG, IDENT, PROTOCOL};
+use crate::wire::ipv4::MIN_HEADER_LEN;
+
 /// Datagrams remembered per worker.
 pub const SLOTS: usize = 1024;
 /// Seconds a first fragment's ports are remembered.
@@ -77,16 +80,18 @@ impl Default for Fragments {
 /// Is the IPv4 header `ip` (at least 20 bytes) a first fragment: MF set, offset 0?
 #[inline]
 pub fn is_first_fragment(ip: &[u8]) -> bool {
-    ip.get(6..8)
-        .is_some_and(|f| f[0] & 0x20 != 0 && f[0] & 0x1f == 0 && f[1] == 0)
+    // The flags' and offset's two bytes: MF and the offset's top bits, its low byte.
+    ip.get(FLAGS_FRAG..FLAGS_FRAG + 2)
+        .is_some_and(|ff| ff[0] & 0x20 != 0 && ff[0] & 0x1f == 0 && ff[1] == 0)
 }
 
 impl Fragments {
     /// The datagram key of header `ip` and its slot.
     fn key(&self, ip: &[u8]) -> Option<(u64, u32, usize)> {
-        let h = ip.first_chunk::<20>()?;
-        let addrs = u64::from_be_bytes(h[12..20].try_into().ok()?);
-        let proto_id = u32::from(h[9]) << 16 | u32::from(u16::from_be_bytes([h[4], h[5]]));
+        let h = ip.first_chunk::<MIN_HEADER_LEN>()?;
+        let addrs = u64::from_be_bytes(h[ADDRS].try_into().ok()?);
+        let proto_id =
+            u32::from(h[PROTOCOL]) << 16 | u32::from(u16::from_be_bytes([h[IDENT], h[IDENT + 1]]));
         let x = (addrs ^ u64::from(proto_id).rotate_left(29)).wrapping_mul(self.mul);
         Some((addrs, proto_id, (x >> 54) as usize % SLOTS))
     }

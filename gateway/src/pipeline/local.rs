@@ -4,6 +4,7 @@
 use std::net::Ipv4Addr;
 
 use crate::wire::arp::{self, ArpPacket};
+use crate::wire::ethernet::field::{DST, ETHERTYPE, PAYLOAD, SRC};
 use crate::wire::ethernet::{ethertype, EthernetFrame, MacAddr};
 use crate::wire::icmp::IcmpPacket;
 use crate::wire::ipv4::{protocol, Ipv4Packet};
@@ -95,10 +96,10 @@ pub fn build_arp_request(
     const LEN: usize = 60;
     assert!(out.len() >= LEN, "ARP request buffer too small");
     out[..LEN].fill(0);
-    out[0..6].copy_from_slice(&MacAddr::BROADCAST.0);
-    out[6..12].copy_from_slice(&our_mac.0);
-    out[12..14].copy_from_slice(&ethertype::ARP.to_be_bytes());
-    let mut a = ArpPacket::new_unchecked(&mut out[14..14 + arp::PACKET_LEN]);
+    out[DST].copy_from_slice(&MacAddr::BROADCAST.0);
+    out[SRC].copy_from_slice(&our_mac.0);
+    out[ETHERTYPE..ETHERTYPE + 2].copy_from_slice(&ethertype::ARP.to_be_bytes());
+    let mut a = ArpPacket::new_unchecked(&mut out[PAYLOAD..PAYLOAD + arp::PACKET_LEN]);
     a.init_eth_ipv4();
     a.set_operation(arp::op::REQUEST);
     a.set_sender_hw_addr(our_mac);

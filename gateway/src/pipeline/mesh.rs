@@ -41,8 +41,14 @@ use crate::tables::flow_hash::FlowSeed;
 use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{BackendView, ExternalView, ServiceView, ENCAP_LEN};
 use crate::tables::snat_source::{SnatSource, SNAT_TRIES};
-use crate::wire::ethernet::MacAddr;
-use crate::wire::ipv4::protocol;
+use crate::wire::ethernet::field::{DST, ETHERTYPE, SRC};
+use crate::wire::ethernet::{MacAddr, HEADER_LEN as ETH};
+use crate::wire::frame;
+use crate::wire::ipv4::field::{
+    ADDRS, DST_ADDR, FLAGS_FRAG, PROTOCOL, SRC_ADDR, TOTAL_LEN, TTL, VER_IHL,
+};
+use crate::wire::ipv4::{protocol, MIN_HEADER_LEN as IP_MIN};
+use crate::wire::tcp::field::{DST_PORT, FLAGS as TCP_FLAGS, SRC_PORT};
 use crate::wire::tcp::flags as tcp;
 
 use super::mesh_fast;
@@ -64,7 +70,9 @@ pub struct MeshTables<'a> {
     pub admission: &'a Admission,
 }
 
-const ETH: usize = 14;
+/// The bytes a conntrack key is read from at fixed places ([`packed_at`]): an IPv4
+/// header without options and the ports after it.
+pub(super) const KEY_LEN: usize = frame::field::L4_PORTS.end - frame::IP;
 
 /// Largest inner IPv4 packet that fits the underlay MTU once encapsulated.
 #[inline]
@@ -79,8 +87,8 @@ fn tcp_flags(ip: &[u8], proto: u8) -> u8 {
     if proto != protocol::TCP {
         return 0;
     }
-    let hl = ((ip[0] & 0x0f) as usize) * 4;
-    ip.get(hl + 13).copied().unwrap_or(0)
+    let hl = ((ip[VER_IHL] & 0x0f) as usize) * 4;
+    ip.get(hl + TCP_FLAGS).copied().unwrap_or(0)
 }
 
 pub(super) fn key_of(f: &Flow) -> FlowKey {
@@ -93,19 +101,20 @@ pub(super) fn key_of(f: &Flow) -> FlowKey {
     }
 }
 
-/// The conntrack key of an IPv4 packet without options whose first 24 bytes are
-/// `ip` (the ports at a fixed place; the caller has checked the header): two
+/// The conntrack key of an IPv4 packet without options whose first [`KEY_LEN`] bytes
+/// are `ip` (the ports at a fixed place; the caller has checked the header): two
 /// big-endian loads.
 #[inline(always)]
-pub(super) fn packed_at(ip: &[u8; 24]) -> PackedKey {
-    let (_, rest) = ip.split_at(12);
+pub(super) fn packed_at(ip: &[u8; KEY_LEN]) -> PackedKey {
+    // The addresses, then the ports at the L4 header's start (there are no options).
+    let (_, rest) = ip.split_at(ADDRS.start);
     let addrs = rest
         .first_chunk::<8>()
         .map_or(0, |a| u64::from_be_bytes(*a));
-    let ports = rest[8..]
+    let ports = rest[IP_MIN - ADDRS.start..]
         .first_chunk::<4>()
         .map_or(0, |p| u32::from_be_bytes(*p));
-    PackedKey::from_wire(addrs, ports, ip[9])
+    PackedKey::from_wire(addrs, ports, ip[PROTOCOL])
 }
 
 fn nat_drop(e: NatError) -> DropReason {
@@ -139,13 +148,13 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
         return Decision::Drop(DropReason::NoService);
     };
     let svc = &ctx.snap.services[si as usize];
-    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let total = u16::from_be_bytes([ip[TOTAL_LEN], ip[TOTAL_LEN + 1]]) as usize;
     let flags = tcp_flags(ip, flow.proto);
     if total > overlay_ip_mtu(ctx) {
         return too_big(ctx, ext, buf, flow.dst);
     }
     // Whatever drops the packet must do so before a connection is made for it.
-    if ip[8] <= 1 {
+    if ip[TTL] <= 1 {
         return Decision::Drop(DropReason::TtlExpired);
     }
     let key = key_of(&flow);
@@ -415,11 +424,12 @@ fn into_overlay<B: PacketBuf>(
         return Decision::Drop(DropReason::UnknownVni);
     };
     let f = buf.data_mut();
-    f[6..12].copy_from_slice(&v.router_mac.0);
-    f[12..14].copy_from_slice(&crate::wire::ethernet::ethertype::IPV4.to_be_bytes());
+    f[SRC].copy_from_slice(&v.router_mac.0);
+    f[ETHERTYPE..ETHERTYPE + 2]
+        .copy_from_slice(&crate::wire::ethernet::ethertype::IPV4.to_be_bytes());
     let generation = ctx.snap.generation;
     if let Some((mac, d)) = m.cache.route(slot, generation, ctx.now) {
-        f[0..6].copy_from_slice(&mac.0);
+        f[DST].copy_from_slice(&mac.0);
         return d;
     }
     let mac = v
@@ -429,7 +439,7 @@ fn into_overlay<B: PacketBuf>(
         .or_else(|| m.overlay_neigh.lookup(v.vni, backend));
     match mac {
         Some(mac) => {
-            f[0..6].copy_from_slice(&mac.0);
+            f[DST].copy_from_slice(&mac.0);
             let d = deliver_in_vni(ctx, vni, mac);
             m.cache.set_route(slot, generation, ctx.now, mac, d);
             d
@@ -484,7 +494,7 @@ pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
         Err(e) => return Decision::Drop(nat_drop(e)),
     };
     let flags = tcp_flags(ip, flow.proto);
-    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let total = u16::from_be_bytes([ip[TOTAL_LEN], ip[TOTAL_LEN + 1]]) as usize;
     let hit = match track(ctx, m, &key_of(&flow), flags, Dir::Reply) {
         Some(h) if h.dir == Dir::Reply => h,
         _ => return Decision::Drop(DropReason::NoConnection),
@@ -532,10 +542,11 @@ fn fragment_connection(
     let Some((src_port, dst_port)) = m.cache.fragments.ports_of(ip, ctx.now) else {
         return Ok(FragmentOf::Unknown);
     };
+    let (s, d) = (SRC_ADDR.start, DST_ADDR.start);
     let key = FlowKey {
-        proto: ip[9],
-        src: Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15]),
-        dst: Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]),
+        proto: ip[PROTOCOL],
+        src: Ipv4Addr::new(ip[s], ip[s + 1], ip[s + 2], ip[s + 3]),
+        dst: Ipv4Addr::new(ip[d], ip[d + 1], ip[d + 2], ip[d + 3]),
         src_port,
         dst_port,
     };
@@ -555,7 +566,7 @@ pub fn later_fragment<B: PacketBuf>(ctx: &Ctx, from: MeshSide, buf: &mut B) -> D
     let Some(m) = ctx.mesh.as_ref() else {
         return Decision::Drop(DropReason::NoConnection);
     };
-    if buf.data().len() < ETH + 20 {
+    if buf.data().len() < ETH + IP_MIN {
         return Decision::Drop(DropReason::Truncated);
     }
     match from {
@@ -572,7 +583,7 @@ pub fn later_fragment<B: PacketBuf>(ctx: &Ctx, from: MeshSide, buf: &mut B) -> D
 /// and sent to the same backend.
 fn later_fragment_from_client<B: PacketBuf>(ctx: &Ctx, m: &MeshTables, buf: &mut B) -> Decision {
     let ip = &buf.data()[ETH..];
-    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let total = u16::from_be_bytes([ip[TOTAL_LEN], ip[TOTAL_LEN + 1]]) as usize;
     if total > overlay_ip_mtu(ctx) {
         return Decision::Drop(DropReason::MtuExceeded);
     }
@@ -608,7 +619,7 @@ fn later_fragment_from_backend<B: PacketBuf>(
     buf: &mut B,
 ) -> Decision {
     let ip = &buf.data()[ETH..];
-    let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+    let total = u16::from_be_bytes([ip[TOTAL_LEN], ip[TOTAL_LEN + 1]]) as usize;
     let hit = match fragment_connection(ctx, m, ip, Dir::Reply) {
         Ok(FragmentOf::Connection(h)) => h,
         Ok(FragmentOf::Unknown) => {
@@ -631,7 +642,7 @@ fn later_fragment_from_backend<B: PacketBuf>(
 
 /// Sets the source MAC of a routed frame and sends it towards `client`.
 fn to_external<B: PacketBuf>(ext: &ExternalView, client: Ipv4Addr, buf: &mut B) -> Decision {
-    buf.data_mut()[6..12].copy_from_slice(&ext.mac.0);
+    buf.data_mut()[SRC].copy_from_slice(&ext.mac.0);
     Decision::Route {
         port: ext.port,
         next_hop: ext.next_hop(client),
@@ -725,7 +736,8 @@ fn too_big<B: PacketBuf>(
     talked_to: Ipv4Addr,
 ) -> Decision {
     let f = buf.data();
-    let df = f[ETH + 6] & 0x40 != 0;
+    // DF: the flags' high byte.
+    let df = f[ETH + FLAGS_FRAG] & 0x40 != 0;
     if !df {
         return Decision::Drop(DropReason::MtuExceeded);
     }
@@ -739,14 +751,15 @@ fn too_big<B: PacketBuf>(
         Ok(n) => n,
         Err(_) => return Decision::Drop(DropReason::MtuExceeded),
     };
-    let sender = MacAddr([f[6], f[7], f[8], f[9], f[10], f[11]]);
+    let s = SRC.start;
+    let sender = MacAddr([f[s], f[s + 1], f[s + 2], f[s + 3], f[s + 4], f[s + 5]]);
     let len = f.len();
     if !buf.trim(len - (ETH + n)) {
         return Decision::Drop(DropReason::MtuExceeded);
     }
     let f = buf.data_mut();
-    f[0..6].copy_from_slice(&sender.0);
-    f[6..12].copy_from_slice(&ext.mac.0);
+    f[DST].copy_from_slice(&sender.0);
+    f[SRC].copy_from_slice(&ext.mac.0);
     f[ETH..ETH + n].copy_from_slice(&icmp[..n]);
     ctx.counters.drop(DropReason::MtuExceeded);
     ctx.counters.event(Event::IcmpFragNeededSent);
@@ -796,16 +809,16 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
         if let Some(key) = ext_mac.and_then(|mac| mesh_fast::plain_client(f, mac)) {
             return (key, true);
         }
-        let Some(ip) = f.get(at..).and_then(|ip| ip.first_chunk::<24>()) else {
+        let Some(ip) = f.get(at..).and_then(|ip| ip.first_chunk::<KEY_LEN>()) else {
             return (PackedKey::NONE, false);
         };
-        if ip[0] != 0x45 || (ip[9] != protocol::TCP && ip[9] != protocol::UDP) {
+        if ip[VER_IHL] != 0x45 || (ip[PROTOCOL] != protocol::TCP && ip[PROTOCOL] != protocol::UDP) {
             return (PackedKey::NONE, false);
         }
         let key = packed_at(ip);
         // A client's SYN is not looked up (`from_client` inserts it directly): the
         // lines of its insert are warmed instead.
-        let flags = f.get(at + 33).copied().unwrap_or(0);
+        let flags = f.get(at + IP_MIN + TCP_FLAGS).copied().unwrap_or(0);
         if at == ETH && key.proto() == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN {
             if let Some(syn) = warm_new_connection(ctx, m, ip, key) {
                 m.cache.note_syn(i, syn);
@@ -827,17 +840,17 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
 fn warm_new_connection(
     ctx: &Ctx,
     m: &MeshTables,
-    ip: &[u8; 24],
+    ip: &[u8; KEY_LEN],
     key: PackedKey,
 ) -> Option<WarmedSyn> {
-    let addr = |at: usize| Ipv4Addr::new(ip[at], ip[at + 1], ip[at + 2], ip[at + 3]);
-    let port = |at: usize| u16::from_be_bytes([ip[at], ip[at + 1]]);
+    let addr = |off: usize| Ipv4Addr::new(ip[off], ip[off + 1], ip[off + 2], ip[off + 3]);
+    let port = |off: usize| u16::from_be_bytes([ip[off], ip[off + 1]]);
     let flow = FlowKey {
         proto: protocol::TCP,
-        src: addr(12),
-        dst: addr(16),
-        src_port: port(20),
-        dst_port: port(22),
+        src: addr(SRC_ADDR.start),
+        dst: addr(DST_ADDR.start),
+        src_port: port(IP_MIN + SRC_PORT),
+        dst_port: port(IP_MIN + DST_PORT),
     };
     let si = ctx.snap.service_for(flow.proto, flow.dst, flow.dst_port)?;
     let svc = ctx.snap.services.get(si as usize)?;

@@ -25,15 +25,18 @@ use super::bridge::learn_mac;
 use super::decision::{Decision, Target};
 use super::egress::write_outer;
 use super::flow::inner_flow_hash;
-use super::mesh::packed_at;
+use super::mesh::{packed_at, KEY_LEN};
 use super::{Ctx, Event, MeshTables, PacketBuf};
 use crate::tables::conntrack::{CtHit, Dir, PackedKey};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{VniView, ENCAP_LEN};
 use crate::wire::checksum;
+use crate::wire::ethernet::field::{DST, ETHERTYPE, SRC};
 use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, GROUP_BIT_U64, HEADER_LEN};
-use crate::wire::ipv4::protocol;
+use crate::wire::frame::{field as at, IP};
+use crate::wire::ipv4::{self, protocol};
 use crate::wire::tcp::flags as tcp;
+use crate::wire::{tcp as tcp_hdr, udp};
 
 use super::nat::{rewrite_checked, CHECKED_TCP_LEN, CHECKED_UDP_LEN};
 
@@ -64,40 +67,46 @@ fn plain_ipv4(f: &[u8]) -> Option<Plain> {
 /// [`plain_ipv4`], SYNs included.
 #[inline(always)]
 fn plain_ipv4_any(f: &[u8]) -> Option<Plain> {
-    const IP: usize = HEADER_LEN;
+    const IP_MIN: usize = ipv4::MIN_HEADER_LEN;
     let h = f.first_chunk::<FRAME_MIN>()?;
-    if u16::from_be_bytes([h[12], h[13]]) != ethertype::IPV4 || h[IP] != 0x45 {
+    if u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]) != ethertype::IPV4
+        || h[at::IP_VER_IHL] != 0x45
+    {
         return None;
     }
-    let proto = h[IP + 9];
-    let total = u16::from_be_bytes([h[IP + 2], h[IP + 3]]) as usize;
+    let proto = h[at::IP_PROTOCOL];
+    let total = u16::from_be_bytes([h[at::IP_TOTAL_LEN], h[at::IP_TOTAL_LEN + 1]]) as usize;
     let l4_min = match proto {
-        protocol::TCP => 20,
-        protocol::UDP => 8,
+        protocol::TCP => tcp_hdr::MIN_HEADER_LEN,
+        protocol::UDP => udp::HEADER_LEN,
         _ => return None,
     };
-    let frag = u16::from_be_bytes([h[IP + 6], h[IP + 7]]) & 0x3fff;
-    if frag != 0 || h[IP + 8] <= 1 || total < 20 + l4_min || IP + total > f.len() {
+    let frag = u16::from_be_bytes([h[at::IP_FLAGS_FRAG], h[at::IP_FLAGS_FRAG + 1]]) & 0x3fff;
+    if frag != 0 || h[at::IP_TTL] <= 1 || total < IP_MIN + l4_min || IP + total > f.len() {
         return None;
     }
-    let ip = h[IP..].first_chunk::<24>()?;
-    if !checksum::ipv4_header_verifies(ip.first_chunk::<20>()?) {
+    let ip = h[IP..].first_chunk::<KEY_LEN>()?;
+    if !checksum::ipv4_header_verifies(ip.first_chunk::<IP_MIN>()?) {
         return None;
     }
     // Inside the packet (checked just above): TCP's flags and data offset, UDP's
     // length.
     let flags = match proto {
         protocol::TCP => {
-            let offset_flags = f.get(IP + 20 + 12..IP + 20 + 14)?;
+            // The two bytes: data offset, then flags.
+            let offset_flags = f.get(at::TCP_DATA_OFF..at::TCP_FLAGS + 1)?;
             let offset = usize::from(offset_flags[0] >> 4) * 4;
-            if offset < 20 || 20 + offset > total {
+            if offset < tcp_hdr::MIN_HEADER_LEN || IP_MIN + offset > total {
                 return None;
             }
             offset_flags[1]
         }
         _ => {
-            let udp_len = usize::from(u16::from_be_bytes([h[IP + 24], h[IP + 25]]));
-            if udp_len < 8 || 20 + udp_len > total {
+            let udp_len = usize::from(u16::from_be_bytes([
+                h[at::UDP_LENGTH],
+                h[at::UDP_LENGTH + 1],
+            ]));
+            if udp_len < udp::HEADER_LEN || IP_MIN + udp_len > total {
                 return None;
             }
             0
@@ -141,11 +150,10 @@ pub(super) fn plain_client_any(f: &[u8], ext_mac: u64) -> Option<(PackedKey, u8,
 /// `proto` after the Ethernet header of `f`, which [`plain_client`] has accepted.
 #[inline(always)]
 fn total_and_flags(f: &[u8], proto: u8) -> Option<(usize, u8)> {
-    const IP: usize = HEADER_LEN;
     let h = f.first_chunk::<FRAME_MIN>()?;
-    let total = u16::from_be_bytes([h[IP + 2], h[IP + 3]]) as usize;
+    let total = u16::from_be_bytes([h[at::IP_TOTAL_LEN], h[at::IP_TOTAL_LEN + 1]]) as usize;
     let flags = match proto {
-        protocol::TCP => *f.get(IP + 20 + 13)?,
+        protocol::TCP => *f.get(at::TCP_FLAGS)?,
         _ => 0,
     };
     Some((total, flags))
@@ -155,7 +163,7 @@ fn total_and_flags(f: &[u8], proto: u8) -> Option<(usize, u8)> {
 /// [`plain_ipv4`] has accepted (so its L4 header is there).
 #[inline(always)]
 fn translate(ip: &mut [u8], src: Option<(Ipv4Addr, u16)>, dst: Option<(Ipv4Addr, u16)>) {
-    if ip.get(9) == Some(&protocol::TCP) {
+    if ip.get(ipv4::field::PROTOCOL) == Some(&protocol::TCP) {
         if let Some(ip) = ip.first_chunk_mut::<CHECKED_TCP_LEN>() {
             rewrite_checked(ip, src, dst);
         }
@@ -240,8 +248,8 @@ fn client_to_backend<B: PacketBuf>(
         let snat = hit.snat().map(|s| (*s.ip(), s.port()));
         let backend = hit.backend();
         translate(rest, snat, Some((*backend.ip(), backend.port())));
-        eth[0..6].copy_from_slice(&mac.0);
-        eth[6..12].copy_from_slice(&v.router_mac.0);
+        eth[DST].copy_from_slice(&mac.0);
+        eth[SRC].copy_from_slice(&v.router_mac.0);
     }
     let hash = inner_flow_hash(inner);
     write_outer(outer, t, next_hop.0, ip_len as u16, v.vni, hash);
@@ -288,8 +296,8 @@ pub(super) fn to_client<B: PacketBuf>(
         let published = hit.published();
         let published = (*published.ip(), published.port());
         translate(rest, Some(published), to_client);
-        eth[0..6].copy_from_slice(&next_hop.0);
-        eth[6..12].copy_from_slice(&ext.mac.0);
+        eth[DST].copy_from_slice(&next_hop.0);
+        eth[SRC].copy_from_slice(&ext.mac.0);
     }
     learn_mac(ctx, slot, src, FdbDest::Vtep(from));
     m.backends.packet(hit.backend_id(), false, p.total);

@@ -6,6 +6,7 @@ use super::decision::{Decision, DropReason};
 use super::{decap, local, Ctx, Event, PacketBuf};
 use crate::tables::snapshot::PortView;
 use crate::wire::ethernet::{ethertype, MacAddr};
+use crate::wire::frame::{field as at, L4};
 use crate::wire::EthernetFrame;
 
 pub(super) fn ingress<B: PacketBuf>(
@@ -22,10 +23,10 @@ pub(super) fn ingress<B: PacketBuf>(
         ethertype::IPV4 if dst == port.mac => {
             // Only traffic to our VTEP address is ours; the rest may be access traffic
             // on a shared port.
-            if frame.len() < 34 || frame[30..34] != ul.vtep_ip.octets() {
+            if frame.len() < L4 || frame[at::IP_DST_ADDR] != ul.vtep_ip.octets() {
                 return None;
             }
-            if frame[23] == crate::wire::ipv4::protocol::ICMP {
+            if frame[at::IP_PROTOCOL] == crate::wire::ipv4::protocol::ICMP {
                 return Some(
                     match local::echo_reply_in_place(buf.data_mut(), ul.vtep_ip, port.mac) {
                         Ok(true) => {

@@ -11,6 +11,8 @@
 
 use super::{mesh, Ctx};
 use crate::tables::snapshot::ENCAP_LEN;
+use crate::wire::encap::field as outer;
+use crate::wire::ethernet::field::ETHERTYPE;
 use crate::wire::ethernet::{dst_mac_u64, ethertype, GROUP_BIT_U64, HEADER_LEN};
 use crate::wire::vlan;
 
@@ -64,9 +66,9 @@ fn warm_access(ctx: &Ctx, map: &[u16; 4096], f: &[u8]) {
     let Some(h) = f.first_chunk::<HEADER_LEN>() else {
         return;
     };
-    let vid = match u16::from_be_bytes([h[12], h[13]]) {
-        ethertype::VLAN => match f.get(14..16) {
-            Some(t) => u16::from_be_bytes([t[0], t[1]]) & vlan::VID_MAX,
+    let vid = match u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]) {
+        ethertype::VLAN => match f.get(vlan::tagged::TCI..vlan::tagged::TCI + 2) {
+            Some(tci) => u16::from_be_bytes([tci[0], tci[1]]) & vlan::VID_MAX,
             None => return,
         },
         _ => 0,
@@ -95,10 +97,10 @@ fn warm_vxlan(ctx: &Ctx, f: &[u8]) {
     let Some(h) = f.first_chunk::<{ ENCAP_LEN + HEADER_LEN }>() else {
         return;
     };
-    if h[14] != 0x45 || h[23] != crate::wire::ipv4::protocol::UDP {
+    if h[outer::IP_VER_IHL] != 0x45 || h[outer::IP_PROTOCOL] != crate::wire::ipv4::protocol::UDP {
         return;
     }
-    let vni = u32::from_be_bytes([0, h[46], h[47], h[48]]);
+    let vni = u32::from_be_bytes([0, h[outer::VNI], h[outer::VNI + 1], h[outer::VNI + 2]]);
     if let Some(inner) = h[ENCAP_LEN..].first_chunk::<HEADER_LEN>() {
         prefetch_unicast(ctx, vni, dst_mac_u64(inner));
     }

@@ -21,7 +21,7 @@ pub const MAX_PORTS: usize = 32;
 /// for its per-worker counters (and the conntrack's backend id).
 pub const MAX_BACKEND_SLOTS: usize = 4096;
 /// Bytes vxgw puts in front of an inner frame: Ethernet, IPv4, UDP, VXLAN.
-pub const ENCAP_LEN: usize = 14 + 20 + 8 + 8;
+pub use crate::wire::vxlan::VXLAN_ENCAP_OVERHEAD as ENCAP_LEN;
 
 /// A port as the pipeline sees it.
 #[derive(Debug, Clone, Default)]

@@ -18,15 +18,25 @@ pub mod op {
     pub const REPLY: u16 = 2;
 }
 
-mod field {
+/// Where each field lies in an Ethernet/IPv4 ARP packet, from its first byte.
+pub mod field {
+    /// Hardware type, 2 bytes.
     pub const HTYPE: usize = 0;
+    /// Protocol type, 2 bytes.
     pub const PTYPE: usize = 2;
+    /// Hardware address length.
     pub const HLEN: usize = 4;
+    /// Protocol address length.
     pub const PLEN: usize = 5;
+    /// Operation, 2 bytes.
     pub const OPER: usize = 6;
+    /// Sender hardware address, 6 bytes.
     pub const SHA: usize = 8;
+    /// Sender protocol address, 4 bytes.
     pub const SPA: usize = 14;
+    /// Target hardware address, 6 bytes.
     pub const THA: usize = 18;
+    /// Target protocol address, 4 bytes.
     pub const TPA: usize = 24;
 }
 

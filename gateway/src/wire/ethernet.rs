@@ -21,11 +21,18 @@ pub mod ethertype {
 /// Length of an untagged Ethernet II header (dst, src, ethertype).
 pub const HEADER_LEN: usize = 14;
 
-mod field {
+/// Where each field lies in an Ethernet II header, from its first byte.
+pub mod field {
     use core::ops::Range;
+    /// Destination MAC.
     pub const DST: Range<usize> = 0..6;
+    /// Source MAC.
     pub const SRC: Range<usize> = 6..12;
+    /// Both MACs (destination, then source).
+    pub const MACS: Range<usize> = DST.start..SRC.end;
+    /// EtherType (or an 802.1Q TPID), 2 bytes.
     pub const ETHERTYPE: usize = 12;
+    /// The payload (or an 802.1Q tag's body).
     pub const PAYLOAD: usize = 14;
 }
 

@@ -32,13 +32,21 @@ pub mod msg_type {
 /// Destination-unreachable code "fragmentation needed and DF set" (carries the next-hop MTU).
 pub const CODE_FRAG_NEEDED: u8 = 4;
 
-mod field {
+/// Where each field lies in an ICMPv4 header, from its first byte.
+pub mod field {
+    /// Message type (see [`super::msg_type`]).
     pub const TYPE: usize = 0;
+    /// Message code.
     pub const CODE: usize = 1;
+    /// Checksum, 2 bytes.
     pub const CHECKSUM: usize = 2;
+    /// The 4 bytes of rest-of-header.
     pub const REST: usize = 4;
+    /// Echo identifier, 2 bytes.
     pub const ECHO_IDENT: usize = 4;
+    /// Echo sequence number, 2 bytes.
     pub const ECHO_SEQ: usize = 6;
+    /// Next-hop MTU of "fragmentation needed", 2 bytes.
     pub const NEXT_HOP_MTU: usize = 6;
 }
 

@@ -20,17 +20,31 @@ pub const MIN_HEADER_LEN: usize = 20;
 /// Length of an IPv4 header with the maximum 40 bytes of options.
 pub const MAX_HEADER_LEN: usize = 60;
 
-mod field {
+/// Where each field lies in an IPv4 header, from its first byte.
+pub mod field {
+    use core::ops::Range;
+    /// Version (high 4 bits) and header length in 32-bit words (low 4 bits).
     pub const VER_IHL: usize = 0;
+    /// DSCP (high 6 bits) and ECN (low 2 bits).
     pub const DSCP_ECN: usize = 1;
-    pub const LENGTH: usize = 2;
+    /// Total length (header and payload), 2 bytes.
+    pub const TOTAL_LEN: usize = 2;
+    /// Identification, 2 bytes.
     pub const IDENT: usize = 4;
-    pub const FLG_OFF: usize = 6;
+    /// Flags (DF, MF) and fragment offset, 2 bytes.
+    pub const FLAGS_FRAG: usize = 6;
+    /// Time to live.
     pub const TTL: usize = 8;
+    /// Protocol (see [`super::protocol`]).
     pub const PROTOCOL: usize = 9;
+    /// Header checksum, 2 bytes.
     pub const CHECKSUM: usize = 10;
-    pub const SRC: usize = 12;
-    pub const DST: usize = 16;
+    /// Source address.
+    pub const SRC_ADDR: Range<usize> = 12..16;
+    /// Destination address.
+    pub const DST_ADDR: Range<usize> = 16..20;
+    /// Source and destination addresses together (read as one 8-byte word).
+    pub const ADDRS: Range<usize> = SRC_ADDR.start..DST_ADDR.end;
 }
 
 const FLAG_DF: u16 = 0x4000;
@@ -120,7 +134,7 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Total length (header + payload) in bytes.
     #[inline]
     pub fn total_len(&self) -> u16 {
-        read_u16(self.buffer.as_ref(), field::LENGTH)
+        read_u16(self.buffer.as_ref(), field::TOTAL_LEN)
     }
 
     /// Identification.
@@ -132,25 +146,25 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Don't-fragment flag.
     #[inline]
     pub fn dont_frag(&self) -> bool {
-        read_u16(self.buffer.as_ref(), field::FLG_OFF) & FLAG_DF != 0
+        read_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & FLAG_DF != 0
     }
 
     /// More-fragments flag.
     #[inline]
     pub fn more_frags(&self) -> bool {
-        read_u16(self.buffer.as_ref(), field::FLG_OFF) & FLAG_MF != 0
+        read_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & FLAG_MF != 0
     }
 
     /// Fragment offset in **bytes** (the 13-bit field times 8).
     #[inline]
     pub fn frag_offset(&self) -> u16 {
-        (read_u16(self.buffer.as_ref(), field::FLG_OFF) & OFFSET_MASK) << 3
+        (read_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & OFFSET_MASK) << 3
     }
 
     /// True if this is a fragment (MF set or offset non-zero).
     #[inline]
     pub fn is_fragment(&self) -> bool {
-        read_u16(self.buffer.as_ref(), field::FLG_OFF) & (FLAG_MF | OFFSET_MASK) != 0
+        read_u16(self.buffer.as_ref(), field::FLAGS_FRAG) & (FLAG_MF | OFFSET_MASK) != 0
     }
 
     /// Time to live.
@@ -174,13 +188,13 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     /// Source address bytes.
     #[inline]
     pub fn src_addr(&self) -> [u8; 4] {
-        read_ipv4(self.buffer.as_ref(), field::SRC)
+        read_ipv4(self.buffer.as_ref(), field::SRC_ADDR.start)
     }
 
     /// Destination address bytes.
     #[inline]
     pub fn dst_addr(&self) -> [u8; 4] {
-        read_ipv4(self.buffer.as_ref(), field::DST)
+        read_ipv4(self.buffer.as_ref(), field::DST_ADDR.start)
     }
 
     /// Source address as `Ipv4Addr`.
@@ -252,7 +266,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Sets the total length (length field: re-check afterwards).
     #[inline]
     pub fn set_total_len(&mut self, v: u16) {
-        write_u16(self.buffer.as_mut(), field::LENGTH, v);
+        write_u16(self.buffer.as_mut(), field::TOTAL_LEN, v);
     }
 
     /// Sets the identification.
@@ -264,8 +278,8 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     #[inline]
     fn set_flg_off_bits(&mut self, mask: u16, value: u16) {
         let b = self.buffer.as_mut();
-        let w = (read_u16(b, field::FLG_OFF) & !mask) | (value & mask);
-        write_u16(b, field::FLG_OFF, w);
+        let w = (read_u16(b, field::FLAGS_FRAG) & !mask) | (value & mask);
+        write_u16(b, field::FLAGS_FRAG, w);
     }
 
     /// Sets the don't-fragment flag.
@@ -307,13 +321,13 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     /// Sets the source address (checksums not updated).
     #[inline]
     pub fn set_src_addr(&mut self, a: [u8; 4]) {
-        self.buffer.as_mut()[field::SRC..field::SRC + 4].copy_from_slice(&a);
+        self.buffer.as_mut()[field::SRC_ADDR].copy_from_slice(&a);
     }
 
     /// Sets the destination address (checksums not updated).
     #[inline]
     pub fn set_dst_addr(&mut self, a: [u8; 4]) {
-        self.buffer.as_mut()[field::DST..field::DST + 4].copy_from_slice(&a);
+        self.buffer.as_mut()[field::DST_ADDR].copy_from_slice(&a);
     }
 
     /// Swaps source and destination addresses; the IP checksum (and any L4 pseudo-header sum) stays valid.

@@ -29,12 +29,23 @@
 //!
 //! Multi-byte fields are big-endian (network order) on the wire; getters and
 //! setters take and return host integers.
+//!
+//! # Header offsets
+//!
+//! This module is the only place that knows where a field lies in a header: each
+//! header's `field` module (`ipv4::field::PROTOCOL`, `ethernet::field::ETHERTYPE`,
+//! ...) gives its offsets from the header's first byte, and [`frame`] and [`encap`]
+//! add up the fixed places the fast paths index directly (an IPv4 frame's fields,
+//! the VXLAN encapsulation's). Code outside `wire` indexes packet bytes only through
+//! these names (`scripts/check_header_literals.sh` checks it).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod arp;
 pub mod checksum;
+pub mod encap;
 pub mod ethernet;
+pub mod frame;
 pub mod icmp;
 pub mod ipv4;
 pub mod outer_match;

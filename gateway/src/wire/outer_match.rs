@@ -12,13 +12,14 @@
 
 use std::net::Ipv4Addr;
 
-use super::ethernet::{ethertype, MacAddr};
+use super::encap::{field as at, INNER};
+use super::ethernet::{self, ethertype, MacAddr};
 use super::ipv4::protocol;
 use super::vxlan::FLAG_I;
 
 /// Bytes [`OuterMatch::matches`] looks at: the outer Ethernet, IPv4 without options,
 /// UDP and VXLAN headers, and the inner Ethernet header (not checked).
-pub const OUTER_MATCH_LEN: usize = 64;
+pub const OUTER_MATCH_LEN: usize = INNER + ethernet::HEADER_LEN;
 const WORDS: usize = OUTER_MATCH_LEN / 8;
 
 /// A precomputed masked compare of the outer headers (see the module doc).
@@ -37,14 +38,14 @@ impl OuterMatch {
             want[at..at + w.len()].copy_from_slice(w);
             mask[at..at + m.len()].copy_from_slice(m);
         };
-        field(0, &mac.0, &[0xff; 6]);
-        field(12, &ethertype::IPV4.to_be_bytes(), &[0xff; 2]);
-        field(14, &[0x45], &[0xff]);
-        field(20, &[0, 0], &[0x3f, 0xff]);
-        field(23, &[protocol::UDP], &[0xff]);
-        field(30, &vtep_ip.octets(), &[0xff; 4]);
-        field(36, &udp_port.to_be_bytes(), &[0xff; 2]);
-        field(42, &[FLAG_I], &[FLAG_I]);
+        field(at::DST_MAC.start, &mac.0, &[0xff; 6]);
+        field(at::ETHERTYPE, &ethertype::IPV4.to_be_bytes(), &[0xff; 2]);
+        field(at::IP_VER_IHL, &[0x45], &[0xff]);
+        field(at::IP_FLAGS_FRAG, &[0, 0], &[0x3f, 0xff]);
+        field(at::IP_PROTOCOL, &[protocol::UDP], &[0xff]);
+        field(at::IP_DST_ADDR.start, &vtep_ip.octets(), &[0xff; 4]);
+        field(at::UDP_DST_PORT, &udp_port.to_be_bytes(), &[0xff; 2]);
+        field(at::VXLAN_FLAGS, &[FLAG_I], &[FLAG_I]);
         OuterMatch {
             want: words(&want),
             mask: words(&mask),

@@ -44,15 +44,25 @@ pub mod option_kind {
     pub const MSS: u8 = 2;
 }
 
-mod field {
+/// Where each field lies in a TCP header, from its first byte.
+pub mod field {
+    /// Source port, 2 bytes.
     pub const SRC_PORT: usize = 0;
+    /// Destination port, 2 bytes.
     pub const DST_PORT: usize = 2;
+    /// Sequence number, 4 bytes.
     pub const SEQ: usize = 4;
+    /// Acknowledgment number, 4 bytes.
     pub const ACK: usize = 8;
+    /// Data offset in 32-bit words (high 4 bits).
     pub const DATA_OFF: usize = 12;
+    /// Flags (see [`super::flags`]).
     pub const FLAGS: usize = 13;
+    /// Window, 2 bytes.
     pub const WINDOW: usize = 14;
+    /// Checksum, 2 bytes.
     pub const CHECKSUM: usize = 16;
+    /// Urgent pointer, 2 bytes.
     pub const URGENT: usize = 18;
 }
 

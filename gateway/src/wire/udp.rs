@@ -12,10 +12,18 @@ use super::{read_u16, write_u16, WireError};
 /// Length of the UDP header.
 pub const HEADER_LEN: usize = 8;
 
-mod field {
+/// Where each field lies in a UDP header, from its first byte.
+pub mod field {
+    use core::ops::Range;
+    /// Source port, 2 bytes.
     pub const SRC_PORT: usize = 0;
+    /// Destination port, 2 bytes.
     pub const DST_PORT: usize = 2;
+    /// Both ports (source, then destination; where TCP has them too).
+    pub const PORTS: Range<usize> = SRC_PORT..DST_PORT + 2;
+    /// Length (header and payload), 2 bytes.
     pub const LENGTH: usize = 4;
+    /// Checksum, 2 bytes.
     pub const CHECKSUM: usize = 6;
 }
 

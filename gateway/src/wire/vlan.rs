@@ -29,10 +29,29 @@ pub const TAGGED_HEADER_LEN: usize = ETH_HEADER_LEN + HEADER_LEN;
 /// Largest VLAN ID value (4095, reserved; 1..=4094 are usable).
 pub const VID_MAX: u16 = 0x0fff;
 
-mod field {
+/// Where each field lies in an 802.1Q tag body (the 4 bytes after the TPID, at
+/// frame offset [`super::ethernet::field::PAYLOAD`]), from its first byte.
+pub mod field {
+    /// Tag control information (PCP, DEI, VID), 2 bytes.
     pub const TCI: usize = 0;
+    /// The inner EtherType, 2 bytes.
     pub const ETHERTYPE: usize = 2;
+    /// The payload after the tag.
     pub const PAYLOAD: usize = 4;
+}
+
+/// Where a tagged frame's tag fields lie, from the frame's first byte (the tag body
+/// follows the TPID, at [`super::ethernet::field::PAYLOAD`]).
+pub mod tagged {
+    use super::super::ethernet::field::{ETHERTYPE as TPID_AT, PAYLOAD as TAG_AT};
+    use super::field;
+
+    /// The TPID (0x8100), where an untagged frame has its EtherType; 2 bytes.
+    pub const TPID: usize = TPID_AT;
+    /// The TCI (PCP, DEI, VID), 2 bytes.
+    pub const TCI: usize = TAG_AT + field::TCI;
+    /// The inner EtherType, 2 bytes.
+    pub const ETHERTYPE: usize = TAG_AT + field::ETHERTYPE;
 }
 
 /// Builds a TCI from priority (3 bits), drop-eligible flag and VLAN ID (12 bits); excess bits are masked off.
@@ -193,8 +212,8 @@ pub fn parse_l2(frame: &[u8]) -> Result<L2Info, WireError> {
         return Err(WireError::Truncated);
     }
     Ok(L2Info {
-        tci: Some(read_u16(frame, 14)),
-        ethertype: read_u16(frame, 16),
+        tci: Some(read_u16(frame, tagged::TCI)),
+        ethertype: read_u16(frame, tagged::ETHERTYPE),
         l3_offset: TAGGED_HEADER_LEN,
     })
 }
@@ -221,8 +240,8 @@ pub fn push_vlan_tag_in_place(buf: &mut [u8], tci: u16) -> Result<(), WireError>
         return Err(WireError::Truncated);
     }
     buf.copy_within(4..16, 0);
-    write_u16(buf, 12, ethertype::VLAN);
-    write_u16(buf, 14, tci);
+    write_u16(buf, tagged::TPID, ethertype::VLAN);
+    write_u16(buf, tagged::TCI, tci);
     Ok(())
 }
 
@@ -239,10 +258,10 @@ pub fn pop_vlan_tag_in_place(buf: &mut [u8]) -> Result<u16, WireError> {
     if buf.len() < TAGGED_HEADER_LEN {
         return Err(WireError::Truncated);
     }
-    if read_u16(buf, 12) != ethertype::VLAN {
+    if read_u16(buf, tagged::TPID) != ethertype::VLAN {
         return Err(WireError::Malformed);
     }
-    let tci = read_u16(buf, 14);
+    let tci = read_u16(buf, tagged::TCI);
     buf.copy_within(0..12, 4);
     Ok(tci)
 }

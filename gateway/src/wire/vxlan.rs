@@ -29,11 +29,20 @@ pub const FLAG_I: u8 = 0x08;
 /// Largest VNI (24 bits).
 pub const VNI_MAX: u32 = 0x00ff_ffff;
 
-mod field {
+/// Where each field lies in a VXLAN header, from its first byte.
+pub mod field {
+    use core::ops::Range;
+    /// Flags (see [`super::FLAG_I`]).
     pub const FLAGS: usize = 0;
+    /// Reserved, 3 bytes.
     pub const RESERVED1: usize = 1;
+    /// VNI, 3 bytes.
     pub const VNI: usize = 4;
+    /// Reserved, 1 byte.
     pub const RESERVED2: usize = 7;
+    /// The header's second word: the VNI and the reserved byte after it (written
+    /// as one, the VNI shifted left by 8).
+    pub const VNI_WORD: Range<usize> = VNI..RESERVED2 + 1;
 }
 
 /// A view of a VXLAN header followed by the inner Ethernet frame.

@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use super::layout::{
     ip_bounds, non_first_fragment, rd16, rd_addr, ICMP_HDR, ICMP_ID, IP_DST, IP_PROTO, IP_SRC,
-    TCP_MIN, UDP_LEN,
+    L4_DST_PORT, L4_SRC_PORT, TCP_MIN, UDP_LEN,
 };
 use super::NatError;
 use crate::wire::icmp::msg_type;
@@ -89,7 +89,7 @@ pub fn parse_flow(ip: &[u8]) -> Result<Flow, NatError> {
         let id = rd16(ip, hl + ICMP_ID);
         (id, id)
     } else {
-        (rd16(ip, hl), rd16(ip, hl + 2))
+        (rd16(ip, hl + L4_SRC_PORT), rd16(ip, hl + L4_DST_PORT))
     };
     Ok(Flow {
         proto,

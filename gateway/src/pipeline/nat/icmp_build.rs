@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use super::icmp_error::is_icmp_error;
 use super::layout::{
     non_first_fragment, rd16, rd_addr, wr16, wr_addr, ICMP_CSUM, ICMP_HDR, IP_CSUM, IP_DST, IP_MIN,
-    IP_PROTO, IP_SRC, IP_TOTAL_LEN,
+    IP_PROTO, IP_SRC, IP_TOTAL_LEN, IP_VER_IHL,
 };
 use super::NatError;
 use crate::wire::checksum;
@@ -24,7 +24,8 @@ pub const ICMP_ERROR_QUOTE: usize = 8;
 
 /// Largest ICMP error the builders write: 20 (IP) + 8 (ICMP) + 60 (quoted header
 /// with options) + 8 (quoted payload).
-pub const ICMP_ERROR_MAX_LEN: usize = IP_MIN + ICMP_HDR + 60 + ICMP_ERROR_QUOTE;
+pub const ICMP_ERROR_MAX_LEN: usize =
+    IP_MIN + ICMP_HDR + crate::wire::ipv4::MAX_HEADER_LEN + ICMP_ERROR_QUOTE;
 
 /// True for addresses that do not name a single host as an ICMP error's source or
 /// destination: 0/8, loopback, multicast, class E and limited broadcast.
@@ -40,15 +41,15 @@ fn build_icmp_error(
     our_ip: Ipv4Addr,
     icmp_type: u8,
     code: u8,
-    rest: [u8; 4],
+    rest_of_header: [u8; 4],
 ) -> Result<usize, NatError> {
     if original.len() < IP_MIN {
         return Err(NatError::Truncated);
     }
-    if original[0] >> 4 != 4 {
+    if original[IP_VER_IHL] >> 4 != 4 {
         return Err(NatError::Malformed);
     }
-    let hl = usize::from(original[0] & 0x0f) * 4;
+    let hl = usize::from(original[IP_VER_IHL] & 0x0f) * 4;
     let tl = usize::from(rd16(original, IP_TOTAL_LEN));
     if hl < IP_MIN || tl < hl {
         return Err(NatError::Malformed);
@@ -108,7 +109,8 @@ fn build_icmp_error(
     wr16(out, IP_CSUM, c);
     // ICMP header + quote.
     let m = &mut out[IP_MIN..];
-    m[..ICMP_HDR].copy_from_slice(&[icmp_type, code, 0, 0, rest[0], rest[1], rest[2], rest[3]]);
+    let [r0, r1, r2, r3] = rest_of_header;
+    m[..ICMP_HDR].copy_from_slice(&[icmp_type, code, 0, 0, r0, r1, r2, r3]);
     m[ICMP_HDR..].copy_from_slice(&original[..quote]);
     let c = checksum::checksum(m);
     wr16(m, ICMP_CSUM, c);
@@ -133,14 +135,14 @@ pub fn build_icmp_frag_needed(
     our_ip: Ipv4Addr,
     next_hop_mtu: u16,
 ) -> Result<usize, NatError> {
-    let m = next_hop_mtu.to_be_bytes();
+    let mtu = next_hop_mtu.to_be_bytes();
     build_icmp_error(
         out,
         original_ip,
         our_ip,
         msg_type::DEST_UNREACHABLE,
         CODE_FRAG_NEEDED,
-        [0, 0, m[0], m[1]],
+        [0, 0, mtu[0], mtu[1]],
     )
 }
 

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use super::delta::{fix_csum, set_addr, set_word, Delta};
 use super::layout::{
     ip_bounds, non_first_fragment, rd16, rd_addr, rd_raw, wr_raw, ICMP_CSUM, ICMP_HDR, ICMP_ID,
-    IP_CSUM, IP_DST, IP_MIN, IP_PROTO, IP_SRC, TCP_CSUM, UDP_CSUM,
+    IP_CSUM, IP_DST, IP_MIN, IP_PROTO, IP_SRC, L4_DST_PORT, L4_SRC_PORT, TCP_CSUM, UDP_CSUM,
 };
 use super::{EmbeddedFlow, Flow, NatError};
 use crate::wire::icmp::msg_type;
@@ -101,7 +101,7 @@ fn embedded_flow(ip: &[u8], l: &ErrorLayout) -> EmbeddedFlow {
         let id = rd16(ip, l.l4 + ICMP_ID);
         (id, id)
     } else {
-        (rd16(ip, l.l4), rd16(ip, l.l4 + 2))
+        (rd16(ip, l.l4 + L4_SRC_PORT), rd16(ip, l.l4 + L4_DST_PORT))
     };
     Flow {
         proto: l.proto,
@@ -170,13 +170,17 @@ pub fn translate_icmp_error(
     let icmp_echo = l.proto == protocol::ICMP;
     if let Some((a, p)) = inner_src {
         set_addr(ip, l.emb + IP_SRC, a, &mut addrs);
-        let at = if icmp_echo { l.l4 + ICMP_ID } else { l.l4 };
+        let at = if icmp_echo {
+            l.l4 + ICMP_ID
+        } else {
+            l.l4 + L4_SRC_PORT
+        };
         set_word(ip, at, p, &mut ports);
     }
     if let Some((a, p)) = inner_dst {
         set_addr(ip, l.emb + IP_DST, a, &mut addrs);
         if !icmp_echo {
-            set_word(ip, l.l4 + 2, p, &mut ports);
+            set_word(ip, l.l4 + L4_DST_PORT, p, &mut ports);
         }
     }
     // Every word above lies inside the ICMP message.

@@ -9,7 +9,8 @@ use super::delta::{fix_csum, set_addr, set_word, Delta};
 use super::header::ttl_step;
 use super::layout::{
     ip_bounds, non_first_fragment, rd16, rd_addr, rd_raw, wr_raw, IP_CSUM, IP_DST, IP_MIN,
-    IP_PROTO, IP_SRC, IP_TTL, TCP_CSUM, TCP_MIN, UDP_CSUM, UDP_LEN,
+    IP_PROTO, IP_SRC, IP_TTL, L4_DST_PORT, L4_PORTS_LEN, L4_SRC_PORT, TCP_CSUM, TCP_MIN, UDP_CSUM,
+    UDP_LEN,
 };
 use super::{Flow, NatError, Rewrite};
 use crate::wire::ipv4::protocol;
@@ -52,17 +53,19 @@ pub fn rewrite(
     if proto == protocol::TCP && l4.len() < TCP_MIN {
         return Err(NatError::Truncated);
     }
-    let (l4_ports, l4_rest) = l4.split_first_chunk_mut::<4>().ok_or(NatError::Truncated)?;
+    let (l4_ports, l4_rest) = l4
+        .split_first_chunk_mut::<L4_PORTS_LEN>()
+        .ok_or(NatError::Truncated)?;
     let l4_csum = l4_rest
-        .get_mut(csum_at - 4..)
+        .get_mut(csum_at - L4_PORTS_LEN..)
         .and_then(|c| c.first_chunk_mut::<2>())
         .ok_or(NatError::Truncated)?;
     let before = Flow {
         proto,
         src: Ipv4Addr::from(rd_addr(hdr, IP_SRC)),
-        src_port: rd16(l4_ports, 0),
+        src_port: rd16(l4_ports, L4_SRC_PORT),
         dst: Ipv4Addr::from(rd_addr(hdr, IP_DST)),
-        dst_port: rd16(l4_ports, 2),
+        dst_port: rd16(l4_ports, L4_DST_PORT),
     };
     let mut ipd = Delta::default();
     let ttl = ttl_step(hdr, ttl_dec, &mut ipd)?;
@@ -102,7 +105,7 @@ pub fn rewrite_checked<const N: usize>(
     if hdr.len() < IP_MIN || l4.len() < csum_at + 2 {
         return;
     }
-    let (l4_ports, l4_rest) = l4.split_at_mut(4);
+    let (l4_ports, l4_rest) = l4.split_at_mut(L4_PORTS_LEN);
     let mut ipd = Delta::default();
     let (ttl, proto) = (hdr[IP_TTL], hdr[IP_PROTO]);
     ipd.word(
@@ -110,7 +113,7 @@ pub fn rewrite_checked<const N: usize>(
         u16::from_ne_bytes([ttl.wrapping_sub(1), proto]),
     );
     hdr[IP_TTL] = ttl.wrapping_sub(1);
-    let l4_csum = &mut l4_rest[csum_at - 4..csum_at - 2];
+    let l4_csum = &mut l4_rest[csum_at - L4_PORTS_LEN..csum_at - L4_PORTS_LEN + 2];
     set_endpoints(hdr, l4_ports, l4_csum, src, dst, ipd);
 }
 
@@ -131,11 +134,11 @@ fn set_endpoints(
     let mut ports = Delta::default();
     if let Some((a, p)) = src {
         set_addr(hdr, IP_SRC, a, &mut addrs);
-        set_word(l4_ports, 0, p, &mut ports);
+        set_word(l4_ports, L4_SRC_PORT, p, &mut ports);
     }
     if let Some((a, p)) = dst {
         set_addr(hdr, IP_DST, a, &mut addrs);
-        set_word(l4_ports, 2, p, &mut ports);
+        set_word(l4_ports, L4_DST_PORT, p, &mut ports);
     }
     fix_csum(hdr, IP_CSUM, ipd.plus(addrs));
     let l4d = addrs.plus(ports);

@@ -3,26 +3,29 @@
 //! header checks every rewrite starts with.
 
 use super::NatError;
+use crate::wire::ipv4;
 
-// IPv4 header offsets.
-pub(super) const IP_TOTAL_LEN: usize = 2;
-pub(super) const IP_FLG_OFF: usize = 6;
-pub(super) const IP_TTL: usize = 8;
-pub(super) const IP_PROTO: usize = 9;
-pub(super) const IP_CSUM: usize = 10;
-pub(super) const IP_SRC: usize = 12;
-pub(super) const IP_DST: usize = 16;
-pub(super) const IP_MIN: usize = 20;
+// IPv4 header offsets and lengths (wire's, under the names the rewrites use).
+pub(super) use crate::wire::ipv4::field::{
+    CHECKSUM as IP_CSUM, FLAGS_FRAG as IP_FLG_OFF, PROTOCOL as IP_PROTO, TOTAL_LEN as IP_TOTAL_LEN,
+    TTL as IP_TTL, VER_IHL as IP_VER_IHL,
+};
+pub(super) use crate::wire::ipv4::MIN_HEADER_LEN as IP_MIN;
+/// The source address's offset (added to a header's start: an ICMP error's quote).
+pub(super) const IP_SRC: usize = ipv4::field::SRC_ADDR.start;
+/// The destination address's offset.
+pub(super) const IP_DST: usize = ipv4::field::DST_ADDR.start;
 pub(super) const IP_OFFSET_MASK: u16 = 0x1fff;
 
-// L4 offsets.
-pub(super) const TCP_MIN: usize = 20;
-pub(super) const TCP_CSUM: usize = 16;
-pub(super) const UDP_LEN: usize = 8;
-pub(super) const UDP_CSUM: usize = 6;
-pub(super) const ICMP_HDR: usize = 8;
-pub(super) const ICMP_CSUM: usize = 2;
-pub(super) const ICMP_ID: usize = 4;
+// L4 offsets and lengths.
+pub(super) use crate::wire::icmp::field::{CHECKSUM as ICMP_CSUM, ECHO_IDENT as ICMP_ID};
+pub(super) use crate::wire::icmp::HEADER_LEN as ICMP_HDR;
+pub(super) use crate::wire::tcp::{field::CHECKSUM as TCP_CSUM, MIN_HEADER_LEN as TCP_MIN};
+/// TCP's and UDP's source and destination ports (the same place in both).
+pub(super) use crate::wire::udp::field::{DST_PORT as L4_DST_PORT, SRC_PORT as L4_SRC_PORT};
+pub(super) use crate::wire::udp::{field::CHECKSUM as UDP_CSUM, HEADER_LEN as UDP_LEN};
+/// The ports' length: they start the L4 header.
+pub(super) const L4_PORTS_LEN: usize = crate::wire::udp::field::PORTS.end;
 
 #[inline(always)]
 pub(super) fn rd16(b: &[u8], o: usize) -> u16 {
@@ -61,10 +64,10 @@ pub(super) fn ip_bounds(ip: &[u8]) -> Result<(usize, usize), NatError> {
     if ip.len() < IP_MIN {
         return Err(NatError::Truncated);
     }
-    if ip[0] >> 4 != 4 {
+    if ip[IP_VER_IHL] >> 4 != 4 {
         return Err(NatError::Malformed);
     }
-    let hl = usize::from(ip[0] & 0x0f) * 4;
+    let hl = usize::from(ip[IP_VER_IHL] & 0x0f) * 4;
     let tl = usize::from(rd16(ip, IP_TOTAL_LEN));
     if hl < IP_MIN || tl < hl {
         return Err(NatError::Malformed);
