@@ -76,19 +76,13 @@
 //!
 //! # Performance
 //!
-//! Measured by `bench_conntrack` (release, one thread; a 2-core KVM guest on an
-//! AMD EPYC (Zen 3), 4 KiB pages, other builds running): 1M flows in a 2M table
-//! (182 MB): a lookup hit costs 300-420 ns (a std `HashMap` of the same flows:
-//! 260-310 ns; both are two dependent DRAM + page-walk misses here), a miss
-//! 210-290 ns; [`Conntrack::lookup_burst`], which overlaps the misses of 32 keys,
-//! 74-84 ns per key (100-110 when it touched the lines with plain loads instead of
-//! prefetching them): the data path should look up a whole burst at once. In a
-//! 10 000-flow table a lookup is 45-55 ns. Inserting with the table half full:
-//! 430-480 ns (2.1-2.3M new connections per second per core); remove + insert
-//! 840-970 ns; a full sweep of 2M entries 10-12 ms. Transparent huge pages under
-//! the table changed nothing measurable here (the guest's memory is backed by 4 KiB
-//! host pages, so every random line still costs a nested page walk); on bare metal
-//! they remove most of the page walks.
+//! A lookup of a large table costs two dependent cache misses (the bucket, then the
+//! entry), so the data path looks up a whole burst at once
+//! ([`Conntrack::lookup_burst`]: the misses of 32 keys overlap). `bench_conntrack`
+//! (`timing_tests.rs`, `cargo test --release -p vxgw bench_conntrack -- --ignored
+//! --nocapture`) times lookups, bursts, inserts and sweeps; the figures are in
+//! perf/RESULTS.md. Transparent huge pages under the table help on bare metal (most
+//! page walks go); in a guest backed by 4 KiB host pages they change little.
 //!
 //! # Concurrency (safe atomics only)
 //!
