@@ -20,6 +20,9 @@
 
 #[path = "common/buf.rs"]
 mod buf;
+#[path = "common/frames.rs"]
+mod frames;
+use frames::{ipv4, tcp};
 
 use std::cell::RefCell;
 use std::hint::black_box;
@@ -131,17 +134,6 @@ fn backend_mac(s: u32, b: u32) -> [u8; 6] {
     [0x02, 0x42, ip[0], ip[1], ip[2], ip[3]]
 }
 
-fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
-    let mut h = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0];
-    h[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
-    h.extend_from_slice(&src);
-    h.extend_from_slice(&dst);
-    let c = vxgw::wire::checksum::checksum(&h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    h.extend_from_slice(payload);
-    h
-}
-
 fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let mut u = vec![0u8; 8];
     u[0..2].copy_from_slice(&sport.to_be_bytes());
@@ -149,16 +141,6 @@ fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     u[4..6].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
     u.extend_from_slice(payload);
     u
-}
-
-fn tcp(sport: u16, dport: u16, flags: u8) -> Vec<u8> {
-    let mut t = vec![0u8; 20];
-    t[0..2].copy_from_slice(&sport.to_be_bytes());
-    t[2..4].copy_from_slice(&dport.to_be_bytes());
-    t[12] = 5 << 4;
-    t[13] = flags;
-    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
-    t
 }
 
 /// `inner` as VXLAN (VNI 4096) from the VTEP to vxgw.

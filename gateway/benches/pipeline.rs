@@ -27,24 +27,16 @@ use vxgw::wire::MacAddr;
 
 #[path = "common/buf.rs"]
 mod buf;
+#[path = "common/frames.rs"]
+mod frames;
 use buf::Buf;
+use frames::ipv4;
 
 const UL_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
 
 fn mac(i: u32) -> [u8; 6] {
     let b = i.to_be_bytes();
     [0x02, 0x10, b[0], b[1], b[2], b[3]]
-}
-
-fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
-    let mut h = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0];
-    h[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
-    h.extend_from_slice(&src);
-    h.extend_from_slice(&dst);
-    let c = vxgw::wire::checksum::checksum(&h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    h.extend_from_slice(payload);
-    h
 }
 
 fn inner(i: u32) -> Vec<u8> {
