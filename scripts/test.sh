@@ -26,7 +26,8 @@ fi
 step "format and lint"
 cargo fmt --all -- --check; record $? "cargo fmt"
 cargo clippy --workspace --all-targets -q -- -D warnings; record $? "cargo clippy"
-python3 scripts/check_layers.py >/dev/null; record $? "scripts/check_layers.py (an import cycle between top-level modules)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --document-private-items -q; record $? "cargo doc (a broken doc link)"
+python3 scripts/check_layers.py >/dev/null; record $? "scripts/check_layers.py (an import cycle between modules)"
 python3 scripts/check_sizes.py; record $? "scripts/check_sizes.py (a source file above 800 lines of code)"
 bash scripts/check_header_literals.sh >/dev/null; record $? "scripts/check_header_literals.sh (a header offset written as a number outside wire/)"
 

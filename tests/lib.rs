@@ -38,7 +38,7 @@ pub fn cleanup_prefix(prefix: &str) {
 pub struct TempDir(PathBuf);
 
 impl TempDir {
-    /// Creates /tmp/vxgwt-<tag>-<pid>.
+    /// Creates `/tmp/vxgwt-<tag>-<pid>`.
     pub fn new(tag: &str) -> TempDir {
         let p = std::env::temp_dir().join(format!("vxgwt-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);

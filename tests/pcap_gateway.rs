@@ -7,7 +7,7 @@ use etherparse::PacketBuilder;
 
 use crate::{write_pcap, TempDir};
 
-/// net_pcap's MAC of device 0: 02:70:63:61:70:<device index> ("pcap").
+/// net_pcap's MAC of device 0: `02:70:63:61:70:<device index>` ("pcap").
 pub const UL_MAC: [u8; 6] = [0x02, 0x70, 0x63, 0x61, 0x70, 0x00];
 /// The remote VTEP's (static) MAC.
 pub const NODE1_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x11, 0x11];

@@ -254,7 +254,8 @@ pub(crate) enum VniCmd {
         #[command(subcommand)]
         action: FloodCmd,
     },
-    /// Add or delete access members (PORT[:VLAN]).
+    // The help text as an attribute: rustdoc would read `[:VLAN]` as a link.
+    #[command(about = "Add or delete access members (PORT[:VLAN])")]
     Access {
         #[command(subcommand)]
         action: AccessCmd,

@@ -15,17 +15,19 @@ mod port;
 mod prefetch;
 mod ring;
 mod telemetry;
+mod tx_buffer;
 
 pub use eal::Eal;
 pub use error::DpdkError;
 pub use huge_pages::huge_table;
 pub use lcore::{current_lcore, tsc_hz, tsc_now, LaunchedWorker};
-pub use mbuf::{Drain, Flushed, Mbuf, MbufBurst, TxBuffer, BURST_SIZE};
+pub use mbuf::{Drain, Mbuf, MbufBurst, BURST_SIZE};
 pub use mempool::Mempool;
 pub use port::{LinkStatus, Port, PortConfig, PortStats, RxQueue, StartedPort, TxQueue};
 pub use prefetch::prefetch;
 pub use ring::Ring;
 pub use telemetry::{register as register_telemetry, TelValue};
+pub use tx_buffer::{Flushed, TxBuffer};
 
 /// Result type of the DPDK layer.
 pub type Result<T> = std::result::Result<T, DpdkError>;

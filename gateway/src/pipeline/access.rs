@@ -3,6 +3,7 @@
 
 use super::bridge;
 use super::decision::{Decision, DropReason, Origin};
+use super::learn;
 use super::{Ctx, PacketBuf};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::PortView;
@@ -43,7 +44,7 @@ pub(super) fn ingress<B: PacketBuf>(
     {
         return Decision::Drop(DropReason::Truncated);
     }
-    if let Some(d) = bridge::learn_source(
+    if let Some(d) = learn::learn_source(
         ctx,
         vni,
         buf.data(),

@@ -4,6 +4,7 @@
 
 use super::bridge;
 use super::decision::{Decision, DropReason, Origin};
+use super::learn;
 use super::{Ctx, Event, PacketBuf};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::UnderlayView;
@@ -35,7 +36,7 @@ pub(super) fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, buf: &mut B) -> 
         return Decision::Drop(DropReason::Truncated);
     }
     ctx.counters.event(Event::Decapsulated);
-    if let Some(d) = bridge::learn_source(ctx, vni, buf.data(), FdbDest::Vtep(src)) {
+    if let Some(d) = learn::learn_source(ctx, vni, buf.data(), FdbDest::Vtep(src)) {
         return d;
     }
     bridge::forward(ctx, vni, Origin::Vtep(vtep), buf)

@@ -6,7 +6,7 @@
 //!   has on an access port.
 //!
 //! It reads the same tables and applies the same rules as the general path
-//! ([`super::ingress`], then the worker's egress), without the generality that costs
+//! ([`super::ingress`](fn@super::ingress), then the worker's egress), without the generality that costs
 //! there: no [`super::Decision`] in between, no role dispatch, one bounds check per
 //! header, and the frame is changed only once everything is known. Whatever it does
 //! not take (broadcast and unknown destinations, ARP, frames for vxgw itself, IP
@@ -21,9 +21,10 @@
 
 use std::net::Ipv4Addr;
 
-use super::bridge::{is_tag, learn_mac, may_be_for_vxgw};
+use super::bridge::may_be_for_vxgw;
 use super::egress::{is_member_of, outer_header, write_outer_from};
 use super::flow::inner_flow_hash;
+use super::learn::{is_tag, learn_mac};
 use super::mesh_fast;
 use super::{Ctx, EncapAction, EncapCache, Event, PacketBuf};
 use crate::tables::fdb::FdbDest;
@@ -154,7 +155,7 @@ fn encap<const FDB_CACHED: bool, B: PacketBuf>(
     }
 }
 
-/// [`encap`] of a frame with one VLAN tag (`TAGGED`) or none: one copy of the path
+/// [`encap`](fn@encap) of a frame with one VLAN tag (`TAGGED`) or none: one copy of the path
 /// each, with the tag's length a constant (a variable, it and the tests on it were
 /// live through the whole path).
 #[inline(always)]
@@ -175,7 +176,7 @@ fn encap_frame<const FDB_CACHED: bool, const TAGGED: bool, B: PacketBuf>(
     } else {
         (0, 0, u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]))
     };
-    // A second tag is the general path's to drop (`bridge::is_tag`).
+    // A second tag is the general path's to drop (`learn::is_tag`).
     if TAGGED && is_tag(etype) {
         return None;
     }
@@ -319,7 +320,7 @@ fn decap<const FDB_CACHED: bool, B: PacketBuf>(
     }
     let (src, dst) = bridged_macs(inner)?;
     let etype = u16::from_be_bytes([inner[ETHERTYPE], inner[ETHERTYPE + 1]]);
-    // A tagged inner frame is the general path's to drop (`bridge::is_tag`).
+    // A tagged inner frame is the general path's to drop (`learn::is_tag`).
     if may_be_for_vxgw(v, dst, etype) || is_tag(etype) {
         return None;
     }

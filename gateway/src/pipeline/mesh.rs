@@ -25,54 +25,26 @@
 //! included); a packet too big for the overlay with DF set gets ICMP fragmentation
 //! needed back to the client.
 
-use std::cell::RefCell;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use super::admission::Admission;
 use super::decision::{Decision, DropReason, MeshSide, Origin, Target};
 use super::fragments;
-use super::mesh_cache::{MeshCache, WarmedSyn};
-use super::{edge, BackendCounters, Ctx, Event, PacketBuf};
-use crate::tables::conntrack::{
-    Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey, PackedKey,
-};
+use super::mesh_cache::WarmedSyn;
+use super::{edge, Ctx, Event, MeshTables, PacketBuf};
+use crate::tables::conntrack::{Conn, CtHit, CtInsertError, CtState, Dir, FlowKey, PackedKey};
 use crate::tables::fdb::FdbDest;
 use crate::tables::flow_hash::FlowSeed;
-use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{BackendView, ExternalView, ServiceView, ENCAP_LEN};
-use crate::tables::snat_source::{SnatSource, SNAT_TRIES};
+use crate::tables::snat_source::SNAT_TRIES;
 use crate::wire::ethernet::field::{DST, ETHERTYPE, SRC};
 use crate::wire::ethernet::{MacAddr, HEADER_LEN as ETH};
-use crate::wire::frame;
-use crate::wire::ipv4::field::{
-    ADDRS, DST_ADDR, FLAGS_FRAG, PROTOCOL, SRC_ADDR, TOTAL_LEN, TTL, VER_IHL,
-};
+use crate::wire::ipv4::field::{DST_ADDR, FLAGS_FRAG, PROTOCOL, SRC_ADDR, TOTAL_LEN, TTL, VER_IHL};
 use crate::wire::ipv4::{protocol, MIN_HEADER_LEN as IP_MIN};
 use crate::wire::tcp::field::{DST_PORT, FLAGS as TCP_FLAGS, SRC_PORT};
 use crate::wire::tcp::flags as tcp;
 
-use super::mesh_fast;
-use super::nat::{self, Flow, NatError};
-
-/// The routing mesh's tables, for one worker's burst.
-pub struct MeshTables<'a> {
-    /// Connection tracking (shared by all workers).
-    pub conntrack: &'a Conntrack,
-    /// Overlay neighbours: backend IP -> MAC (learned from ARP in the VNIs).
-    pub overlay_neigh: &'a OverlayNeighbours,
-    /// This worker's SNAT source ports (a `RefCell`: the worker's own, never shared).
-    pub snat: &'a RefCell<SnatSource>,
-    /// This worker's per-backend counters.
-    pub backends: &'a BackendCounters,
-    /// This worker's caches (the burst's conntrack hits, backends' delivery).
-    pub cache: &'a MeshCache,
-    /// This worker's admission of new connections (flood guard, cheap refusals).
-    pub admission: &'a Admission,
-}
-
-/// The bytes a conntrack key is read from at fixed places ([`packed_at`]): an IPv4
-/// header without options and the ports after it.
-pub(super) const KEY_LEN: usize = frame::field::L4_PORTS.end - frame::IP;
+use super::mesh_key::{key_of, packed_at, plain_client, plain_client_any, KEY_LEN};
+use super::nat::{self, NatError};
 
 /// Largest inner IPv4 packet that fits the underlay MTU once encapsulated.
 #[inline]
@@ -89,32 +61,6 @@ fn tcp_flags(ip: &[u8], proto: u8) -> u8 {
     }
     let hl = ((ip[VER_IHL] & 0x0f) as usize) * 4;
     ip.get(hl + TCP_FLAGS).copied().unwrap_or(0)
-}
-
-pub(super) fn key_of(f: &Flow) -> FlowKey {
-    FlowKey {
-        proto: f.proto,
-        src: f.src,
-        dst: f.dst,
-        src_port: f.src_port,
-        dst_port: f.dst_port,
-    }
-}
-
-/// The conntrack key of an IPv4 packet without options whose first [`KEY_LEN`] bytes
-/// are `ip` (the ports at a fixed place; the caller has checked the header): two
-/// big-endian loads.
-#[inline(always)]
-pub(super) fn packed_at(ip: &[u8; KEY_LEN]) -> PackedKey {
-    // The addresses, then the ports at the L4 header's start (there are no options).
-    let (_, rest) = ip.split_at(ADDRS.start);
-    let addrs = rest
-        .first_chunk::<8>()
-        .map_or(0, |a| u64::from_be_bytes(*a));
-    let ports = rest[IP_MIN - ADDRS.start..]
-        .first_chunk::<4>()
-        .map_or(0, |p| u32::from_be_bytes(*p));
-    PackedKey::from_wire(addrs, ports, ip[PROTOCOL])
 }
 
 fn nat_drop(e: NatError) -> DropReason {
@@ -343,7 +289,7 @@ fn new_connection(
 }
 
 /// The early refusal of a client's frame `f` on the external port: while the
-/// admission refuses flows this second (a flood is likely: [`Admission::refusing`]),
+/// admission refuses flows this second (a flood is likely: [`Admission::refusing`](super::Admission::refusing)),
 /// a packet that the routing mesh would refuse without making state is refused
 /// after one parse of its headers, instead of the general path's (edge checks,
 /// `parse_flow`, the service, the conntrack, `new_connection`: ~1,300
@@ -360,7 +306,7 @@ pub(super) fn refusal(ctx: &Ctx, ext: &ExternalView, f: &[u8]) -> Option<DropRea
     if !m.admission.refusing(ctx.now) {
         return None;
     }
-    let (key, flags, total) = mesh_fast::plain_client_any(f, ext.mac.to_u64())?;
+    let (key, flags, total) = plain_client_any(f, ext.mac.to_u64())?;
     if let Err(r) = edge::check_addresses(ext, f.get(ETH..)?) {
         return Some(r);
     }
@@ -767,9 +713,9 @@ fn too_big<B: PacketBuf>(
 }
 
 /// Looks up the connections of a burst of frames received on `rx_port` all at once
-/// ([`Conntrack::lookup_burst`]: the cache misses of the burst overlap instead of
+/// ([`Conntrack::lookup_burst`](crate::tables::conntrack::Conntrack::lookup_burst): the cache misses of the burst overlap instead of
 /// coming one packet at a time) and keeps the hits by packet position in the
-/// worker's [`MeshCache`]; the per-packet path uses a hit only after re-validating
+/// worker's [`MeshCache`](super::MeshCache); the per-packet path uses a hit only after re-validating
 /// it, so nothing here can be stale. Client packets on the external port and
 /// VXLAN-carried replies on the underlay are keyed at fixed offsets (no IP options);
 /// anything else is skipped, and a client's SYN only has its bucket prefetched
@@ -806,7 +752,7 @@ pub(super) fn warm_conntrack<'f>(ctx: &Ctx, rx_port: u16, frames: impl Iterator<
     m.cache.look_up_burst(m.conntrack, frames, |i, f| {
         // The common case first: a client's packet the fast path may take, checked
         // here once (the fast path trusts the mark instead of parsing again).
-        if let Some(key) = ext_mac.and_then(|mac| mesh_fast::plain_client(f, mac)) {
+        if let Some(key) = ext_mac.and_then(|mac| plain_client(f, mac)) {
             return (key, true);
         }
         let Some(ip) = f.get(at..).and_then(|ip| ip.first_chunk::<KEY_LEN>()) else {

@@ -1,7 +1,7 @@
 //! The routing mesh's fast path: packets of established connections, both ways,
 //! decided and done in one pass (like [`super::fast_path`] for the overlay):
 //! - **to a backend**: a client's TCP or UDP packet to a published port, which
-//!   the burst's warm-up checked ([`plain_client`]: the one parse of its headers)
+//!   the burst's warm-up checked ([`plain_client`](super::mesh_key::plain_client): the one parse of its headers)
 //!   and whose connection it found, to a backend whose delivery (MAC, VTEP)
 //!   this worker resolved this second: NAT, MACs, VXLAN encap;
 //! - **to a client**: a backend's reply as VXLAN from a known VTEP, whose
@@ -21,133 +21,24 @@
 
 use std::net::Ipv4Addr;
 
-use super::bridge::learn_mac;
 use super::decision::{Decision, Target};
 use super::egress::write_outer;
 use super::flow::inner_flow_hash;
-use super::mesh::{packed_at, KEY_LEN};
+use super::learn::learn_mac;
+use super::mesh_key::{plain_ipv4, FRAME_MIN};
 use super::{Ctx, Event, MeshTables, PacketBuf};
 use crate::tables::conntrack::{CtHit, Dir, PackedKey};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{VniView, ENCAP_LEN};
-use crate::wire::checksum;
-use crate::wire::ethernet::field::{DST, ETHERTYPE, SRC};
-use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, GROUP_BIT_U64, HEADER_LEN};
-use crate::wire::frame::{field as at, IP};
+use crate::wire::ethernet::field::{DST, SRC};
+use crate::wire::ethernet::{dst_mac_u64, src_mac_u64, GROUP_BIT_U64, HEADER_LEN};
+use crate::wire::frame::field as at;
 use crate::wire::ipv4::{self, protocol};
-use crate::wire::tcp::flags as tcp;
-use crate::wire::{tcp as tcp_hdr, udp};
 
 use super::nat::{rewrite_checked, CHECKED_TCP_LEN, CHECKED_UDP_LEN};
 
-/// An Ethernet header, an IPv4 header without options and a UDP header (a TCP
-/// packet is longer: its length is checked against the frame's).
-const FRAME_MIN: usize = HEADER_LEN + CHECKED_UDP_LEN;
-
-/// What one inner IPv4 packet (header at 14 of `h`) is, if the fast path may take
-/// it: its conntrack key, TCP flags (0 for UDP) and total length.
-struct Plain {
-    key: PackedKey,
-    flags: u8,
-    total: usize,
-}
-
-/// The checks both directions make of an Ethernet frame `f`: IPv4 without options,
-/// TCP or UDP, unfragmented (first fragments too go the general way), TTL above 1,
-/// the packet inside the frame and long enough for its L4 header, and no SYN (the
-/// MSS clamp is the general path's); and the edge's checks of a packet
-/// (`edge::check_packet`): the header checksum, TCP's data offset inside the
-/// segment, UDP's length inside the packet. A packet failing those goes the general
-/// way, which drops it with its reason.
-#[inline(always)]
-fn plain_ipv4(f: &[u8]) -> Option<Plain> {
-    plain_ipv4_any(f).filter(|p| p.flags & tcp::SYN == 0)
-}
-
-/// [`plain_ipv4`], SYNs included.
-#[inline(always)]
-fn plain_ipv4_any(f: &[u8]) -> Option<Plain> {
-    const IP_MIN: usize = ipv4::MIN_HEADER_LEN;
-    let h = f.first_chunk::<FRAME_MIN>()?;
-    if u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]) != ethertype::IPV4
-        || h[at::IP_VER_IHL] != 0x45
-    {
-        return None;
-    }
-    let proto = h[at::IP_PROTOCOL];
-    let total = u16::from_be_bytes([h[at::IP_TOTAL_LEN], h[at::IP_TOTAL_LEN + 1]]) as usize;
-    let l4_min = match proto {
-        protocol::TCP => tcp_hdr::MIN_HEADER_LEN,
-        protocol::UDP => udp::HEADER_LEN,
-        _ => return None,
-    };
-    let frag = u16::from_be_bytes([h[at::IP_FLAGS_FRAG], h[at::IP_FLAGS_FRAG + 1]]) & 0x3fff;
-    if frag != 0 || h[at::IP_TTL] <= 1 || total < IP_MIN + l4_min || IP + total > f.len() {
-        return None;
-    }
-    let ip = h[IP..].first_chunk::<KEY_LEN>()?;
-    if !checksum::ipv4_header_verifies(ip.first_chunk::<IP_MIN>()?) {
-        return None;
-    }
-    // Inside the packet (checked just above): TCP's flags and data offset, UDP's
-    // length.
-    let flags = match proto {
-        protocol::TCP => {
-            // The two bytes: data offset, then flags.
-            let offset_flags = f.get(at::TCP_DATA_OFF..at::TCP_FLAGS + 1)?;
-            let offset = usize::from(offset_flags[0] >> 4) * 4;
-            if offset < tcp_hdr::MIN_HEADER_LEN || IP_MIN + offset > total {
-                return None;
-            }
-            offset_flags[1]
-        }
-        _ => {
-            let udp_len = usize::from(u16::from_be_bytes([
-                h[at::UDP_LENGTH],
-                h[at::UDP_LENGTH + 1],
-            ]));
-            if udp_len < udp::HEADER_LEN || IP_MIN + udp_len > total {
-                return None;
-            }
-            0
-        }
-    };
-    Some(Plain {
-        key: packed_at(ip),
-        flags,
-        total,
-    })
-}
-
-/// The conntrack key of a client's packet `f` on the external port (whose MAC, as
-/// [`dst_mac_u64`] reads it, is `ext_mac`) if [`to_backend`] may take it: to that
-/// MAC, and [`plain_ipv4`]. The burst's warm-up checks this once and marks the frame
-/// ([`super::MeshCache::with_plain_hit`]); `to_backend` takes only marked frames.
-#[inline(always)]
-pub(super) fn plain_client(f: &[u8], ext_mac: u64) -> Option<PackedKey> {
-    let eth = f.first_chunk()?;
-    let src = src_mac_u64(eth);
-    if dst_mac_u64(eth) != ext_mac || src & GROUP_BIT_U64 != 0 || src == 0 {
-        return None;
-    }
-    plain_ipv4(f).map(|p| p.key)
-}
-
-/// A client's packet `f` on the external port (MAC `ext_mac`) that passes the
-/// checks of [`plain_client`], SYNs included: its key, TCP flags and total length.
-/// (The early refusal's parse: `mesh::refusal`.)
-#[inline(always)]
-pub(super) fn plain_client_any(f: &[u8], ext_mac: u64) -> Option<(PackedKey, u8, usize)> {
-    let eth = f.first_chunk()?;
-    let src = src_mac_u64(eth);
-    if dst_mac_u64(eth) != ext_mac || src & GROUP_BIT_U64 != 0 || src == 0 {
-        return None;
-    }
-    plain_ipv4_any(f).map(|p| (p.key, p.flags, p.total))
-}
-
 /// The total length and TCP flags (0 for UDP) of an IPv4 packet of protocol
-/// `proto` after the Ethernet header of `f`, which [`plain_client`] has accepted.
+/// `proto` after the Ethernet header of `f`, which [`plain_client`](super::mesh_key::plain_client) has accepted.
 #[inline(always)]
 fn total_and_flags(f: &[u8], proto: u8) -> Option<(usize, u8)> {
     let h = f.first_chunk::<FRAME_MIN>()?;

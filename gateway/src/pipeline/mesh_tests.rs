@@ -907,7 +907,7 @@ proptest::proptest! {
             ip[24..26].copy_from_slice(&20u16.to_be_bytes());
         }
         let f = nat::parse_flow(&ip).unwrap();
-        let general = crate::tables::conntrack::PackedKey::of(&mesh::key_of(&f));
-        proptest::prop_assert_eq!(mesh::packed_at(ip.first_chunk().unwrap()), general);
+        let general = crate::tables::conntrack::PackedKey::of(&super::mesh_key::key_of(&f));
+        proptest::prop_assert_eq!(super::mesh_key::packed_at(ip.first_chunk().unwrap()), general);
     }
 }

@@ -16,17 +16,6 @@ use crate::wire::ethernet::field::ETHERTYPE;
 use crate::wire::ethernet::{dst_mac_u64, ethertype, GROUP_BIT_U64, HEADER_LEN};
 use crate::wire::vlan;
 
-/// Occupied FDB bucket bytes above which lookups may miss the cache and a burst's
-/// buckets are prefetched: half of a 512 KiB L2 (the other half holds mbufs, rings
-/// and the other tables). Larger L2s only make the warming early, never missing.
-pub const WARM_FDB_ABOVE: usize = 256 * 1024;
-
-/// True when the FDB is worth prefetching (see [`WARM_FDB_ABOVE`]).
-#[inline]
-pub fn fdb_may_miss(ctx: &Ctx) -> bool {
-    ctx.fdb.occupied_bytes() > WARM_FDB_ABOVE
-}
-
 /// Warms the tables the frames of one burst received on `rx_port` will look up.
 #[inline]
 pub fn warm_burst<'f, I>(ctx: &Ctx, rx_port: u16, frames: I)
@@ -38,7 +27,7 @@ where
         mesh::warm_conntrack(ctx, rx_port, frames);
         return;
     };
-    if !fdb_may_miss(ctx) {
+    if ctx.fdb_in_cache() {
         mesh::warm_conntrack(ctx, rx_port, frames);
         return;
     }

@@ -3,7 +3,8 @@
 //! writes it and publishes the keys; when something is missing it evicts (see
 //! `evict.rs`) and tries again.
 
-use super::key::{entry_key, summary_bit, summary_of, PackedKey, Pos};
+use super::key::{entry_key, PackedKey, Pos};
+use super::summary::{summary_bit, summary_of};
 use super::{
     Conn, Conntrack, CtHit, CtState, Dir, C_CONFLICT, C_CREATED, C_EXISTS, C_REFUSED, FREE_STRIPES,
     LIVE, LO32, SLOTS, SLOT_REPLY,

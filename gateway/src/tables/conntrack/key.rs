@@ -1,13 +1,10 @@
 //! Keys and where they go: the [`PackedKey`] a lookup compares, the keys of a
 //! packed conn (`entry_key`), a key's place in the index (`Pos`: its two buckets
-//! and its tag, from `Conntrack::pos`), and the buckets' summaries (`Summary`, a
-//! bit per key a bucket holds).
+//! and its tag, from `Conntrack::pos`).
 
 use super::{Conntrack, FlowKey, LO32, W4_HAS_SNAT, W4_PROTO_SHIFT};
 use crate::tables::folded_mul::folded_mul;
 use std::net::Ipv4Addr;
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// A flow key as the table compares it: two words, `src << 32 | dst` and
 /// `sport << 48 | dport << 32 | proto`. The data path builds it straight from a
@@ -130,48 +127,6 @@ impl Conntrack {
             b2: ((x2 as u128 * n) >> 64) as usize,
             tag: ((x2 as u32 | 1) as u64) << 32,
         }
-    }
-}
-
-/// A key's bit in its bucket's 128-bit summary: which of the two words (tag bit 39)
-/// and which bit of it (tag bits 33-38), from the tag of a slot word or a [`Pos`]
-/// (the tag's lowest bit, 32, is always set). A lookup reads one word a bucket, in
-/// which half the bucket's keys have their bits: ~16 % of absent keys find their bit
-/// set in a full table, against ~30 % with one 64-bit word a bucket.
-#[inline(always)]
-pub(super) fn summary_bit(tag_or_slot: u64) -> (usize, u64) {
-    (
-        ((tag_or_slot >> 39) & 1) as usize,
-        1 << ((tag_or_slot >> 33) & 63),
-    )
-}
-
-/// Both words of a bucket's summary, from the slot words it holds.
-pub(super) fn summary_of(slots: impl Iterator<Item = u64>) -> [u64; 2] {
-    slots.filter(|&s| s != 0).fold([0; 2], |mut m, s| {
-        let (w, bit) = summary_bit(s);
-        m[w] |= bit;
-        m
-    })
-}
-
-/// A bucket's summary: 128 bits, a bit per key it holds ([`summary_bit`]), 16-byte
-/// aligned so that both words sit in one line.
-#[repr(C, align(16))]
-#[derive(Default)]
-pub(super) struct Summary(pub(super) [AtomicU64; 2]);
-
-impl Summary {
-    /// False when the bucket certainly does not hold a key with this tag.
-    #[inline(always)]
-    pub(super) fn holds(&self, tag: u64) -> bool {
-        let (w, bit) = summary_bit(tag);
-        self.0[w].load(Relaxed) & bit != 0
-    }
-
-    #[cfg(test)]
-    pub(super) fn words(&self) -> [u64; 2] {
-        [self.0[0].load(Relaxed), self.0[1].load(Relaxed)]
     }
 }
 

@@ -151,6 +151,7 @@ mod lookup;
 mod query;
 mod remove;
 mod state;
+mod summary;
 mod sweep;
 mod table;
 

@@ -2,7 +2,7 @@
 //! free stack), and its sizes.
 
 use super::bucket::{Bucket, CounterBlock, Entry, FreeHead};
-use super::key::Summary;
+use super::summary::Summary;
 use super::{Conn, Timeouts, FREE_STRIPES, MAX_CAPACITY, SLOTS};
 use crate::dpdk::huge_table;
 use crate::tables::buckets::striped::{Striped, STRIPES};
@@ -19,7 +19,7 @@ pub type ReleaseHook = Box<dyn Fn(&Conn) + Send + Sync>;
 pub struct Conntrack {
     pub(super) entries: Box<[Entry]>,
     pub(super) buckets: Box<[Bucket]>,
-    /// Per bucket, a bit per key it holds ([`summary_bit`](super::key::summary_bit)
+    /// Per bucket, a bit per key it holds ([`summary_bit`](super::summary::summary_bit)
     /// of the key's tag): a key whose bit is clear in the words of both its buckets
     /// is in neither, and a burst's lookup answers it from one word of each instead
     /// of the buckets' lines.

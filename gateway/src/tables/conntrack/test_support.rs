@@ -1,7 +1,8 @@
 //! What the conntrack tests share: flags, connections to insert, a small PRNG and
 //! `validate`, the check of every structural invariant of a quiescent table.
 
-use super::key::{entry_key, summary_of};
+use super::key::entry_key;
+use super::summary::summary_of;
 use super::{
     Conn, Conntrack, CtHit, CtState, Dir, Header, LIVE, LO32, SLOT_IDX_MASK, SLOT_REPLY,
     SLOT_TAG_MASK, ST_DYING,
