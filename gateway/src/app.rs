@@ -133,6 +133,24 @@ struct Ports {
     tx: HashMap<u16, Vec<TxQueue>>,
 }
 
+/// The headroom DPDK leaves in front of a received frame (`RTE_PKTMBUF_HEADROOM`):
+/// where the 50 bytes of VXLAN encapsulation are pushed.
+const MBUF_HEADROOM: u16 = 128;
+/// The `rte_mbuf` header in front of each buffer (two cache lines).
+const MBUF_HEADER: u16 = 128;
+
+/// The packet bytes an mbuf holds after its headroom, so that the largest frame any
+/// port's MTU lets in (`max_mtu` bytes of IP, an Ethernet header, one VLAN tag and
+/// room for a kept FCS) arrives in one segment: the pipeline works on one segment
+/// and drops chained mbufs (`multi_segment`). 2048 at least (MTU 1500); 9088 for an
+/// MTU of 9000, which carries inner frames of up to 8950 bytes encapsulated.
+pub fn mbuf_data_len(max_mtu: u16) -> u16 {
+    const FCS: usize = 4;
+    const FRAME_OVERHEAD: usize = crate::wire::vlan::TAGGED_HEADER_LEN + FCS;
+    let frame = usize::from(max_mtu) + FRAME_OVERHEAD;
+    frame.max(2048).next_multiple_of(128) as u16
+}
+
 fn bring_up(
     eal: &Eal,
     ids: &[u16],
@@ -152,16 +170,20 @@ fn bring_up(
             + 4096;
         want.next_power_of_two() - 1
     };
-    // 2048 bytes of data after the 128-byte headroom: a 1518-byte frame plus
-    // the 50-byte VXLAN encapsulation in front fits.
+    let max_mtu = mtus.values().copied().max().unwrap_or(1500);
+    let data_len = mbuf_data_len(max_mtu);
     let pool = Arc::new(Mempool::new(
         eal,
         "vxgw_pool",
         mbufs,
         cache,
-        2048 + 128,
+        data_len + MBUF_HEADROOM,
         eal.lcore_socket(workers[0]),
     )?);
+    eprintln!(
+        "vxgw: {mbufs} mbufs of {data_len} bytes (frames up to MTU {max_mtu}): {} MiB",
+        (mbufs as u64 * (data_len + MBUF_HEADROOM + MBUF_HEADER) as u64) >> 20
+    );
     let mut ports = Ports {
         pool,
         started: Vec::new(),
@@ -178,6 +200,15 @@ fn bring_up(
             ..PortConfig::default()
         };
         let (sp, rx, tx) = Port::by_id(id)?.start(&cfg, &ports.pool)?;
+        if sp.mtu_unsettable() {
+            eprintln!(
+                "vxgw: port {} {}: its driver cannot set an MTU (asked for {}); it carries \
+                 frames of up to {data_len} bytes as they come",
+                sp.id(),
+                sp.name(),
+                cfg.mtu.unwrap_or(1500)
+            );
+        }
         eprintln!(
             "vxgw: port {} {} up (mac {}, {} rx/tx queues, mtu {}, link {})",
             sp.id(),
@@ -610,4 +641,25 @@ fn force_fdb_for_tests(
         eprintln!("vxgw: TEST HOOK: forced FDB entry {e} past the validator");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mbuf_data_len;
+
+    #[test]
+    fn mbufs_hold_the_largest_frame_of_the_largest_mtu() {
+        assert_eq!(mbuf_data_len(68), 2048);
+        assert_eq!(mbuf_data_len(1500), 2048);
+        // 9000 + 14 + 4 + 4 = 9022, in whole 128-byte lines.
+        assert_eq!(mbuf_data_len(9000), 9088);
+        assert_eq!(
+            mbuf_data_len(9600),
+            9728,
+            "the largest MTU the config allows"
+        );
+        for mtu in [1500u16, 4000, 9000, 9600] {
+            assert!(usize::from(mbuf_data_len(mtu)) >= usize::from(mtu) + 22);
+        }
+    }
 }

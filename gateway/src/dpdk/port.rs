@@ -84,6 +84,8 @@ struct PortInner {
     id: u16,
     name: String,
     started: std::sync::atomic::AtomicBool,
+    /// An MTU was asked for and the driver has no way to set one.
+    mtu_unsettable: bool,
     // Keep what the port's queues point into alive as long as the port.
     _pools: Vec<Arc<Mempool>>,
     _rings: Vec<Arc<Ring>>,
@@ -281,11 +283,16 @@ impl Port {
                 dpdk_sys::rte_eth_tx_queue_setup(self.id, q, ntx, socket, std::ptr::null())
             })?;
         }
+        let mut mtu_unsettable = false;
         if let Some(mtu) = cfg.mtu {
             // SAFETY: id valid.
-            check("rte_eth_dev_set_mtu", unsafe {
-                dpdk_sys::rte_eth_dev_set_mtu(self.id, mtu)
-            })?;
+            let ret = unsafe { dpdk_sys::rte_eth_dev_set_mtu(self.id, mtu) };
+            // A driver without the operation (net_pcap, net_ring) carries what it is
+            // given: not a failure, the caller says so.
+            mtu_unsettable = ret == -libc::ENOTSUP;
+            if !mtu_unsettable {
+                check("rte_eth_dev_set_mtu", ret)?;
+            }
         }
         // SAFETY: id valid and configured.
         check("rte_eth_dev_start", unsafe {
@@ -299,6 +306,7 @@ impl Port {
             id: self.id,
             name: self.name.clone(),
             started: std::sync::atomic::AtomicBool::new(true),
+            mtu_unsettable,
             _pools: vec![pool.clone()],
             _rings: self.rings.clone(),
         });
@@ -349,6 +357,13 @@ impl StartedPort {
         } else {
             m
         }
+    }
+
+    /// True when the configuration asked for an MTU and the driver cannot set one
+    /// (`ENOTSUP`: e.g. net_pcap, net_ring); such a driver carries any frame it is
+    /// given, up to what an mbuf holds.
+    pub fn mtu_unsettable(&self) -> bool {
+        self.inner.mtu_unsettable
     }
 
     /// Link state without waiting for autonegotiation.
