@@ -76,6 +76,8 @@ fn main() {
         "rte_socket_id",
         "rte_ring_.*",
         "rte_strerror",
+        "rte_dev_bus",
+        "rte_bus_name",
         "rte_version",
         "rte_rdtsc",
         "rte_pdump_.*",

@@ -13,6 +13,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <rte_ethdev.h>
+#include <rte_dev.h>
+#include <rte_bus.h>
 #include <rte_eth_ring.h>
 #include <rte_pdump.h>
 #include <rte_telemetry.h>

@@ -74,6 +74,9 @@ bash tests/e2e/vxgwctl_live.sh | tail -3; record "${PIPESTATUS[0]}" "tests/e2e/v
 step "end to end: vxgw between Linux kernel VTEPs and a server (tests/e2e/overlay_vxgw.sh)"
 bash tests/e2e/overlay_vxgw.sh; record $? "tests/e2e/overlay_vxgw.sh"
 
+step "end to end: jumbo frames, MTU 9000 on the underlay (tests/e2e/overlay_jumbo.sh)"
+bash tests/e2e/overlay_jumbo.sh; record $? "tests/e2e/overlay_jumbo.sh"
+
 step "end to end: the routing mesh, curl through vxgw to containers (tests/e2e/overlay_mesh.sh)"
 bash tests/e2e/overlay_mesh.sh; record $? "tests/e2e/overlay_mesh.sh"
 

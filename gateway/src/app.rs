@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::control::config::Config;
 use crate::dpdk::{
-    self, Eal, LaunchedWorker, Mempool, Port, PortConfig, RxQueue, StartedPort, TxQueue, BURST_SIZE,
+    self, Eal, LaunchedWorker, Mempool, MtuRefusal, Port, PortConfig, RxQueue, StartedPort,
+    TxQueue, BURST_SIZE,
 };
 use crate::forward::{self, Lane};
 use crate::pipeline::{DropReason, Event};
@@ -200,13 +201,20 @@ fn bring_up(
             ..PortConfig::default()
         };
         let (sp, rx, tx) = Port::by_id(id)?.start(&cfg, &ports.pool)?;
-        if sp.mtu_unsettable() {
+        let why = match sp.mtu_refusal() {
+            None => None,
+            Some(MtuRefusal::Unsupported) => Some("its driver cannot set an MTU".to_string()),
+            Some(MtuRefusal::AboveDriverMax(max)) => Some(format!(
+                "its driver states frames of at most {max} bytes; the kernel interface's MTU is the link's"
+            )),
+        };
+        if let Some(why) = why {
             eprintln!(
-                "vxgw: port {} {}: its driver cannot set an MTU (asked for {}); it carries \
-                 frames of up to {data_len} bytes as they come",
+                "vxgw: port {} {}: MTU {} not set ({why}); vxgw carries frames of up to \
+                 {data_len} bytes on it",
                 sp.id(),
                 sp.name(),
-                cfg.mtu.unwrap_or(1500)
+                cfg.mtu.unwrap_or(1500),
             );
         }
         eprintln!(

@@ -23,7 +23,9 @@ pub use huge_pages::huge_table;
 pub use lcore::{current_lcore, tsc_hz, tsc_now, LaunchedWorker};
 pub use mbuf::{Drain, Mbuf, MbufBurst, BURST_SIZE};
 pub use mempool::Mempool;
-pub use port::{LinkStatus, Port, PortConfig, PortStats, RxQueue, StartedPort, TxQueue};
+pub use port::{
+    LinkStatus, MtuRefusal, Port, PortConfig, PortStats, RxQueue, StartedPort, TxQueue,
+};
 pub use prefetch::prefetch;
 pub use ring::Ring;
 pub use telemetry::{register as register_telemetry, TelValue};

@@ -80,12 +80,40 @@ pub struct PortStats {
     pub rx_nombuf: u64,
 }
 
+/// An MTU the driver did not set, and that is no reason to stop: the device carries
+/// frames of that size all the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MtuRefusal {
+    /// The driver has no MTU operation (net_pcap, net_ring).
+    Unsupported,
+    /// A virtual device whose driver states this maximum frame length (bytes), below
+    /// the MTU asked for, though it carries larger frames (DPDK 22.11's net_af_packet
+    /// and net_tap: 1518 and 1522); the kernel interface's MTU is the link's.
+    AboveDriverMax(u32),
+}
+
+/// True when the port's device sits on the virtual-device bus (`--vdev`).
+fn on_vdev_bus(info: &dpdk_sys::rte_eth_dev_info) -> bool {
+    if info.device.is_null() {
+        return false;
+    }
+    // SAFETY: info.device is the port's device, valid while the port exists;
+    // rte_dev_bus accepts any device handle.
+    let bus = unsafe { dpdk_sys::rte_dev_bus(info.device) };
+    if bus.is_null() {
+        return false;
+    }
+    // SAFETY: bus is a registered bus; its name is a static C string.
+    let name = unsafe { CStr::from_ptr(dpdk_sys::rte_bus_name(bus)) };
+    name.to_bytes() == b"vdev"
+}
+
 struct PortInner {
     id: u16,
     name: String,
     started: std::sync::atomic::AtomicBool,
-    /// An MTU was asked for and the driver has no way to set one.
-    mtu_unsettable: bool,
+    /// Why the driver did not set the MTU asked for, where that is no error.
+    mtu_refusal: Option<MtuRefusal>,
     // Keep what the port's queues point into alive as long as the port.
     _pools: Vec<Arc<Mempool>>,
     _rings: Vec<Arc<Ring>>,
@@ -283,14 +311,19 @@ impl Port {
                 dpdk_sys::rte_eth_tx_queue_setup(self.id, q, ntx, socket, std::ptr::null())
             })?;
         }
-        let mut mtu_unsettable = false;
+        let mut mtu_refusal = None;
         if let Some(mtu) = cfg.mtu {
             // SAFETY: id valid.
             let ret = unsafe { dpdk_sys::rte_eth_dev_set_mtu(self.id, mtu) };
-            // A driver without the operation (net_pcap, net_ring) carries what it is
-            // given: not a failure, the caller says so.
-            mtu_unsettable = ret == -libc::ENOTSUP;
-            if !mtu_unsettable {
+            if ret == -libc::ENOTSUP {
+                // No such operation (net_pcap, net_ring): it carries what it is given.
+                mtu_refusal = Some(MtuRefusal::Unsupported);
+            } else if ret == -libc::EINVAL && on_vdev_bus(&info) {
+                // A virtual device over a kernel interface (net_af_packet, net_tap)
+                // whose driver states a smaller maximum than it carries: the kernel
+                // interface's MTU is the link's. A NIC that refuses is an error.
+                mtu_refusal = Some(MtuRefusal::AboveDriverMax(info.max_rx_pktlen));
+            } else {
                 check("rte_eth_dev_set_mtu", ret)?;
             }
         }
@@ -306,7 +339,7 @@ impl Port {
             id: self.id,
             name: self.name.clone(),
             started: std::sync::atomic::AtomicBool::new(true),
-            mtu_unsettable,
+            mtu_refusal,
             _pools: vec![pool.clone()],
             _rings: self.rings.clone(),
         });
@@ -359,11 +392,10 @@ impl StartedPort {
         }
     }
 
-    /// True when the configuration asked for an MTU and the driver cannot set one
-    /// (`ENOTSUP`: e.g. net_pcap, net_ring); such a driver carries any frame it is
-    /// given, up to what an mbuf holds.
-    pub fn mtu_unsettable(&self) -> bool {
-        self.inner.mtu_unsettable
+    /// Why the driver did not set the MTU asked for, when that was let pass (see
+    /// [`MtuRefusal`]); None when it was set, or none was asked for.
+    pub fn mtu_refusal(&self) -> Option<MtuRefusal> {
+        self.inner.mtu_refusal
     }
 
     /// Link state without waiting for autonegotiation.

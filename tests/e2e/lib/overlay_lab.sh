@@ -149,6 +149,8 @@
 #   LAB_GW_VTEP [172.30.0.1] LAB_N1_IP [172.30.0.11] LAB_N2_IP [172.30.0.12]
 #   LAB_H_IP [172.30.0.99] LAB_UL_PLEN [24]  LAB_VNI [4096] LAB_VXLAN_PORT [4789]
 #   LAB_OVL_MTU [1450]  LAB_OVL_PLEN [16]
+#   LAB_UL_MTU [1500] - the underlay veths' MTU (jumbo: 9000, with LAB_OVL_MTU=8950);
+#                     vxgw's access veth acc0 gets the larger of 1500 and LAB_OVL_MTU
 #   LAB_C{1,2,3}_IP / LAB_C{1,2,3}_MAC / LAB_SRV_IP / LAB_SRV_MAC  (see defaults below)
 #   LAB_CL_IP [192.0.2.10] LAB_CL_GW [192.0.2.1] LAB_CL_PLEN [24] LAB_CL_MTU [1450]
 #   LAB_HTTP_PORT [80]  LAB_PY [/usr/bin/python3]
@@ -171,6 +173,7 @@ _OVERLAY_LAB_SOURCED=1
 : "${LAB_VNI:=4096}"
 : "${LAB_VXLAN_PORT:=4789}"
 : "${LAB_OVL_MTU:=1450}"
+: "${LAB_UL_MTU:=1500}"
 : "${LAB_OVL_PLEN:=16}"
 : "${LAB_C1_IP:=10.255.0.11}"
 : "${LAB_C1_MAC:=02:42:0a:ff:00:0b}"
@@ -318,7 +321,8 @@ _lab_wire() {
     for leg in "${legs[@]}"; do
         read -r l_ns l_if l_port l_ip <<<"$leg"
         _lab_veth "$P$l_ns" "$l_if" "$UL" "$l_port" || return 1
-        _lab_x ip -n "$UL" link set "$l_port" master brul up || return 1
+        _lab_x ip -n "$UL" link set "$l_port" mtu "$LAB_UL_MTU" master brul up || return 1
+        _lab_x ip -n "$P$l_ns" link set "$l_if" mtu "$LAB_UL_MTU" || return 1
         if [[ $l_ip != - ]]; then
             _lab_x ip -n "$P$l_ns" addr add "$l_ip/$LAB_UL_PLEN" dev "$l_if" || return 1
         fi
@@ -352,7 +356,7 @@ _lab_wire() {
     _lab_veth "${P}srv" eth0 "$GW" acc0 || return 1
     _lab_x ip -n "${P}srv" link set eth0 address "$LAB_SRV_MAC" mtu "$LAB_OVL_MTU" up || return 1
     _lab_x ip -n "${P}srv" addr add "$LAB_SRV_IP/$LAB_OVL_PLEN" dev eth0 || return 1
-    _lab_x ip -n "$GW" link set acc0 up || return 1
+    _lab_x ip -n "$GW" link set acc0 mtu $((LAB_OVL_MTU > 1500 ? LAB_OVL_MTU : 1500)) up || return 1
 
     # routing-mesh client on vxgw's external port
     if [[ $LAB_MESH == 1 ]]; then
