@@ -329,6 +329,21 @@ fn per_packet(cycles: u64, packets: u64) -> f64 {
 }
 
 fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> {
+    run_gateway_until(eal, opts, cfg, StopFlag::on_signals()?)
+}
+
+/// The gateway on `eal`'s worker lcores and the ports `cfg` names (already probed:
+/// NICs, `--vdev`s, or ports over rings made in the same process), until `stop` is
+/// set. What [`run`] does after EAL's start; in-process tests call it themselves.
+pub fn run_gateway_until(
+    eal: &Eal,
+    opts: &Options,
+    cfg: &Config,
+    stop: StopFlag,
+) -> Result<(), AppError> {
+    if eal.worker_lcores().is_empty() {
+        return Err(AppError::NoWorkerLcore(eal.main_lcore()));
+    }
     let workers = eal.worker_lcores().to_vec();
     let all = Port::all();
     let mut ids = Vec::new();
@@ -400,7 +415,6 @@ fn run_gateway(eal: &Eal, opts: &Options, cfg: &Config) -> Result<(), AppError> 
     live.install_statics().map_err(AppError::Config)?;
     #[cfg(debug_assertions)]
     force_fdb_for_tests(&fdb, &resolved)?;
-    let stop = StopFlag::on_signals()?;
     let shared = Arc::new(Shared {
         snap: cell,
         fdb,
