@@ -15,6 +15,7 @@
 #   mode); a 20 MiB download's sha256; a backend drained in the middle of a run loses
 #   no request and takes no new ones; a removed backend's new flows go elsewhere;
 #   conntrack, per-backend metrics and drop counters as vxgwctl and /metrics show them.
+# LAB_WORKERS=N runs vxgw with N workers (one af_packet queue pair each).
 # Last line: "N passed, M failed"; exit status non-zero on any failure.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -72,10 +73,11 @@ gateway_ip = "10.255.0.1"
 EOF
 check "config is valid" "$VXGW" --check-config "$LAB_DIR/vxgw.toml"
 LAB_DPDK_PREFIXES+=("${LAB_PREFIX}gw_$$")
+mapfile -t LCORES < <(lab_eal_lcores)
 lab_spawn gw "$LAB_DIR/vxgw.log" "$VXGW" --config "$LAB_DIR/vxgw.toml" --socket "$SOCK" --state none \
     --metrics-addr "$METRICS" -- \
-    -l 0-1 --no-pci --no-huge -m 512 --file-prefix="${LAB_PREFIX}gw_$$" \
-    --vdev=net_af_packet0,iface=ul0 --vdev=net_af_packet1,iface=acc0 --vdev=net_af_packet2,iface=ext0
+    "${LCORES[@]}" --no-pci --no-huge -m 512 --file-prefix="${LAB_PREFIX}gw_$$" \
+    --vdev="net_af_packet0,iface=ul0$(lab_afp_queues)" --vdev="net_af_packet1,iface=acc0$(lab_afp_queues)" --vdev="net_af_packet2,iface=ext0$(lab_afp_queues)"
 ctl() { lab_exec gw "$VXGWCTL" -s "$SOCK" "$@"; }
 up=0
 for _ in $(seq 1 100); do ctl status >/dev/null 2>&1 && { up=1; break; }; sleep 0.1; done
@@ -197,5 +199,9 @@ check "preserve mode: the containers see 192.0.2.10" \
 drops=$(ctl -j stats | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["drops"]; print(" ".join(f"{k}={v}" for k,v in d.items()))')
 echo "drops: ${drops:-none}"
 check "no connection refused or unroutable" bash -c "! echo '$drops' | grep -Eq 'conntrack_full|snat_ports_exhausted|no_backend|not_routable|neighbour_timeout'"
+if ((LAB_WORKERS > 1)); then
+    busy=$(lab_workers_busy "$(ctl -j stats)")
+    check "$busy of $LAB_WORKERS workers took traffic (af_packet spreads flows over queues)" test "$busy" -ge 2
+fi
 ctl stats | tail -n 20
 exit $((failed > 0))

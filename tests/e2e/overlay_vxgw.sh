@@ -12,6 +12,7 @@
 #   listing every MAC against the right VTEP or port (vxgwctl); the underlay neighbours
 #   resolved by ARP; vxgw's VXLAN decoded by tshark as well-formed; a frame from an
 #   unknown VTEP dropped and counted; a learned entry gone after the configured ageing.
+# LAB_WORKERS=N runs vxgw with N workers (one af_packet queue pair each).
 # Last line: "N passed, M failed"; exit status non-zero on any failure.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -65,9 +66,10 @@ EOF
 check "config is valid" "$VXGW" --check-config "$LAB_DIR/vxgw.toml"
 lab_capture n1 u0 "$LAB_DIR/n1_u0.pcap" udp port 4789 || failed=$((failed + 1))
 LAB_DPDK_PREFIXES+=("${LAB_PREFIX}gw_$$")
+mapfile -t LCORES < <(lab_eal_lcores)
 lab_spawn gw "$LAB_DIR/vxgw.log" "$VXGW" --config "$LAB_DIR/vxgw.toml" --socket "$SOCK" --state none -- \
-    -l 0-1 --no-pci --no-huge -m 512 --file-prefix="${LAB_PREFIX}gw_$$" \
-    --vdev=net_af_packet0,iface=ul0 --vdev=net_af_packet1,iface=acc0
+    "${LCORES[@]}" --no-pci --no-huge -m 512 --file-prefix="${LAB_PREFIX}gw_$$" \
+    --vdev="net_af_packet0,iface=ul0$(lab_afp_queues)" --vdev="net_af_packet1,iface=acc0$(lab_afp_queues)"
 VXGW_PID=$LAB_LAST_PID
 ctl() { lab_exec gw "$VXGWCTL" -s "$SOCK" "$@"; }
 up=0
@@ -150,6 +152,10 @@ sleep $((AGEING + 3))
 fdb=$(ctl -j fdb show --vni 4096)
 check "FDB: c2 aged out after ${AGEING}s idle" bash -c "! echo '$fdb' | grep -q 02:42:0a:ff:00:0c"
 
+if ((LAB_WORKERS > 1)); then
+    busy=$(lab_workers_busy "$(ctl -j stats)")
+    check "$busy of $LAB_WORKERS workers took traffic (af_packet spreads flows over queues)" test "$busy" -ge 2
+fi
 check "vxgw still running" kill -0 "$VXGW_PID"
 ctl stats
 exit $((failed > 0))

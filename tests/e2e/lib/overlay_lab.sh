@@ -154,6 +154,8 @@
 #   LAB_C{1,2,3}_IP / LAB_C{1,2,3}_MAC / LAB_SRV_IP / LAB_SRV_MAC  (see defaults below)
 #   LAB_CL_IP [192.0.2.10] LAB_CL_GW [192.0.2.1] LAB_CL_PLEN [24] LAB_CL_MTU [1450]
 #   LAB_HTTP_PORT [80]  LAB_PY [/usr/bin/python3]
+#   LAB_WORKERS [1] - vxgw's worker lcores (lab_eal_lcores) and af_packet queue pairs
+#                     (lab_afp_queues) in the scripts that start vxgw
 # State set by the library: LAB_NS_CREATED LAB_DIR LAB_HTTP_PIDS LAB_CAPTURE_PIDS LAB_PIDS
 # LAB_LAST_PID LAB_LAST_CAPTURE_PID.
 
@@ -174,6 +176,7 @@ _OVERLAY_LAB_SOURCED=1
 : "${LAB_VXLAN_PORT:=4789}"
 : "${LAB_OVL_MTU:=1450}"
 : "${LAB_UL_MTU:=1500}"
+: "${LAB_WORKERS:=1}"
 : "${LAB_OVL_PLEN:=16}"
 : "${LAB_C1_IP:=10.255.0.11}"
 : "${LAB_C1_MAC:=02:42:0a:ff:00:0b}"
@@ -273,6 +276,28 @@ lab_stop_pid() {
     _lab_alive "$pid" || wait "$pid" 2>/dev/null   # reap our child; never block on a live one
     unset "_LAB_PID_START[$pid]"
     return 0
+}
+
+# lab_eal_lcores: EAL's lcore argument for LAB_WORKERS workers: the main lcore on CPU
+# 0, the workers spread over CPUs 1, 0, 1, ... (several busy-polling workers share
+# this machine's two CPUs). One word per line (read it with mapfile).
+lab_eal_lcores() {
+    if ((LAB_WORKERS <= 1)); then printf '%s\n' -l 0-1; return; fi
+    local s="0@0" w
+    for ((w = 1; w <= LAB_WORKERS; w++)); do s+=",$w@$((w % 2))"; done
+    printf '%s\n' "--lcores=$s"
+}
+
+# lab_afp_queues: the net_af_packet devargs for one queue pair per worker (the kernel
+# spreads the flows over them by hash: PACKET_FANOUT_HASH), empty for one worker.
+lab_afp_queues() {
+    ((LAB_WORKERS > 1)) && printf ',qpairs=%s' "$LAB_WORKERS"
+    return 0
+}
+
+# lab_workers_busy STATS_JSON: how many workers received packets (from vxgwctl -j stats).
+lab_workers_busy() {
+    "$LAB_PY" -c 'import json,sys; print(sum(1 for w in json.load(sys.stdin)["workers"] if w["rx_packets"] > 0))' <<<"$1"
 }
 
 lab_spawn() {   # lab_spawn NS LOG CMD...
