@@ -263,7 +263,7 @@ impl Default for Tables {
 
 fn fresh_snat() -> SnatSource {
     // Keyed: both labs of an input draw the same ports.
-    SnatSource::split_keyed(1024, 65535, 1, [0x5e; 16])
+    SnatSource::for_workers_keyed(1024, 65535, 1, [0x5e; 16])
         .expect("SNAT range")
         .remove(0)
 }

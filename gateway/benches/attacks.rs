@@ -371,7 +371,7 @@ fn main() {
         ct.capacity()
     );
 
-    let snat = RefCell::new(SnatSource::split(1024, 65535, 1).unwrap().remove(0));
+    let snat = RefCell::new(SnatSource::for_workers(1024, 65535, 1).unwrap().remove(0));
     let backends = BackendCounters::default();
     let mesh_cache = MeshCache::default();
     let admission = Admission::new(1);

@@ -244,7 +244,7 @@ fn main() {
         4 * flows,
         t.elapsed()
     );
-    let snat = RefCell::new(SnatSource::split(1024, 65535, 1).unwrap().remove(0));
+    let snat = RefCell::new(SnatSource::for_workers(1024, 65535, 1).unwrap().remove(0));
     let backends = BackendCounters::default();
     let mesh_cache = MeshCache::default();
     let admission = Admission::new(1);

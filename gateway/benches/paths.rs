@@ -375,7 +375,7 @@ fn mesh(path: &str) {
         }
     }
     let ct = Conntrack::with_seed(4 * FLOWS as usize, Timeouts::default(), CT_SEED);
-    let snat = SnatSource::split_keyed(1024, 65535, 1, SNAT_KEY).unwrap();
+    let snat = SnatSource::for_workers_keyed(1024, 65535, 1, SNAT_KEY).unwrap();
     let snat = RefCell::new(snat.into_iter().next().unwrap());
     let (backends, mesh_cache) = (BackendCounters::default(), MeshCache::default());
     let admission = Admission::new(1);

@@ -389,8 +389,8 @@ pub fn run_gateway_until(
     let fdb = Arc::new(Fdb::new(cfg.gateway.fdb_capacity as usize, 4096));
     let neigh = Arc::new(Neighbours::new(1024));
     let overlay_neigh = Arc::new(OverlayNeighbours::new(8192));
-    // SNAT source ports: one range per worker (tables/snat_source.rs).
-    let snat_ports = crate::tables::snat_source::SnatSource::split(
+    // SNAT source ports: every worker draws from the whole range (tables/snat_source.rs).
+    let snat_ports = crate::tables::snat_source::SnatSource::for_workers(
         crate::tables::snat_source::DEFAULT_LO,
         crate::tables::snat_source::DEFAULT_HI,
         workers.len() as u16,

@@ -191,7 +191,7 @@ fn a_spoofed_ack_flood_does_not_lock_out_new_clients() {
 fn snat_exhaustion_is_decided_once_a_second_not_per_packet() {
     let mut m = Mesh::new("snat");
     // Two source ports; "dns" has one backend.
-    m.snat = RefCell::new(SnatSource::split(5000, 5001, 1).unwrap().remove(0));
+    m.snat = RefCell::new(SnatSource::for_workers(5000, 5001, 1).unwrap().remove(0));
     for sport in [100, 101] {
         let (d, _) = m.ingress(EXT, &client_udp(sport));
         assert!(matches!(d, Decision::Forward { .. }), "{d:?}");

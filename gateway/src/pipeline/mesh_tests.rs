@@ -118,7 +118,7 @@ impl Mesh {
     pub(super) fn with_config(text: &str) -> Mesh {
         let cfg = Config::parse(text).expect("config");
         let snap = Snapshot::build(&cfg, &resolve_port, 1).expect("snapshot");
-        let mut ports = SnatSource::split_keyed(1024, 65535, 1, SNAT_KEY).unwrap();
+        let mut ports = SnatSource::for_workers_keyed(1024, 65535, 1, SNAT_KEY).unwrap();
         let m = Mesh {
             snap,
             fdb: Fdb::new(1024, 64),
@@ -708,7 +708,7 @@ pub(super) fn client_udp(sport: u16) -> Vec<u8> {
 fn a_snat_port_is_unique_per_backend_and_exhaustion_is_counted() {
     let mut m = Mesh::new("snat");
     // Two source ports only; "dns" has one backend.
-    m.snat = RefCell::new(SnatSource::split(5000, 5001, 1).unwrap().remove(0));
+    m.snat = RefCell::new(SnatSource::for_workers(5000, 5001, 1).unwrap().remove(0));
     let mut ports = Vec::new();
     for sport in [100, 101] {
         let (d, b) = m.ingress(EXT, &client_udp(sport));
@@ -733,6 +733,34 @@ fn a_snat_port_is_unique_per_backend_and_exhaustion_is_counted() {
         }
     }
     assert_eq!(served, [2, 2], "two ports towards each backend");
+}
+
+/// With two workers, the flows that all land on one of them may use every port
+/// (there are no per-worker shares), and the other worker finds them busy too.
+#[test]
+fn snat_capacity_does_not_depend_on_the_worker() {
+    let mut m = Mesh::new("snat");
+    let mut workers = SnatSource::for_workers(5000, 5003, 2).unwrap();
+    m.snat = RefCell::new(workers.remove(0));
+    let mut ports = Vec::new();
+    for sport in 100..104 {
+        let (d, b) = m.ingress(EXT, &client_udp(sport));
+        assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+        ports.push(u16::from_be_bytes([b.data()[34], b.data()[35]]));
+    }
+    ports.sort();
+    assert_eq!(
+        ports,
+        [5000, 5001, 5002, 5003],
+        "worker 0 alone uses all four"
+    );
+    let (d, _) = m.ingress(EXT, &client_udp(104));
+    assert_eq!(d, Decision::Drop(DropReason::SnatPortsExhausted));
+    // Worker 1, same conntrack: its draws find the same four ports busy.
+    m.snat = RefCell::new(workers.remove(0));
+    let (d, _) = m.ingress(EXT, &client_udp(105));
+    assert!(matches!(d, Decision::Drop(_)), "{d:?}");
+    assert_eq!(m.ct.entries(&CtFilter::all(), 10).len(), 4);
 }
 
 #[test]
@@ -864,7 +892,7 @@ fn a_burst_of_syns_takes_its_snat_ports_at_warm_up_in_burst_order() {
         .map(|i| client_tcp(7000 + i, true, false, &[]))
         .collect();
     // The fixture's draws, in order.
-    let mut same = SnatSource::split_keyed(1024, 65535, 1, SNAT_KEY).unwrap();
+    let mut same = SnatSource::for_workers_keyed(1024, 65535, 1, SNAT_KEY).unwrap();
     let draws: Vec<u16> = (0..5).map(|_| same[0].candidate()).collect();
     warm_burst(&m.ctx(), EXT, syns.iter().map(|f| f.as_slice()));
     // Decided in reverse order, each SYN still gets the port taken for its position.

@@ -1,30 +1,35 @@
-//! SNAT source ports of the routing mesh: each worker owns a disjoint range of
-//! `[lo, hi]` (default 1024-65535) and draws candidates from it at random; the
+//! SNAT source ports of the routing mesh: every worker draws candidates at random
+//! from the whole of `[lo, hi]` (default 1024-65535), each with its own key; the
 //! conntrack insert is the uniqueness check.
 //!
 //! A SNATed connection's reply key is `backend:bp -> ingress:sp`, so a source port
 //! only has to be unused *towards that backend*: like Linux NAT, the same port serves
 //! one connection per backend at a time. The pipeline draws a port, inserts the
 //! connection, and on a key conflict (that port is busy towards that backend) draws
-//! again, at most [`SNAT_TRIES`] times. The ranges are disjoint, so two workers never
-//! race for one port, and nothing is shared: no free list, no give-back, no atomics.
-//! A port comes back by itself when its connection is removed (its reply key is free
-//! again), and is never reused while the previous connection is tracked (TIME_WAIT is
-//! tracked for 120 s).
+//! again, at most [`SNAT_TRIES`] times. The insert locks the buckets of both keys and
+//! checks that neither is tracked, so it decides between workers too: two workers
+//! that draw the same port towards the same backend at the same instant race for
+//! the reply key, one inserts, the other draws again. Nothing else is shared: no
+//! free list, no give-back, no atomics. A port comes back by itself when its
+//! connection is removed (its reply key is free again), and is never reused while
+//! the previous connection is tracked (TIME_WAIT is tracked for 120 s).
+//!
+//! Capacity does not depend on the worker a flow lands on: up to `hi - lo + 1`
+//! (64 512) connections per (ingress IP, backend) and protocol, whether RSS spreads a
+//! service's clients over all workers or hashes them all to one; a service of N
+//! backends carries N times that. (Disjoint ranges per worker, as before, made it
+//! 64 512 / workers for flows that all landed on one worker: ~8k a backend at 8
+//! workers.) A drawn port is busy towards the chosen backend with the probability
+//! that backend's ports are in use, so a free one takes 1/(1 - occupancy) draws on
+//! average: two at half the range. When every draw finds its port busy the new flow
+//! is refused (`snat_ports_exhausted`), and the worker refuses that backend's new
+//! flows without drawing for the rest of the second (`pipeline::admission`).
 //!
 //! The draws are RFC 6056's algorithm 1 (simple port randomization): a keyed
 //! SipHash-1-3 of a counter, keyed at random per worker at start, mapped onto the
 //! range. An outsider who sees some of vxgw's source ports cannot tell the next one
 //! (a sequential cursor told everybody, and let a blind attacker aim at the ports of
 //! connections about to be made).
-//!
-//! Capacity: up to `hi - lo + 1` (64 512) connections per (ingress IP, backend); a
-//! service of N backends carries N times that. A drawn port is busy towards the
-//! chosen backend with the probability that backend's ports are in use, so a free one
-//! takes 1/(1 - occupancy) draws on average: two at half the range. When every draw
-//! finds its port busy the new flow is refused (`snat_ports_exhausted`), and the
-//! worker refuses that backend's new flows without drawing for the rest of the
-//! second (`pipeline::admission`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -40,7 +45,7 @@ pub const DEFAULT_HI: u16 = 65535;
 /// Ports tried for one new connection before it is refused.
 pub const SNAT_TRIES: usize = 32;
 
-/// One worker's source ports.
+/// One worker's draws of source ports.
 #[derive(Debug, Clone)]
 pub struct SnatSource {
     worker: u16,
@@ -54,20 +59,19 @@ pub struct SnatSource {
 }
 
 impl SnatSource {
-    /// Splits `[lo, hi]` into one contiguous range per worker (the first ones one port
-    /// longer when it does not divide evenly). Every worker gets at least one port.
-    pub fn split(lo: u16, hi: u16, workers: u16) -> Result<Vec<SnatSource>, String> {
+    /// One source per worker, each drawing from all of `[lo, hi]` with its own key.
+    pub fn for_workers(lo: u16, hi: u16, workers: u16) -> Result<Vec<SnatSource>, String> {
         let random = RandomState::new();
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&random.hash_one(1u8).to_le_bytes());
         key[8..].copy_from_slice(&random.hash_one(2u8).to_le_bytes());
-        SnatSource::split_keyed(lo, hi, workers, key)
+        SnatSource::for_workers_keyed(lo, hi, workers, key)
     }
 
-    /// [`SnatSource::split`] with the draws keyed by `key` (each worker's key is
-    /// `key` with its index folded in): the same sequences every time, for tests
+    /// [`SnatSource::for_workers`] with the draws keyed by `key` (each worker's key
+    /// is `key` with its index folded in): the same sequences every time, for tests
     /// that compare two pipelines.
-    pub fn split_keyed(
+    pub fn for_workers_keyed(
         lo: u16,
         hi: u16,
         workers: u16,
@@ -76,47 +80,34 @@ impl SnatSource {
         if lo > hi || workers == 0 {
             return Err(format!("no SNAT ports: {lo}-{hi} for {workers} workers"));
         }
-        let n = (hi - lo) as u32 + 1;
-        if n < workers as u32 {
-            return Err(format!(
-                "{n} SNAT ports ({lo}-{hi}) for {workers} workers: need one per worker"
-            ));
-        }
-        let (each, extra) = (n / workers as u32, n % workers as u32);
-        let mut start = lo as u32;
         Ok((0..workers)
-            .map(|w| {
-                let len = each + u32::from((w as u32) < extra);
-                let s = SnatSource {
-                    worker: w,
-                    workers,
-                    lo: start as u16,
-                    hi: (start + len - 1) as u16,
-                    draws: 0,
-                    key: {
-                        let mut k = key;
-                        k[14] ^= w as u8;
-                        k[15] ^= (w >> 8) as u8;
-                        k
-                    },
-                };
-                start += len;
-                s
+            .map(|w| SnatSource {
+                worker: w,
+                workers,
+                lo,
+                hi,
+                draws: 0,
+                key: {
+                    let mut k = key;
+                    k[14] ^= w as u8;
+                    k[15] ^= (w >> 8) as u8;
+                    k
+                },
             })
             .collect())
     }
 
-    /// The worker this range belongs to.
+    /// The worker these draws are for.
     pub fn worker(&self) -> u16 {
         self.worker
     }
 
-    /// How many workers share the ports.
+    /// How many workers draw from the ports.
     pub fn workers(&self) -> u16 {
         self.workers
     }
 
-    /// This worker's ports.
+    /// The ports drawn from (every worker's).
     pub fn range(&self) -> RangeInclusive<u16> {
         self.lo..=self.hi
     }
@@ -137,23 +128,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ranges_are_disjoint_and_cover_everything() {
-        let s = SnatSource::split(DEFAULT_LO, DEFAULT_HI, 3).unwrap();
+    fn every_worker_draws_from_the_whole_range() {
+        let s = SnatSource::for_workers(DEFAULT_LO, DEFAULT_HI, 3).unwrap();
         assert_eq!(s.len(), 3);
-        assert_eq!(*s[0].range().start(), 1024);
-        assert_eq!(*s[2].range().end(), 65535);
-        let total: usize = s.iter().map(|r| r.range().count()).sum();
-        assert_eq!(total, 64512);
-        for w in s.windows(2) {
-            assert_eq!(*w[0].range().end() + 1, *w[1].range().start());
+        for (w, src) in s.iter().enumerate() {
+            assert_eq!(src.worker() as usize, w);
+            assert_eq!(src.range(), 1024..=65535);
         }
-        assert!(SnatSource::split(10, 11, 3).is_err());
-        assert!(SnatSource::split(10, 9, 1).is_err());
+        assert!(SnatSource::for_workers(10, 9, 1).is_err());
+        assert!(SnatSource::for_workers(10, 11, 0).is_err());
+        assert_eq!(SnatSource::for_workers(10, 11, 3).unwrap().len(), 3);
     }
 
     #[test]
     fn draws_stay_in_the_range_and_cover_it() {
-        let mut s = SnatSource::split(100, 102, 1).unwrap().remove(0);
+        let mut s = SnatSource::for_workers(100, 102, 1).unwrap().remove(0);
         let mut seen = [0u32; 3];
         for _ in 0..3000 {
             let p = s.candidate();
@@ -161,9 +150,9 @@ mod tests {
             seen[(p - 100) as usize] += 1;
         }
         assert!(seen.iter().all(|&n| n > 800), "{seen:?}");
-        let mut top = SnatSource::split(65534, 65535, 1).unwrap().remove(0);
+        let mut top = SnatSource::for_workers(65534, 65535, 1).unwrap().remove(0);
         assert!((0..100).all(|_| top.candidate() >= 65534));
-        let mut all = SnatSource::split(DEFAULT_LO, DEFAULT_HI, 1)
+        let mut all = SnatSource::for_workers(DEFAULT_LO, DEFAULT_HI, 1)
             .unwrap()
             .remove(0);
         let mut hit = vec![false; 65536];
@@ -178,28 +167,24 @@ mod tests {
     /// no fixed stride, and two workers (or two starts) draw different sequences.
     #[test]
     fn draws_are_not_predictable() {
-        let mut a = SnatSource::split(DEFAULT_LO, DEFAULT_HI, 1)
+        let mut a = SnatSource::for_workers(DEFAULT_LO, DEFAULT_HI, 1)
             .unwrap()
             .remove(0);
-        let mut b = SnatSource::split(DEFAULT_LO, DEFAULT_HI, 1)
+        let mut b = SnatSource::for_workers(DEFAULT_LO, DEFAULT_HI, 1)
             .unwrap()
             .remove(0);
         let xs: Vec<u16> = (0..64).map(|_| a.candidate()).collect();
         let ys: Vec<u16> = (0..64).map(|_| b.candidate()).collect();
         assert_ne!(xs, ys, "another start, other ports");
-        let mut w = SnatSource::split_keyed(DEFAULT_LO, DEFAULT_HI, 2, [7; 16]).unwrap();
+        let mut w = SnatSource::for_workers_keyed(DEFAULT_LO, DEFAULT_HI, 2, [7; 16]).unwrap();
         let w0: Vec<u16> = (0..64).map(|_| w[0].candidate()).collect();
-        let mut again = SnatSource::split_keyed(DEFAULT_LO, DEFAULT_HI, 2, [7; 16]).unwrap();
+        let mut again = SnatSource::for_workers_keyed(DEFAULT_LO, DEFAULT_HI, 2, [7; 16]).unwrap();
         assert_eq!(
             w0,
             (0..64).map(|_| again[0].candidate()).collect::<Vec<_>>()
         );
-        let w1: Vec<u16> = (0..64).map(|_| w[1].candidate() - 32256).collect();
-        assert_ne!(
-            w0.iter().map(|p| p - 1024).collect::<Vec<_>>(),
-            w1,
-            "workers differ"
-        );
+        let w1: Vec<u16> = (0..64).map(|_| w[1].candidate()).collect();
+        assert_ne!(w0, w1, "workers draw different sequences");
         let strides: std::collections::HashSet<i32> =
             xs.windows(2).map(|w| w[1] as i32 - w[0] as i32).collect();
         assert!(strides.len() > 32, "no common stride: {strides:?}");
