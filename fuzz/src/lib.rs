@@ -2,7 +2,7 @@
 //! underlay port ([`underlay`]: VXLAN from the VTEPs, the routing mesh's replies, ARP
 //! and ping for the VTEP address), the access port ([`access`]: untagged and tagged
 //! frames) and the external port ([`external`]: clients of published ports, ARP,
-//! ICMP). Each runs its input through what the worker runs (`gateway/src/worker.rs`),
+//! ICMP). Each runs its input through what the worker runs (`gateway/src/worker/`),
 //! without DPDK: the burst's warm-up, the fast path, else `pipeline::ingress` and the
 //! egress of the decision (VLAN tag or VXLAN encapsulation, flood replicas, routing
 //! to a neighbour), over the e2e lab's tables ([`lab`]).
@@ -473,7 +473,7 @@ fn burst(
     results
 }
 
-/// The worker's `dispatch` (gateway/src/worker.rs) without DPDK: what it sends,
+/// The worker's `dispatch` (gateway/src/worker/mod.rs) without DPDK: what it sends,
 /// drops and holds for decision `d` on buffer `b`.
 fn dispatch(ctx: &Ctx, t: &Tables, d: Decision, mut b: VecBuf, out: &mut Vec<Outcome>) {
     match d {

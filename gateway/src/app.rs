@@ -14,12 +14,13 @@ use crate::dpdk::{
 };
 use crate::forward::{self, Lane};
 use crate::pipeline::{DropReason, Event};
+use crate::runtime::{Clock, Shared, WorkerCounters};
 use crate::shutdown::StopFlag;
 use crate::tables::fdb::Fdb;
 use crate::tables::neighbours::Neighbours;
 use crate::tables::overlay_neighbours::OverlayNeighbours;
 use crate::tables::snapshot::{ResolvedPort, Snapshot, SnapshotCell};
-use crate::worker::{Clock, Shared, Worker, WorkerCounters};
+use crate::worker::Worker;
 
 /// What the operator asked for on the command line (everything before `--`).
 #[derive(Debug, Clone, Default)]

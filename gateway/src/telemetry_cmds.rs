@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::dpdk::{register_telemetry, DpdkError, TelValue};
 use crate::pipeline::{DropReason, Event};
+use crate::runtime::{Shared, WorkerCounters};
 use crate::tables::fdb::{FdbDest, FdbFilter};
-use crate::worker::{Shared, WorkerCounters};
 
 /// Registers the commands; call once after EAL init.
 pub fn register(shared: Arc<Shared>, counters: Arc<Vec<WorkerCounters>>) -> Result<(), DpdkError> {

@@ -24,8 +24,8 @@ use vxgw_api::{
 };
 pub use vxgw_api::{MAX_REQUEST, PROTOCOL_VERSION};
 
+use crate::runtime::Shared;
 use crate::tables::fdb::{FdbDest, FdbFilter};
-use crate::worker::Shared;
 /// Clients served at once (root gets [`ROOT_RESERVE`] more when none can be evicted).
 pub const MAX_CLIENTS: usize = 64;
 

@@ -15,7 +15,7 @@ use super::families::descs;
 use super::reading::{BackendReading, Reading};
 use crate::dpdk::StartedPort;
 use crate::pipeline::BackendStat;
-use crate::worker::{Shared, WorkerCounters};
+use crate::runtime::{Shared, WorkerCounters};
 
 /// The gateway's metrics, read from the workers' counters, the tables and the ports
 /// when Prometheus scrapes (why so: the [`exporter`](super) module documentation).

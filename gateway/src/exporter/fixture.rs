@@ -10,10 +10,10 @@ use prometheus::proto::MetricFamily;
 use super::reading::Reading;
 use crate::dpdk::PortStats;
 use crate::pipeline::{DropReason, Event};
+use crate::runtime::WorkerCounters;
 use crate::tables::fdb::{Fdb, FdbDest};
 use crate::tables::neighbours::Neighbours;
 use crate::wire::MacAddr;
-use crate::worker::WorkerCounters;
 
 /// A collector over plain values (no DPDK): the families of a fixed reading.
 pub(super) struct Fixed(pub(super) Reading, pub(super) Vec<Desc>);

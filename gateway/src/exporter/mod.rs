@@ -8,8 +8,9 @@
 //! - `collector`: [`GatewayCollector`], which reads the gateway at each scrape.
 //! - `http`: the small HTTP server ([`MetricsListener`], [`Exporter`]).
 //!
-//! It sits above the worker (it reads [`crate::worker::Shared`] and the workers'
-//! counter blocks); nothing on the packet path knows it exists.
+//! It sits above the runtime (it reads [`crate::runtime::Shared`] and the workers'
+//! counter blocks, [`crate::runtime::WorkerCounters`]); nothing on the packet path
+//! knows it exists.
 //!
 //! # Why the counters are summed when scraped
 //!

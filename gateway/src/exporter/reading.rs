@@ -8,10 +8,10 @@
 
 use crate::dpdk::PortStats;
 use crate::pipeline::{DropReason, Event, DROP_REASON_COUNT, EVENT_COUNT};
+use crate::runtime::WorkerCounters;
 use crate::tables::conntrack::CtStats;
 use crate::tables::fdb::{Fdb, FdbStats};
 use crate::tables::neighbours::Neighbours;
-use crate::worker::WorkerCounters;
 
 /// One scrape's worth of values, read once from workers, tables and ports.
 #[derive(Debug, Clone, Default)]

@@ -53,8 +53,9 @@
 //!
 //! Memory: 64 bytes of entry + 2 x (128 + 16)/15 / 0.75 = 25.6 bytes of index and
 //! summaries = **89.6 bytes per connection** of capacity (a 1M table: 94 MB; the
-//! 2M-capacity table of the timing test: 188 MB). A lookup touches the key's bucket (one line, or the pair
-//! when the bucket holds more than 7 keys) and the entry (one line).
+//! 2M-capacity table of the conntrack bench: 188 MB). A lookup touches the key's
+//! bucket (one line, or the pair when the bucket holds more than 7 keys) and the
+//! entry (one line).
 //!
 //! # Hashing, placement and the probe bound
 //!
@@ -65,7 +66,7 @@
 //! keys or is not fuller than the secondary, else in the less loaded of the two
 //! ("two choices", biased to the primary); keys never move. **Probe bound: two
 //! buckets**; a lookup reads the secondary only when the primary's overflow count
-//! is not zero. Measured (`fill_until_a_window_is_full`, random keys): the first
+//! is not zero. Measured (random keys, `benches/conntrack.rs`'s `fill`): the first
 //! key that finds both its buckets full comes at 84-85 % of the key slots with 3M
 //! slots, 84-88 % with 300 000, 87-91 % with 3 000, so a table filled to its
 //! capacity (75 %) does not run out of key slots before it runs out of entries
@@ -78,11 +79,11 @@
 //!
 //! A lookup of a large table costs two dependent cache misses (the bucket, then the
 //! entry), so the data path looks up a whole burst at once
-//! ([`Conntrack::lookup_burst`]: the misses of 32 keys overlap). `bench_conntrack`
-//! (`timing_tests.rs`, `cargo test --release -p vxgw bench_conntrack -- --ignored
-//! --nocapture`) times lookups, bursts, inserts and sweeps; the figures are in
-//! perf/RESULTS.md. Transparent huge pages under the table help on bare metal (most
-//! page walks go); in a guest backed by 4 KiB host pages they change little.
+//! ([`Conntrack::lookup_burst`]: the misses of 32 keys overlap). The conntrack bench
+//! (`gateway/benches/conntrack.rs`, `cargo bench -p vxgw --bench conntrack`) times
+//! lookups, bursts, inserts and sweeps; the figures are in perf/RESULTS.md.
+//! Transparent huge pages under the table help on bare metal (most page walks go);
+//! in a guest backed by 4 KiB host pages they change little.
 //!
 //! # Concurrency (safe atomics only)
 //!
@@ -161,8 +162,6 @@ mod concurrent_tests;
 mod model_tests;
 #[cfg(test)]
 mod test_support;
-#[cfg(test)]
-mod timing_tests;
 
 use super::buckets::header::BucketHeader;
 pub use super::flow_hash::FlowKey;

@@ -74,7 +74,12 @@ impl Conntrack {
         Conntrack::with_layout(capacity, n_buckets, timeouts, seed, release)
     }
 
-    pub(super) fn with_layout(
+    /// A table for `capacity` connections whose key index has `n_buckets` buckets
+    /// (instead of the 4/3 headroom [`Conntrack::new`] gives two keys a connection),
+    /// with a fixed seed: tests, and `benches/conntrack.rs`, which fills more entries
+    /// than the key slots index to find the load at which the first window fills.
+    #[doc(hidden)]
+    pub fn with_layout(
         capacity: usize,
         n_buckets: usize,
         timeouts: Timeouts,

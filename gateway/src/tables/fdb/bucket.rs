@@ -23,7 +23,7 @@
 //!
 //! [`SLOTS_PER_BUCKET`]: super::SLOTS_PER_BUCKET
 
-use super::entry::{entry_vni, KEY_VNI_SHIFT, KIND_MASK, MAC_MASK, VNI_HI_MASK, VNI_HI_SHIFT};
+use super::entry::{entry_vni, ALT, KEY_VNI_SHIFT, KIND_MASK, MAC_MASK, VNI_HI_MASK, VNI_HI_SHIFT};
 use super::{Fdb, MAX_VNI, SLOTS};
 use crate::tables::buckets::header::BucketHeader;
 use crate::tables::buckets::placement;
@@ -179,6 +179,22 @@ impl Fdb {
     /// Recomputes bucket `bi`'s summary from its keys (lock held) after a removal.
     pub(super) fn resummarize(&self, bi: usize) {
         self.summary[bi].store(self.summary_of(bi), Relaxed);
+    }
+
+    /// Entries stored in their primary bucket (the others sit in their secondary):
+    /// the placement figure `benches/fdb.rs` prints. Walks the whole table, each
+    /// bucket read consistently (like [`Fdb::entries`]); not for the packet path.
+    #[doc(hidden)]
+    pub fn entries_in_primary(&self) -> usize {
+        let in_primary = |b: &Bucket| {
+            (0..SLOTS)
+                .filter(|&i| {
+                    let (k, v) = (b.keys[i].load(Relaxed), b.values[i].load(Relaxed));
+                    k != 0 && v & KIND_MASK != 0 && v & ALT == 0
+                })
+                .count()
+        };
+        self.buckets.iter().map(|b| b.read(in_primary).0).sum()
     }
 }
 

@@ -1,5 +1,6 @@
 //! Tests of the buckets: layout, home slots, summaries, placement and its bound,
-//! the seqlock read; and the measurement of the first `TableFull` (ignored).
+//! the seqlock read. (The load at which the first `TableFull` comes is measured by
+//! `benches/fdb.rs`.)
 
 use super::super::test_support::*;
 use super::super::*;
@@ -237,32 +238,4 @@ fn seqlock_reader_waits_for_a_write_in_progress() {
     b.header.end_write();
     b.header.unlock();
     assert_eq!(reader.join().unwrap(), 3);
-}
-
-// ---- Timing (not a test: run with --release -- --ignored --nocapture) ----
-
-#[test]
-#[ignore]
-fn fill_until_table_full() {
-    for &n in &[1000usize, 100_000, 1 << 20] {
-        for seed in 0..3u64 {
-            let f = Fdb::with_seed(n, 16, seed);
-            let mut rng = XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-            let mut learned = 0usize;
-            loop {
-                let x = rng.next();
-                let m = MacAddr::from_u64(x & 0xfeff_ffff_ffff);
-                match f.learn((x >> 60) as u32, m, vtep(1), 0, NO_LIMIT) {
-                    LearnOutcome::Learned => learned += 1,
-                    LearnOutcome::TableFull => break,
-                    _ => {}
-                }
-            }
-            println!(
-                "n={n} seed={seed}: first TableFull after {learned} = {:.3} of requested, {:.3} of slots",
-                learned as f64 / n as f64,
-                learned as f64 / f.capacity() as f64
-            );
-        }
-    }
 }

@@ -1,11 +1,8 @@
-//! Tests of the lookups; and their timing (ignored).
+//! Tests of the lookups. (Their timing is `benches/fdb.rs`.)
 
-use super::super::entry::ALT;
 use super::super::test_support::*;
 use super::super::*;
 use super::*;
-use std::collections::HashMap;
-use std::time::Instant;
 
 #[test]
 fn learn_and_lookup_both_kinds() {
@@ -37,66 +34,4 @@ fn learn_and_lookup_both_kinds() {
     let s = f.stats();
     assert_eq!((s.learned, s.dynamic_entries, s.static_entries), (2, 2, 0));
     validate(&f).unwrap();
-}
-
-// ---- Timing (not a test: run with --release -- --ignored --nocapture) ----
-
-#[test]
-#[ignore]
-fn bench_lookup() {
-    use std::hint::black_box;
-    for &n in &[1_000usize, 100_000] {
-        let f = Fdb::new(n, 64);
-        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
-        let mut keys = Vec::with_capacity(n);
-        while keys.len() < n {
-            let m = MacAddr::from_u64(rng.next() & 0xfeff_ffff_ffff);
-            let vni = (rng.next() % 16) as u32 + 1;
-            if f.learn(vni, m, vtep(1), 1, NO_LIMIT) == LearnOutcome::Learned {
-                keys.push((vni, m));
-            }
-        }
-        let order: Vec<usize> = (0..1 << 22)
-            .map(|_| (rng.next() % n as u64) as usize)
-            .collect();
-        let misses: Vec<(u32, MacAddr)> = (0..1 << 16)
-            .map(|_| (1, MacAddr::from_u64(rng.next() & 0xfeff_ffff_ffff)))
-            .collect();
-        let t = Instant::now();
-        let mut hits = 0usize;
-        for &i in &order {
-            let (v, m) = keys[i];
-            hits += black_box(f.lookup(black_box(v), black_box(m))).is_some() as usize;
-        }
-        let hit_ns = t.elapsed().as_nanos() as f64 / order.len() as f64;
-        assert_eq!(hits, order.len());
-        let t = Instant::now();
-        for j in 0..order.len() {
-            let (v, m) = misses[j & 0xffff];
-            black_box(f.lookup(black_box(v), black_box(m)));
-        }
-        let miss_ns = t.elapsed().as_nanos() as f64 / order.len() as f64;
-        let t = Instant::now();
-        for &i in &order {
-            let (v, m) = keys[i];
-            black_box(f.learn(v, m, vtep(1), 1, NO_LIMIT));
-        }
-        let learn_ns = t.elapsed().as_nanos() as f64 / order.len() as f64;
-        let map: HashMap<(u32, MacAddr), FdbDest> = keys.iter().map(|&k| (k, vtep(1))).collect();
-        let t = Instant::now();
-        for &i in &order {
-            black_box(map.get(black_box(&keys[i])));
-        }
-        let std_ns = t.elapsed().as_nanos() as f64 / order.len() as f64;
-        let in_primary = f
-            .entries(&FdbFilter::all(), 1)
-            .iter()
-            .filter(|e| f.find(&f.pos(e.vni, e.mac.to_u64())).unwrap().2 & ALT == 0)
-            .count();
-        println!(
-            "{n} entries ({} slots, {:.0}% in primary): lookup hit {hit_ns:.1} ns, miss {miss_ns:.1} ns, learn refresh {learn_ns:.1} ns; std HashMap (SipHash) get {std_ns:.1} ns",
-            f.capacity(),
-            100.0 * in_primary as f64 / n as f64
-        );
-    }
 }

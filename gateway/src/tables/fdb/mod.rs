@@ -40,7 +40,7 @@
 //! buckets.** When both are full, `learn` returns [`LearnOutcome::TableFull`]
 //! (counted; the frame is flooded like any unknown destination) and `add_static`
 //! fails with [`FdbError::TableFull`]. Entries never move between buckets.
-//! Measured (random keys, `fill_until_table_full`): the first `TableFull` comes at
+//! Measured (random keys, `benches/fdb.rs`'s `fill`): the first `TableFull` comes at
 //! 84 % of the slots with 1.4 million slots, 85-86 % with 133 000, 89-92 % with
 //! 1 300, so the requested capacity (75 % of the slots) fits; at 75 % load about 84 %
 //! of the entries sit in their primary. Each key also has a home slot (from other

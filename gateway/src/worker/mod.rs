@@ -6,126 +6,32 @@
 //! and tables); it holds no packet logic of its own. Nothing here allocates, locks or
 //! does an atomic read-modify-write per packet: counters are owner-written, the
 //! snapshot is loaded once per poll round, tables are lock-free.
+//!
+//! What the workers share with the control plane and the readers of their counters
+//! ([`Shared`], [`WorkerCounters`], the clock) is in [`crate::runtime`], below this
+//! module. Files: this one, the poll loop and its dispatch; `mbuf.rs`, the
+//! pipeline's [`PacketBuf`](crate::pipeline::PacketBuf) over an [`Mbuf`].
+
+mod mbuf;
 
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 use crate::dpdk::{
-    tsc_now, Drain, Flushed, Mbuf, MbufBurst, Mempool, RxQueue, TxBuffer, TxQueue, BURST_SIZE,
+    tsc_now, Drain, Flushed, Mbuf, MbufBurst, RxQueue, TxBuffer, TxQueue, BURST_SIZE,
 };
-use crate::metrics::{CachePadded, Counter};
 use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::fast_path::{self, FastPort};
 use crate::pipeline::{
-    build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, Admission, BackendCounters,
-    Ctx, Decision, DropReason, EncapCache, Event, LearnCache, MeshCache, MeshSide, MeshTables,
-    Origin, PacketBuf, PipelineCounters, Target, FRAGMENT_HOLD_SECS, HELD_FRAGMENTS_PER_WORKER,
-    MAX_BURST,
+    build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, Admission, Ctx, Decision,
+    DropReason, EncapCache, Event, LearnCache, MeshCache, MeshSide, MeshTables, Origin, Target,
+    FRAGMENT_HOLD_SECS, HELD_FRAGMENTS_PER_WORKER, MAX_BURST,
 };
-use crate::shutdown::StopFlag;
-use crate::tables::conntrack::Conntrack;
-use crate::tables::fdb::Fdb;
+use crate::runtime::{Shared, WorkerCounters};
 use crate::tables::fdb_cache::FdbCache;
-use crate::tables::neighbours::Neighbours;
-use crate::tables::overlay_neighbours::OverlayNeighbours;
-use crate::tables::snapshot::{Snapshot, SnapshotCell, MAX_PORTS};
+use crate::tables::snapshot::{Snapshot, MAX_PORTS};
 use crate::tables::snat_source::SnatSource;
 use crate::wire::ethernet::field::DST as DST_MAC;
 use std::cell::RefCell;
-
-impl PacketBuf for Mbuf {
-    #[inline]
-    fn data(&self) -> &[u8] {
-        Mbuf::data(self)
-    }
-    #[inline]
-    fn data_mut(&mut self) -> &mut [u8] {
-        Mbuf::data_mut(self)
-    }
-    #[inline]
-    fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
-        Mbuf::prepend(self, n)
-    }
-    #[inline]
-    fn adj(&mut self, n: usize) -> bool {
-        Mbuf::adj(self, n)
-    }
-    #[inline]
-    fn trim(&mut self, n: usize) -> bool {
-        Mbuf::trim(self, n)
-    }
-}
-
-/// A coarse clock shared by workers and the control thread: seconds since start,
-/// from the TSC (no syscall on the packet path).
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    t0: u64,
-    hz: u64,
-}
-
-impl Clock {
-    /// Starts the clock now; `hz` is the TSC frequency.
-    pub fn start(hz: u64) -> Clock {
-        Clock {
-            t0: tsc_now(),
-            hz: hz.max(1),
-        }
-    }
-
-    /// Seconds since start for a TSC reading.
-    #[inline]
-    pub fn secs_at(&self, tsc: u64) -> u32 {
-        (tsc.wrapping_sub(self.t0) / self.hz) as u32
-    }
-
-    /// Seconds since start.
-    pub fn now(&self) -> u32 {
-        self.secs_at(tsc_now())
-    }
-}
-
-/// Tables and resources every worker shares.
-pub struct Shared {
-    /// The published configuration.
-    pub snap: Arc<SnapshotCell>,
-    /// The filtering database.
-    pub fdb: Arc<Fdb>,
-    /// Underlay and external neighbours.
-    pub neigh: Arc<Neighbours>,
-    /// Overlay neighbours (backends' MACs).
-    pub overlay_neigh: Arc<OverlayNeighbours>,
-    /// Connection tracking of the routing mesh.
-    pub conntrack: Arc<Conntrack>,
-    /// Pool for replicas and ARP requests.
-    pub pool: Arc<Mempool>,
-    /// Shutdown flag.
-    pub stop: StopFlag,
-    /// Coarse clock.
-    pub clock: Clock,
-}
-
-/// One worker's counters.
-#[derive(Default)]
-pub struct WorkerStats {
-    /// Pipeline drops and events.
-    pub pipeline: PipelineCounters,
-    /// Packets received.
-    pub rx_packets: Counter,
-    /// Packets the tx queues took.
-    pub tx_packets: Counter,
-    /// Poll rounds.
-    pub polls: Counter,
-    /// Poll rounds that received something.
-    pub busy_polls: Counter,
-    /// TSC cycles spent in busy rounds.
-    pub busy_cycles: Counter,
-    /// Routing-mesh counters per backend.
-    pub backends: BackendCounters,
-}
-
-/// Padded per-worker stats block.
-pub type WorkerCounters = CachePadded<WorkerStats>;
 
 // The pipeline's per-burst caches hold a whole rx burst.
 const _: () = assert!(BURST_SIZE <= MAX_BURST);

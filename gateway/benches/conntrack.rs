@@ -1,17 +1,34 @@
-//! Timing runs, not tests (`#[ignore]`: run with `--release -- --ignored
-//! --nocapture`): lookups, inserts and sweeps of a 2M table, and the load at which
-//! the first window fills.
+//! Conntrack timing (`timing`): lookups (hits in both directions, misses, bursts,
+//! with `observe`), inserts at half load, remove+insert churn and a full sweep of a
+//! table for 2M connections holding 1M, beside a std HashMap of the same flows, a
+//! random load from memory of the table's size and a small (cache-resident) table.
+//! And the load at which the first window fills (`fill`): the probe bound's figure
+//! in the `tables::conntrack` docs. Figures: perf/RESULTS.md.
+//!
+//!   cargo bench -p vxgw --bench conntrack [-- timing|fill]   (default: both)
 
-use super::test_support::*;
-use super::*;
+#[path = "common/xorshift.rs"]
+mod xorshift;
+use xorshift::XorShift;
+
 use std::collections::HashMap;
+use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-#[test]
-#[ignore]
-fn bench_conntrack() {
-    use std::hint::black_box;
+use vxgw::tables::conntrack::{
+    Conn, Conntrack, CtInsertError, CtState, FlowKey, Timeouts, LOOKUP_BURST, SLOTS_PER_BUCKET,
+};
+use vxgw::wire::tcp::flags::ACK;
+
+const TCP: u8 = 6;
+
+fn sa(ip: [u8; 4], port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::from(ip), port)
+}
+
+/// Lookups, inserts and sweeps of a 2M table.
+fn timing() {
     let cap = 2usize << 20;
     let n = 1usize << 20;
     let t0 = Instant::now();
@@ -164,27 +181,38 @@ fn bench_conntrack() {
     );
 }
 
-#[test]
-#[ignore]
-fn fill_until_a_window_is_full() {
-    // More entries than keys fit: the first Full is the first full window.
+/// The load at which the first window fills: tables with more entries than their
+/// key slots can index (so the key slots run out first), filled with random keys.
+/// Every connection is assured by a reply as it is inserted: eviction never takes
+/// one, so the first `Full` is the first key whose two buckets are both full.
+fn fill() {
     for &slots in &[3000usize, 300_000, 3 << 20] {
         for seed in 0..3u64 {
-            let t = Conntrack::with_layout(slots, slots / SLOTS, Timeouts::default(), seed, None);
+            let buckets = slots / SLOTS_PER_BUCKET;
+            let t = Conntrack::with_layout(slots, buckets, Timeouts::default(), seed, None);
             let mut rng = XorShift(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
             let mut n = 0usize;
             loop {
                 let r = rng.next();
                 let c = Conn {
+                    proto: TCP,
                     client: SocketAddrV4::new(Ipv4Addr::from((r >> 32) as u32), r as u16),
+                    published: sa([10, 0, 0, 4], 80),
+                    backend: sa([10, 255, 0, 10], 8080),
                     snat: Some(SocketAddrV4::new(
                         Ipv4Addr::from(0x0aff_0002 + (n as u32 >> 16)),
                         n as u16,
                     )),
-                    ..conn(0, true)
+                    service: 0,
+                    backend_id: 0,
+                    owner: 0,
                 };
                 match t.insert(&c, CtState::Established, 1) {
-                    Ok(_) => n += 1,
+                    Ok(_) => {
+                        let reply = t.lookup(&c.reply_key()).expect("the reply key is tracked");
+                        assert_eq!(t.observe(&reply, ACK, 1), CtState::Established);
+                        n += 1;
+                    }
                     Err(CtInsertError::Full) => break,
                     Err(e) => panic!("{e}"),
                 }
@@ -194,6 +222,25 @@ fn fill_until_a_window_is_full() {
                 t.key_slots(),
                 2.0 * n as f64 / t.key_slots() as f64
             );
+        }
+    }
+}
+
+fn main() {
+    let part = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default();
+    match part.as_str() {
+        "timing" => timing(),
+        "fill" => fill(),
+        "" => {
+            timing();
+            fill();
+        }
+        other => {
+            eprintln!("conntrack bench: unknown part {other:?} (timing, fill)");
+            std::process::exit(2);
         }
     }
 }
