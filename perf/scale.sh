@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Scaling: N workers beside testpmd with N forwarding cores, same vdevs, same run.
+#
+#   perf/scale.sh [WORKERS] [SECS] [CASES] [FLOWS]
+#
+# WORKERS: the worker counts to measure (default: 1, 2, 4, 8, ... below the number of
+#          CPUs, and CPUs - 1: one CPU is the main lcore's). On a machine with fewer
+#          CPUs than N + 1 the lcores share CPUs (--lcores), and the line says
+#          "oversubscribed": a smoke test of the multi-queue setup, not a figure.
+# SECS:    seconds per program per point (default 12; the median skips the first 2
+#          and the last second).
+# CASES:   decap encap fwd rev (default all):
+#   decap/encap: perf/overlay.sh's inputs (1000 MACs, 64-byte inner frames); every
+#          rx queue of net_pcap0 replays the same capture (infinite_rx) -> net_null0.
+#   fwd/rev: perf/mesh.sh's inputs (FLOWS client flows, default 100000), split by flow
+#          over the N queues as RSS would (perf/split_pcap.py): fwd on the external
+#          port, rev as the backends' VXLAN replies on the underlay (the connections
+#          made first from the client frames, read once on the external port).
+# Each point: testpmd --forward-mode=io with --nb-cores=N --rxq=N --txq=N, then vxgw
+# with N workers (one queue pair each on every port), on the same vdevs and lcores.
+# Rates are packets per second out of the output port, all queues; cycles/packet is
+# the workers' mean. Prints RESULT lines and a Markdown table for perf/RESULTS.md with
+# the machine's description.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+CPUS=$(nproc)
+default_workers() {
+  local n=1 out=""
+  while ((n < CPUS - 1)); do out+="$n "; n=$((n * 2)); done
+  out+="$((CPUS > 1 ? CPUS - 1 : 1))"
+  echo "$out"
+}
+WORKERS=${1:-$(default_workers)}
+SECS=${2:-12}
+CASES=${3:-"decap encap fwd rev"}
+FLOWS=${4:-100000}
+
+cargo build --release -q -p vxgw --manifest-path "$ROOT/Cargo.toml"
+VXGW=$ROOT/target/release/vxgw
+MBUFS=262143
+MEM=$(eal_mem_args 1024 4096)
+MACHINE="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $CPUS CPUs"
+echo "# scale: $MACHINE; EAL mem: $MEM; workers: $WORKERS; $SECS s per program per point"
+
+# lcores N: EAL's lcore argument for a main lcore and N forwarding lcores.
+lcores() {
+  local n=$1
+  if ((n + 1 <= CPUS)); then echo "-l 0-$n"; return; fi
+  local s="0@0" w
+  for ((w = 1; w <= n; w++)); do s+=",$w@$((w % CPUS))"; done
+  echo "--lcores=$s"
+}
+
+# rx_list PREFIX N: ",rx_pcap=PREFIX0.pcap,...", one per queue.
+rx_list() {
+  local q s=""
+  for ((q = 0; q < $2; q++)); do s+=",rx_pcap=$1$q.pcap"; done
+  echo "$s"
+}
+
+# Median total tx pps of port PORT and the workers' mean cycles/packet, from vxgw's
+# --stats-period 1 JSON lines (first 2 and last skipped).
+vxgw_rate_all() {
+  /usr/bin/python3 - "$1" "$2" <<'PY'
+import json, statistics, sys
+log, want = sys.argv[1], int(sys.argv[2])
+rows = []
+for line in open(log, errors="replace"):
+    if line.startswith("{"):
+        d = json.loads(line)
+        p = [x for x in d["ports"] if x["id"] == want][0]
+        ws = [w["busy_cycles_per_packet"] for w in d["workers"] if w["busy_cycles_per_packet"] > 0]
+        rows.append((p["tx_pps"], statistics.mean(ws) if ws else 0.0))
+s = rows[2:-1]
+print(f"{statistics.median(r[0] for r in s)} {statistics.median(r[1] for r in s):.1f}" if s else "NA NA")
+PY
+}
+
+TABLE=()
+for mode in $CASES; do
+  case $mode in
+    decap|encap)
+      /usr/bin/python3 "$PERF_DIR/mk_overlay_inputs.py" "$mode" 1000 "$OUT/scale_${mode}.pcap" "$OUT/scale_${mode}.toml"
+      TOML=$OUT/scale_${mode}.toml ;;
+    fwd|rev)
+      /usr/bin/python3 "$PERF_DIR/mk_mesh_inputs.py" "$mode" "$FLOWS" "$OUT"
+      TOML=$OUT/$mode.toml ;;
+    *) echo "unknown case $mode"; exit 2 ;;
+  esac
+  for n in $WORKERS; do
+    read -ra LC <<<"$(lcores "$n")"
+    case $mode in
+      decap|encap)
+        for ((q = 0; q < n; q++)); do cp "$OUT/scale_${mode}.pcap" "$OUT/scale_in_q$q.pcap"; done
+        TP_VDEVS=(--vdev="net_pcap0$(rx_list "$OUT/scale_in_q" "$n"),infinite_rx=1" "--vdev=net_null0,no-rx=1")
+        VX_VDEVS=("${TP_VDEVS[@]}") ;;
+      fwd)
+        /usr/bin/python3 "$PERF_DIR/split_pcap.py" "$OUT/fwd.pcap" "$n" "$OUT/scale_in_q"
+        TP_VDEVS=(--vdev="net_pcap0$(rx_list "$OUT/scale_in_q" "$n"),infinite_rx=1" "--vdev=net_null0,no-rx=1")
+        VX_VDEVS=("${TP_VDEVS[@]}") ;;
+      rev)
+        /usr/bin/python3 "$PERF_DIR/split_pcap.py" "$OUT/rev.pcap" "$n" "$OUT/scale_in_q"
+        /usr/bin/python3 "$PERF_DIR/split_pcap.py" "$OUT/rev_warm.pcap" "$n" "$OUT/scale_warm_q"
+        TP_VDEVS=(--vdev="net_pcap0$(rx_list "$OUT/scale_in_q" "$n"),infinite_rx=1" "--vdev=net_null0,no-rx=1")
+        VX_VDEVS=(--vdev="net_pcap0$(rx_list "$OUT/scale_in_q" "$n"),infinite_rx=1"
+                  --vdev="net_pcap1$(rx_list "$OUT/scale_warm_q" "$n")") ;;
+    esac
+    P=perf_tp_$$
+    # shellcheck disable=SC2086
+    run_for "$SECS" "$OUT/scale_tp_${mode}_$n.log" dpdk-testpmd --no-pci $MEM --file-prefix=$P "${LC[@]}" "${TP_VDEVS[@]}" -- \
+      --forward-mode=io --nb-cores="$n" --rxq="$n" --txq="$n" --stats-period=1 --total-num-mbufs=$((MBUFS + 1)) --no-flush-rx
+    cleanup_prefix $P
+    P=perf_vx_$$
+    # shellcheck disable=SC2086
+    run_for "$SECS" "$OUT/scale_vx_${mode}_$n.log" "$VXGW" --config "$TOML" --socket "$OUT/perf.sock" \
+      --state none --metrics-addr none --stats-period 1 --mbufs $MBUFS -- --no-pci $MEM --file-prefix=$P "${LC[@]}" "${VX_VDEVS[@]}"
+    cleanup_prefix $P
+    t=$(testpmd_rate "$OUT/scale_tp_${mode}_$n.log" 1)
+    read -r v cy < <(vxgw_rate_all "$OUT/scale_vx_${mode}_$n.log" 1)
+    over=""
+    ((n + 1 > CPUS)) && over=" oversubscribed"
+    line=$(/usr/bin/python3 - "$mode" "$n" "$t" "$v" "$cy" "$over" <<'PY'
+import sys
+mode, n, t, v, cy, over = sys.argv[1:7]
+if "NA" in (t, v):
+    print(f"RESULT scale {mode} workers={n} no valid samples{over}")
+else:
+    t, v = float(t), float(v)
+    print(f"RESULT scale {mode} workers={n} testpmd_io_mpps={t/1e6:.2f} vxgw_mpps={v/1e6:.2f} "
+          f"ratio={v/t:.3f} cycles_per_pkt={cy}{over}")
+PY
+)
+    echo "$line"
+    TABLE+=("$line")
+  done
+done
+
+echo
+echo "Machine: $MACHINE ($(date -u +%F)), DPDK $(pkg-config --modversion libdpdk 2>/dev/null || echo '?'), EAL $MEM"
+echo
+echo "| path | workers | testpmd io, Mpps | vxgw, Mpps | ratio | cycles/packet | note |"
+echo "|---|---|---|---|---|---|---|"
+for l in "${TABLE[@]}"; do
+  /usr/bin/python3 - "$l" <<'PY'
+import sys
+w = sys.argv[1].split()
+kv = dict(x.split("=", 1) for x in w if "=" in x)
+note = "oversubscribed" if "oversubscribed" in w else ""
+print(f"| {w[2]} | {kv.get('workers')} | {kv.get('testpmd_io_mpps', '-')} | {kv.get('vxgw_mpps', '-')} | "
+      f"{kv.get('ratio', '-')} | {kv.get('cycles_per_pkt', '-')} | {note} |")
+PY
+done
