@@ -56,6 +56,22 @@ pub struct PortStatus {
     pub rx_errors: u64,
     /// Send errors.
     pub tx_errors: u64,
+    /// Receive-side scaling, as the device reports it (absent: the port does not
+    /// hash, with one queue or a device without RSS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rss: Option<RssStatus>,
+}
+
+/// A port's receive-side scaling in [`PortStatus`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RssStatus {
+    /// The hash types, by DPDK's names (`ipv4`, `ipv4-tcp`, `ipv4-udp`, ...).
+    pub fields: Vec<String>,
+    /// The Toeplitz key, in hex.
+    pub key: String,
+    /// The redirection table: entry i is the rx queue (the worker) of the packets
+    /// whose hash is i modulo its length.
+    pub reta: Vec<u16>,
 }
 
 /// `stats`: the workers' counters summed (drops and events by name, zeros left out).

@@ -272,6 +272,11 @@ pub(crate) fn print_human(answer: &Answer) {
                     })
                     .collect(),
             );
+            for p in &r.ports {
+                if let Some(rss) = &p.rss {
+                    println!("port {} rss: {}", p.id, rss_summary(rss));
+                }
+            }
         }
         Answer::Stats(r) => {
             println!("rx_packets {}  tx_packets {}", r.rx_packets, r.tx_packets);
@@ -336,4 +341,24 @@ pub(crate) fn print_json(result: &Value) {
         "{}",
         serde_json::to_string_pretty(result).unwrap_or_default()
     );
+}
+
+/// One line for a port's RSS: its hash types, key, and how its redirection table
+/// spreads over the queues (`128 entries: queue 0 x64, queue 1 x64`).
+fn rss_summary(rss: &api::RssStatus) -> String {
+    let mut per_queue = std::collections::BTreeMap::new();
+    for q in &rss.reta {
+        *per_queue.entry(*q).or_insert(0usize) += 1;
+    }
+    let spread: Vec<String> = per_queue
+        .iter()
+        .map(|(q, n)| format!("queue {q} x{n}"))
+        .collect();
+    format!(
+        "hash {}, key {}, table of {} entries: {}",
+        rss.fields.join(" "),
+        rss.key,
+        rss.reta.len(),
+        spread.join(", ")
+    )
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::control::config::Config;
+use crate::control::config::{Config, Role};
 use crate::dpdk::{
     self, Eal, LaunchedWorker, Mempool, MtuRefusal, Port, PortConfig, RxQueue, StartedPort,
     TxQueue, BURST_SIZE,
@@ -153,10 +153,22 @@ pub fn mbuf_data_len(max_mtu: u16) -> u16 {
     frame.max(2048).next_multiple_of(128) as u16
 }
 
+/// What a port hashes with RSS, by its roles: the underlay only VXLAN's outer UDP
+/// (its source port carries the sender's inner-flow entropy), the access and external
+/// ports the 5-tuple.
+fn rss_fields_of(roles: &[Role]) -> u64 {
+    if roles.iter().all(|r| *r == Role::Underlay) {
+        dpdk::RSS_IPV4_UDP
+    } else {
+        dpdk::RSS_IPV4_TCP_UDP
+    }
+}
+
 fn bring_up(
     eal: &Eal,
     ids: &[u16],
     mtus: &HashMap<u16, u16>,
+    rss_fields: &HashMap<u16, u64>,
     opts: &Options,
 ) -> Result<Ports, AppError> {
     let workers = eal.worker_lcores();
@@ -199,6 +211,10 @@ fn bring_up(
             rx_desc: opts.rx_desc,
             tx_desc: opts.tx_desc,
             mtu: mtus.get(&id).copied(),
+            rss_fields: rss_fields
+                .get(&id)
+                .copied()
+                .unwrap_or(dpdk::RSS_IPV4_TCP_UDP),
             ..PortConfig::default()
         };
         let (sp, rx, tx) = Port::by_id(id)?.start(&cfg, &ports.pool)?;
@@ -258,7 +274,7 @@ fn run_forward(eal: &Eal, opts: &Options) -> Result<(), AppError> {
             "a port appears in more than one --forward pair".into(),
         ));
     }
-    let mut ports = bring_up(eal, &used, &HashMap::new(), opts)?;
+    let mut ports = bring_up(eal, &used, &HashMap::new(), &HashMap::new(), opts)?;
     // Worker w serves queue w of every port, both directions of every pair.
     let mut lanes: Vec<Vec<Lane>> = (0..workers.len()).map(|_| Vec::new()).collect();
     for &(a, b) in &pairs {
@@ -350,6 +366,7 @@ pub fn run_gateway_until(
     let mut ids = Vec::new();
     let mut by_name = HashMap::new();
     let mut mtus = HashMap::new();
+    let mut rss_fields = HashMap::new();
     for p in &cfg.ports {
         let id = resolve_port(&p.name, &all)?;
         ids.push(id);
@@ -357,6 +374,7 @@ pub fn run_gateway_until(
         if let Some(m) = p.mtu {
             mtus.insert(id, m);
         }
+        rss_fields.insert(id, rss_fields_of(&p.roles));
     }
     // Bind the exporter's address before the ports start: a bad or busy one fails fast.
     let metrics = match opts.metrics_addr {
@@ -366,7 +384,7 @@ pub fn run_gateway_until(
         ),
         None => None,
     };
-    let mut ports = bring_up(eal, &ids, &mtus, opts)?;
+    let mut ports = bring_up(eal, &ids, &mtus, &rss_fields, opts)?;
     let resolved: HashMap<String, ResolvedPort> = by_name
         .iter()
         .map(|(name, &id)| {
@@ -490,6 +508,14 @@ pub fn run_gateway_until(
                         rx_missed: st.rx_missed,
                         rx_errors: st.rx_errors,
                         tx_errors: st.tx_errors,
+                        rss: p.rss().map(|r| vxgw_api::RssStatus {
+                            fields: dpdk::rss_field_names(r.fields)
+                                .into_iter()
+                                .map(String::from)
+                                .collect(),
+                            key: r.key.iter().map(|b| format!("{b:02x}")).collect(),
+                            reta: r.reta,
+                        }),
                     }
                 })
                 .collect()

@@ -14,6 +14,7 @@ mod mempool;
 mod port;
 mod prefetch;
 mod ring;
+mod rss;
 mod telemetry;
 mod tx_buffer;
 
@@ -28,6 +29,7 @@ pub use port::{
 };
 pub use prefetch::prefetch;
 pub use ring::Ring;
+pub use rss::{rss_field_names, RssState, RSS_IPV4_TCP_UDP, RSS_IPV4_UDP, RSS_KEY};
 pub use telemetry::{register as register_telemetry, TelValue};
 pub use tx_buffer::{Flushed, TxBuffer};
 

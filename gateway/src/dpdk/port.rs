@@ -11,12 +11,7 @@ use std::sync::Arc;
 use super::error::check;
 use super::{DpdkError, Mbuf, MbufBurst, Mempool, Result, Ring, BURST_SIZE};
 
-// RSS hash types (RTE_ETH_RSS_* are macro expressions bindgen cannot evaluate).
-const RSS_IPV4: u64 = 1 << 2;
-const RSS_FRAG_IPV4: u64 = 1 << 3;
-const RSS_NONFRAG_IPV4_TCP: u64 = 1 << 4;
-const RSS_NONFRAG_IPV4_UDP: u64 = 1 << 5;
-const RSS_WANTED: u64 = RSS_IPV4 | RSS_FRAG_IPV4 | RSS_NONFRAG_IPV4_TCP | RSS_NONFRAG_IPV4_UDP;
+use super::rss::{self, RssState, RSS_IPV4_TCP_UDP, RSS_KEY};
 
 /// How to bring a port up.
 #[derive(Debug, Clone)]
@@ -33,6 +28,10 @@ pub struct PortConfig {
     pub mtu: Option<u16>,
     /// Accept every destination MAC (a gateway port must: it bridges).
     pub promiscuous: bool,
+    /// What RSS hashes with several rx queues ([`rss::RSS_IPV4_UDP`],
+    /// [`RSS_IPV4_TCP_UDP`]); the key is [`RSS_KEY`], the redirection table spreads
+    /// over the queues in turn.
+    pub rss_fields: u64,
 }
 
 impl Default for PortConfig {
@@ -44,6 +43,7 @@ impl Default for PortConfig {
             tx_desc: 1024,
             mtu: None,
             promiscuous: true,
+            rss_fields: RSS_IPV4_TCP_UDP,
         }
     }
 }
@@ -114,6 +114,8 @@ struct PortInner {
     started: std::sync::atomic::AtomicBool,
     /// Why the driver did not set the MTU asked for, where that is no error.
     mtu_refusal: Option<MtuRefusal>,
+    /// With RSS on: the device's redirection table and key sizes.
+    rss: Option<(u16, u8)>,
     // Keep what the port's queues point into alive as long as the port.
     _pools: Vec<Arc<Mempool>>,
     _rings: Vec<Arc<Ring>>,
@@ -276,15 +278,30 @@ impl Port {
             )));
         }
         let mut conf = dpdk_sys::rte_eth_conf::default();
-        let rss_hf = RSS_WANTED & info.flow_type_rss_offloads;
-        if cfg.rx_queues > 1 && rss_hf != 0 {
+        let rss_hf = cfg.rss_fields & info.flow_type_rss_offloads;
+        let rss_on = cfg.rx_queues > 1 && rss_hf != 0;
+        let mut key = RSS_KEY;
+        if rss_on {
             conf.rxmode.mq_mode = dpdk_sys::RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+            // A device with another key size keeps its own key (0: the driver does
+            // not say, and takes Toeplitz's 40 bytes).
+            if matches!(usize::from(info.hash_key_size), 0 | 40) {
+                conf.rx_adv_conf.rss_conf.rss_key = key.as_mut_ptr();
+                conf.rx_adv_conf.rss_conf.rss_key_len = key.len() as u8;
+            }
         }
-        // SAFETY: id valid; conf is a fully initialised rte_eth_conf.
+        // SAFETY: id valid; conf is a fully initialised rte_eth_conf, its key pointer
+        // (if set) to `key`, which outlives the call.
         check("rte_eth_dev_configure", unsafe {
             dpdk_sys::rte_eth_dev_configure(self.id, cfg.rx_queues, cfg.tx_queues, &conf)
         })?;
+        if rss_on {
+            rss::set_key(self.id, rss_hf, info.hash_key_size)?;
+            if info.reta_size > 0 {
+                rss::set_reta(self.id, info.reta_size, cfg.rx_queues)?;
+            }
+        }
         let (mut nrx, mut ntx) = (cfg.rx_desc, cfg.tx_desc);
         // SAFETY: id valid; pointers to two u16s.
         check("rte_eth_dev_adjust_nb_rx_tx_desc", unsafe {
@@ -340,6 +357,7 @@ impl Port {
             name: self.name.clone(),
             started: std::sync::atomic::AtomicBool::new(true),
             mtu_refusal,
+            rss: rss_on.then_some((info.reta_size, info.hash_key_size.max(40))),
             _pools: vec![pool.clone()],
             _rings: self.rings.clone(),
         });
@@ -396,6 +414,13 @@ impl StartedPort {
     /// [`MtuRefusal`]); None when it was set, or none was asked for.
     pub fn mtu_refusal(&self) -> Option<MtuRefusal> {
         self.inner.mtu_refusal
+    }
+
+    /// The port's RSS as its device reports it: None when it does not hash (one rx
+    /// queue, or a device without RSS such as net_ring, net_pcap, net_af_packet).
+    pub fn rss(&self) -> Option<RssState> {
+        let (reta_size, key_size) = self.inner.rss?;
+        rss::query(self.inner.id, reta_size, key_size)
     }
 
     /// Link state without waiting for autonegotiation.
