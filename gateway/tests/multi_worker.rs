@@ -9,6 +9,10 @@
 //! - a routing-mesh connection forwarded by worker 0 whose backend's replies come
 //!   in on worker 1, and the other way round: both NAT directions, and the backend's
 //!   ICMP error about the connection, translated for the client on the other worker;
+//! - a broadcast is flooded by either worker the same way: from a VTEP to the access
+//!   members only (split horizon), from the access port to every VTEP of the list;
+//! - a backend drained (or the connections flushed) through the control socket is
+//!   seen by both workers at once: new flows avoid it, its established one goes on;
 //! - SNAT source ports of connections taken by both workers never collide, though
 //!   each worker draws from the whole range;
 //! - a live change while both workers carry traffic loses nothing;
@@ -335,7 +339,9 @@ fn two_workers_share_state_and_never_mix_it() {
         wait_up(&mut rig);
         same_mac_on_both_workers(&rig);
         moved_mac_followed_by_the_other_worker(&rig);
+        flooding_with_split_horizon_on_both_workers(&rig);
         mesh_replies_on_the_other_worker(&rig);
+        drain_and_flush_seen_by_both_workers(&rig);
         snat_ports_unique_across_workers(&rig);
         live_change_under_traffic(&rig);
         counters_add_up(&rig);
@@ -426,6 +432,47 @@ fn moved_mac_followed_by_the_other_worker(rig: &Rig) {
         VTEP_B,
         "worker 0 follows the move made by worker 1"
     );
+}
+
+/// Broadcasts on both workers: from VTEP A (worker 1) to the access port only, never
+/// back to a VTEP; from the access port (worker 0) to both VTEPs of the flood list.
+fn flooding_with_split_horizon_on_both_workers(rig: &Rig) {
+    const BCAST: [u8; 6] = [0xff; 6];
+    for q in 0..WORKERS {
+        rig.inject(
+            &rig.ul.input[q],
+            &[vxlan(VTEP_A, VTEP_A_MAC, &inner(C1, BCAST, 500 + q as u16))],
+        );
+    }
+    let out = collect(&rig.acc.output, WORKERS, Duration::from_secs(5));
+    assert_eq!(out.len(), WORKERS, "one copy each on the access port");
+    let back = collect(&rig.ul.output, 0, Duration::from_millis(100));
+    assert!(back.is_empty(), "split horizon: nothing back to the VTEPs");
+
+    for q in 0..WORKERS {
+        rig.inject(&rig.acc.input[q], &[inner(SRV, BCAST, 600 + q as u16)]);
+    }
+    let out = collect(&rig.ul.output, 2 * WORKERS, Duration::from_secs(5));
+    assert_eq!(
+        out.len(),
+        2 * WORKERS,
+        "a copy to each VTEP, from each worker"
+    );
+    for q in 0..WORKERS {
+        let mut to: Vec<[u8; 4]> = out
+            .iter()
+            .filter(|(w, _)| *w == q)
+            .map(|(_, f)| outer_dst(f))
+            .collect();
+        to.sort();
+        assert_eq!(
+            to,
+            [VTEP_A, VTEP_B],
+            "worker {q} replicated to the flood list"
+        );
+    }
+    let back = collect(&rig.acc.output, 0, Duration::from_millis(100));
+    assert!(back.is_empty(), "not back to the access port it came from");
 }
 
 /// A connection whose client side is on worker 0 and whose backend side is on
@@ -533,6 +580,85 @@ fn mesh_replies_on_the_other_worker(rig: &Rig) {
     assert_eq!(u16::from_be_bytes([q[20], q[21]]), 40001);
 }
 
+/// A second backend (behind VTEP B) joins; the first is drained: new flows on both
+/// workers go to the second, while the connection made earlier on the first goes on
+/// (its data on worker 1). Then its entry is flushed: its next mid-stream segment is
+/// re-balanced, and the drained backend takes no new flow, so it goes to the second.
+fn drain_and_flush_seen_by_both_workers(rig: &Rig) {
+    const SECOND: [u8; 4] = [10, 255, 0, 22];
+    control(
+        &rig.sock,
+        "arp.add",
+        json!({"vni": 4096, "ip": "10.255.0.22", "mac": "02:42:0a:ff:00:16"}),
+    );
+    control(
+        &rig.sock,
+        "fdb.add",
+        json!({"vni": 4096, "mac": "02:42:0a:ff:00:16", "vtep": "172.30.0.12"}),
+    );
+    control(
+        &rig.sock,
+        "backend.add",
+        json!({"service": "web", "ip": "10.255.0.22"}),
+    );
+    control(
+        &rig.sock,
+        "backend.drain",
+        json!({"service": "web", "ip": "10.255.0.21"}),
+    );
+    for q in 0..WORKERS {
+        let syns: Vec<_> = (0..20)
+            .map(|i| from_client(rig, [198, 51, 100, 50 + q as u8], 30000 + i, true, &[]))
+            .collect();
+        rig.inject(&rig.ext.input[q], &syns);
+    }
+    let out = collect(&rig.ul.output, 20 * WORKERS, Duration::from_secs(5));
+    assert_eq!(out.len(), 20 * WORKERS);
+    for (q, f) in &out {
+        assert_eq!(
+            tcp_of(&f[50..]).dst,
+            Ipv4Addr::from(SECOND),
+            "worker {q}: a new flow avoids the drained backend"
+        );
+        assert_eq!(outer_dst(f), VTEP_B);
+    }
+    // The established connection of the earlier step goes on to the drained one.
+    let client = [198, 51, 100, 7];
+    rig.inject(
+        &rig.ext.input[1],
+        &[from_client(rig, client, 40001, false, b"more")],
+    );
+    let out = collect(&rig.ul.output, 1, Duration::from_secs(5));
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        tcp_of(&out[0].1[50..]).dst,
+        Ipv4Addr::from(BACKEND),
+        "drained, not cut"
+    );
+
+    let flushed = control(
+        &rig.sock,
+        "conntrack.flush",
+        json!({"client": "198.51.100.7"}),
+    );
+    assert_eq!(
+        flushed.as_u64().or(flushed["removed"].as_u64()),
+        Some(1),
+        "{flushed}"
+    );
+    rig.inject(
+        &rig.ext.input[0],
+        &[from_client(rig, client, 40001, false, b"again")],
+    );
+    let out = collect(&rig.ul.output, 1, Duration::from_secs(5));
+    assert_eq!(
+        out.len(),
+        1,
+        "a mid-stream segment without state is re-balanced"
+    );
+    assert_eq!(tcp_of(&out[0].1[50..]).dst, Ipv4Addr::from(SECOND));
+}
+
 /// 300 new connections, alternating between the workers: every SNAT source port
 /// towards the one backend is distinct, and each worker's come from all of the range.
 fn snat_ports_unique_across_workers(rig: &Rig) {
@@ -554,7 +680,12 @@ fn snat_ports_unique_across_workers(rig: &Rig) {
     for (q, f) in &out {
         let s = tcp_of(&f[50..]);
         assert_eq!(s.src, Ipv4Addr::from(INGRESS));
-        assert!(ports.insert(s.sport), "SNAT port {} used twice", s.sport);
+        assert!(
+            ports.insert((s.dst, s.sport)),
+            "SNAT port {} used twice towards {}",
+            s.sport,
+            s.dst
+        );
         by_worker[*q].push(s.sport);
     }
     // Each worker draws from the whole range (capacity does not depend on the worker
