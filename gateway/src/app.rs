@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::control::config::{Config, Role};
 use crate::dpdk::{
-    self, Eal, LaunchedWorker, Mempool, MtuRefusal, Port, PortConfig, RxQueue, StartedPort,
-    TxQueue, BURST_SIZE,
+    self, Eal, LaunchedWorker, Mempool, MtuRefusal, Port, PortConfig, RxQueue, SharedTxQueue,
+    StartedPort, TxQueue, TxTarget, BURST_SIZE,
 };
 use crate::forward::{self, Lane};
 use crate::pipeline::{DropReason, Event};
@@ -169,6 +169,7 @@ fn bring_up(
     ids: &[u16],
     mtus: &HashMap<u16, u16>,
     rss_fields: &HashMap<u16, u64>,
+    fewer_queues: bool,
     opts: &Options,
 ) -> Result<Ports, AppError> {
     let workers = eal.worker_lcores();
@@ -205,9 +206,17 @@ fn bring_up(
         tx: HashMap::new(),
     };
     for &id in ids {
+        // A device with fewer queues than workers (where the caller can live with
+        // it): the first workers poll its rx queues, and its tx queues are shared.
+        let (max_rx, max_tx) = if fewer_queues {
+            Port::by_id(id)?.max_queues()?
+        } else {
+            (nq, nq)
+        };
+        let (nrx, ntx) = (nq.min(max_rx.max(1)), nq.min(max_tx.max(1)));
         let cfg = PortConfig {
-            rx_queues: nq,
-            tx_queues: nq,
+            rx_queues: nrx,
+            tx_queues: ntx,
             rx_desc: opts.rx_desc,
             tx_desc: opts.tx_desc,
             mtu: mtus.get(&id).copied(),
@@ -218,6 +227,24 @@ fn bring_up(
             ..PortConfig::default()
         };
         let (sp, rx, tx) = Port::by_id(id)?.start(&cfg, &ports.pool)?;
+        if nrx < nq || ntx < nq {
+            let pollers = if nrx == 1 {
+                "worker 0 polls it".to_string()
+            } else {
+                format!("workers 0-{} poll it", nrx - 1)
+            };
+            let senders = if ntx < nq {
+                "its tx queues are shared under a lock (a burst at a time)"
+            } else {
+                "every worker has a tx queue of its own"
+            };
+            eprintln!(
+                "vxgw: port {} {} offers {nrx} rx / {ntx} tx queues for {nq} workers: \
+                 {pollers}, {senders}",
+                sp.id(),
+                sp.name(),
+            );
+        }
         let why = match sp.mtu_refusal() {
             None => None,
             Some(MtuRefusal::Unsupported) => Some("its driver cannot set an MTU".to_string()),
@@ -274,7 +301,7 @@ fn run_forward(eal: &Eal, opts: &Options) -> Result<(), AppError> {
             "a port appears in more than one --forward pair".into(),
         ));
     }
-    let mut ports = bring_up(eal, &used, &HashMap::new(), &HashMap::new(), opts)?;
+    let mut ports = bring_up(eal, &used, &HashMap::new(), &HashMap::new(), false, opts)?;
     // Worker w serves queue w of every port, both directions of every pair.
     let mut lanes: Vec<Vec<Lane>> = (0..workers.len()).map(|_| Vec::new()).collect();
     for &(a, b) in &pairs {
@@ -384,7 +411,7 @@ pub fn run_gateway_until(
         ),
         None => None,
     };
-    let mut ports = bring_up(eal, &ids, &mtus, &rss_fields, opts)?;
+    let mut ports = bring_up(eal, &ids, &mtus, &rss_fields, true, opts)?;
     let resolved: HashMap<String, ResolvedPort> = by_name
         .iter()
         .map(|(name, &id)| {
@@ -473,13 +500,46 @@ pub fn run_gateway_until(
     };
     let mut launched = Vec::new();
     let mut snat_ports = snat_ports.into_iter();
+    // Worker w polls rx queue w of every port that has one, and sends on tx queue w,
+    // its own; on a port with fewer tx queues than workers, on queue w % n, shared.
+    let mut rx_of: HashMap<u16, Vec<Option<RxQueue>>> = HashMap::new();
+    let mut tx_of: HashMap<u16, Vec<TxTarget>> = HashMap::new();
+    for id in &ids {
+        let rx = std::mem::take(ports.rx.get_mut(id).expect("started"));
+        rx_of.insert(*id, rx.into_iter().map(Some).collect());
+        let tx = std::mem::take(ports.tx.get_mut(id).expect("started"));
+        let targets = if tx.len() >= workers.len() {
+            tx.into_iter().map(TxTarget::Own).collect()
+        } else {
+            let shared: Vec<_> = tx.into_iter().map(SharedTxQueue::new).collect();
+            (0..workers.len())
+                .map(|w| TxTarget::Shared(shared[w % shared.len()].clone()))
+                .collect()
+        };
+        tx_of.insert(*id, targets);
+    }
+    let mut tx_of: HashMap<u16, std::vec::IntoIter<TxTarget>> = tx_of
+        .into_iter()
+        .map(|(id, t)| (id, t.into_iter()))
+        .collect();
     for (w, lcore) in workers.iter().enumerate() {
         let snat = snat_ports.next().expect("one SNAT range per worker");
         let mut rx = Vec::new();
         let mut tx = Vec::new();
         for id in &ids {
-            rx.push(ports.rx.get_mut(id).expect("started").remove(0));
-            tx.push(ports.tx.get_mut(id).expect("started").remove(0));
+            if let Some(q) = rx_of
+                .get_mut(id)
+                .and_then(|v| v.get_mut(w))
+                .and_then(Option::take)
+            {
+                rx.push(q);
+            }
+            tx.push(
+                tx_of
+                    .get_mut(id)
+                    .and_then(Iterator::next)
+                    .expect("a tx target per worker"),
+            );
         }
         let (shared, counters) = (shared.clone(), counters.clone());
         launched.push(LaunchedWorker::launch(*lcore, move || {

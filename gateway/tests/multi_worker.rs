@@ -9,6 +9,8 @@
 //! - a routing-mesh connection forwarded by worker 0 whose backend's replies come
 //!   in on worker 1, and the other way round: both NAT directions, and the backend's
 //!   ICMP error about the connection, translated for the client on the other worker;
+//! - a port with one queue (fewer than workers): both workers send on it (the queue
+//!   shared under a lock, a burst at a time), the first polls it; nothing is lost;
 //! - a broadcast is flooded by either worker the same way: from a VTEP to the access
 //!   members only (split horizon), from the access port to every VTEP of the list;
 //! - a backend drained (or the connections flushed) through the control socket is
@@ -67,6 +69,10 @@ roles = ["access"]
 name = "net_ring_mw_ext"
 roles = ["external"]
 
+[[port]]
+name = "net_ring_mw_acc2"
+roles = ["access"]
+
 [[vtep]]
 ip = "172.30.0.11"
 
@@ -97,6 +103,17 @@ vni = 4096
 mac = "02:42:0a:ff:00:15"
 vtep = "172.30.0.11"
 
+[[vni]]
+id = 4097
+flood = ["172.30.0.11"]
+access = [{ port = "net_ring_mw_acc2", vlan = 0 }]
+
+[[fdb]]
+vni = 4097
+mac = "02:00:0a:ff:00:65"
+port = "net_ring_mw_acc2"
+vlan = 0
+
 [[service]]
 name = "web"
 protocol = "tcp"
@@ -117,6 +134,8 @@ struct Rig {
     pool: Arc<Mempool>,
     ul: RingPort,
     acc: RingPort,
+    /// An access port with one queue (both workers send on it, worker 0 polls it).
+    acc2: RingPort,
     ext: RingPort,
     sock: PathBuf,
     ext_mac: [u8; 6],
@@ -207,7 +226,13 @@ const RING_MAC: [u8; 6] = [0; 6];
 
 /// `inner` in VXLAN VNI 4096 from VTEP `vtep` (its MAC `mac`) to vxgw.
 fn vxlan(vtep: [u8; 4], mac: [u8; 6], inner: &[u8]) -> Vec<u8> {
-    let mut payload = vec![0x08, 0, 0, 0, 0x00, 0x10, 0x00, 0x00];
+    vxlan_in(4096, vtep, mac, inner)
+}
+
+/// `inner` in VXLAN VNI `vni` from VTEP `vtep` (its MAC `mac`) to vxgw.
+fn vxlan_in(vni: u32, vtep: [u8; 4], mac: [u8; 6], inner: &[u8]) -> Vec<u8> {
+    let mut payload = vec![0x08, 0, 0, 0];
+    payload.extend_from_slice(&(vni << 8).to_be_bytes());
     payload.extend_from_slice(inner);
     let mut v = Vec::new();
     PacketBuilder::ethernet2(mac, RING_MAC)
@@ -306,13 +331,15 @@ fn two_workers_share_state_and_never_mix_it() {
     assert_eq!(eal.worker_lcores().len(), WORKERS);
     let pool = Arc::new(Mempool::new(&eal, "mw_test_pool", 16383, 64, 2176, 0).expect("pool"));
     let ring = |n: String| Arc::new(Ring::new(&eal, &n, 4096, 0).expect("ring"));
-    let ring_port = |name: &str| {
-        let input: Vec<_> = (0..WORKERS).map(|q| ring(format!("{name}_i{q}"))).collect();
-        let output: Vec<_> = (0..WORKERS).map(|q| ring(format!("{name}_o{q}"))).collect();
+    let ring_port_of = |name: &str, queues: usize| {
+        let input: Vec<_> = (0..queues).map(|q| ring(format!("{name}_i{q}"))).collect();
+        let output: Vec<_> = (0..queues).map(|q| ring(format!("{name}_o{q}"))).collect();
         let port = Port::from_rings(name, &input, &output, 0).expect("ring port");
         (RingPort { input, output }, port)
     };
+    let ring_port = |name: &str| ring_port_of(name, WORKERS);
     let (ul, _ul_port) = ring_port("mw_ul");
+    let (acc2, _acc2_port) = ring_port_of("mw_acc2", 1);
     let (acc, _acc_port) = ring_port("mw_acc");
     let (ext, _ext_port) = ring_port("mw_ext");
     let cfg = Config::parse(CONFIG).expect("config");
@@ -329,6 +356,7 @@ fn two_workers_share_state_and_never_mix_it() {
         pool,
         ul,
         acc,
+        acc2,
         ext,
         sock,
         ext_mac: [0; 6],
@@ -340,6 +368,7 @@ fn two_workers_share_state_and_never_mix_it() {
         same_mac_on_both_workers(&rig);
         moved_mac_followed_by_the_other_worker(&rig);
         flooding_with_split_horizon_on_both_workers(&rig);
+        a_port_with_one_queue_for_two_workers(&rig);
         mesh_replies_on_the_other_worker(&rig);
         drain_and_flush_seen_by_both_workers(&rig);
         snat_ports_unique_across_workers(&rig);
@@ -473,6 +502,73 @@ fn flooding_with_split_horizon_on_both_workers(rig: &Rig) {
     }
     let back = collect(&rig.acc.output, 0, Duration::from_millis(100));
     assert!(back.is_empty(), "not back to the access port it came from");
+}
+
+/// mw_acc2 has one queue: VNI 4097's frames to SRV2 behind it come in on both
+/// workers and leave through that queue, which the two share; SRV2's frames, polled
+/// by worker 0 alone, are flooded to VTEP A.
+fn a_port_with_one_queue_for_two_workers(rig: &Rig) {
+    const SRV2: [u8; 6] = [0x02, 0x00, 0x0a, 0xff, 0x00, 0x65];
+    const C9: [u8; 6] = [0x02, 0x42, 0x0a, 0xff, 0x00, 0x99];
+    let per_queue = 1500usize;
+    let feeders: Vec<_> = (0..WORKERS)
+        .map(|q| {
+            let ring = rig.ul.input[q].clone();
+            let pool = rig.pool.clone();
+            std::thread::spawn(move || {
+                for n in 0..per_queue {
+                    let tag = (q * 10_000 + n) as u16;
+                    let f = vxlan_in(4097, VTEP_A, VTEP_A_MAC, &inner(C9, SRV2, tag));
+                    let mut m = Some(Mbuf::from_bytes(&pool, &f).expect("mbuf"));
+                    let t0 = Instant::now();
+                    while let Some(x) = m.take() {
+                        if let Err(back) = ring.enqueue(x) {
+                            assert!(t0.elapsed() < Duration::from_secs(10), "ring stuck");
+                            m = Some(back);
+                            std::thread::yield_now();
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    // Drained as they come: the one output ring holds 4095.
+    let out = collect(
+        &rig.acc2.output,
+        WORKERS * per_queue,
+        Duration::from_secs(20),
+    );
+    for f in feeders {
+        f.join().expect("feeder");
+    }
+    assert_eq!(out.len(), WORKERS * per_queue, "{}", rig.stats());
+    // Every frame once: the payload is its tag.
+    let got: HashSet<u16> = out
+        .iter()
+        .map(|(_, f)| u16::from_be_bytes([f[f.len() - 2], f[f.len() - 1]]))
+        .collect();
+    let want: HashSet<u16> = (0..WORKERS)
+        .flat_map(|q| (0..per_queue).map(move |n| (q * 10_000 + n) as u16))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(rig.drop_count("tx_queue_full"), 0);
+    let stats = rig.stats();
+    for w in 0..WORKERS {
+        assert!(
+            stats["workers"][w]["tx_packets"].as_u64().unwrap() >= per_queue as u64,
+            "worker {w} sent its share on the shared queue: {stats}"
+        );
+    }
+
+    rig.inject(&rig.acc2.input[0], &[inner(SRV2, C9, 7)]);
+    let out = collect(&rig.ul.output, 1, Duration::from_secs(5));
+    assert_eq!(
+        out.len(),
+        1,
+        "SRV2's frame (worker 0 polls the port) flooded"
+    );
+    assert_eq!((out[0].0, outer_dst(&out[0].1)), (0, VTEP_A));
+    assert_eq!(&out[0].1[46..49], &[0x00, 0x10, 0x01], "VNI 4097");
 }
 
 /// A connection whose client side is on worker 0 and whose backend side is on

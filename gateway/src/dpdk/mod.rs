@@ -17,6 +17,7 @@ mod ring;
 mod rss;
 mod telemetry;
 mod tx_buffer;
+mod tx_target;
 
 pub use eal::Eal;
 pub use error::DpdkError;
@@ -32,6 +33,7 @@ pub use ring::Ring;
 pub use rss::{rss_field_names, RssState, RSS_IPV4_TCP_UDP, RSS_IPV4_UDP, RSS_KEY};
 pub use telemetry::{register as register_telemetry, TelValue};
 pub use tx_buffer::{Flushed, TxBuffer};
+pub use tx_target::{SharedTxQueue, TxSink, TxTarget};
 
 /// Result type of the DPDK layer.
 pub type Result<T> = std::result::Result<T, DpdkError>;

@@ -1,7 +1,7 @@
 //! A per-queue transmit buffer ([`TxBuffer`]): packets are collected and sent a
 //! burst at a time.
 
-use super::{Drain, Mbuf, MbufBurst, TxQueue, BURST_SIZE};
+use super::{Drain, Mbuf, MbufBurst, TxSink, BURST_SIZE};
 use dpdk_sys::rte_mbuf;
 
 /// What a transmit-buffer flush did.
@@ -14,7 +14,7 @@ pub struct Flushed {
 }
 
 /// A per-queue transmit buffer: packets are collected and sent a burst at a time.
-/// Owned by one worker together with its `TxQueue`.
+/// Owned by one worker together with its queue (its own `TxQueue`, or a share of one).
 pub struct TxBuffer {
     burst: MbufBurst,
 }
@@ -36,7 +36,7 @@ impl TxBuffer {
     /// Queues `m`, sending a full burst first when needed. Inlined, the common case
     /// is a compare and a store; the caller sees a zero `Flushed` it can fold away.
     #[inline]
-    pub fn push(&mut self, m: Mbuf, q: &mut TxQueue) -> Flushed {
+    pub fn push(&mut self, m: Mbuf, q: &mut impl TxSink) -> Flushed {
         if self.burst.is_full() {
             return self.flush_and_push(m, q);
         }
@@ -48,7 +48,7 @@ impl TxBuffer {
     /// Queues the next `n` mbufs of `frames` (fewer when fewer are left), sending a
     /// full burst when needed: a run of frames to one queue in one copy.
     #[inline]
-    pub fn push_run(&mut self, frames: &mut Drain<'_>, n: usize, q: &mut TxQueue) -> Flushed {
+    pub fn push_run(&mut self, frames: &mut Drain<'_>, n: usize, q: &mut impl TxSink) -> Flushed {
         let run = frames.take_raw(n);
         let len = self.burst.len;
         match self.burst.ptrs.get_mut(len..len + run.len()) {
@@ -65,7 +65,7 @@ impl TxBuffer {
     /// it, queues the rest (a run is at most a burst, so it fits then).
     #[cold]
     #[inline(never)]
-    fn flush_and_push_run(&mut self, run: &[*mut rte_mbuf], q: &mut TxQueue) -> Flushed {
+    fn flush_and_push_run(&mut self, run: &[*mut rte_mbuf], q: &mut impl TxSink) -> Flushed {
         let len = self.burst.len.min(BURST_SIZE);
         let (now, later) = run.split_at(BURST_SIZE - len);
         self.burst.ptrs[len..].copy_from_slice(now);
@@ -79,7 +79,7 @@ impl TxBuffer {
     /// Once a burst: sends the full buffer, then queues `m`.
     #[cold]
     #[inline(never)]
-    fn flush_and_push(&mut self, m: Mbuf, q: &mut TxQueue) -> Flushed {
+    fn flush_and_push(&mut self, m: Mbuf, q: &mut impl TxSink) -> Flushed {
         let f = self.flush(q);
         // Cannot fail: the burst was just emptied.
         let _ = self.burst.push(m);
@@ -88,7 +88,7 @@ impl TxBuffer {
 
     /// Sends what is queued; frees what the device refused.
     #[inline]
-    pub fn flush(&mut self, q: &mut TxQueue) -> Flushed {
+    pub fn flush(&mut self, q: &mut impl TxSink) -> Flushed {
         if self.burst.is_empty() {
             return Flushed::default();
         }

@@ -17,7 +17,7 @@ mod mbuf;
 use std::net::Ipv4Addr;
 
 use crate::dpdk::{
-    tsc_now, Drain, Flushed, Mbuf, MbufBurst, RxQueue, TxBuffer, TxQueue, BURST_SIZE,
+    tsc_now, Drain, Flushed, Mbuf, MbufBurst, RxQueue, TxBuffer, TxTarget, BURST_SIZE,
 };
 use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::fast_path::{self, FastPort};
@@ -66,7 +66,7 @@ struct HeldFragment {
 }
 
 struct TxPort {
-    q: TxQueue,
+    q: TxTarget,
     buf: TxBuffer,
 }
 
@@ -99,7 +99,7 @@ pub struct Worker {
 
 impl Worker {
     /// A worker polling `rx` and sending on `tx` (one queue per port, any order).
-    pub fn new(rx: Vec<RxQueue>, tx: Vec<TxQueue>, snat: SnatSource) -> Worker {
+    pub fn new(rx: Vec<RxQueue>, tx: Vec<TxTarget>, snat: SnatSource) -> Worker {
         let mut slots: Vec<Option<TxPort>> = (0..MAX_PORTS).map(|_| None).collect();
         let mut tx_ports = Vec::new();
         for q in tx {
