@@ -285,6 +285,7 @@ pub fn ctx<'a>(snap: &'a Snapshot, t: &'a Tables, w: &'a WorkerState, now: u32) 
         encap_cache: &w.encap_cache,
         encap_epoch,
         burst: Default::default(),
+        trace: None,
         mesh: Some(MeshTables {
             conntrack: &t.ct,
             overlay_neigh: &t.overlay,

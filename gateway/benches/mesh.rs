@@ -263,6 +263,7 @@ fn main() {
         encap_cache: &encap_cache,
         encap_epoch: encap_cache.sync(fdb.changes(), snap.generation, neigh.changes()),
         burst: Default::default(),
+        trace: None,
         mesh: Some(MeshTables {
             conntrack: &ct,
             overlay_neigh: &overlay,

@@ -340,6 +340,7 @@ fn overlay(path: &str) {
         encap_cache: &encap_cache,
         encap_epoch: encap_cache.sync(fdb.changes(), snap.generation, neigh.changes()),
         burst: Default::default(),
+        trace: None,
         mesh: None,
     };
     // Scattered destinations, as perf/overlay.sh sends them.
@@ -392,6 +393,7 @@ fn mesh(path: &str) {
         encap_cache: &encap_cache,
         encap_epoch: encap_cache.sync(fdb.changes(), snap.generation, neigh.changes()),
         burst: Default::default(),
+        trace: None,
         mesh: Some(MeshTables {
             conntrack: &ct,
             overlay_neigh: &overlay,

@@ -133,6 +133,7 @@ fn run(mode: &str, macs: u32) {
         encap_cache: &encap_cache,
         encap_epoch: encap_cache.sync(fdb.changes(), snap.generation, neigh.changes()),
         burst: Default::default(),
+        trace: None,
         mesh: None,
     };
     let frames: Vec<Vec<u8>> = (0..macs.min(100_000))

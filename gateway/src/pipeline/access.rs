@@ -4,7 +4,7 @@
 use super::bridge;
 use super::decision::{Decision, DropReason, Origin};
 use super::learn;
-use super::{Ctx, PacketBuf};
+use super::{Ctx, PacketBuf, Step};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::PortView;
 use crate::wire::ethernet::{ethertype, field::ETHERTYPE};
@@ -35,6 +35,10 @@ pub(super) fn ingress<B: PacketBuf>(
         _ => (0, false),
     };
     let slot = map[vlan as usize];
+    ctx.note(|| Step::AccessVlan {
+        vlan,
+        vni: (slot != 0).then(|| ctx.snap.vnis[slot as usize - 1].vni),
+    });
     if slot == 0 {
         return Decision::Drop(DropReason::UnknownVlan);
     }

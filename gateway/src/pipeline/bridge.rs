@@ -3,7 +3,7 @@
 //! a known destination gets the frame, broadcast/multicast/unknown is flooded.
 
 use super::decision::{Decision, DropReason, Origin, Target};
-use super::{local, Ctx, Event, PacketBuf};
+use super::{local, Ctx, Event, PacketBuf, Step};
 use crate::tables::fdb::FdbDest;
 use crate::tables::neighbours::NeighbourUpdate;
 use crate::tables::snapshot::VniView;
@@ -45,7 +45,13 @@ pub(super) fn forward<B: PacketBuf>(ctx: &Ctx, vni: u16, origin: Origin, buf: &m
     if dst & GROUP_BIT_U64 != 0 {
         return Decision::Flood { vni, from: origin };
     }
-    match ctx.fdb_lookup(v.vni, dst) {
+    let found = ctx.fdb_lookup(v.vni, dst);
+    ctx.note(|| Step::Fdb {
+        vni: v.vni,
+        mac: MacAddr::from_u64(dst),
+        dest: found,
+    });
+    match found {
         None => Decision::Flood { vni, from: origin },
         Some(FdbDest::Access { port, vlan }) => {
             if origin == (Origin::Access { port, vlan }) {
@@ -132,6 +138,7 @@ fn for_vxgw<B: PacketBuf>(
         match local::parse_arp_any(frame) {
             Err(_) => return Some(Decision::Drop(DropReason::MalformedArp)),
             Ok(a) if (a.is_request || a.is_reply) && v.local_ips.contains(&a.target) => {
+                ctx.note(|| Step::Local("ARP for one of vxgw's overlay addresses"));
                 return Some(local_arp(ctx, vni, origin, &a, buf));
             }
             Ok(a) if a.is_request && matches!(origin, Origin::Access { .. }) => {
@@ -141,6 +148,7 @@ fn for_vxgw<B: PacketBuf>(
                     if a.sender_mac != mac && local::arp_reply_in_place(buf.data_mut(), mac).is_ok()
                     {
                         ctx.counters.event(Event::ArpSuppressed);
+                        ctx.note(|| Step::Local("ARP suppressed: answered from the VNI's table"));
                         if let Some(to) = back_to(origin) {
                             return Some(Decision::Forward { vni, to });
                         }
@@ -162,6 +170,7 @@ fn for_vxgw<B: PacketBuf>(
                         Ok(true) => match back_to(origin) {
                             Some(to) => {
                                 ctx.counters.event(Event::EchoReplied);
+                                ctx.note(|| Step::Local("ping to one of vxgw's overlay addresses"));
                                 Decision::Forward { vni, to }
                             }
                             None => Decision::Consumed,
@@ -172,6 +181,7 @@ fn for_vxgw<B: PacketBuf>(
                 );
             }
         }
+        ctx.note(|| Step::Local("routed by vxgw: a backend's packet to a client"));
         return Some(super::mesh::from_backend(ctx, buf));
     }
     None

@@ -1,7 +1,7 @@
 //! What one burst's decisions read and learn into: the configuration snapshot, the
 //! tables, the worker's counters and caches ([`Ctx`]).
 
-use super::{BurstCache, EncapCache, LearnCache, MeshTables, PipelineCounters};
+use super::{BurstCache, EncapCache, LearnCache, MeshTables, PipelineCounters, Step, Trace};
 use crate::tables::fdb::{Fdb, FdbDest};
 use crate::tables::fdb_cache::FdbCache;
 use crate::tables::neighbours::Neighbours;
@@ -32,9 +32,25 @@ pub struct Ctx<'a> {
     pub mesh: Option<MeshTables<'a>>,
     /// Answers kept for this poll round (VTEP slot, next-hop MAC).
     pub burst: BurstCache,
+    /// Where the decision points record their steps (None: not traced, the usual).
+    pub trace: Option<&'a Trace>,
 }
 
 impl Ctx<'_> {
+    /// Records the step `step` makes when the packet is traced (see [`Trace`]).
+    #[inline(always)]
+    pub fn note(&self, step: impl FnOnce() -> Step) {
+        if let Some(t) = self.trace {
+            t.push(step());
+        }
+    }
+
+    /// True in a dry trace: take no side effect on the shared tables.
+    #[inline(always)]
+    pub fn dry(&self) -> bool {
+        self.trace.is_some_and(Trace::dry)
+    }
+
     /// Where frames to `mac` (as [`MacAddr::to_u64`](crate::wire::MacAddr::to_u64)
     /// has it) in `vni` go: from the worker's [`FdbCache`] while the FDB is small
     /// enough for the caches, else from the FDB itself (its bucket prefetched by the

@@ -5,7 +5,7 @@
 use super::bridge;
 use super::decision::{Decision, DropReason, Origin};
 use super::learn;
-use super::{Ctx, Event, PacketBuf};
+use super::{Ctx, Event, PacketBuf, Step};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::UnderlayView;
 use std::net::Ipv4Addr;
@@ -22,6 +22,12 @@ pub(super) fn decap<B: PacketBuf>(ctx: &Ctx, ul: &UnderlayView, buf: &mut B) -> 
         Ok(p) => p,
         Err(r) => return Decision::Drop(r),
     };
+    ctx.note(|| Step::Vxlan {
+        src,
+        vni: vni_id,
+        vtep_known: ctx.snap.vteps.iter().any(|v| v.ip == src),
+        vni_known: ctx.snap.vni_slot(vni_id).is_some(),
+    });
     let Some(vtep) = ctx.burst.vtep_slot(ctx.snap, src) else {
         return Decision::Drop(DropReason::UnknownVtep);
     };

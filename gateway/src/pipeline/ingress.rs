@@ -1,7 +1,7 @@
 //! The general path's entry: a frame classified by its rx port's roles.
 
 use super::decision::{Decision, DropReason};
-use super::{access, external, mesh, underlay, Ctx, PacketBuf};
+use super::{access, external, mesh, underlay, Ctx, PacketBuf, Step};
 
 /// Decides what to do with a frame received on `rx_port`. May rewrite `buf` (strip
 /// outer headers, pop a tag, turn a request into a reply). Never panics.
@@ -10,6 +10,12 @@ pub fn ingress<B: PacketBuf>(ctx: &Ctx, rx_port: u16, buf: &mut B) -> Decision {
     let Some(port) = ctx.snap.port(rx_port) else {
         return Decision::Drop(DropReason::UnknownPort);
     };
+    ctx.note(|| Step::Port {
+        port: rx_port,
+        underlay: port.underlay,
+        access: port.access,
+        external: port.external,
+    });
     if buf.data().len() < crate::wire::ethernet::HEADER_LEN {
         return Decision::Drop(DropReason::Truncated);
     }

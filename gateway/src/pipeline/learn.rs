@@ -3,7 +3,7 @@
 //! second changes nothing, so the FDB is not even read).
 
 use super::decision::{Decision, DropReason};
-use super::{Ctx, EncapCache, Event};
+use super::{Ctx, EncapCache, Event, Step};
 use crate::tables::fdb::{FdbDest, LearnOutcome};
 use crate::wire::ethernet::field::ETHERTYPE;
 use crate::wire::ethernet::{ethertype, src_mac_u64, MacAddr, GROUP_BIT_U64, HEADER_LEN};
@@ -55,6 +55,15 @@ pub(super) fn learn_mac(ctx: &Ctx, slot: u16, src: u64, dest: FdbDest) {
 #[inline(never)]
 fn learn_in_fdb(ctx: &Ctx, vni: u16, src: MacAddr, dest: FdbDest) {
     let v = &ctx.snap.vnis[vni as usize];
+    ctx.note(|| Step::Learn {
+        vni: v.vni,
+        mac: src,
+        dest,
+        done: !ctx.dry(),
+    });
+    if ctx.dry() {
+        return;
+    }
     match ctx.fdb.learn(v.vni, src, dest, ctx.now, v.learn_limit) {
         LearnOutcome::Learned => ctx.counters.event(Event::FdbLearned),
         LearnOutcome::Moved => {

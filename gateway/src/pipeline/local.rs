@@ -144,6 +144,7 @@ pub(super) fn arp_on_link<B: PacketBuf>(
         && !a.sender_ip.is_unspecified()
         && next_hop == underlay
         && (for_us || ctx.neigh.lookup(a.sender_ip).is_some() || expected(a.sender_ip))
+        && !ctx.dry()
         && ctx.neigh.learn(a.sender_ip, a.sender_mac, ctx.now) == NeighbourUpdate::Updated
     {
         ctx.counters.event(Event::NeighbourLearned);

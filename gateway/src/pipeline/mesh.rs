@@ -30,7 +30,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use super::decision::{Decision, DropReason, MeshSide, Origin, Target};
 use super::fragments;
 use super::mesh_cache::WarmedSyn;
-use super::{edge, Ctx, Event, MeshTables, PacketBuf};
+use super::{edge, Ctx, Event, MeshTables, PacketBuf, Step};
 use crate::tables::conntrack::{Conn, CtHit, CtInsertError, CtState, Dir, FlowKey, PackedKey};
 use crate::tables::fdb::FdbDest;
 use crate::tables::flow_hash::FlowSeed;
@@ -94,6 +94,7 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
         return Decision::Drop(DropReason::NoService);
     };
     let svc = &ctx.snap.services[si as usize];
+    ctx.note(|| Step::Service(si));
     let total = u16::from_be_bytes([ip[TOTAL_LEN], ip[TOTAL_LEN + 1]]) as usize;
     let flags = tcp_flags(ip, flow.proto);
     if total > overlay_ip_mtu(ctx) {
@@ -112,8 +113,8 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
     } else {
         track(ctx, m, &key, flags, Dir::Original)
     };
-    let (hit, created) = match found {
-        Some(h) if h.dir == Dir::Original => (h, false),
+    let (c, made) = match found {
+        Some(h) if h.dir == Dir::Original => (h.conn(), None),
         // A client packet that matches a reply key: someone speaks for a backend.
         Some(_) => return Decision::Drop(DropReason::ConntrackConflict),
         None => match new_connection(ctx, m, si, svc, &key, flags) {
@@ -121,7 +122,6 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
             Err(r) => return Decision::Drop(r),
         },
     };
-    let c = hit.conn();
     let ip = &mut buf.data_mut()[ETH..];
     if fragments::is_first_fragment(ip) {
         m.cache
@@ -134,6 +134,10 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
     let snat = c.snat.map(|s| (*s.ip(), s.port()));
     let d = match nat::rewrite(ip, snat, Some((*c.backend.ip(), c.backend.port())), true) {
         Ok(_) => {
+            ctx.note(|| Step::Translated {
+                src: c.snat.unwrap_or(SocketAddrV4::new(flow.src, flow.src_port)),
+                dst: c.backend,
+            });
             m.backends.packet(c.backend_id, true, total);
             ctx.counters.event(Event::MeshToBackend);
             into_overlay(ctx, m, svc.vni, *c.backend.ip(), c.backend_id, buf)
@@ -142,7 +146,7 @@ pub(super) fn from_client<B: PacketBuf>(ctx: &Ctx, ext: &ExternalView, buf: &mut
     };
     // The checks above leave nothing for these to refuse; should one, the packet
     // leaves no connection behind.
-    if created && matches!(d, Decision::Drop(_)) {
+    if let Some(hit) = made.filter(|_| matches!(d, Decision::Drop(_))) {
         m.conntrack.remove(hit.idx, hit.gen);
     }
     d
@@ -172,7 +176,12 @@ fn track(ctx: &Ctx, m: &MeshTables, key: &FlowKey, flags: u8, dir: Dir) -> Optio
         _ => {}
     }
     let h = m.conntrack.lookup(key)?;
-    if h.dir == dir {
+    ctx.note(|| Step::Conntrack {
+        dir: h.dir,
+        state: h.state,
+        backend: h.conn().backend,
+    });
+    if h.dir == dir && !ctx.dry() {
         m.conntrack.observe(&h, flags, ctx.now);
     }
     Some(h)
@@ -209,8 +218,9 @@ fn admission_check<'s>(
 }
 
 /// Creates the connection of a packet with no state (service `svc`, snapshot index
-/// `si`): admission, Maglev pick, SNAT port, insert. The hit, and whether it is a new
-/// connection (not one another worker or an earlier packet just made).
+/// `si`): admission, Maglev pick, SNAT port, insert. The connection, and its entry
+/// when this call made it (not when another worker or an earlier packet just did).
+/// A dry trace inserts nothing: the connection that would be made, without entry.
 /// Every refusal is O(1) while its cause lasts (see `admission`).
 fn new_connection(
     ctx: &Ctx,
@@ -219,7 +229,7 @@ fn new_connection(
     svc: &ServiceView,
     key: &FlowKey,
     flags: u8,
-) -> Result<(CtHit, bool), DropReason> {
+) -> Result<(Conn, Option<CtHit>), DropReason> {
     let state = if key.proto != protocol::TCP {
         CtState::UdpNew
     } else if flags & tcp::RST != 0 {
@@ -244,6 +254,18 @@ fn new_connection(
     // In SNAT mode, try source ports until one is free towards this backend (see
     // snat_source); in preserve mode there is one try.
     let tries = if svc.preserve_client { 1 } else { SNAT_TRIES };
+    if ctx.dry() {
+        if !svc.preserve_client {
+            let port = first_port.take().unwrap_or_else(|| ports.candidate());
+            conn.snat = Some(SocketAddrV4::new(svc.ingress_ip, port));
+        }
+        ctx.note(|| Step::NewConnection {
+            backend: conn.backend,
+            snat: conn.snat,
+            made: false,
+        });
+        return Ok((conn, None));
+    }
     for _ in 0..tries {
         if !svc.preserve_client {
             let port = first_port.take().unwrap_or_else(|| ports.candidate());
@@ -256,7 +278,12 @@ fn new_connection(
                 if state == CtState::Established {
                     ctx.counters.event(Event::MeshRepicked);
                 }
-                return Ok((h, true));
+                ctx.note(|| Step::NewConnection {
+                    backend: conn.backend,
+                    snat: conn.snat,
+                    made: true,
+                });
+                return Ok((conn, Some(h)));
             }
             // A new connection reusing the 5-tuple of a finished one is balanced
             // afresh (a drained backend takes no new connections, even on a reused
@@ -268,7 +295,7 @@ fn new_connection(
             }
             Err(CtInsertError::Exists(h)) => {
                 m.conntrack.observe(&h, flags, ctx.now);
-                return Ok((h, false));
+                return Ok((h.conn(), None));
             }
             Err(CtInsertError::Full) => {
                 // Only a table without a free entry stays full for a while; a
@@ -498,7 +525,9 @@ fn fragment_connection(
     };
     match m.conntrack.lookup(&key) {
         Some(h) if h.dir == dir => {
-            m.conntrack.observe(&h, 0, ctx.now);
+            if !ctx.dry() {
+                m.conntrack.observe(&h, 0, ctx.now);
+            }
             Ok(FragmentOf::Connection(h))
         }
         _ => Err(DropReason::NoConnection),

@@ -166,6 +166,7 @@ impl Mesh {
                 self.neigh.changes(),
             ),
             burst: Default::default(),
+            trace: None,
             mesh: Some(MeshTables {
                 conntrack: &self.ct,
                 overlay_neigh: &self.overlay,

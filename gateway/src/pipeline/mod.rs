@@ -24,6 +24,7 @@ mod counters;
 mod ctx;
 mod decap;
 mod decision;
+mod dry_run;
 mod edge;
 pub mod egress;
 mod encap_cache;
@@ -41,6 +42,7 @@ mod mesh_fast;
 mod mesh_key;
 mod mesh_tables;
 pub mod nat;
+mod trace;
 mod underlay;
 mod warm;
 
@@ -50,6 +52,7 @@ pub use burst_cache::BurstCache;
 pub use counters::{BackendCounters, BackendStat, Event, PipelineCounters, EVENT_COUNT};
 pub use ctx::Ctx;
 pub use decision::{Decision, DropReason, MeshSide, Origin, Target, DROP_REASON_COUNT};
+pub use dry_run::{dry_run, DryRun, DryTables};
 pub use encap_cache::{EncapAction, EncapCache};
 pub use flow::inner_flow_hash;
 pub use fragments::{
@@ -61,6 +64,7 @@ pub use local::build_arp_request;
 pub use mesh::{deliver_in_vni, later_fragment};
 pub use mesh_cache::MeshCache;
 pub use mesh_tables::MeshTables;
+pub use trace::{Step, Trace, TRACE_STEPS};
 pub use warm::warm_burst;
 
 /// The most frames the worker hands the pipeline as one burst (the routing mesh's
@@ -82,3 +86,6 @@ mod mesh_fast_tests;
 
 #[cfg(test)]
 mod edge_tests;
+
+#[cfg(test)]
+mod trace_tests;

@@ -117,12 +117,13 @@ impl Lab {
                 self.neigh.changes(),
             ),
             burst: Default::default(),
+            trace: None,
             mesh: None,
         }
     }
 
     /// What the worker does with a burst of one frame: warm the tables, then decide.
-    fn ingress(&self, port: u16, frame: &[u8]) -> (Decision, VecBuf) {
+    pub(super) fn ingress(&self, port: u16, frame: &[u8]) -> (Decision, VecBuf) {
         let mut b = VecBuf::new(frame);
         self.cache.sync(self.fdb.changes(), self.snap.generation);
         warm_burst(&self.ctx(), port, std::iter::once(frame));

@@ -157,6 +157,7 @@ impl Worker {
                 encap_cache: &encap_cache,
                 encap_epoch,
                 burst: Default::default(),
+                trace: None,
                 mesh: Some(MeshTables {
                     conntrack: &sh.conntrack,
                     overlay_neigh: &sh.overlay_neigh,

@@ -1,0 +1,231 @@
+//! The dry trace against the pipeline itself: for every frame of the property
+//! corpora (the overlay's and the routing mesh's, mutated), a dry run decides what
+//! the worker's run of the same frame on the same tables then decides, and leaves
+//! the shared tables (FDB, neighbours, connections) exactly as they were. And the
+//! steps a trace records name the decision points the packet passed.
+
+use super::mesh_tests::{
+    backend_mac, backend_reply, client_tcp, client_udp, from_node1, Mesh, BACKENDS, EXT, INGRESS,
+    UL,
+};
+use super::tests::{inner_udp, Lab, ACC, UL as LAB_UL};
+use super::*;
+use crate::tables::conntrack::{CtFilter, Dir};
+use crate::tables::fdb::{FdbDest, FdbFilter};
+use crate::wire::MacAddr;
+use etherparse::{Icmpv4Type, PacketBuilder};
+use std::net::Ipv4Addr;
+
+/// Everything a dry run must leave alone, as the control plane lists it.
+fn mesh_tables_of(m: &Mesh) -> String {
+    format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{}",
+        m.fdb.entries(&FdbFilter::default(), m.now.get()),
+        m.neigh.entries(),
+        m.overlay.entries(),
+        m.ct.entries(&CtFilter::all(), m.now.get()),
+        m.fdb.changes(),
+    )
+}
+
+fn dry_mesh(m: &Mesh, port: u16, frame: &[u8]) -> DryRun {
+    dry_run(
+        &DryTables {
+            snap: &m.snap,
+            fdb: &m.fdb,
+            neigh: &m.neigh,
+            mesh: Some((&m.ct, &m.overlay)),
+            now: m.now.get(),
+        },
+        port,
+        frame,
+    )
+}
+
+fn dry_lab(l: &Lab, port: u16, frame: &[u8]) -> DryRun {
+    dry_run(
+        &DryTables {
+            snap: &l.snap,
+            fdb: &l.fdb,
+            neigh: &l.neigh,
+            mesh: None,
+            now: 10,
+        },
+        port,
+        frame,
+    )
+}
+
+/// A VXLAN frame from node 1 (172.30.0.11) carrying `inner`, VNI 4096.
+fn vxlan_from_node1(inner: &[u8]) -> Vec<u8> {
+    from_node1(inner)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+    /// The routing mesh's corpus (arbitrary_mesh_frames_never_panic's seeds, cut,
+    /// extended, a byte overwritten): the dry run's decision is the worker's, and
+    /// the dry run changed no table.
+    #[test]
+    fn a_dry_run_decides_as_the_pipeline_and_changes_nothing(
+        seed in 0usize..5,
+        cut in 0usize..120,
+        flip in proptest::option::of((0usize..120, proptest::prelude::any::<u8>())),
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160),
+    ) {
+        let m = Mesh::new(if seed % 2 == 0 { "snat" } else { "preserve" });
+        let (_, sent) = m.ingress(EXT, &client_tcp(53711, true, false, &[]));
+        // The backend's reply to the connection just made (its SNAT port and backend
+        // read off the forwarded packet), so that replies reach a tracked connection.
+        let inner = sent.data();
+        let backend: [u8; 4] = inner[30..34].try_into().unwrap();
+        let to: [u8; 4] = inner[26..30].try_into().unwrap();
+        let to_port = u16::from_be_bytes([inner[34], inner[35]]);
+        let i = BACKENDS.iter().position(|b| *b == backend).unwrap_or(0);
+        let reply = from_node1(&backend_reply(backend, i, to, to_port, true));
+        let mut err = Vec::new();
+        PacketBuilder::ethernet2(backend_mac(0), super::mesh_tests::UL_MAC)
+            .ipv4(BACKENDS[0], INGRESS, 64)
+            .icmpv4(Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut err, &sent.data()[14..42])
+            .unwrap();
+        let seeds = [
+            (EXT, client_tcp(40000, true, false, b"x")),
+            (EXT, client_udp(999)),
+            (UL, reply),
+            (UL, from_node1(&err)),
+            (EXT, client_tcp(40001, false, true, &[0u8; 1440])),
+        ];
+        let (port, mut f) = seeds[seed].clone();
+        match flip {
+            Some((at, v)) if at < f.len() => f[at] = v,
+            _ => {
+                f.truncate(f.len().saturating_sub(cut));
+                f.extend_from_slice(&body);
+            }
+        }
+        let before = mesh_tables_of(&m);
+        let dry = dry_mesh(&m, port, &f);
+        proptest::prop_assert_eq!(&mesh_tables_of(&m), &before, "the dry run changed a table");
+        let (real, _) = m.ingress(port, &f);
+        proptest::prop_assert_eq!(dry.decision, real, "steps: {:?}", dry.steps);
+    }
+
+    /// The overlay's corpus: VXLAN from a VTEP and access frames, tagged or not, cut
+    /// and mutated: the same decision, and nothing learned by the dry run.
+    #[test]
+    fn a_dry_overlay_run_decides_as_the_pipeline_and_learns_nothing(
+        seed in 0usize..4,
+        flip in proptest::option::of((0usize..90, proptest::prelude::any::<u8>())),
+        cut in 0usize..40,
+    ) {
+        let l = Lab::new();
+        let c1 = [0x02, 0x42, 0x0a, 0xff, 0x00, 0x0b];
+        let srv = [0x02, 0x00, 0x0a, 0xff, 0x00, 0x64];
+        let seeds = [
+            (LAB_UL, vxlan_from_node1(&inner_udp(c1, srv, 1))),
+            (ACC, super::tests::tagged(&inner_udp(srv, c1, 2), 100)),
+            (ACC, super::tests::tagged(&inner_udp(srv, [0xff; 6], 3), 100)),
+            (LAB_UL, vxlan_from_node1(&inner_udp(c1, [0xff; 6], 4))),
+        ];
+        let (port, mut f) = seeds[seed].clone();
+        match flip {
+            Some((at, v)) if at < f.len() => f[at] = v,
+            _ => f.truncate(f.len().saturating_sub(cut)),
+        }
+        let before = (l.fdb.entries(&FdbFilter::default(), 10), l.fdb.changes());
+        let dry = dry_lab(&l, port, &f);
+        proptest::prop_assert_eq!(
+            (l.fdb.entries(&FdbFilter::default(), 10), l.fdb.changes()),
+            before
+        );
+        let (real, _) = l.ingress(port, &f);
+        proptest::prop_assert_eq!(dry.decision, real, "steps: {:?}", dry.steps);
+    }
+}
+
+#[test]
+fn a_traced_decap_names_its_vtep_vni_learn_and_fdb_answer() {
+    let l = Lab::new();
+    let c1 = MacAddr([0x02, 0x42, 0x0a, 0xff, 0x00, 0x0b]);
+    let srv = MacAddr([0x02, 0x00, 0x0a, 0xff, 0x00, 0x64]);
+    let dry = dry_lab(&l, LAB_UL, &vxlan_from_node1(&inner_udp(c1.0, srv.0, 1)));
+    let node1 = Ipv4Addr::new(172, 30, 0, 11);
+    assert_eq!(
+        dry.steps,
+        [
+            Step::Port {
+                port: LAB_UL,
+                underlay: true,
+                access: false,
+                external: false
+            },
+            Step::Vxlan {
+                src: node1,
+                vni: 4096,
+                vtep_known: true,
+                vni_known: true
+            },
+            Step::Learn {
+                vni: 4096,
+                mac: c1,
+                dest: FdbDest::Vtep(node1),
+                done: false
+            },
+            Step::Fdb {
+                vni: 4096,
+                mac: srv,
+                dest: None
+            },
+        ]
+    );
+    assert!(matches!(dry.decision, Decision::Flood { .. }));
+    assert_eq!(l.fdb.len(), 0, "nothing learned");
+}
+
+#[test]
+fn a_traced_client_packet_names_its_service_backend_and_translation() {
+    let m = Mesh::new("snat");
+    let dry = dry_mesh(&m, EXT, &client_tcp(40000, true, false, &[]));
+    let new = dry
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::NewConnection {
+                backend,
+                snat,
+                made,
+            } => Some((*backend, *snat, *made)),
+            _ => None,
+        })
+        .expect("a new connection step");
+    assert!(!new.2, "not made: the run is dry");
+    assert!(BACKENDS.iter().any(|b| Ipv4Addr::from(*b) == *new.0.ip()));
+    assert_eq!(new.1.map(|s| *s.ip()), Some(Ipv4Addr::from(INGRESS)));
+    assert!(dry.steps.contains(&Step::Service(0)), "{:?}", dry.steps);
+    assert!(
+        dry.steps
+            .iter()
+            .any(|s| matches!(s, Step::Translated { dst, .. } if *dst == new.0)),
+        "{:?}",
+        dry.steps
+    );
+    assert_eq!(m.ct.len(), 0, "no connection made");
+    // The worker's run makes it; a trace of the next packet finds it.
+    let (d, _) = m.ingress(EXT, &client_tcp(40000, true, false, &[]));
+    assert!(matches!(d, Decision::Forward { .. }));
+    let dry = dry_mesh(&m, EXT, &client_tcp(40000, false, true, b"x"));
+    assert!(
+        dry.steps.iter().any(|s| matches!(
+            s,
+            Step::Conntrack {
+                dir: Dir::Original,
+                ..
+            }
+        )),
+        "{:?}",
+        dry.steps
+    );
+}
