@@ -426,6 +426,16 @@ args!(
 );
 
 args!(
+    /// `trace.packet`: a frame as received on a port.
+    TracePacket {
+        /// The port it arrives on (its name in the configuration).
+        pub port: String,
+        /// The whole Ethernet frame, in hex (VLAN tag included, if any).
+        pub frame: String,
+    }
+);
+
+args!(
     /// A service by name (`service.del`).
     Name {
         /// The service.
@@ -632,6 +642,8 @@ requests! {
     ConntrackCount(CtFilter) => "conntrack.count",
     /// Remove connections.
     ConntrackFlush(CtFlush) => "conntrack.flush",
+    /// Run a packet through the pipeline against the live tables, changing nothing.
+    TracePacket(TracePacket) => "trace.packet",
 }
 
 impl Request {

@@ -417,6 +417,35 @@ pub struct ConnectionsRemoved {
     pub removed: usize,
 }
 
+/// `trace.packet`: the steps a packet took through the pipeline (run against the
+/// live tables, changing none of them), and the verdict.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TraceReport {
+    /// The port it came in on.
+    pub port: String,
+    /// The decision points it passed, in order.
+    pub steps: Vec<TraceStep>,
+    /// What the pipeline decided, in words.
+    pub verdict: String,
+    /// The drop counter it would count, when dropped (`unknown_vtep`, ...).
+    pub drop_reason: Option<String>,
+    /// Where it would go: one line per copy (VTEP and next hop, access port and
+    /// VLAN, the client's next hop), for a forwarded or flooded packet.
+    pub out: Vec<String>,
+}
+
+/// One decision point of a [`TraceReport`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TraceStep {
+    /// The decision point (`port`, `vxlan`, `access`, `learn`, `fdb`, `local`,
+    /// `service`, `conntrack`, `new-connection`, `translate`).
+    pub step: String,
+    /// What it found.
+    pub detail: String,
+}
+
 /// A request's answer, typed by the command that asked.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
@@ -445,6 +474,8 @@ pub enum Answer {
     ConnectionCount(ConnectionCount),
     /// `conntrack.flush`.
     ConnectionsRemoved(ConnectionsRemoved),
+    /// `trace.packet`.
+    Trace(TraceReport),
     /// Every command that changes the configuration or a table.
     Change(ChangeOutcome),
 }
@@ -471,6 +502,7 @@ impl Answer {
             Request::ConntrackShow(_) => Answer::Connections(from(result)?),
             Request::ConntrackCount(_) => Answer::ConnectionCount(from(result)?),
             Request::ConntrackFlush(_) => Answer::ConnectionsRemoved(from(result)?),
+            Request::TracePacket(_) => Answer::Trace(from(result)?),
             _ => Answer::Change(from(result)?),
         })
     }

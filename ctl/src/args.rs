@@ -86,6 +86,37 @@ pub(crate) enum Cmd {
         #[command(subcommand)]
         action: ConntrackCmd,
     },
+    /// Why a packet goes where it goes: run one through the pipeline against the
+    /// live tables (nothing is learned, made, counted or sent).
+    Trace {
+        #[command(subcommand)]
+        action: TraceCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TraceCmd {
+    /// A frame as it would arrive on a port: its steps and the verdict.
+    Packet {
+        /// The port it arrives on (its name in the configuration).
+        #[arg(long)]
+        port: String,
+        /// The whole Ethernet frame in hex (spaces and colons allowed).
+        #[arg(
+            long,
+            value_name = "HEX",
+            conflicts_with = "pcap",
+            required_unless_present = "pcap"
+        )]
+        hex: Option<String>,
+        /// A pcap file (Ethernet): its frame number --index (from 1).
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<std::path::PathBuf>,
+        /// Which frame of the pcap file (from 1).
+        #[arg(long, value_name = "N", default_value_t = 1, requires = "pcap",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        index: u64,
+    },
 }
 
 #[derive(Subcommand)]

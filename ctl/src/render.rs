@@ -245,6 +245,17 @@ pub(crate) fn print_human(answer: &Answer) {
                 .collect(),
         ),
         Answer::Config(c) => print!("{}", c.toml),
+        Answer::Trace(t) => {
+            println!("packet on {}", t.port);
+            let w = t.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);
+            for (i, s) in t.steps.iter().enumerate() {
+                println!("{:>3}  {:<w$}  {}", i + 1, s.step, s.detail);
+            }
+            println!("verdict: {}", t.verdict);
+            for o in &t.out {
+                println!("  -> {o}");
+            }
+        }
         Answer::Status(r) => {
             println!(
                 "vxgw {}  up {}s  workers {}  config generation {}  state {}",

@@ -7,7 +7,7 @@ use vxgw_api::{self as api, Mac, Request};
 
 use crate::args::{
     AccessCmd, ArpCmd, BackendCmd, Cmd, ConfigCmd, ConntrackCmd, CtFilterArgs, FdbCmd, FloodCmd,
-    NeighCmd, OrDefault, OrNone, ServiceCmd, VniCmd, VtepCmd,
+    NeighCmd, OrDefault, OrNone, ServiceCmd, TraceCmd, VniCmd, VtepCmd,
 };
 
 /// The protocol's MAC from a string `parse_mac` accepted.
@@ -219,6 +219,21 @@ pub(crate) fn request(cmd: &Cmd) -> Result<Request, String> {
                 weight: *weight,
             }),
         },
+        Cmd::Trace { action } => match action {
+            TraceCmd::Packet {
+                port,
+                hex,
+                pcap,
+                index,
+            } => Request::TracePacket(api::TracePacket {
+                port: port.clone(),
+                frame: match (hex, pcap) {
+                    (Some(h), _) => h.clone(),
+                    (None, Some(file)) => pcap_frame_hex(file, *index)?,
+                    (None, None) => return Err("trace packet: --hex or --pcap".into()),
+                },
+            }),
+        },
         Cmd::Conntrack { action } => match action {
             ConntrackCmd::Show { filter, limit } => {
                 let f = ct(filter);
@@ -243,6 +258,22 @@ pub(crate) fn request(cmd: &Cmd) -> Result<Request, String> {
             }
         },
     })
+}
+
+/// Frame `index` (from 1) of the pcap file `file`, in hex.
+fn pcap_frame_hex(file: &std::path::Path, index: u64) -> Result<String, String> {
+    let f = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut r = pcap_file::pcap::PcapReader::new(f)
+        .map_err(|e| format!("{}: not a pcap file: {e}", file.display()))?;
+    let mut n = 0;
+    while let Some(p) = r.next_packet() {
+        let p = p.map_err(|e| format!("{}: {e}", file.display()))?;
+        n += 1;
+        if n == index {
+            return Ok(p.data.iter().map(|b| format!("{b:02x}")).collect());
+        }
+    }
+    Err(format!("{}: {n} frames, no frame {index}", file.display()))
 }
 
 #[cfg(test)]

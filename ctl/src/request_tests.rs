@@ -338,3 +338,48 @@ fn command_lines_become_requests() {
         assert!(req(bad).is_err(), "{bad:?} must be a usage error");
     }
 }
+
+#[test]
+fn a_trace_takes_hex_or_a_frame_of_a_pcap_file() {
+    let req = |args: &[&str]| {
+        let cli = Cli::try_parse_from(std::iter::once("vxgwctl").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        request(&cli.cmd).map(|r| json!({"cmd": r.cmd(), "args": r.args()}))
+    };
+    assert_eq!(
+        req(&["trace", "packet", "--port", "p0", "--hex", "ff:ff 00"]).unwrap(),
+        json!({"cmd": "trace.packet", "args": {"port": "p0", "frame": "ff:ff 00"}})
+    );
+    // Frame 2 of a pcap file, in hex.
+    let dir = std::env::temp_dir().join(format!("vxgwctl-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("two.pcap");
+    {
+        let mut w =
+            pcap_file::pcap::PcapWriter::new(std::fs::File::create(&file).unwrap()).unwrap();
+        for data in [&[1u8, 2][..], &[0xab, 0xcd, 0xef][..]] {
+            let p = pcap_file::pcap::PcapPacket::new(
+                std::time::Duration::ZERO,
+                data.len() as u32,
+                data,
+            );
+            w.write_packet(&p).unwrap();
+        }
+    }
+    let path = file.display().to_string();
+    assert_eq!(
+        req(&["trace", "packet", "--port", "p0", "--pcap", &path, "--index", "2"]).unwrap()["args"]
+            ["frame"],
+        "abcdef"
+    );
+    let three = req(&[
+        "trace", "packet", "--port", "p0", "--pcap", &path, "--index", "3",
+    ]);
+    assert!(three.unwrap_err().contains("2 frames, no frame 3"));
+    assert!(
+        req(&["trace", "packet", "--port", "p0"]).is_err(),
+        "a frame is needed"
+    );
+    assert!(req(&["trace", "packet", "--port", "p0", "--hex", "00", "--pcap", &path]).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

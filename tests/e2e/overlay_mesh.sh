@@ -99,6 +99,21 @@ check "neigh show: the backends' MACs learned in the overlay" \
 check "neigh show: the client learned on the external side" \
     bash -c "grep -qE '^192\.0\.2\.10 +[0-9a-f:]{17} +dynamic +[0-9]+s +link' <<<\"\$0\"" "$(ctl neigh show)"
 
+# vxgwctl trace: a client's SYN to the published port, as the external port would
+# receive it, through the live tables without side effects: the service, the backend
+# Maglev picks, the translation, the VXLAN out to that backend's node.
+ext_mac=$(ctl -j status | /usr/bin/python3 -c 'import json,sys; print([p["mac"] for p in json.load(sys.stdin)["ports"] if p["name"] == "net_af_packet2"][0])')
+hex=$(/usr/bin/python3 -c 'import sys
+from scapy.all import Ether, IP, TCP, raw
+print(raw(Ether(src="02:00:c0:00:02:0a", dst=sys.argv[1]) / IP(src="192.0.2.10", dst="192.0.2.1") / TCP(sport=44444, dport=80, flags="S")).hex())' "$ext_mac")
+created_before=$(ctl -j conntrack count | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["created"])')
+trace=$(ctl trace packet --port net_af_packet2 --hex "$hex")
+echo "$trace"
+check "trace: a client SYN -> service web, a backend, SNAT, VXLAN to its node" bash -c \
+    "grep -q 'service .*web' <<<'$trace' && grep -qE 'new-connection .*Maglev picks backend 10\.255\.0\.1[123]:80, SNAT source 10\.255\.0\.2:' <<<'$trace' && grep -q '^verdict: forwarded in VNI 4096' <<<'$trace' && grep -qE -- '-> VXLAN to VTEP 172\.30\.0\.1[12]' <<<'$trace'"
+created_after=$(ctl -j conntrack count | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["created"])')
+check "trace: no connection made ($created_before -> $created_after)" test "$created_before" = "$created_after"
+
 # tally FILE: "c1 c2 c3 ok total" counts of the response lines of a run.
 tally() {
     /usr/bin/python3 - "$1" <<'PY'

@@ -120,6 +120,17 @@ neigh=$(ctl neigh show)
 echo "$neigh"
 check "neighbours: both nodes resolved by ARP" test "$(echo "$neigh" | grep -cE '^172\.30\.0\.1[12] +[0-9a-f]{2}:')" = 2
 
+# vxgwctl trace: srv's frame to c3, as the access port would receive it, through the
+# live tables without side effects: the FDB sends it to node 2's VTEP, resolved.
+hex=$(/usr/bin/python3 -c 'from scapy.all import Ether, IP, UDP, raw
+print(raw(Ether(src="02:00:0a:ff:00:64", dst="02:42:0a:ff:00:0d") / IP(src="10.255.0.100", dst="10.255.0.13") / UDP(sport=5555, dport=80) / b"x").hex())')
+trace=$(ctl trace packet --port net_af_packet1 --hex "$hex")
+echo "$trace"
+check "trace: srv -> c3 goes to VTEP 172.30.0.12 (FDB), next hop resolved" bash -c \
+    "grep -q 'fdb .*VTEP 172.30.0.12' <<<'$trace' && grep -q '^verdict: forwarded in VNI 4096' <<<'$trace' && grep -q -- '-> VXLAN to VTEP 172.30.0.12, next hop 172.30.0.12 at' <<<'$trace'"
+verdict=$(ctl -j trace packet --port net_af_packet1 --hex "${hex/02420aff000d/0242deadbeef}" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])')
+check "trace: an unknown MAC is flooded to both nodes ($verdict)" test "$verdict" = "flooded in VNI 4096 (2 copies)"
+
 # A VXLAN frame from a VTEP vxgw does not know (the debug host 172.30.0.99).
 before=$(ctl -j stats | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["drops"].get("unknown_vtep", 0))')
 lab_exec h /usr/bin/python3 - <<'PY'

@@ -9,6 +9,7 @@ pub mod persist;
 pub mod server;
 pub mod service_cmds;
 pub mod snapshot_build;
+pub mod trace_cmd;
 
 #[cfg(test)]
 mod live_tests;

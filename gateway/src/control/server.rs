@@ -125,6 +125,7 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Answer, ApiError> {
                 })
                 .collect(),
         )),
+        Request::TracePacket(a) => super::trace_cmd::trace_packet(sh, now, &a).map(Answer::Trace),
         req => super::commands::answer(&state.live, &req)
             .or_else(|| super::service_cmds::answer(&state.live, now, &req))
             .unwrap_or_else(|| Err(ApiError::UnknownCommand(req.cmd().into()))),

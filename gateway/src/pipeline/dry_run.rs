@@ -1,5 +1,5 @@
 //! A described packet through the live tables, changing nothing: the pipeline's own
-//! [`ingress`](super::ingress) with a dry [`Trace`] in its context, and every
+//! [`ingress`](fn@super::ingress) with a dry [`Trace`] in its context, and every
 //! per-worker part of that context (counters, caches, admission, SNAT draws) a
 //! private, fresh one. What `vxgwctl trace packet` shows.
 //!

@@ -229,3 +229,26 @@ fn a_traced_client_packet_names_its_service_backend_and_translation() {
         dry.steps
     );
 }
+
+#[test]
+fn a_frame_from_an_unknown_vtep_is_traced_to_its_drop() {
+    let l = Lab::new();
+    let mut f = vxlan_from_node1(&inner_udp([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 8], 1));
+    // Outer source 172.30.0.99 (checksum fixed up), a VTEP not in the list.
+    f[29] = 99;
+    f[24..26].copy_from_slice(&[0, 0]);
+    let sum = crate::wire::checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&sum.to_be_bytes());
+    let dry = dry_lab(&l, LAB_UL, &f);
+    assert_eq!(
+        dry.steps[1],
+        Step::Vxlan {
+            src: Ipv4Addr::new(172, 30, 0, 99),
+            vni: 4096,
+            vtep_known: false,
+            vni_known: true
+        }
+    );
+    assert_eq!(dry.decision, Decision::Drop(DropReason::UnknownVtep));
+    assert_eq!(dry.steps.len(), 2);
+}

@@ -1,0 +1,299 @@
+//! `trace.packet`: a frame, as received on a named port, through the pipeline's own
+//! code against the live snapshot and tables, changing nothing
+//! ([`pipeline::dry_run`](crate::pipeline::dry_run)); its steps and verdict in words
+//! for `vxgwctl trace packet`.
+
+use std::net::Ipv4Addr;
+
+use vxgw_api::{ApiError, TracePacket, TraceReport, TraceStep};
+
+use crate::pipeline::{dry_run, Decision, DryTables, Origin, Step, Target};
+use crate::runtime::Shared;
+use crate::tables::conntrack::Dir;
+use crate::tables::fdb::FdbDest;
+use crate::tables::snapshot::{Snapshot, MAX_PORTS};
+
+/// The largest frame a trace takes (a jumbo frame and then some).
+const MAX_FRAME: usize = 16 * 1024;
+
+/// Answers `trace.packet`.
+pub fn trace_packet(sh: &Shared, now: u32, a: &TracePacket) -> Result<TraceReport, ApiError> {
+    let bad = |msg: String| ApiError::InvalidArguments {
+        cmd: "trace.packet".into(),
+        msg,
+    };
+    let frame = parse_hex(&a.frame).map_err(bad)?;
+    let snap = sh.snap.load();
+    let port = (0..MAX_PORTS as u16)
+        .find(|&id| snap.port(id).is_some_and(|p| p.name == a.port))
+        .ok_or_else(|| bad(format!("port: no port named '{}'", a.port)))?;
+    let run = dry_run(
+        &DryTables {
+            snap: &snap,
+            fdb: &sh.fdb,
+            neigh: &sh.neigh,
+            mesh: Some((&sh.conntrack, &sh.overlay_neigh)),
+            now,
+        },
+        port,
+        &frame,
+    );
+    let mut steps: Vec<TraceStep> = run.steps.iter().map(|s| describe(&snap, s)).collect();
+    if run.recorded > run.steps.len() {
+        steps.push(TraceStep {
+            step: "...".into(),
+            detail: format!("{} more steps not kept", run.recorded - run.steps.len()),
+        });
+    }
+    let (verdict, drop_reason, out) = verdict(sh, &snap, run.decision);
+    Ok(TraceReport {
+        port: a.port.clone(),
+        steps,
+        verdict,
+        drop_reason,
+        out,
+    })
+}
+
+/// Hex digits, with any spaces, colons or newlines between them.
+fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b' ' | b':' | b'\n' | b'\r' | b'\t'))
+        .collect();
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
+        return Err("frame: an even number of hex digits is needed".into());
+    }
+    if digits.len() / 2 > MAX_FRAME {
+        return Err(format!("frame: longer than {MAX_FRAME} bytes"));
+    }
+    digits
+        .chunks(2)
+        .map(|p| {
+            std::str::from_utf8(p)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 16).ok())
+                .ok_or_else(|| "frame: not hex".to_string())
+        })
+        .collect()
+}
+
+fn port_name(snap: &Snapshot, port: u16) -> String {
+    snap.port(port)
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| format!("port {port}"))
+}
+
+fn dest_words(snap: &Snapshot, d: &FdbDest) -> String {
+    match d {
+        FdbDest::Vtep(ip) => format!("VTEP {ip}"),
+        FdbDest::Access { port, vlan: 0 } => format!("{} untagged", port_name(snap, *port)),
+        FdbDest::Access { port, vlan } => format!("{} VLAN {vlan}", port_name(snap, *port)),
+    }
+}
+
+fn describe(snap: &Snapshot, s: &Step) -> TraceStep {
+    let (step, detail) = match s {
+        Step::Port {
+            port,
+            underlay,
+            access,
+            external,
+        } => {
+            let roles: Vec<&str> = [
+                (underlay, "underlay"),
+                (access, "access"),
+                (external, "external"),
+            ]
+            .iter()
+            .filter(|(on, _)| **on)
+            .map(|(_, r)| *r)
+            .collect();
+            (
+                "port",
+                format!("{} (roles: {})", port_name(snap, *port), roles.join(", ")),
+            )
+        }
+        Step::Vxlan {
+            src,
+            vni,
+            vtep_known,
+            vni_known,
+        } => (
+            "vxlan",
+            format!(
+                "from {src} ({}), VNI {vni} ({})",
+                if *vtep_known {
+                    "a configured VTEP"
+                } else {
+                    "not in the VTEP list"
+                },
+                if *vni_known {
+                    "configured"
+                } else {
+                    "not configured"
+                }
+            ),
+        ),
+        Step::AccessVlan { vlan, vni } => (
+            "access",
+            match vni {
+                Some(v) => format!("VLAN {vlan} -> VNI {v}"),
+                None => format!("VLAN {vlan}: mapped to no VNI"),
+            },
+        ),
+        Step::Learn {
+            vni,
+            mac,
+            dest,
+            done,
+        } => (
+            "learn",
+            format!(
+                "{mac} in VNI {vni} at {}{}",
+                dest_words(snap, dest),
+                if *done { "" } else { " (would be learned)" }
+            ),
+        ),
+        Step::Local(what) => ("local", (*what).to_string()),
+        Step::Fdb { vni, mac, dest } => (
+            "fdb",
+            match dest {
+                Some(d) => format!("{mac} in VNI {vni}: {}", dest_words(snap, d)),
+                None => format!("{mac} in VNI {vni}: unknown (flooded)"),
+            },
+        ),
+        Step::Service(si) => (
+            "service",
+            snap.services
+                .get(*si as usize)
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| format!("#{si}")),
+        ),
+        Step::Conntrack {
+            dir,
+            state,
+            backend,
+        } => (
+            "conntrack",
+            format!(
+                "{} key of a tracked connection ({state:?}), backend {backend}",
+                match dir {
+                    Dir::Original => "the client's",
+                    Dir::Reply => "the backend's",
+                }
+            ),
+        ),
+        Step::NewConnection {
+            backend,
+            snat,
+            made,
+        } => (
+            "new-connection",
+            format!(
+                "Maglev picks backend {backend}{}{}",
+                snat.map(|s| format!(", SNAT source {s}"))
+                    .unwrap_or_default(),
+                if *made {
+                    ""
+                } else {
+                    " (would be made; the SNAT port is drawn at random)"
+                }
+            ),
+        ),
+        Step::Translated { src, dst } => ("translate", format!("{src} -> {dst}")),
+    };
+    TraceStep {
+        step: step.into(),
+        detail,
+    }
+}
+
+/// The next hop `ip` and what the neighbour table knows of it.
+fn next_hop_words(sh: &Shared, ip: Ipv4Addr) -> String {
+    match sh.neigh.lookup(ip) {
+        Some(mac) => format!("next hop {ip} at {mac}"),
+        None => format!("next hop {ip} unresolved (vxgw would ARP for it and hold the frame)"),
+    }
+}
+
+fn vtep_words(sh: &Shared, snap: &Snapshot, i: u16) -> String {
+    match snap.vteps.get(i as usize) {
+        Some(v) => format!("VXLAN to VTEP {}, {}", v.ip, next_hop_words(sh, v.next_hop)),
+        None => format!("VTEP #{i}"),
+    }
+}
+
+fn verdict(sh: &Shared, snap: &Snapshot, d: Decision) -> (String, Option<String>, Vec<String>) {
+    let vni_of = |slot: u16| snap.vnis.get(slot as usize).map_or(0, |v| v.vni);
+    match d {
+        Decision::Drop(r) => (
+            format!("dropped: {}", r.name()),
+            Some(r.name().into()),
+            vec![],
+        ),
+        Decision::Consumed => ("consumed by vxgw".into(), None, vec![]),
+        Decision::Send { port } => (
+            format!("answered by vxgw out of {}", port_name(snap, port)),
+            None,
+            vec![],
+        ),
+        Decision::Forward { vni, to } => {
+            let out = match to {
+                Target::Vtep(i) => vtep_words(sh, snap, i),
+                Target::Access { port, vlan } => dest_words(snap, &FdbDest::Access { port, vlan }),
+            };
+            (format!("forwarded in VNI {}", vni_of(vni)), None, vec![out])
+        }
+        Decision::Flood { vni, from } => {
+            let Some(v) = snap.vnis.get(vni as usize) else {
+                return ("flooded".into(), None, vec![]);
+            };
+            let mut out = Vec::new();
+            // Split horizon: what came from a VTEP goes to the access members only.
+            if !matches!(from, Origin::Vtep(_)) {
+                out.extend(v.flood.iter().map(|&i| vtep_words(sh, snap, i)));
+            }
+            out.extend(
+                v.access
+                    .iter()
+                    .filter(|&&(port, vlan)| from != (Origin::Access { port, vlan }))
+                    .map(|&(port, vlan)| dest_words(snap, &FdbDest::Access { port, vlan })),
+            );
+            (
+                format!("flooded in VNI {} ({} copies)", v.vni, out.len()),
+                None,
+                out,
+            )
+        }
+        Decision::Route { port, next_hop } => (
+            format!("routed out of {}", port_name(snap, port)),
+            None,
+            vec![next_hop_words(sh, next_hop)],
+        ),
+        Decision::Resolve { vni, ip } => (
+            format!("held while vxgw resolves {ip} in VNI {}", vni_of(vni)),
+            None,
+            vec![],
+        ),
+        Decision::AwaitFirstFragment { .. } => (
+            "held until its datagram's first fragment comes".into(),
+            None,
+            vec![],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_hex;
+
+    #[test]
+    fn hex_takes_separators_and_refuses_the_rest() {
+        assert_eq!(parse_hex("ff 00:0a\n0B").unwrap(), [0xff, 0, 0x0a, 0x0b]);
+        assert!(parse_hex("").is_err());
+        assert!(parse_hex("abc").is_err());
+        assert!(parse_hex("zz").is_err());
+        assert!(parse_hex(&"00".repeat(16 * 1024 + 1)).is_err());
+    }
+}
