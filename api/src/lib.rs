@@ -436,6 +436,17 @@ args!(
 );
 
 args!(
+    /// `trace.start`: the next `count` packets, on one port or any.
+    TraceStart {
+        /// How many packets (1-1000).
+        pub count: u32,
+        /// Only packets received on this port (its name); none: any port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub port: Option<String>,
+    }
+);
+
+args!(
     /// A service by name (`service.del`).
     Name {
         /// The service.
@@ -644,6 +655,12 @@ requests! {
     ConntrackFlush(CtFlush) => "conntrack.flush",
     /// Run a packet through the pipeline against the live tables, changing nothing.
     TracePacket(TracePacket) => "trace.packet",
+    /// Record the decisions of the next N packets the workers receive.
+    TraceStart(TraceStart) => "trace.start",
+    /// The live trace's state and the packets it recorded.
+    TraceShow(NoArgs) => "trace.show",
+    /// Stop the live trace (what it recorded stays).
+    TraceStop(NoArgs) => "trace.stop",
 }
 
 impl Request {

@@ -435,6 +435,40 @@ pub struct TraceReport {
     pub out: Vec<String>,
 }
 
+/// The live trace: its state and the packets the workers recorded, in order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LiveTraceReport {
+    /// Still recording.
+    pub armed: bool,
+    /// The port traced (none: any).
+    pub port: Option<String>,
+    /// Packets asked for.
+    pub requested: u32,
+    /// The packets recorded so far.
+    pub packets: Vec<LivePacket>,
+}
+
+/// One packet of a [`LiveTraceReport`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LivePacket {
+    /// The worker that received it.
+    pub worker: u16,
+    /// Its rx port.
+    pub port: String,
+    /// Microseconds after the first packet recorded.
+    pub t_us: u64,
+    /// Its length in bytes.
+    pub len: usize,
+    /// The decision points it passed.
+    pub steps: Vec<TraceStep>,
+    /// What the pipeline decided.
+    pub verdict: String,
+    /// The drop counter counted, when dropped.
+    pub drop_reason: Option<String>,
+}
+
 /// One decision point of a [`TraceReport`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -476,6 +510,8 @@ pub enum Answer {
     ConnectionsRemoved(ConnectionsRemoved),
     /// `trace.packet`.
     Trace(TraceReport),
+    /// `trace.start`, `trace.show`, `trace.stop`.
+    LiveTrace(LiveTraceReport),
     /// Every command that changes the configuration or a table.
     Change(ChangeOutcome),
 }
@@ -503,6 +539,9 @@ impl Answer {
             Request::ConntrackCount(_) => Answer::ConnectionCount(from(result)?),
             Request::ConntrackFlush(_) => Answer::ConnectionsRemoved(from(result)?),
             Request::TracePacket(_) => Answer::Trace(from(result)?),
+            Request::TraceStart(_) | Request::TraceShow(_) | Request::TraceStop(_) => {
+                Answer::LiveTrace(from(result)?)
+            }
             _ => Answer::Change(from(result)?),
         })
     }

@@ -117,6 +117,21 @@ pub(crate) enum TraceCmd {
               value_parser = clap::value_parser!(u64).range(1..))]
         index: u64,
     },
+    /// Live trace: record the decisions of the next N packets the workers receive
+    /// (`trace show` prints them, as VPP's `show trace` does).
+    Start {
+        /// How many packets (1-1000).
+        #[arg(long, value_name = "N", default_value_t = 10,
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        count: u32,
+        /// Only packets received on this port (its name in the configuration).
+        #[arg(long)]
+        port: Option<String>,
+    },
+    /// The live trace's packets so far, and whether it still records.
+    Show,
+    /// Stop the live trace (what it recorded stays for `trace show`).
+    Stop,
 }
 
 #[derive(Subcommand)]

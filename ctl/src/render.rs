@@ -245,6 +245,30 @@ pub(crate) fn print_human(answer: &Answer) {
                 .collect(),
         ),
         Answer::Config(c) => print!("{}", c.toml),
+        Answer::LiveTrace(t) => {
+            println!(
+                "live trace: {} of {} packets ({}), {}",
+                t.packets.len(),
+                t.requested,
+                t.port.as_deref().unwrap_or("any port"),
+                if t.armed { "recording" } else { "stopped" }
+            );
+            for (i, p) in t.packets.iter().enumerate() {
+                println!(
+                    "\nPacket {}  worker {}  {}  +{}us  {} bytes",
+                    i + 1,
+                    p.worker,
+                    p.port,
+                    p.t_us,
+                    p.len
+                );
+                let w = p.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);
+                for s in &p.steps {
+                    println!("    {:<w$}  {}", s.step, s.detail);
+                }
+                println!("  verdict: {}", p.verdict);
+            }
+        }
         Answer::Trace(t) => {
             println!("packet on {}", t.port);
             let w = t.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);

@@ -233,6 +233,12 @@ pub(crate) fn request(cmd: &Cmd) -> Result<Request, String> {
                     (None, None) => return Err("trace packet: --hex or --pcap".into()),
                 },
             }),
+            TraceCmd::Start { count, port } => Request::TraceStart(api::TraceStart {
+                count: *count,
+                port: port.clone(),
+            }),
+            TraceCmd::Show => Request::TraceShow(none),
+            TraceCmd::Stop => Request::TraceStop(none),
         },
         Cmd::Conntrack { action } => match action {
             ConntrackCmd::Show { filter, limit } => {

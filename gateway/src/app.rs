@@ -470,6 +470,7 @@ pub fn run_gateway_until(
         pool: ports.pool.clone(),
         stop: stop.clone(),
         clock: Clock::start(dpdk::tsc_hz()),
+        live_trace: Default::default(),
     });
     let counters: Arc<Vec<WorkerCounters>> = Arc::new(
         (0..workers.len())

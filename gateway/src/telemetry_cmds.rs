@@ -1,5 +1,5 @@
 //! The gateway's DPDK telemetry commands: `/vxgw/stats`, `/vxgw/fdb`, `/vxgw/neigh`,
-//! `/vxgw/services`, `/vxgw/conntrack` (`dpdk-telemetry.py -f PREFIX`, then e.g.
+//! `/vxgw/services`, `/vxgw/conntrack`, `/vxgw/trace` (`dpdk-telemetry.py -f PREFIX`, then e.g.
 //! `/vxgw/fdb,4096`). The same data as the
 //! control socket, for operators who live in DPDK's tools. Telemetry names may only
 //! hold letters, digits and '_', so an FDB entry is named `VNI_MAC` with '_' for ':'
@@ -140,6 +140,23 @@ pub fn register(shared: Arc<Shared>, counters: Arc<Vec<WorkerCounters>>) -> Resu
                 ("removed".to_string(), TelValue::U64(st.removed)),
             ]);
             rows
+        },
+    )?;
+    let sh = shared.clone();
+    register_telemetry(
+        "/vxgw/trace",
+        "the live packet trace (vxgwctl trace start/show): armed, port, requested, recorded",
+        move |_| {
+            let (armed, port, requested, recorded) = sh.live_trace.state();
+            let port = port
+                .and_then(|p| sh.snap.load().port(p).map(|v| v.name.clone()))
+                .unwrap_or_else(|| "any".into());
+            vec![
+                ("armed".to_string(), TelValue::U64(armed.into())),
+                ("port".to_string(), TelValue::Str(port)),
+                ("requested".to_string(), TelValue::U64(requested.into())),
+                ("recorded".to_string(), TelValue::U64(recorded.into())),
+            ]
         },
     )?;
     let sh = shared;

@@ -126,6 +126,12 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Answer, ApiError> {
                 .collect(),
         )),
         Request::TracePacket(a) => super::trace_cmd::trace_packet(sh, now, &a).map(Answer::Trace),
+        Request::TraceStart(a) => super::trace_cmd::trace_start(sh, &a).map(Answer::LiveTrace),
+        Request::TraceShow(_) => Ok(Answer::LiveTrace(super::trace_cmd::live_report(sh))),
+        Request::TraceStop(_) => {
+            sh.live_trace.stop();
+            Ok(Answer::LiveTrace(super::trace_cmd::live_report(sh)))
+        }
         req => super::commands::answer(&state.live, &req)
             .or_else(|| super::service_cmds::answer(&state.live, now, &req))
             .unwrap_or_else(|| Err(ApiError::UnknownCommand(req.cmd().into()))),

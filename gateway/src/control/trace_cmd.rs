@@ -5,10 +5,12 @@
 
 use std::net::Ipv4Addr;
 
-use vxgw_api::{ApiError, TracePacket, TraceReport, TraceStep};
+use vxgw_api::{
+    ApiError, LivePacket, LiveTraceReport, TracePacket, TraceReport, TraceStart, TraceStep,
+};
 
 use crate::pipeline::{dry_run, Decision, DryTables, Origin, Step, Target};
-use crate::runtime::Shared;
+use crate::runtime::{LiveTraceError, Shared};
 use crate::tables::conntrack::Dir;
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{Snapshot, MAX_PORTS};
@@ -53,6 +55,62 @@ pub fn trace_packet(sh: &Shared, now: u32, a: &TracePacket) -> Result<TraceRepor
         drop_reason,
         out,
     })
+}
+
+/// Answers `trace.start`: arms the live trace (refused while one runs).
+pub fn trace_start(sh: &Shared, a: &TraceStart) -> Result<LiveTraceReport, ApiError> {
+    let bad = |msg: String| ApiError::InvalidArguments {
+        cmd: "trace.start".into(),
+        msg,
+    };
+    let snap = sh.snap.load();
+    let port = match &a.port {
+        None => None,
+        Some(name) => Some(
+            (0..MAX_PORTS as u16)
+                .find(|&id| snap.port(id).is_some_and(|p| &p.name == name))
+                .ok_or_else(|| bad(format!("port: no port named '{name}'")))?,
+        ),
+    };
+    sh.live_trace.start(port, a.count).map_err(|e| match e {
+        LiveTraceError::Count => bad(e.to_string()),
+        LiveTraceError::Busy { .. } => ApiError::Conflict(e.to_string()),
+    })?;
+    Ok(live_report(sh))
+}
+
+/// Answers `trace.show` (and, after stopping it, `trace.stop`).
+pub fn live_report(sh: &Shared) -> LiveTraceReport {
+    let snap = sh.snap.load();
+    let (armed, port, requested, _) = sh.live_trace.state();
+    let records = sh.live_trace.records();
+    let hz = crate::dpdk::tsc_hz().max(1);
+    let t0 = records.iter().map(|r| r.tsc).min().unwrap_or(0);
+    LiveTraceReport {
+        armed,
+        port: port.map(|p| port_name(&snap, p)),
+        requested,
+        packets: records
+            .iter()
+            .map(|r| {
+                let (verdict, drop_reason, _) = verdict(sh, &snap, r.decision);
+                LivePacket {
+                    worker: r.worker,
+                    port: port_name(&snap, r.port),
+                    t_us: ((r.tsc - t0) as u128 * 1_000_000 / hz as u128) as u64,
+                    len: r.len,
+                    steps: r
+                        .steps
+                        .iter()
+                        .flatten()
+                        .map(|s| describe(&snap, s))
+                        .collect(),
+                    verdict,
+                    drop_reason,
+                }
+            })
+            .collect(),
+    }
 }
 
 /// Hex digits, with any spaces, colons or newlines between them.

@@ -147,6 +147,11 @@ impl Trace {
         (kept, self.len.get())
     }
 
+    /// The steps so far as kept (the first [`TRACE_STEPS`]), without allocating.
+    pub fn kept(&self) -> [Option<Step>; TRACE_STEPS] {
+        *self.steps.borrow()
+    }
+
     /// Forgets the steps (the next packet's).
     pub fn clear(&self) {
         *self.steps.borrow_mut() = [None; TRACE_STEPS];

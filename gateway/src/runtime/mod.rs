@@ -11,9 +11,11 @@
 //! - `stats`: [`WorkerStats`] and [`WorkerCounters`], one worker's counters.
 
 mod clock;
+mod live_trace;
 mod shared;
 mod stats;
 
 pub use clock::Clock;
+pub use live_trace::{LiveRecord, LiveTrace, LiveTraceError, LIVE_TRACE_MAX};
 pub use shared::Shared;
 pub use stats::{WorkerCounters, WorkerStats};

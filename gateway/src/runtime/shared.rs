@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::Clock;
+use super::{Clock, LiveTrace};
 use crate::dpdk::Mempool;
 use crate::shutdown::StopFlag;
 use crate::tables::conntrack::Conntrack;
@@ -30,4 +30,6 @@ pub struct Shared {
     pub stop: StopFlag,
     /// Coarse clock.
     pub clock: Clock,
+    /// The live packet trace (`vxgwctl trace live`).
+    pub live_trace: LiveTrace,
 }

@@ -24,9 +24,9 @@ use crate::pipeline::fast_path::{self, FastPort};
 use crate::pipeline::{
     build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, Admission, Ctx, Decision,
     DropReason, EncapCache, Event, LearnCache, MeshCache, MeshSide, MeshTables, Origin, Target,
-    FRAGMENT_HOLD_SECS, HELD_FRAGMENTS_PER_WORKER, MAX_BURST,
+    Trace, FRAGMENT_HOLD_SECS, HELD_FRAGMENTS_PER_WORKER, MAX_BURST,
 };
-use crate::runtime::{Shared, WorkerCounters};
+use crate::runtime::{LiveRecord, Shared, WorkerCounters};
 use crate::tables::fdb_cache::FdbCache;
 use crate::tables::snapshot::{Snapshot, MAX_PORTS};
 use crate::tables::snat_source::SnatSource;
@@ -140,7 +140,10 @@ impl Worker {
         let snat = RefCell::new(self.snat.take().expect("a worker runs once"));
         let mesh_cache = MeshCache::default();
         let admission = Admission::new(snat.borrow().workers());
+        let trace = Trace::new(false);
         while !sh.stop.is_set() {
+            // Once a round: is a live trace on? (A line nobody writes until it is.)
+            let tracing = sh.live_trace.armed();
             let t0 = tsc_now();
             let snap = sh.snap.load();
             let fdb_changes = sh.fdb.changes();
@@ -157,7 +160,7 @@ impl Worker {
                 encap_cache: &encap_cache,
                 encap_epoch,
                 burst: Default::default(),
-                trace: None,
+                trace: tracing.then_some(&trace),
                 mesh: Some(MeshTables {
                     conntrack: &sh.conntrack,
                     overlay_neigh: &sh.overlay_neigh,
@@ -183,6 +186,11 @@ impl Worker {
                 // The overlay's loops come in two kinds more: with the FDB asked
                 // through the worker's cache, or directly (decided per burst).
                 use fast_path::forward_in;
+                if tracing && sh.live_trace.traces_port(port) {
+                    // Traced: every frame the general way, where the steps are.
+                    self.drain(sh, &ctx, port, b, |_, _, _| None);
+                    continue;
+                }
                 match (FastPort::of(&snap, port), ctx.fdb_in_cache()) {
                     (FastPort::Access(map), true) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
                         forward_in::<true, _>(ctx, FastPort::Access(map), port, i, m)
@@ -324,7 +332,32 @@ impl Worker {
     /// The general path of one frame: every case, rare ones included.
     #[inline(never)]
     fn general(&mut self, sh: &Shared, ctx: &Ctx, port: u16, mut m: Mbuf) {
+        if let Some(t) = ctx.trace {
+            return self.general_traced(sh, ctx, t, port, m);
+        }
         let d = crate::pipeline::ingress(ctx, port, &mut m);
+        self.dispatch(sh, ctx, d, m);
+    }
+
+    /// [`Worker::general`] of a live trace: the packet's steps and decision go to
+    /// [`LiveTrace`](crate::runtime::LiveTrace) while it still wants packets (and the port is the one traced).
+    #[cold]
+    #[inline(never)]
+    fn general_traced(&mut self, sh: &Shared, ctx: &Ctx, t: &Trace, port: u16, mut m: Mbuf) {
+        t.clear();
+        let len = m.data().len();
+        let d = crate::pipeline::ingress(ctx, port, &mut m);
+        let live = &sh.live_trace;
+        if live.traces_port(port) && live.take_one() {
+            live.record(LiveRecord {
+                worker: self.id,
+                port,
+                tsc: tsc_now(),
+                len,
+                steps: t.kept(),
+                decision: d,
+            });
+        }
         self.dispatch(sh, ctx, d, m);
     }
 
