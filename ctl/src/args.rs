@@ -105,10 +105,15 @@ pub(crate) enum TraceCmd {
         #[arg(
             long,
             value_name = "HEX",
-            conflicts_with = "pcap",
-            required_unless_present = "pcap"
+            conflicts_with_all = ["pcap", "spec"],
+            required_unless_present_any = ["pcap", "spec"]
         )]
         hex: Option<String>,
+        /// The frame described: "eth src=MAC dst=MAC [vlan=N] / ipv4 src=IP dst=IP /
+        /// tcp 1234>80 syn" (or "udp S>D", and "udp S>4789 / vxlan VNI / eth ..." for
+        /// VXLAN).
+        #[arg(long, value_name = "LAYERS", conflicts_with = "pcap")]
+        spec: Option<String>,
         /// A pcap file (Ethernet): its frame number --index (from 1).
         #[arg(long, value_name = "FILE")]
         pcap: Option<std::path::PathBuf>,

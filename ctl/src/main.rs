@@ -11,6 +11,7 @@ mod args;
 mod render;
 mod request;
 mod socket;
+mod spec;
 
 use std::process::ExitCode;
 

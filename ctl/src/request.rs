@@ -223,14 +223,22 @@ pub(crate) fn request(cmd: &Cmd) -> Result<Request, String> {
             TraceCmd::Packet {
                 port,
                 hex,
+                spec,
                 pcap,
                 index,
             } => Request::TracePacket(api::TracePacket {
                 port: port.clone(),
-                frame: match (hex, pcap) {
-                    (Some(h), _) => h.clone(),
-                    (None, Some(file)) => pcap_frame_hex(file, *index)?,
-                    (None, None) => return Err("trace packet: --hex or --pcap".into()),
+                frame: match (hex, spec, pcap) {
+                    (Some(h), _, _) => h.clone(),
+                    (None, Some(s), _) => crate::spec::build(s)
+                        .map_err(|e| format!("trace packet --spec: {e}"))?
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect(),
+                    (None, None, Some(file)) => pcap_frame_hex(file, *index)?,
+                    (None, None, None) => {
+                        return Err("trace packet: --hex, --spec or --pcap".into())
+                    }
                 },
             }),
             TraceCmd::Start { count, port } => Request::TraceStart(api::TraceStart {

@@ -128,7 +128,9 @@ trace=$(ctl trace packet --port net_af_packet1 --hex "$hex")
 echo "$trace"
 check "trace: srv -> c3 goes to VTEP 172.30.0.12 (FDB), next hop resolved" bash -c \
     "grep -q 'fdb .*VTEP 172.30.0.12' <<<'$trace' && grep -q '^verdict: forwarded in VNI 4096' <<<'$trace' && grep -q -- '-> VXLAN to VTEP 172.30.0.12, next hop 172.30.0.12 at' <<<'$trace'"
-verdict=$(ctl -j trace packet --port net_af_packet1 --hex "${hex/02420aff000d/0242deadbeef}" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])')
+verdict=$(ctl -j trace packet --port net_af_packet1 \
+    --spec "eth src=02:00:0a:ff:00:64 dst=02:42:de:ad:be:ef / ipv4 src=10.255.0.100 dst=10.255.0.13 / udp 5555>80" |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])')
 check "trace: an unknown MAC is flooded to both nodes ($verdict)" test "$verdict" = "flooded in VNI 4096 (2 copies)"
 
 # A VXLAN frame from a VTEP vxgw does not know (the debug host 172.30.0.99).
