@@ -127,7 +127,9 @@ print(raw(Ether(src="02:00:0a:ff:00:64", dst="02:42:0a:ff:00:0d") / IP(src="10.2
 trace=$(ctl trace packet --port net_af_packet1 --hex "$hex")
 echo "$trace"
 check "trace: srv -> c3 goes to VTEP 172.30.0.12 (FDB), next hop resolved" bash -c \
-    "grep -q 'fdb .*VTEP 172.30.0.12' <<<'$trace' && grep -q '^verdict: forwarded in VNI 4096' <<<'$trace' && grep -q -- '-> VXLAN to VTEP 172.30.0.12, next hop 172.30.0.12 at' <<<'$trace'"
+    "grep -q 'fdb .*VTEP 172.30.0.12 (learned' <<<'$trace' && grep -q '^verdict: forwarded in VNI 4096' <<<'$trace' && grep -q -- '-> VXLAN to VTEP 172.30.0.12, next hop 172.30.0.12 at' <<<'$trace'"
+check "trace: the outer headers vxgw would write" \
+    grep -qE -- '-> outer 172\.30\.0\.1 -> 172\.30\.0\.12 .*UDP [0-9]+ -> 4789, VNI 4096, TTL 64' <<<"$trace"
 verdict=$(ctl -j trace packet --port net_af_packet1 \
     --spec "eth src=02:00:0a:ff:00:64 dst=02:42:de:ad:be:ef / ipv4 src=10.255.0.100 dst=10.255.0.13 / udp 5555>80" |
     /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])')

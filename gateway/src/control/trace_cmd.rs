@@ -9,11 +9,15 @@ use vxgw_api::{
     ApiError, LivePacket, LiveTraceReport, TracePacket, TraceReport, TraceStart, TraceStep,
 };
 
-use crate::pipeline::{dry_run, Decision, DryTables, Origin, Step, Target};
+use crate::pipeline::{dry_run, Decision, DryTables, Egress, Origin, Step, Target};
 use crate::runtime::{LiveTraceError, Shared};
 use crate::tables::conntrack::Dir;
-use crate::tables::fdb::FdbDest;
+use crate::tables::fdb::{FdbDest, FdbFilter};
 use crate::tables::snapshot::{Snapshot, MAX_PORTS};
+use crate::wire::ethernet::ethertype;
+use crate::wire::udp::UdpPacket;
+use crate::wire::vxlan::VxlanHeader;
+use crate::wire::{EthernetFrame, Ipv4Packet};
 
 /// The largest frame a trace takes (a jumbo frame and then some).
 const MAX_FRAME: usize = 16 * 1024;
@@ -40,14 +44,49 @@ pub fn trace_packet(sh: &Shared, now: u32, a: &TracePacket) -> Result<TraceRepor
         port,
         &frame,
     );
-    let mut steps: Vec<TraceStep> = run.steps.iter().map(|s| describe(&snap, s)).collect();
+    let mut steps: Vec<TraceStep> = run
+        .steps
+        .iter()
+        .map(|s| {
+            let mut d = describe(&snap, s);
+            // The FDB entry's kind and age (asked of the FDB, not the packet path).
+            if let Step::Fdb {
+                vni,
+                mac,
+                dest: Some(_),
+            } = s
+            {
+                let e = sh.fdb.entries(&FdbFilter::all().vni(*vni), now);
+                if let Some(e) = e.iter().find(|e| e.mac == *mac) {
+                    d.detail += &if e.is_static {
+                        " (static)".to_string()
+                    } else {
+                        format!(" (learned, {}s ago)", e.age)
+                    };
+                }
+            }
+            d
+        })
+        .collect();
     if run.recorded > run.steps.len() {
         steps.push(TraceStep {
             step: "...".into(),
             detail: format!("{} more steps not kept", run.recorded - run.steps.len()),
         });
     }
-    let (verdict, drop_reason, out) = verdict(sh, &snap, run.decision);
+    let (mut verdict, mut drop_reason, mut out) = verdict(sh, &snap, run.decision);
+    // What the egress makes of a frame forwarded to one destination.
+    match &run.egress {
+        Some(Egress::Dropped(r)) => {
+            verdict = format!("{verdict}, then dropped at egress: {}", r.name());
+            drop_reason = Some(r.name().into());
+        }
+        Some(Egress::AwaitsNeighbour) => {
+            verdict = format!("{verdict}, held while vxgw resolves the next hop");
+        }
+        Some(Egress::Sent(bytes)) => out.extend(outer_words(bytes)),
+        None => {}
+    }
     Ok(TraceReport {
         port: a.port.clone(),
         steps,
@@ -265,6 +304,32 @@ fn describe(snap: &Snapshot, s: &Step) -> TraceStep {
         step: step.into(),
         detail,
     }
+}
+
+/// The outer headers of a VXLAN frame as it would leave, in words (None for a frame
+/// that is not VXLAN: one for an access port).
+fn outer_words(frame: &[u8]) -> Option<String> {
+    let eth = EthernetFrame::new_checked(frame).ok()?;
+    if eth.ethertype() != ethertype::IPV4 {
+        return Some(format!("leaves as a {}-byte frame", frame.len()));
+    }
+    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
+    let udp = UdpPacket::new_checked(ip.payload()).ok()?;
+    let vx = VxlanHeader::new_checked(udp.payload()).ok()?;
+    Some(format!(
+        "outer {} -> {} ({} -> {}), UDP {} -> {}, VNI {}, TTL {}, DSCP {}{}, {} bytes",
+        Ipv4Addr::from(ip.src_addr()),
+        Ipv4Addr::from(ip.dst_addr()),
+        eth.src_addr(),
+        eth.dst_addr(),
+        udp.src_port(),
+        udp.dst_port(),
+        vx.vni(),
+        ip.ttl(),
+        ip.dscp(),
+        if ip.dont_frag() { ", DF" } else { "" },
+        frame.len()
+    ))
 }
 
 /// The next hop `ip` and what the neighbour table knows of it.

@@ -9,9 +9,10 @@
 
 use std::cell::RefCell;
 
+use super::egress::{self, EncapResult};
 use super::{
-    ingress, Admission, BackendCounters, Ctx, Decision, EncapCache, LearnCache, MeshCache,
-    MeshTables, PacketBuf, PipelineCounters, Step, Trace, VecBuf,
+    ingress, inner_flow_hash, Admission, BackendCounters, Ctx, Decision, DropReason, EncapCache,
+    LearnCache, MeshCache, MeshTables, PacketBuf, PipelineCounters, Step, Target, Trace, VecBuf,
 };
 use crate::tables::conntrack::Conntrack;
 use crate::tables::fdb::Fdb;
@@ -46,6 +47,20 @@ pub struct DryRun {
     pub recorded: usize,
     /// The frame as the decision leaves it (decapsulated, translated, ...).
     pub frame: Vec<u8>,
+    /// For a frame forwarded to one destination: what the worker's egress makes of
+    /// it (the VXLAN or VLAN headers it gets, or the egress's refusal).
+    pub egress: Option<Egress>,
+}
+
+/// What the egress does with a forwarded frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Egress {
+    /// The frame as it leaves (outer headers included).
+    Sent(Vec<u8>),
+    /// The next hop's MAC is unknown: the worker holds the frame and ARPs.
+    AwaitsNeighbour,
+    /// Refused at egress (MTU, VNI isolation, ...).
+    Dropped(DropReason),
 }
 
 /// Runs `frame`, as received on port `rx_port`, through the pipeline against `t`.
@@ -88,10 +103,34 @@ pub fn dry_run(t: &DryTables, rx_port: u16, frame: &[u8]) -> DryRun {
     let mut buf = VecBuf::new(frame);
     let decision = ingress(&ctx, rx_port, &mut buf);
     let (steps, recorded) = trace.steps();
+    let after = buf.data().to_vec();
+    let egress = match decision {
+        Decision::Forward {
+            vni,
+            to: Target::Vtep(i),
+        } => {
+            let vni_id = t.snap.vnis.get(vni as usize).map_or(0, |v| v.vni);
+            let hash = inner_flow_hash(buf.data());
+            Some(match egress::to_vtep(&ctx, &mut buf, vni_id, i, hash) {
+                EncapResult::Ready { .. } => Egress::Sent(buf.data().to_vec()),
+                EncapResult::NeedNeighbour { .. } => Egress::AwaitsNeighbour,
+                EncapResult::Drop(r) => Egress::Dropped(r),
+            })
+        }
+        Decision::Forward {
+            vni,
+            to: Target::Access { port, vlan },
+        } => Some(match egress::to_access(&ctx, &mut buf, vni, port, vlan) {
+            Ok(()) => Egress::Sent(buf.data().to_vec()),
+            Err(r) => Egress::Dropped(r),
+        }),
+        _ => None,
+    };
     DryRun {
         decision,
         steps,
         recorded,
-        frame: buf.data().to_vec(),
+        frame: after,
+        egress,
     }
 }

@@ -52,7 +52,7 @@ pub use burst_cache::BurstCache;
 pub use counters::{BackendCounters, BackendStat, Event, PipelineCounters, EVENT_COUNT};
 pub use ctx::Ctx;
 pub use decision::{Decision, DropReason, MeshSide, Origin, Target, DROP_REASON_COUNT};
-pub use dry_run::{dry_run, DryRun, DryTables};
+pub use dry_run::{dry_run, DryRun, DryTables, Egress};
 pub use encap_cache::{EncapAction, EncapCache};
 pub use flow::inner_flow_hash;
 pub use fragments::{
