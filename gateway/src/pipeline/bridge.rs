@@ -91,6 +91,7 @@ fn local_arp<B: PacketBuf>(
         if a.sender_mac.is_unicast()
             && !a.sender_ip.is_unspecified()
             && a.sender_mac != v.router_mac
+            && !ctx.dry()
             && m.overlay_neigh
                 .learn(v.vni, a.sender_ip, a.sender_mac, ctx.now)
                 == NeighbourUpdate::Updated
