@@ -535,6 +535,11 @@ def orphan_watch(parent=os.getppid()):
 
 threading.Thread(target=orphan_watch, daemon=True).start()
 http.server.ThreadingHTTPServer.allow_reuse_address = True
+# A listen backlog for the 200 concurrent requests of the mesh lab: with the default 5,
+# most of their SYNs (or the last ACKs of their handshakes) were dropped by the full
+# accept queue of the server and retried with backoff (1, 3, 7, 15, 31 s), so some
+# took past the 60 s curl allows; real servers listen with hundreds.
+http.server.ThreadingHTTPServer.request_queue_size = 1024
 http.server.ThreadingHTTPServer(("", PORT), Handler).serve_forever()
 '
 
