@@ -125,8 +125,12 @@ fn dispatch(state: &ControlState, line: &str) -> Result<Answer, ApiError> {
                 })
                 .collect(),
         )),
-        Request::TracePacket(a) => super::trace_cmd::trace_packet(sh, now, &a).map(Answer::Trace),
-        Request::TraceStart(a) => super::trace_cmd::trace_start(sh, &a).map(Answer::LiveTrace),
+        Request::TracePacket(a) => {
+            super::trace_cmd::trace_packet(sh, &state.live, now, &a).map(Answer::Trace)
+        }
+        Request::TraceStart(a) => {
+            super::trace_cmd::trace_start(sh, &state.live, &a).map(Answer::LiveTrace)
+        }
         Request::TraceShow(_) => Ok(Answer::LiveTrace(super::trace_cmd::live_report(sh))),
         Request::TraceStop(_) => {
             sh.live_trace.stop();

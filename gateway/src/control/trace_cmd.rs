@@ -9,11 +9,12 @@ use vxgw_api::{
     ApiError, LivePacket, LiveTraceReport, TracePacket, TraceReport, TraceStart, TraceStep,
 };
 
+use super::live::Live;
 use crate::pipeline::{dry_run, Decision, DryTables, Egress, Origin, Step, Target};
 use crate::runtime::{LiveTraceError, Shared};
 use crate::tables::conntrack::Dir;
 use crate::tables::fdb::{FdbDest, FdbFilter};
-use crate::tables::snapshot::{Snapshot, MAX_PORTS};
+use crate::tables::snapshot::Snapshot;
 use crate::wire::ethernet::ethertype;
 use crate::wire::udp::UdpPacket;
 use crate::wire::vxlan::VxlanHeader;
@@ -23,15 +24,20 @@ use crate::wire::{EthernetFrame, Ipv4Packet};
 const MAX_FRAME: usize = 16 * 1024;
 
 /// Answers `trace.packet`.
-pub fn trace_packet(sh: &Shared, now: u32, a: &TracePacket) -> Result<TraceReport, ApiError> {
+pub fn trace_packet(
+    sh: &Shared,
+    live: &Live,
+    now: u32,
+    a: &TracePacket,
+) -> Result<TraceReport, ApiError> {
     let bad = |msg: String| ApiError::InvalidArguments {
         cmd: "trace.packet".into(),
         msg,
     };
     let frame = parse_hex(&a.frame).map_err(bad)?;
     let snap = sh.snap.load();
-    let port = (0..MAX_PORTS as u16)
-        .find(|&id| snap.port(id).is_some_and(|p| p.name == a.port))
+    let port = live
+        .port_id(&a.port)
         .ok_or_else(|| bad(format!("port: no port named '{}'", a.port)))?;
     let run = dry_run(
         &DryTables {
@@ -97,17 +103,15 @@ pub fn trace_packet(sh: &Shared, now: u32, a: &TracePacket) -> Result<TraceRepor
 }
 
 /// Answers `trace.start`: arms the live trace (refused while one runs).
-pub fn trace_start(sh: &Shared, a: &TraceStart) -> Result<LiveTraceReport, ApiError> {
+pub fn trace_start(sh: &Shared, live: &Live, a: &TraceStart) -> Result<LiveTraceReport, ApiError> {
     let bad = |msg: String| ApiError::InvalidArguments {
         cmd: "trace.start".into(),
         msg,
     };
-    let snap = sh.snap.load();
     let port = match &a.port {
         None => None,
         Some(name) => Some(
-            (0..MAX_PORTS as u16)
-                .find(|&id| snap.port(id).is_some_and(|p| &p.name == name))
+            live.port_id(name)
                 .ok_or_else(|| bad(format!("port: no port named '{name}'")))?,
         ),
     };

@@ -783,47 +783,74 @@ fn a_syn_reusing_a_finished_connection_is_balanced_afresh() {
     assert_eq!((e.len(), e[0].state), (1, CtState::SynSent));
 }
 
+/// How many seed frames [`mesh_corpus`] has.
+pub(super) const MESH_SEEDS: usize = 6;
+
+/// A frame of the routing mesh's property corpus: seed `seed` (a client SYN, a UDP
+/// query, a backend's reply to a tracked connection, an ICMP error about it, a
+/// mid-stream client segment, a backend's ARP for vxgw's overlay address) on its
+/// port, with one byte overwritten (`flip`) or cut by `cut` bytes and extended with
+/// `body`. Makes the connection the reply and the error are about in `m` first.
+pub(super) fn mesh_corpus(
+    m: &Mesh,
+    seed: usize,
+    cut: usize,
+    flip: Option<(usize, u8)>,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let (_, sent) = m.ingress(EXT, &client_tcp(53711, true, false, &[]));
+    // The backend's reply to it: its backend and SNAT port read off the forwarded
+    // packet, so that replies reach a tracked connection.
+    let inner = sent.data();
+    let backend: [u8; 4] = inner[30..34].try_into().unwrap();
+    let to: [u8; 4] = inner[26..30].try_into().unwrap();
+    let to_port = u16::from_be_bytes([inner[34], inner[35]]);
+    let i = BACKENDS.iter().position(|b| *b == backend).unwrap_or(0);
+    let reply = from_node1(&backend_reply(backend, i, to, to_port, true));
+    let mut err = Vec::new();
+    PacketBuilder::ethernet2(backend_mac(0), UL_MAC)
+        .ipv4(BACKENDS[0], INGRESS, 64)
+        .icmpv4(Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::Port,
+        ))
+        .write(&mut err, &sent.data()[14..42])
+        .unwrap();
+    let arp =
+        super::tests::arp_request([2, 0x42, 10, 255, 0, 99], [10, 255, 0, 99], [10, 255, 0, 1]);
+    let seeds = [
+        (EXT, client_tcp(40000, true, false, b"x")),
+        (EXT, client_udp(999)),
+        (UL, reply),
+        (UL, from_node1(&err)),
+        (EXT, client_tcp(40001, false, true, &[0u8; 1440])),
+        (UL, from_node1(&arp)),
+    ];
+    let (port, mut f) = seeds[seed % MESH_SEEDS].clone();
+    match flip {
+        Some((at, v)) if at < f.len() => f[at] = v,
+        _ => {
+            f.truncate(f.len().saturating_sub(cut));
+            f.extend_from_slice(body);
+        }
+    }
+    (port, f)
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1500))]
     /// Any bytes on the external or underlay port of a gateway with the routing mesh,
-    /// starting from plausible mesh frames (a client SYN, a UDP query, a backend's
-    /// reply, an ICMP error, an ARP request) cut and extended with arbitrary bytes,
-    /// or with one byte overwritten: no panic, and whatever is forwarded stays
-    /// inside the buffer's bounds.
+    /// starting from plausible mesh frames ([`mesh_corpus`]) cut and extended with
+    /// arbitrary bytes, or with one byte overwritten: no panic, and whatever is
+    /// forwarded stays inside the buffer's bounds.
     #[test]
     fn arbitrary_mesh_frames_never_panic(
-        seed in 0usize..5,
+        seed in 0usize..MESH_SEEDS,
         cut in 0usize..120,
         flip in proptest::option::of((0usize..120, proptest::prelude::any::<u8>())),
         body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160),
     ) {
         let m = Mesh::new(if seed % 2 == 0 { "snat" } else { "preserve" });
-        // Track one connection so that replies and ICMP errors reach the deep paths.
-        let (_, sent) = m.ingress(EXT, &client_tcp(53711, true, false, &[]));
-        let reply = from_node1(&backend_reply(BACKENDS[0], 0, INGRESS, 1024, true));
-        let mut err = Vec::new();
-        PacketBuilder::ethernet2(backend_mac(0), UL_MAC)
-            .ipv4(BACKENDS[0], INGRESS, 64)
-            .icmpv4(Icmpv4Type::DestinationUnreachable(
-                etherparse::icmpv4::DestUnreachableHeader::Port,
-            ))
-            .write(&mut err, &sent.data()[14..42])
-            .unwrap();
-        let seeds = [
-            (EXT, client_tcp(40000, true, false, b"x")),
-            (EXT, client_udp(999)),
-            (UL, reply),
-            (UL, from_node1(&err)),
-            (EXT, client_tcp(40001, false, true, &[0u8; 1440])),
-        ];
-        let (port, mut f) = seeds[seed].clone();
-        match flip {
-            Some((at, v)) if at < f.len() => f[at] = v,
-            _ => {
-                f.truncate(f.len().saturating_sub(cut));
-                f.extend_from_slice(&body);
-            }
-        }
+        let (port, f) = mesh_corpus(&m, seed, cut, flip, &body);
         let (d, b) = m.ingress(port, &f);
         let len = b.data().len();
         proptest::prop_assert!(len <= f.len() + 64, "{d:?}");
