@@ -443,8 +443,163 @@ args!(
         /// Only packets received on this port (its name); none: any port.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub port: Option<String>,
+        /// Only packets this filter matches; none: every packet.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub filter: Option<TraceFilter>,
     }
 );
+
+args!(
+    /// Which packets a live trace records: every field given must match. Header
+    /// fields match the frame's own headers or, for a VXLAN frame, its inner
+    /// frame's (all within one of the two); `vni` is the VNI the packet is bridged
+    /// in (the VXLAN header's, or its access VLAN's). Written as text like
+    /// tcpdump's: `vni 4097 and host 10.0.1.5 and tcp port 80` (see [`FromStr`]).
+    TraceFilter {
+        /// The VNI.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub vni: Option<u32>,
+        /// An 802.1Q VLAN id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub vlan: Option<u16>,
+        /// Source or destination MAC.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub mac: Option<Mac>,
+        /// Source or destination IPv4 address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub host: Option<Ipv4Addr>,
+        /// TCP or UDP source or destination port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub port: Option<u16>,
+        /// The transport.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub proto: Option<TraceProto>,
+    }
+);
+
+/// A transport a [`TraceFilter`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TraceProto {
+    /// IPv4 TCP.
+    Tcp,
+    /// IPv4 UDP.
+    Udp,
+    /// IPv4 ICMP.
+    Icmp,
+    /// ARP.
+    Arp,
+}
+
+impl TraceProto {
+    /// Its name in a filter.
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceProto::Tcp => "tcp",
+            TraceProto::Udp => "udp",
+            TraceProto::Icmp => "icmp",
+            TraceProto::Arp => "arp",
+        }
+    }
+}
+
+impl FromStr for TraceFilter {
+    type Err = ApiError;
+    /// Terms joined by spaces or `and`: `vni N`, `vlan N`, `mac MAC`, `host IPV4`,
+    /// `port N`, `tcp`, `udp`, `icmp`, `arp`; each at most once.
+    fn from_str(s: &str) -> Result<TraceFilter, ApiError> {
+        let bad = |m: String| ApiError::InvalidValue(format!("filter: {m}"));
+        let mut f = TraceFilter {
+            vni: None,
+            vlan: None,
+            mac: None,
+            host: None,
+            port: None,
+            proto: None,
+        };
+        let mut words = s.split_whitespace().filter(|w| *w != "and");
+        fn set<T>(slot: &mut Option<T>, term: &str, v: T) -> Result<(), ApiError> {
+            if slot.is_some() {
+                return Err(ApiError::InvalidValue(format!(
+                    "filter: '{term}' given twice"
+                )));
+            }
+            *slot = Some(v);
+            Ok(())
+        }
+        while let Some(term) = words.next() {
+            let proto = match term {
+                "tcp" => Some(TraceProto::Tcp),
+                "udp" => Some(TraceProto::Udp),
+                "icmp" => Some(TraceProto::Icmp),
+                "arp" => Some(TraceProto::Arp),
+                _ => None,
+            };
+            if let Some(p) = proto {
+                set(&mut f.proto, "protocol", p)?;
+                continue;
+            }
+            let value = words
+                .next()
+                .ok_or_else(|| bad(format!("'{term}' needs a value")))?;
+            let num = |max: u32| -> Result<u32, ApiError> {
+                value
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n <= max)
+                    .ok_or_else(|| bad(format!("{term} must be 0-{max}, not '{value}'")))
+            };
+            match term {
+                "vni" => set(&mut f.vni, term, num(VNI_MAX)?)?,
+                "vlan" => set(&mut f.vlan, term, num(4095)? as u16)?,
+                "port" => set(&mut f.port, term, num(65535)? as u16)?,
+                "mac" => set(&mut f.mac, term, value.parse()?)?,
+                "host" => set(
+                    &mut f.host,
+                    term,
+                    value
+                        .parse()
+                        .map_err(|_| bad(format!("host: invalid IPv4 address '{value}'")))?,
+                )?,
+                _ => {
+                    return Err(bad(format!(
+                        "unknown term '{term}' (vni, vlan, mac, host, port, tcp, udp, icmp, arp)"
+                    )))
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+impl fmt::Display for TraceFilter {
+    /// The text [`FromStr`] reads: `vni 4097 and host 10.0.1.5 and tcp port 80`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut terms = Vec::new();
+        if let Some(v) = self.vni {
+            terms.push(format!("vni {v}"));
+        }
+        if let Some(v) = self.vlan {
+            terms.push(format!("vlan {v}"));
+        }
+        if let Some(m) = self.mac {
+            terms.push(format!("mac {m}"));
+        }
+        if let Some(h) = self.host {
+            terms.push(format!("host {h}"));
+        }
+        match (self.proto, self.port) {
+            (Some(p), Some(n)) => terms.push(format!("{} port {n}", p.name())),
+            (Some(p), None) => terms.push(p.name().into()),
+            (None, Some(n)) => terms.push(format!("port {n}")),
+            (None, None) => {}
+        }
+        if terms.is_empty() {
+            return write!(f, "any");
+        }
+        write!(f, "{}", terms.join(" and "))
+    }
+}
 
 args!(
     /// A service by name (`service.del`).
@@ -1068,6 +1223,44 @@ mod tests {
             "+2:00:00:00:00:00",
         ] {
             assert!(bad.parse::<Mac>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trace_filters_read_like_tcpdump_and_write_back_the_same() {
+        let f: TraceFilter = "vni 4097 and host 10.0.1.5 and tcp port 80"
+            .parse()
+            .unwrap();
+        assert_eq!(f.vni, Some(4097));
+        assert_eq!(f.host, Some(Ipv4Addr::new(10, 0, 1, 5)));
+        assert_eq!((f.proto, f.port), (Some(TraceProto::Tcp), Some(80)));
+        assert_eq!(f.to_string(), "vni 4097 and host 10.0.1.5 and tcp port 80");
+        let g: TraceFilter = "mac 02:42:0a:00:01:05 vlan 100 arp".parse().unwrap();
+        assert_eq!(g.to_string().parse::<TraceFilter>().unwrap(), g);
+        assert_eq!("".parse::<TraceFilter>().unwrap().to_string(), "any");
+        // The request carries it typed, and refuses a field it does not know.
+        let req = Request::TraceStart(TraceStart {
+            count: 5,
+            port: None,
+            filter: Some(f.clone()),
+        });
+        assert_eq!(parse_request(&req.to_line()).unwrap(), req);
+        assert!(matches!(
+            err(r#"{"v":1,"cmd":"trace.start","args":{"count":5,"filter":{"ip":"10.0.0.1"}}}"#),
+            ApiError::InvalidArguments { .. }
+        ));
+        for bad in [
+            "vni 16777216",
+            "vlan 4096",
+            "port 65536",
+            "host 10.0.0",
+            "mac 02:42",
+            "tcp udp",
+            "vni 1 vni 2",
+            "port",
+            "src 10.0.0.1",
+        ] {
+            assert!(bad.parse::<TraceFilter>().is_err(), "{bad}");
         }
     }
 }

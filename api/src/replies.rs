@@ -445,6 +445,9 @@ pub struct LiveTraceReport {
     pub port: Option<String>,
     /// Packets asked for.
     pub requested: u32,
+    /// Only packets this filter matches (none: every packet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<crate::TraceFilter>,
     /// The packets recorded so far.
     pub packets: Vec<LivePacket>,
 }
@@ -461,6 +464,8 @@ pub struct LivePacket {
     pub t_us: u64,
     /// Its length in bytes.
     pub len: usize,
+    /// Its headers in one line (a VXLAN frame's inner ones too).
+    pub headers: String,
     /// The decision points it passed.
     pub steps: Vec<TraceStep>,
     /// What the pipeline decided.
@@ -474,7 +479,7 @@ pub struct LivePacket {
 #[serde(default)]
 pub struct TraceStep {
     /// The decision point (`port`, `vxlan`, `access`, `learn`, `fdb`, `local`,
-    /// `service`, `conntrack`, `new-connection`, `translate`).
+    /// `service`, `conntrack`, `maglev`, `new-connection`, `translate`).
     pub step: String,
     /// What it found.
     pub detail: String,

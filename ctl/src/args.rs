@@ -123,20 +123,43 @@ pub(crate) enum TraceCmd {
         index: u64,
     },
     /// Live trace: record the decisions of the next N packets the workers receive
-    /// (`trace show` prints them, as VPP's `show trace` does).
+    /// (that --filter matches), wait for them and print them as VPP's `show trace`
+    /// does. After --wait seconds the trace stops with what it has.
+    Live {
+        #[command(flatten)]
+        what: LiveTraceArgs,
+        /// Seconds to wait for the packets (then the trace is stopped).
+        #[arg(long, value_name = "SECS", default_value_t = 10,
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        wait: u64,
+    },
+    /// Live trace in the background: start it and return (`trace show` prints what
+    /// it recorded so far, `trace stop` ends it).
     Start {
-        /// How many packets (1-1000).
-        #[arg(long, value_name = "N", default_value_t = 10,
-              value_parser = clap::value_parser!(u32).range(1..=1000))]
-        count: u32,
-        /// Only packets received on this port (its name in the configuration).
-        #[arg(long)]
-        port: Option<String>,
+        #[command(flatten)]
+        what: LiveTraceArgs,
     },
     /// The live trace's packets so far, and whether it still records.
     Show,
     /// Stop the live trace (what it recorded stays for `trace show`).
     Stop,
+}
+
+/// Which packets a live trace records.
+#[derive(clap::Args)]
+pub(crate) struct LiveTraceArgs {
+    /// How many packets (1-1000).
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub count: u32,
+    /// Only packets received on this port (its name in the configuration).
+    #[arg(long)]
+    pub port: Option<String>,
+    /// Only packets that match, tcpdump-like: "vni N", "vlan N", "mac MAC",
+    /// "host IPV4", "port N", "tcp|udp|icmp|arp", joined by "and". Header terms
+    /// match the frame or, for VXLAN, its inner frame; vni is the VNI it is bridged in.
+    #[arg(long, value_name = "TERMS", value_parser = parse_filter)]
+    pub filter: Option<vxgw_api::TraceFilter>,
 }
 
 #[derive(Subcommand)]
@@ -454,6 +477,10 @@ fn parse_vni(s: &str) -> Result<u32, String> {
         Ok(n) if (1..=0x00ff_ffff).contains(&n) => Ok(n),
         _ => Err(format!("'{s}' is not a VNI (1-16777215)")),
     }
+}
+
+fn parse_filter(s: &str) -> Result<vxgw_api::TraceFilter, String> {
+    s.parse().map_err(|e: vxgw_api::ApiError| e.to_string())
 }
 
 fn parse_port(s: &str) -> Result<u16, String> {

@@ -8,12 +8,14 @@
 //! socket is missing or not accessible.
 
 mod args;
+mod live;
 mod render;
 mod request;
 mod socket;
 mod spec;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use serde_json::Value;
@@ -30,7 +32,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let resp = match socket::round_trip(&cli.socket, &req) {
+    let mut resp = socket::round_trip(&cli.socket, &req);
+    // `trace live` waits for the trace it started.
+    if let args::Cmd::Trace {
+        action: args::TraceCmd::Live { wait, .. },
+    } = &cli.cmd
+    {
+        if resp.as_ref().is_ok_and(|r| r.ok) {
+            resp = live::wait_for_trace(&cli.socket, Duration::from_secs(*wait));
+        }
+    }
+    let resp = match resp {
         Ok(r) => r,
         Err(socket::Failure::Socket(why)) => {
             eprintln!("vxgwctl: {}: {why}", cli.socket.display());

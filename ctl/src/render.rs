@@ -253,6 +253,9 @@ pub(crate) fn print_human(answer: &Answer) {
                 t.port.as_deref().unwrap_or("any port"),
                 if t.armed { "recording" } else { "stopped" }
             );
+            if let Some(f) = &t.filter {
+                println!("filter: {f}");
+            }
             for (i, p) in t.packets.iter().enumerate() {
                 println!(
                     "\nPacket {}  worker {}  {}  +{}us  {} bytes",
@@ -262,6 +265,7 @@ pub(crate) fn print_human(answer: &Answer) {
                     p.t_us,
                     p.len
                 );
+                println!("  {}", p.headers);
                 let w = p.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);
                 for s in &p.steps {
                     println!("    {:<w$}  {}", s.step, s.detail);

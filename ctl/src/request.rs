@@ -241,10 +241,13 @@ pub(crate) fn request(cmd: &Cmd) -> Result<Request, String> {
                     }
                 },
             }),
-            TraceCmd::Start { count, port } => Request::TraceStart(api::TraceStart {
-                count: *count,
-                port: port.clone(),
-            }),
+            TraceCmd::Live { what, .. } | TraceCmd::Start { what } => {
+                Request::TraceStart(api::TraceStart {
+                    count: what.count,
+                    port: what.port.clone(),
+                    filter: what.filter.clone(),
+                })
+            }
             TraceCmd::Show => Request::TraceShow(none),
             TraceCmd::Stop => Request::TraceStop(none),
         },

@@ -383,3 +383,28 @@ fn a_trace_takes_hex_or_a_frame_of_a_pcap_file() {
     assert!(req(&["trace", "packet", "--port", "p0", "--hex", "00", "--pcap", &path]).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_live_trace_takes_a_filter_checked_before_sending() {
+    let req = |args: &[&str]| {
+        let cli = Cli::try_parse_from(std::iter::once("vxgwctl").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        request(&cli.cmd).map(|r| json!({"cmd": r.cmd(), "args": r.args()}))
+    };
+    let filter = "vni 4097 and host 10.0.1.5 and tcp port 80";
+    let want = json!({"cmd": "trace.start", "args": {"count": 3, "port": "p0",
+        "filter": {"vni": 4097, "host": "10.0.1.5", "port": 80, "proto": "tcp"}}});
+    for verb in ["live", "start"] {
+        let args = ["trace", verb, "--count", "3", "--port", "p0", "--filter", filter];
+        assert_eq!(req(&args).unwrap(), want, "{verb}");
+    }
+    assert_eq!(
+        req(&["trace", "live"]).unwrap(),
+        json!({"cmd": "trace.start", "args": {"count": 10}})
+    );
+    for bad in ["src 10.0.0.1", "vni", "host 10.0.1", "tcp and udp"] {
+        let e = req(&["trace", "live", "--filter", bad]).unwrap_err();
+        assert!(e.contains("filter"), "{bad}: {e}");
+    }
+    assert!(req(&["trace", "live", "--wait", "0"]).is_err());
+}

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::control::trace_cmd::trace_filter;
 use crate::dpdk::{register_telemetry, DpdkError, TelValue};
 use crate::pipeline::{DropReason, Event};
 use crate::runtime::{Shared, WorkerCounters};
@@ -145,7 +146,7 @@ pub fn register(shared: Arc<Shared>, counters: Arc<Vec<WorkerCounters>>) -> Resu
     let sh = shared.clone();
     register_telemetry(
         "/vxgw/trace",
-        "the live packet trace (vxgwctl trace start/show): armed, port, requested, recorded",
+        "the live packet trace (vxgwctl trace live/start/show): armed, port, filter, requested, recorded",
         move |_| {
             let (armed, port, requested, recorded) = sh.live_trace.state();
             let port = port
@@ -154,6 +155,10 @@ pub fn register(shared: Arc<Shared>, counters: Arc<Vec<WorkerCounters>>) -> Resu
             vec![
                 ("armed".to_string(), TelValue::U64(armed.into())),
                 ("port".to_string(), TelValue::Str(port)),
+                (
+                    "filter".to_string(),
+                    TelValue::Str(trace_filter(&sh.live_trace.filter()).to_string()),
+                ),
                 ("requested".to_string(), TelValue::U64(requested.into())),
                 ("recorded".to_string(), TelValue::U64(recorded.into())),
             ]

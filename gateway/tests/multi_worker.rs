@@ -581,7 +581,8 @@ fn a_port_with_one_queue_for_two_workers(rig: &Rig) {
 
 /// A live trace of 6 packets on the underlay: 3 frames on each worker's queue are
 /// recorded (steps and verdict), forwarded as usual, and the trace stops; what
-/// comes after is not recorded. A second trace is refused while one runs.
+/// comes after is not recorded. A second trace is refused while one runs. A filter
+/// records only the packets it matches.
 fn live_trace_records_exactly_n_over_both_workers(rig: &Rig) {
     let started = control(
         &rig.sock,
@@ -644,6 +645,66 @@ fn live_trace_records_exactly_n_over_both_workers(rig: &Rig) {
     control(&rig.sock, "trace.start", json!({"count": 5}));
     let stopped = control(&rig.sock, "trace.stop", json!({}));
     assert_eq!(stopped["armed"], false);
+
+    // A filter picks the packets: of 10 flows in VNI 4096 on both workers, only
+    // the inner UDP port 1905 one is recorded (its header fields are the inner
+    // frame's; the VNI is the one the pipeline gave it).
+    let filter = json!({"vni": 4096, "port": 1905, "proto": "udp"});
+    let started = control(
+        &rig.sock,
+        "trace.start",
+        json!({"count": 1, "filter": filter}),
+    );
+    assert_eq!(started["filter"], filter, "{started}");
+    let t0 = Instant::now();
+    let shown = loop {
+        for n in 900..910u16 {
+            let q = usize::from(n) % WORKERS;
+            rig.inject(
+                &rig.ul.input[q],
+                &[vxlan(VTEP_A, VTEP_A_MAC, &inner(C1, SRV, n))],
+            );
+        }
+        assert_eq!(
+            collect(&rig.acc.output, 10, Duration::from_secs(2)).len(),
+            10
+        );
+        let shown = control(&rig.sock, "trace.show", json!({}));
+        if shown["armed"] == false || t0.elapsed() > Duration::from_secs(10) {
+            break shown;
+        }
+    };
+    let packets = shown["packets"].as_array().unwrap();
+    assert_eq!(packets.len(), 1, "{shown}");
+    let headers = packets[0]["headers"].as_str().unwrap();
+    assert!(
+        headers.starts_with("02:00:00:00:11:11 > ")
+            && headers.contains("172.30.0.11:")
+            && headers.ends_with(
+                "| vxlan 4096 | 02:42:0a:ff:00:0b > 02:00:0a:ff:00:64 \
+                 10.255.0.100:1905 > 10.255.0.11:80 udp"
+            ),
+        "{headers}"
+    );
+    // A filter nothing matches records nothing, and stays armed until stopped.
+    control(
+        &rig.sock,
+        "trace.start",
+        json!({"count": 1, "filter": {"vni": 4097}}),
+    );
+    for q in 0..WORKERS {
+        rig.inject(
+            &rig.ul.input[q],
+            &[vxlan(VTEP_A, VTEP_A_MAC, &inner(C1, SRV, 950))],
+        );
+    }
+    assert_eq!(
+        collect(&rig.acc.output, WORKERS, Duration::from_secs(5)).len(),
+        WORKERS
+    );
+    let stopped = control(&rig.sock, "trace.stop", json!({}));
+    assert_eq!(stopped["armed"], false);
+    assert_eq!(stopped["packets"].as_array().unwrap().len(), 0, "{stopped}");
 }
 
 /// A connection whose client side is on worker 0 and whose backend side is on

@@ -6,11 +6,14 @@
 use std::net::Ipv4Addr;
 
 use vxgw_api::{
-    ApiError, LivePacket, LiveTraceReport, TracePacket, TraceReport, TraceStart, TraceStep,
+    ApiError, LivePacket, LiveTraceReport, Mac, TraceFilter, TracePacket, TraceProto, TraceReport,
+    TraceStart, TraceStep,
 };
 
 use super::live::Live;
-use crate::pipeline::{dry_run, Decision, DryTables, Egress, Origin, Step, Target};
+use crate::pipeline::{
+    dry_run, Decision, DryTables, Egress, FilterProto, Headers, Origin, PacketFilter, Step, Target,
+};
 use crate::runtime::{LiveTraceError, Shared};
 use crate::tables::conntrack::Dir;
 use crate::tables::fdb::{FdbDest, FdbFilter};
@@ -18,7 +21,7 @@ use crate::tables::snapshot::Snapshot;
 use crate::wire::ethernet::ethertype;
 use crate::wire::udp::UdpPacket;
 use crate::wire::vxlan::VxlanHeader;
-use crate::wire::{EthernetFrame, Ipv4Packet};
+use crate::wire::{EthernetFrame, Ipv4Packet, MacAddr};
 
 /// The largest frame a trace takes (a jumbo frame and then some).
 const MAX_FRAME: usize = 16 * 1024;
@@ -115,10 +118,16 @@ pub fn trace_start(sh: &Shared, live: &Live, a: &TraceStart) -> Result<LiveTrace
                 .ok_or_else(|| bad(format!("port: no port named '{name}'")))?,
         ),
     };
-    sh.live_trace.start(port, a.count).map_err(|e| match e {
-        LiveTraceError::Count => bad(e.to_string()),
-        LiveTraceError::Busy { .. } => ApiError::Conflict(e.to_string()),
-    })?;
+    let filter = a
+        .filter
+        .as_ref()
+        .map_or_else(PacketFilter::default, packet_filter);
+    sh.live_trace
+        .start(port, a.count, filter)
+        .map_err(|e| match e {
+            LiveTraceError::Count => bad(e.to_string()),
+            LiveTraceError::Busy { .. } => ApiError::Conflict(e.to_string()),
+        })?;
     Ok(live_report(sh))
 }
 
@@ -126,6 +135,7 @@ pub fn trace_start(sh: &Shared, live: &Live, a: &TraceStart) -> Result<LiveTrace
 pub fn live_report(sh: &Shared) -> LiveTraceReport {
     let snap = sh.snap.load();
     let (armed, port, requested, _) = sh.live_trace.state();
+    let filter = sh.live_trace.filter();
     let records = sh.live_trace.records();
     let hz = crate::dpdk::tsc_hz().max(1);
     let t0 = records.iter().map(|r| r.tsc).min().unwrap_or(0);
@@ -133,6 +143,7 @@ pub fn live_report(sh: &Shared) -> LiveTraceReport {
         armed,
         port: port.map(|p| port_name(&snap, p)),
         requested,
+        filter: (filter != PacketFilter::default()).then(|| trace_filter(&filter)),
         packets: records
             .iter()
             .map(|r| {
@@ -142,6 +153,7 @@ pub fn live_report(sh: &Shared) -> LiveTraceReport {
                     port: port_name(&snap, r.port),
                     t_us: ((r.tsc - t0) as u128 * 1_000_000 / hz as u128) as u64,
                     len: r.len,
+                    headers: Headers::parse(&r.head[..usize::from(r.head_len)]).to_string(),
                     steps: r
                         .steps
                         .iter()
@@ -153,6 +165,40 @@ pub fn live_report(sh: &Shared) -> LiveTraceReport {
                 }
             })
             .collect(),
+    }
+}
+
+/// The API's filter as the pipeline asks it.
+fn packet_filter(f: &TraceFilter) -> PacketFilter {
+    PacketFilter {
+        vni: f.vni,
+        vlan: f.vlan,
+        mac: f.mac.map(|m| MacAddr(m.0)),
+        host: f.host,
+        port: f.port,
+        proto: f.proto.map(|p| match p {
+            TraceProto::Tcp => FilterProto::Tcp,
+            TraceProto::Udp => FilterProto::Udp,
+            TraceProto::Icmp => FilterProto::Icmp,
+            TraceProto::Arp => FilterProto::Arp,
+        }),
+    }
+}
+
+/// The pipeline's filter as the API writes it (its `Display` is the filter's text).
+pub fn trace_filter(f: &PacketFilter) -> TraceFilter {
+    TraceFilter {
+        vni: f.vni,
+        vlan: f.vlan,
+        mac: f.mac.map(|m| Mac(m.0)),
+        host: f.host,
+        port: f.port,
+        proto: f.proto.map(|p| match p {
+            FilterProto::Tcp => TraceProto::Tcp,
+            FilterProto::Udp => TraceProto::Udp,
+            FilterProto::Icmp => TraceProto::Icmp,
+            FilterProto::Arp => TraceProto::Arp,
+        }),
     }
 }
 
@@ -284,6 +330,10 @@ fn describe(snap: &Snapshot, s: &Step) -> TraceStep {
                     Dir::Reply => "the backend's",
                 }
             ),
+        ),
+        Step::Maglev { hash, slot, size } => (
+            "maglev",
+            format!("flow hash {hash:#018x}: slot {slot} of {size}"),
         ),
         Step::NewConnection {
             backend,

@@ -210,7 +210,13 @@ fn admission_check<'s>(
         admission.note_refused(ctx.now);
         return Err(DropReason::NewConnectionRate);
     }
-    let pick = svc.pick(flow_hash()).ok_or(DropReason::NoBackend)?;
+    let hash = flow_hash();
+    ctx.note(|| Step::Maglev {
+        hash,
+        slot: svc.maglev.slot_of(hash),
+        size: svc.maglev.size(),
+    });
+    let pick = svc.pick(hash).ok_or(DropReason::NoBackend)?;
     if !svc.preserve_client && admission.snat_exhausted(pick.slot, ctx.now) {
         return Err(DropReason::SnatPortsExhausted);
     }

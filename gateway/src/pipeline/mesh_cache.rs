@@ -177,7 +177,7 @@ impl MeshCache {
 
     /// Forgets the burst's hits and new connections (a burst that is not looked up).
     #[inline]
-    pub(super) fn clear_burst(&self) {
+    pub fn clear_burst(&self) {
         self.burst.borrow_mut().len = 0;
         self.syns.borrow_mut().mask = 0;
     }

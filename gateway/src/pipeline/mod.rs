@@ -42,6 +42,7 @@ mod mesh_fast;
 mod mesh_key;
 mod mesh_tables;
 pub mod nat;
+mod packet_filter;
 mod trace;
 mod underlay;
 mod warm;
@@ -64,6 +65,7 @@ pub use local::build_arp_request;
 pub use mesh::{deliver_in_vni, later_fragment};
 pub use mesh_cache::MeshCache;
 pub use mesh_tables::MeshTables;
+pub use packet_filter::{FilterProto, Headers, PacketFilter};
 pub use trace::{Step, Trace, TRACE_STEPS};
 pub use warm::warm_burst;
 

@@ -88,6 +88,15 @@ pub enum Step {
         /// The backend it goes to.
         backend: SocketAddrV4,
     },
+    /// The service's Maglev table asked for a new connection's backend.
+    Maglev {
+        /// The flow's hash.
+        hash: u64,
+        /// The slot it falls in.
+        slot: u32,
+        /// The table's size.
+        size: u32,
+    },
     /// No connection: a new one, to the backend Maglev picked (in a dry trace it is
     /// not made, and its SNAT port is one the worker might draw).
     NewConnection {

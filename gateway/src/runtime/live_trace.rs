@@ -7,13 +7,18 @@
 //! general path with a (non-dry) trace in its context, and for each packet that it
 //! may still record ([`LiveTrace::take_one`]: exactly N in all, over all workers)
 //! appends a [`LiveRecord`] under a lock, into room reserved when the trace was
-//! armed (nothing allocates). The last record disarms it. One trace at a time: a
+//! armed (nothing allocates). The last record disarms it. A [`PacketFilter`] picks
+//! the packets: its header fields are asked before the pipeline, its VNI after. One trace at a time: a
 //! second is refused while one runs, so two are never mixed.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::sync::Mutex;
 
-use crate::pipeline::{Decision, Step, TRACE_STEPS};
+use crate::pipeline::{Decision, PacketFilter, Step, TRACE_STEPS};
+
+/// Bytes of each recorded frame kept, for its headers (a VXLAN frame's inner TCP
+/// header, behind two VLAN tags, ends before 112).
+pub const LIVE_HEAD: usize = 128;
 
 /// Most packets one live trace records.
 pub const LIVE_TRACE_MAX: u32 = 1000;
@@ -29,6 +34,10 @@ pub struct LiveRecord {
     pub tsc: u64,
     /// The frame's length.
     pub len: usize,
+    /// Its first bytes (at most [`LIVE_HEAD`]), as received.
+    pub head: [u8; LIVE_HEAD],
+    /// How many of `head` are the frame's.
+    pub head_len: u8,
     /// The steps (the first [`TRACE_STEPS`]).
     pub steps: [Option<Step>; TRACE_STEPS],
     /// The pipeline's decision.
@@ -44,6 +53,8 @@ pub struct LiveTrace {
     remaining: AtomicU32,
     /// Packets asked for by the running (or last) trace.
     requested: AtomicU32,
+    /// Which packets (read by a worker once per round while armed).
+    filter: Mutex<PacketFilter>,
     records: Mutex<Vec<LiveRecord>>,
 }
 
@@ -70,6 +81,7 @@ impl Default for LiveTrace {
             port: AtomicU32::new(u32::MAX),
             remaining: AtomicU32::new(0),
             requested: AtomicU32::new(0),
+            filter: Mutex::new(PacketFilter::default()),
             records: Mutex::new(Vec::new()),
         }
     }
@@ -89,9 +101,19 @@ impl LiveTrace {
         p == u32::MAX || p == u32::from(port)
     }
 
-    /// Starts a trace of the next `count` packets (on `port`, or any): the records of
-    /// the last one are dropped. Refused while one runs.
-    pub fn start(&self, port: Option<u16>, count: u32) -> Result<(), LiveTraceError> {
+    /// The filter of the running (or last) trace.
+    pub fn filter(&self) -> PacketFilter {
+        *self.filter.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a trace of the next `count` packets (on `port`, or any) that `filter`
+    /// matches: the records of the last one are dropped. Refused while one runs.
+    pub fn start(
+        &self,
+        port: Option<u16>,
+        count: u32,
+        filter: PacketFilter,
+    ) -> Result<(), LiveTraceError> {
         if count == 0 || count > LIVE_TRACE_MAX {
             return Err(LiveTraceError::Count);
         }
@@ -104,6 +126,7 @@ impl LiveTrace {
         }
         records.clear();
         records.reserve(count as usize);
+        *self.filter.lock().unwrap_or_else(|e| e.into_inner()) = filter;
         self.port.store(port.map_or(u32::MAX, u32::from), Relaxed);
         self.requested.store(count, Relaxed);
         self.remaining.store(count, Relaxed);
@@ -168,6 +191,8 @@ mod tests {
             port: 0,
             tsc: 0,
             len: 60,
+            head: [0; LIVE_HEAD],
+            head_len: 0,
             steps: [None; TRACE_STEPS],
             decision: Decision::Drop(DropReason::Truncated),
         }
@@ -177,10 +202,16 @@ mod tests {
     fn exactly_n_are_recorded_and_a_second_trace_waits_its_turn() {
         let t = LiveTrace::default();
         assert!(!t.armed());
-        assert_eq!(t.start(None, 0), Err(LiveTraceError::Count));
-        t.start(Some(3), 2).unwrap();
+        assert_eq!(
+            t.start(None, 0, PacketFilter::default()),
+            Err(LiveTraceError::Count)
+        );
+        t.start(Some(3), 2, PacketFilter::default()).unwrap();
         assert!(t.armed() && t.traces_port(3) && !t.traces_port(4));
-        assert!(matches!(t.start(None, 5), Err(LiveTraceError::Busy { .. })));
+        assert!(matches!(
+            t.start(None, 5, PacketFilter::default()),
+            Err(LiveTraceError::Busy { .. })
+        ));
         for w in 0..5 {
             if t.take_one() {
                 t.record(rec(w));
@@ -189,7 +220,7 @@ mod tests {
         assert!(!t.armed(), "the last record disarms");
         assert_eq!(t.records().len(), 2);
         assert_eq!(t.state(), (false, Some(3), 2, 2));
-        t.start(None, 1).unwrap();
+        t.start(None, 1, PacketFilter::default()).unwrap();
         assert!(t.records().is_empty(), "a new trace starts empty");
         assert!(t.traces_port(9));
     }

@@ -16,6 +16,6 @@ mod shared;
 mod stats;
 
 pub use clock::Clock;
-pub use live_trace::{LiveRecord, LiveTrace, LiveTraceError, LIVE_TRACE_MAX};
+pub use live_trace::{LiveRecord, LiveTrace, LiveTraceError, LIVE_HEAD, LIVE_TRACE_MAX};
 pub use shared::Shared;
 pub use stats::{WorkerCounters, WorkerStats};

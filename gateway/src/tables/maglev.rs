@@ -277,10 +277,16 @@ impl MaglevTable {
         Self::build(backends, DEFAULT_TABLE_SIZE)
     }
 
-    /// The backend id for a flow hash (`flow_hash mod M`); `None` when no backend is active.
+    /// The backend id for a flow hash; `None` when no backend is active.
     #[inline]
     pub fn lookup(&self, flow_hash: u64) -> Option<u32> {
-        self.slot((flow_hash % u64::from(self.size)) as u32)
+        self.slot(self.slot_of(flow_hash))
+    }
+
+    /// The slot a flow hash falls in: `flow_hash mod M`.
+    #[inline]
+    pub fn slot_of(&self, flow_hash: u64) -> u32 {
+        (flow_hash % u64::from(self.size)) as u32
     }
 
     /// The backend id owning slot `slot`; `None` if out of range or no backend is active.

@@ -23,10 +23,10 @@ use crate::pipeline::egress::{self, EncapResult};
 use crate::pipeline::fast_path::{self, FastPort};
 use crate::pipeline::{
     build_arp_request, deliver_in_vni, inner_flow_hash, warm_burst, Admission, Ctx, Decision,
-    DropReason, EncapCache, Event, LearnCache, MeshCache, MeshSide, MeshTables, Origin, Target,
-    Trace, FRAGMENT_HOLD_SECS, HELD_FRAGMENTS_PER_WORKER, MAX_BURST,
+    DropReason, EncapCache, Event, LearnCache, MeshCache, MeshSide, MeshTables, Origin,
+    PacketFilter, Target, Trace, FRAGMENT_HOLD_SECS, HELD_FRAGMENTS_PER_WORKER, MAX_BURST,
 };
-use crate::runtime::{LiveRecord, Shared, WorkerCounters};
+use crate::runtime::{LiveRecord, Shared, WorkerCounters, LIVE_HEAD};
 use crate::tables::fdb_cache::FdbCache;
 use crate::tables::snapshot::{Snapshot, MAX_PORTS};
 use crate::tables::snat_source::SnatSource;
@@ -95,6 +95,8 @@ pub struct Worker {
     id: u16,
     /// Second of the last backend resolution pass.
     last_refresh: u32,
+    /// The live trace's filter, read once per round while a trace is armed.
+    trace_filter: PacketFilter,
 }
 
 impl Worker {
@@ -127,6 +129,7 @@ impl Worker {
             id: snat.worker(),
             snat: Some(snat),
             last_refresh: u32::MAX,
+            trace_filter: PacketFilter::default(),
         }
     }
 
@@ -144,6 +147,9 @@ impl Worker {
         while !sh.stop.is_set() {
             // Once a round: is a live trace on? (A line nobody writes until it is.)
             let tracing = sh.live_trace.armed();
+            if tracing {
+                self.trace_filter = sh.live_trace.filter();
+            }
             let t0 = tsc_now();
             let snap = sh.snap.load();
             let fdb_changes = sh.fdb.changes();
@@ -179,18 +185,20 @@ impl Worker {
                 got += n;
                 let port = self.rx[qi].port();
                 burst.prefetch_all();
-                warm_burst(&ctx, port, burst.frames());
-                // One drain loop per kind of port, each with only its fast path
-                // inlined: one loop holding all three spilled their registers.
                 let b = &mut burst;
-                // The overlay's loops come in two kinds more: with the FDB asked
-                // through the worker's cache, or directly (decided per burst).
-                use fast_path::forward_in;
                 if tracing && sh.live_trace.traces_port(port) {
-                    // Traced: every frame the general way, where the steps are.
+                    // Traced: every frame the general way, where the steps are, and
+                    // no warm-up (a connection it found would skip the conntrack step).
+                    mesh_cache.clear_burst();
                     self.drain(sh, &ctx, port, b, |_, _, _| None);
                     continue;
                 }
+                warm_burst(&ctx, port, b.frames());
+                // One drain loop per kind of port, each with only its fast path
+                // inlined: one loop holding all three spilled their registers.
+                // The overlay's loops come in two kinds more: with the FDB asked
+                // through the worker's cache, or directly (decided per burst).
+                use fast_path::forward_in;
                 match (FastPort::of(&snap, port), ctx.fdb_in_cache()) {
                     (FastPort::Access(map), true) => self.drain(sh, &ctx, port, b, |ctx, m, i| {
                         forward_in::<true, _>(ctx, FastPort::Access(map), port, i, m)
@@ -345,16 +353,28 @@ impl Worker {
     #[inline(never)]
     fn general_traced(&mut self, sh: &Shared, ctx: &Ctx, t: &Trace, port: u16, mut m: Mbuf) {
         t.clear();
-        let len = m.data().len();
+        let frame = m.data();
+        let len = frame.len();
+        let headers_match = self.trace_filter.headers_match(frame);
+        let mut head = [0u8; LIVE_HEAD];
+        let head_len = len.min(LIVE_HEAD);
+        head[..head_len].copy_from_slice(&frame[..head_len]);
         let d = crate::pipeline::ingress(ctx, port, &mut m);
         let live = &sh.live_trace;
-        if live.traces_port(port) && live.take_one() {
+        let steps = t.kept();
+        if headers_match
+            && self.trace_filter.vni_matches(&steps)
+            && live.traces_port(port)
+            && live.take_one()
+        {
             live.record(LiveRecord {
                 worker: self.id,
                 port,
                 tsc: tsc_now(),
                 len,
-                steps: t.kept(),
+                head,
+                head_len: head_len as u8,
+                steps,
                 decision: d,
             });
         }
