@@ -12,6 +12,8 @@ PKGS=(
   prometheus
   # the instruction-count gate (perf/instructions.sh --gate): callgrind
   valgrind
+  # the TRex profile tests' virtualenv (perf/trex/run-tests.sh: the client from PyPI)
+  python3-venv python3-pip
 )
 # Extra groups, selected by the caller: `install-deps.sh --with-perf`.
 for arg in "$@"; do

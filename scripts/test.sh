@@ -66,6 +66,9 @@ done
 # The end-to-end scripts run the binaries (vxgwctl is not built by cargo test).
 cargo build --workspace -q; record $? "cargo build"
 
+step "TRex profiles and pktgen pcaps through vxgw on net_pcap; NDR/PDR search (perf/trex/run-tests.sh)"
+bash perf/trex/run-tests.sh | tail -3; record "${PIPESTATUS[0]}" "perf/trex/run-tests.sh"
+
 step "operator scripts"
 bash tests/scripts_test.sh | tail -3; record "${PIPESTATUS[0]}" "tests/scripts_test.sh"
 
