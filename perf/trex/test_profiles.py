@@ -22,6 +22,7 @@ import pytest
 import fe
 import frames
 import mk_configs
+import mk_pktgen
 import vxgw_bench as b
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -295,3 +296,24 @@ def test_the_field_engine_model_refuses_what_it_does_not_know():
     f = fe.expand(frames.streams_of("decap.py", {})[0], 8)
     assert [x[29] for x in f] == [12, 13, 14, 15, 12, 13, 14, 15]
     assert [x[48] for x in f] == [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+# --- pktgen --------------------------------------------------------------------------
+
+
+def test_pktgen_pcaps_are_the_profiles_frames(tmp_path):
+    """mk_pktgen.py's pcaps hold the frames the tests above run through vxgw (it
+    expands longer cycles: those frames and more), and each path's command
+    file starts the replay on the port its pcap belongs to."""
+    made = mk_pktgen.build(str(tmp_path), 256, PCAP_MAC[PORT0], PCAP_MAC[PORT1])
+    tested = sent("decap.py", {"size": "imix", "dst-mac": PCAP_MAC[PORT0]})
+    assert set(tested) <= set(fe.read_pcap(made[("decap", "imix")]))
+    enc = fe.read_pcap(made[("encap-vlan", "64")])
+    assert enc[:512] == sent("encap.py", {"vlan": "tagged", "dst-mac": PCAP_MAC[PORT1]})
+    warm = fe.read_pcap(made[("mesh-rev", "warm")])
+    assert warm == sent("mesh_rev.py", {"phase": "warm", "flows": 256,
+                                        "dst-mac": PCAP_MAC[PORT1]})
+    for path, (_, _, port, _) in mk_pktgen.PATHS.items():
+        pkt = (tmp_path / f"{path}.pkt").read_text()
+        assert f"enable {port} pcap" in pkt and f"start {port}" in pkt, pkt
+        assert f"-s {port}:" in mk_pktgen.command_line(path, "64", str(tmp_path))
