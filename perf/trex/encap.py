@@ -12,7 +12,7 @@ class Encap:
     def get_streams(self, direction=0, port_id=0, tunables=(), **kwargs):
         p = st.parser(__doc__)
         st.encap_args(p)
-        args = p.parse_args(list(tunables))
+        args = st.parse(p, tunables)
         st.check_overlay(args)
         return st.encap_streams(args)
 

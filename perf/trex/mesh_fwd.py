@@ -14,7 +14,7 @@ class MeshFwd:
     def get_streams(self, direction=0, port_id=0, tunables=(), **kwargs):
         p = st.parser(__doc__)
         st.mesh_args(p)
-        args = p.parse_args(list(tunables))
+        args = st.parse(p, tunables)
         st.check_mesh(args)
         return st.client_streams(args, b.SNAT_PORT_BASE)
 

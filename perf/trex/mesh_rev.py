@@ -19,7 +19,7 @@ class MeshRev:
         p = st.parser(__doc__)
         st.mesh_args(p)
         p.add_argument("--phase", choices=["warm", "run"], default="run")
-        args = p.parse_args(list(tunables))
+        args = st.parse(p, tunables)
         st.check_mesh(args)
         if args.phase == "warm":
             args.size = "64"

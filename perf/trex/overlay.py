@@ -13,7 +13,7 @@ class Overlay:
         p = st.parser(__doc__)
         st.encap_args(p)
         p.add_argument("--dst-mac-1", default=None, help="vxgw's access port MAC (direction 1)")
-        args = p.parse_args(list(tunables))
+        args = st.parse(p, tunables)
         st.check_overlay(args)
         if direction == 0:
             return st.decap_streams(args)

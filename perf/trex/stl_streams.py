@@ -58,6 +58,20 @@ def parser(doc):
     return p
 
 
+def parse(p, tunables):
+    """The tunables as TRex passes them: `-t --size imix` (argparse, TRex 2.89 and
+    later) or `-t size=imix,flows=4096` (the older key=value form)."""
+    argv = []
+    for t in tunables:
+        for item in (t.split(",") if "=" in t and not t.startswith("--") else [t]):
+            if "=" in item and not item.startswith("--"):
+                k, v = item.split("=", 1)
+                argv += [f"--{k}", v]
+            else:
+                argv.append(item)
+    return p.parse_args(argv)
+
+
 def stream(frame, vm, pps, args, burst=None):
     """One stream of `frame` varied by `vm`, continuous (or `burst` packets once)."""
     mode = STLTXSingleBurst(total_pkts=burst, pps=pps) if burst else STLTXCont(pps=pps)

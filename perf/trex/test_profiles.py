@@ -317,3 +317,9 @@ def test_pktgen_pcaps_are_the_profiles_frames(tmp_path):
         pkt = (tmp_path / f"{path}.pkt").read_text()
         assert f"enable {port} pcap" in pkt and f"start {port}" in pkt, pkt
         assert f"-s {port}:" in mk_pktgen.command_line(path, "64", str(tmp_path))
+
+
+def test_tunables_in_either_of_trexs_forms():
+    new = sent("mesh_fwd.py", {"tunables": ["--flows", "8", "--size", "imix"]})
+    old = sent("mesh_fwd.py", {"tunables": ["flows=8,size=imix"]})
+    assert new == old and len({len(f) for f in new}) == 3
