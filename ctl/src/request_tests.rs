@@ -395,7 +395,9 @@ fn a_live_trace_takes_a_filter_checked_before_sending() {
     let want = json!({"cmd": "trace.start", "args": {"count": 3, "port": "p0",
         "filter": {"vni": 4097, "host": "10.0.1.5", "port": 80, "proto": "tcp"}}});
     for verb in ["live", "start"] {
-        let args = ["trace", verb, "--count", "3", "--port", "p0", "--filter", filter];
+        let args = [
+            "trace", verb, "--count", "3", "--port", "p0", "--filter", filter,
+        ];
         assert_eq!(req(&args).unwrap(), want, "{verb}");
     }
     assert_eq!(
