@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use vxgw_api::{self as api, LiveTraceReport, NoArgs, Request};
 
-use crate::socket::{round_trip, Failure};
+use vxgw_api::client::{round_trip, Failure};
 
 /// How often the trace is asked.
 const POLL: Duration = Duration::from_millis(100);

@@ -11,7 +11,6 @@ mod args;
 mod live;
 mod render;
 mod request;
-mod socket;
 mod spec;
 
 use std::process::ExitCode;
@@ -19,7 +18,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use serde_json::Value;
-use vxgw_api::Answer;
+use vxgw_api::{client, Answer};
 
 use args::Cli;
 
@@ -32,7 +31,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut resp = socket::round_trip(&cli.socket, &req);
+    let mut resp = client::round_trip(&cli.socket, &req);
     // `trace live` waits for the trace it started.
     if let args::Cmd::Trace {
         action: args::TraceCmd::Live { wait, .. },
@@ -44,11 +43,11 @@ fn main() -> ExitCode {
     }
     let resp = match resp {
         Ok(r) => r,
-        Err(socket::Failure::Socket(why)) => {
+        Err(client::Failure::Socket(why)) => {
             eprintln!("vxgwctl: {}: {why}", cli.socket.display());
             return ExitCode::from(3);
         }
-        Err(socket::Failure::Malformed(e)) => {
+        Err(client::Failure::Malformed(e)) => {
             eprintln!("vxgwctl: malformed answer from vxgw: {e}");
             return ExitCode::from(1);
         }

@@ -1,15 +1,16 @@
-//! The round trip over vxgw's Unix control socket: connect, send the request as one
+//! A client of vxgw's Unix control socket (vxgwctl, vxgw-swarm): connect, send the request as one
 //! JSON line, read one line back and parse it as a reply. What can go wrong is
-//! returned as a [`Failure`]; `main.rs` prints it and picks the exit status.
+//! returned as a [`Failure`]; the caller says why (vxgwctl picks its exit status from it).
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use vxgw_api::{self as api, Request};
+use crate::{Reply, Request};
 
 /// Why no reply came back.
-pub(crate) enum Failure {
+#[derive(Debug)]
+pub enum Failure {
     /// The socket is missing or not accessible, or the connection failed before an
     /// answer: why, to print after the socket's path (exit 3).
     Socket(String),
@@ -18,7 +19,7 @@ pub(crate) enum Failure {
 }
 
 /// Sends `req` to the vxgw listening on `socket` and reads its reply.
-pub(crate) fn round_trip(socket: &Path, req: &Request) -> Result<api::Reply, Failure> {
+pub fn round_trip(socket: &Path, req: &Request) -> Result<Reply, Failure> {
     let mut conn = match UnixStream::connect(socket) {
         Ok(c) => c,
         Err(e) => {
@@ -43,3 +44,14 @@ pub(crate) fn round_trip(socket: &Path, req: &Request) -> Result<api::Reply, Fai
     }
     serde_json::from_str(&line).map_err(Failure::Malformed)
 }
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Socket(why) => write!(f, "{why}"),
+            Failure::Malformed(e) => write!(f, "malformed answer from vxgw: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
