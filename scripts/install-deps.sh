@@ -14,6 +14,8 @@ PKGS=(
   valgrind
   # the TRex profile tests' virtualenv (perf/trex/run-tests.sh: the client from PyPI)
   python3-venv python3-pip
+  # the real-swarm lab (tests/e2e/swarm_real.sh): two dockerd, a busybox image
+  docker.io busybox-static
 )
 # Extra groups, selected by the caller: `install-deps.sh --with-perf`.
 for arg in "$@"; do

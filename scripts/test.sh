@@ -90,6 +90,9 @@ step "end to end with three workers: overlay and routing mesh (LAB_WORKERS=3)"
 LAB_WORKERS=3 bash tests/e2e/overlay_vxgw.sh | tail -3; record "${PIPESTATUS[0]}" "LAB_WORKERS=3 tests/e2e/overlay_vxgw.sh"
 LAB_WORKERS=3 bash tests/e2e/overlay_mesh.sh | tail -3; record "${PIPESTATUS[0]}" "LAB_WORKERS=3 tests/e2e/overlay_mesh.sh"
 
+step "end to end: a real Docker Swarm followed by vxgw-swarm (tests/e2e/swarm_real.sh)"
+bash tests/e2e/swarm_real.sh; record $? "tests/e2e/swarm_real.sh"
+
 step "plain forwarding on af_packet (tests/e2e/forward_afpacket.sh: ping and TCP)"
 bash tests/e2e/forward_afpacket.sh; record $? "tests/e2e/forward_afpacket.sh"
 

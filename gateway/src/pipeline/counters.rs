@@ -43,6 +43,7 @@ events! {
     NeighbourQueued => "neighbour_queued",
     MeshNewConnections => "mesh_new_connections",
     MeshRepicked => "mesh_repicked",
+    MeshRepickedGone => "mesh_repicked_backend_gone",
     MeshToBackend => "mesh_to_backend",
     MeshToClient => "mesh_to_client",
     MssClamped => "mss_clamped",

@@ -223,6 +223,17 @@ fn admission_check<'s>(
     Ok(pick)
 }
 
+/// True when a SYN that finds connection `h` is balanced afresh instead of joining
+/// it: `h` is finished (a client reusing its 5-tuple), or half-open towards a
+/// backend removed since (its task died before answering; as IPVS's
+/// expire_nodest_conn, rather than retransmitting after it until the client gives up).
+fn syn_rebalances(flags: u8, h: &CtHit, svc: &ServiceView) -> bool {
+    flags & (tcp::SYN | tcp::ACK) == tcp::SYN
+        && (h.state.is_finished()
+            || (h.state == CtState::SynSent
+                && !svc.backends.iter().any(|b| b.ip == *h.conn().backend.ip())))
+}
+
 /// Creates the connection of a packet with no state (service `svc`, snapshot index
 /// `si`): admission, Maglev pick, SNAT port, insert. The connection, and its entry
 /// when this call made it (not when another worker or an earlier packet just did).
@@ -261,6 +272,19 @@ fn new_connection(
     // snat_source); in preserve mode there is one try.
     let tries = if svc.preserve_client { 1 } else { SNAT_TRIES };
     if ctx.dry() {
+        // A SYN retransmitted (or a 5-tuple in use): the insert would find it.
+        if let Some(h) = m
+            .conntrack
+            .lookup(key)
+            .filter(|h| !syn_rebalances(flags, h, svc))
+        {
+            ctx.note(|| Step::Conntrack {
+                dir: h.dir,
+                state: h.state,
+                backend: h.conn().backend,
+            });
+            return Ok((h.conn(), None));
+        }
         if !svc.preserve_client {
             let port = first_port.take().unwrap_or_else(|| ports.candidate());
             conn.snat = Some(SocketAddrV4::new(svc.ingress_ip, port));
@@ -294,12 +318,18 @@ fn new_connection(
             // A new connection reusing the 5-tuple of a finished one is balanced
             // afresh (a drained backend takes no new connections, even on a reused
             // client port): the old entry goes, the insert is tried again.
-            Err(CtInsertError::Exists(h))
-                if flags & (tcp::SYN | tcp::ACK) == tcp::SYN && h.state.is_finished() =>
-            {
+            Err(CtInsertError::Exists(h)) if syn_rebalances(flags, &h, svc) => {
+                if !h.state.is_finished() {
+                    ctx.counters.event(Event::MeshRepickedGone);
+                }
                 m.conntrack.remove(h.idx, h.gen);
             }
             Err(CtInsertError::Exists(h)) => {
+                ctx.note(|| Step::Conntrack {
+                    dir: h.dir,
+                    state: h.state,
+                    backend: h.conn().backend,
+                });
                 m.conntrack.observe(&h, flags, ctx.now);
                 return Ok((h.conn(), None));
             }

@@ -783,6 +783,39 @@ fn a_syn_reusing_a_finished_connection_is_balanced_afresh() {
     assert_eq!((e.len(), e[0].state), (1, CtState::SynSent));
 }
 
+#[test]
+fn a_syn_retransmitted_after_its_backend_is_gone_is_balanced_afresh() {
+    let mut m = Mesh::new("snat");
+    let syn = client_tcp(6100, true, false, &[]);
+    let (_, b) = m.ingress(EXT, &syn);
+    let first: [u8; 4] = b.data()[30..34].try_into().unwrap();
+    // Retransmitted while its backend is there: the same connection, the same backend.
+    let (_, b) = m.ingress(EXT, &syn);
+    assert_eq!(b.data()[30..34], first);
+    assert_eq!(m.counters.events(Event::MeshRepickedGone), 0);
+    // The backend removed (its task died before answering): the next retransmission
+    // goes to the one that is left, not after the dead one.
+    let other = if first == [10, 255, 0, 11] {
+        "10.255.0.12"
+    } else {
+        "10.255.0.11"
+    };
+    let text = config("snat").replace(
+        r#"backends = [{ ip = "10.255.0.11" }, { ip = "10.255.0.12" }]"#,
+        &format!(r#"backends = [{{ ip = "{other}" }}]"#),
+    );
+    m.snap = Snapshot::build(&Config::parse(&text).unwrap(), &resolve_port, 2).unwrap();
+    let (d, b) = m.ingress(EXT, &syn);
+    assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+    assert_eq!(
+        Ipv4Addr::from(<[u8; 4]>::try_from(&b.data()[30..34]).unwrap()).to_string(),
+        other
+    );
+    assert_eq!(m.counters.events(Event::MeshRepickedGone), 1);
+    let e = m.ct.entries(&CtFilter::all(), 10);
+    assert_eq!((e.len(), e[0].state), (1, CtState::SynSent));
+}
+
 /// How many seed frames [`mesh_corpus`] has.
 pub(super) const MESH_SEEDS: usize = 6;
 
