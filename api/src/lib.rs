@@ -192,6 +192,9 @@ args!(
         /// ARP suppression entries.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         pub arp: Vec<ArpEntry>,
+        /// Who manages it (`vxgw-swarm` sets this): shown, not interpreted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub managed_by: Option<String>,
     }
 );
 
@@ -414,6 +417,9 @@ args!(
         /// Flood guard: new connections a second, all workers (absent: no limit).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub new_connection_rate: Option<u32>,
+        /// Who manages it (`vxgw-swarm` sets this): shown, not interpreted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub managed_by: Option<String>,
     }
 );
 

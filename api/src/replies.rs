@@ -217,6 +217,9 @@ pub struct VniRow {
     pub fdb_entries: usize,
     /// Of which learned.
     pub fdb_learned: usize,
+    /// Who manages it (none: the operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 /// One `vtep.show` entry.
@@ -340,6 +343,9 @@ pub struct ServiceRow {
     /// Connections to the service.
     #[serde(default)]
     pub connections: usize,
+    /// Who manages it (none: the operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 /// A connection's service: its name, or its id when the name is gone.

@@ -200,6 +200,9 @@ pub(crate) enum ServiceCmd {
         /// Flood guard: new connections a second, all workers (default: no limit).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
         new_connection_rate: Option<u32>,
+        /// Who manages it (shown by `show`; vxgw-swarm marks what it makes).
+        #[arg(long, value_name = "NAME")]
+        managed_by: Option<String>,
     },
     /// Delete a service; its connections are removed.
     Del { name: String },
@@ -299,6 +302,9 @@ pub(crate) enum VniCmd {
         /// vxgw's own address in the VNI (answers ARP and ping).
         #[arg(long, value_name = "IP")]
         gateway_ip: Option<Ipv4Addr>,
+        /// Who manages it (shown by `show`; vxgw-swarm marks what it makes).
+        #[arg(long, value_name = "NAME")]
+        managed_by: Option<String>,
         /// ARP suppression entry; repeatable.
         #[arg(long, value_name = "IP=MAC", value_parser = parse_arp)]
         arp: Vec<(Ipv4Addr, String)>,

@@ -98,6 +98,7 @@ fn print_services(services: &[api::ServiceRow]) {
             "MODE",
             "BACKENDS",
             "CONNS",
+            "MANAGED_BY",
         ],
         services
             .iter()
@@ -126,6 +127,7 @@ fn print_services(services: &[api::ServiceRow]) {
                         v.backends.len().to_string()
                     },
                     v.connections.to_string(),
+                    v.managed_by.clone().unwrap_or_else(|| "-".into()),
                 ]
             })
             .collect(),
@@ -202,6 +204,7 @@ pub(crate) fn print_human(answer: &Answer) {
                 "GATEWAY",
                 "ARP",
                 "FDB",
+                "MANAGED_BY",
             ],
             rows.iter()
                 .map(|v| {
@@ -214,6 +217,7 @@ pub(crate) fn print_human(answer: &Answer) {
                         opt(&v.gateway_ip),
                         v.arp.len().to_string(),
                         format!("{} ({} learned)", v.fdb_entries, v.fdb_learned),
+                        v.managed_by.clone().unwrap_or_else(|| "-".into()),
                     ]
                 })
                 .collect(),

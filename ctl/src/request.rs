@@ -42,6 +42,7 @@ pub(crate) fn request(cmd: &Cmd) -> Result<Request, String> {
                 ageing,
                 gateway_ip,
                 arp,
+                managed_by,
             } => Request::VniAdd(api::VniAdd {
                 id: *id,
                 flood: flood.clone(),
@@ -58,6 +59,7 @@ pub(crate) fn request(cmd: &Cmd) -> Result<Request, String> {
                         })
                     })
                     .collect::<Result<_, String>>()?,
+                managed_by: managed_by.clone(),
             }),
             VniCmd::Del { id } => Request::VniDel(api::Id { id: *id }),
             VniCmd::Set {
@@ -165,6 +167,7 @@ pub(crate) fn request(cmd: &Cmd) -> Result<Request, String> {
                 backend,
                 maglev_size,
                 new_connection_rate,
+                managed_by,
             } => Request::ServiceAdd(api::ServiceAdd {
                 name: name.clone(),
                 // clap admits only these names.
@@ -183,6 +186,7 @@ pub(crate) fn request(cmd: &Cmd) -> Result<Request, String> {
                 }),
                 maglev_size: *maglev_size,
                 timeouts: None,
+                managed_by: managed_by.clone(),
                 backends: backend
                     .iter()
                     .map(|&(ip, weight)| api::Backend { ip, weight })

@@ -14,6 +14,9 @@ use vxgw_api::{
 
 use crate::desired::{ServiceState, State};
 
+/// What vxgw shows as the manager of the VNIs and services vxgw-swarm makes.
+pub const MANAGER: &str = "vxgw-swarm";
+
 /// The requests, in order. `vteps_elsewhere`: VTEPs that something vxgw-swarm does
 /// not own still uses (another VNI's flood list or static entry): never deleted.
 pub fn plan(
@@ -40,6 +43,7 @@ pub fn plan(
                     .iter()
                     .map(|(ip, mac)| ArpEntry { ip: *ip, mac: *mac })
                     .collect(),
+                managed_by: Some(MANAGER.into()),
             }));
             for (mac, vtep) in &want.fdb {
                 adds.push(fdb_add(*vni, *mac, *vtep));
@@ -193,5 +197,6 @@ fn service_add(name: &str, s: &ServiceState) -> Request {
             })
             .collect(),
         new_connection_rate: None,
+        managed_by: Some(MANAGER.into()),
     })
 }

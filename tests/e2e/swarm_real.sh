@@ -215,13 +215,15 @@ converge() {
     return 1
 }
 # curl_loop OUT SECS: sequential requests for SECS seconds; one line per request
-# ("<task name>" or "FAIL").
+# ("<task name>" or "FAIL ..."). Each may take 5 s: a SYN retransmitted after a task
+# died is balanced afresh once vxgw-swarm removed it (a client retries for minutes).
 curl_loop() {
     local out=$1 secs=$2 end
     end=$((SECONDS + secs))
     : >"$out"
     while ((SECONDS < end)); do
-        in_ns cl curl -s --noproxy '*' -m 3 --retry 0 http://192.0.2.1/ >>"$out" 2>/dev/null || echo FAIL >>"$out"
+        in_ns cl curl -s --noproxy '*' -m 5 --retry 0 http://192.0.2.1/ >>"$out" 2>/dev/null ||
+            echo "FAIL curl exit $? at $SECONDS s" >>"$out"
     done
 }
 fails() { grep -c '^FAIL' "$1"; }
@@ -234,6 +236,9 @@ ctl service show web-tcp-80
 flood=$(ctl -j vni show | python3 -c 'import json,sys; print(" ".join(str(v["id"]) + ":" + ",".join(v["flood"]) for v in json.load(sys.stdin)))')
 check "vxgw holds the swarm's network: VNI $vni, both nodes in its flood list ($flood)" \
     test "$flood" = "$vni:172.31.0.11,172.31.0.12"
+
+managed="$(ctl -j vni show | python3 -c 'import json,sys; print(" ".join(str(v["id"]) + "=" + str(v.get("managed_by")) for v in json.load(sys.stdin)))') $(ctl -j service show | python3 -c 'import json,sys; print(" ".join(v["name"] + "=" + str(v.get("managed_by")) for v in json.load(sys.stdin)))')"
+check "vxgwctl shows what vxgw-swarm manages ($managed)" test "$managed" = "$vni=vxgw-swarm web-tcp-80=vxgw-swarm"
 
 curl_loop "$DIR/first.out" 4
 seen=$(grep -v '^FAIL' "$DIR/first.out" | sort -u | wc -l)
@@ -271,11 +276,13 @@ victim=$(d 2 ps -q --filter name=web | head -1)
 [[ -n $victim ]] || victim=$(d 1 ps -q --filter name=web | head -1)
 node=2; d 2 ps -q | grep -q "$victim" || node=1
 d "$node" kill "$victim" >/dev/null
+say "killed a task on node $node at $SECONDS s"
 sleep 1
 check "a killed task is replaced and vxgw follows" converge 2
 wait "$loop"
 check "zero failed requests while a task is killed ($(wc -l <"$DIR/kill.out") requests, $(fails "$DIR/kill.out") failed)" \
     test "$(fails "$DIR/kill.out")" = 0
+grep '^FAIL' "$DIR/kill.out" | head -3
 
 # --- vxgw-swarm restarted mid-run -----------------------------------------------------
 curl_loop "$DIR/restart.out" 8 &

@@ -98,6 +98,7 @@ fn vni_config(v: vxgw_api::VniAdd) -> VniConfig {
                 mac: mac(e.mac),
             })
             .collect(),
+        managed_by: v.managed_by,
     }
 }
 
@@ -384,6 +385,7 @@ fn vni_row(live: &Live, cfg: &Config, v: &VniConfig) -> VniRow {
             .collect(),
         fdb_entries: live.fdb().len_vni(v.id),
         fdb_learned: live.fdb().learned_vni(v.id),
+        managed_by: v.managed_by.clone(),
     }
 }
 

@@ -134,6 +134,9 @@ pub struct ServiceConfig {
     /// admits its share); none: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_connection_rate: Option<u32>,
+    /// Who manages it (`vxgw-swarm` sets this): shown by `vxgwctl`, not interpreted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 fn is_default_timeouts(t: &ServiceTimeouts) -> bool {
@@ -275,6 +278,9 @@ pub struct VniConfig {
     /// ARP suppression entries.
     #[serde(default)]
     pub arp: Vec<ArpEntryConfig>,
+    /// Who manages it (`vxgw-swarm` sets this): shown by `vxgwctl`, not interpreted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 /// A static FDB entry: a MAC behind a VTEP or on an access port.
@@ -338,6 +344,13 @@ pub fn is_host_ip(ip: Ipv4Addr) -> bool {
 /// Largest VXLAN network identifier.
 pub const VNI_MAX: u32 = 0x00ff_ffff;
 
+/// A `managed_by` name: short, printable, no spaces (it lands in tables and logs).
+fn valid_manager(m: &str) -> bool {
+    (1..=64).contains(&m.len())
+        && m.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:/@".contains(&b))
+}
+
 impl Config {
     /// Parses TOML text; syntax and type errors carry line and column.
     pub fn parse(text: &str) -> Result<Config, Vec<String>> {
@@ -382,6 +395,23 @@ impl Config {
         }
         if g.ttl == 0 {
             errs.push("gateway.ttl: must be at least 1".into());
+        }
+        let managers = self
+            .vnis
+            .iter()
+            .map(|v| (format!("vni {}", v.id), &v.managed_by))
+            .chain(
+                self.services
+                    .iter()
+                    .map(|s| (format!("service {}", s.name), &s.managed_by)),
+            );
+        for (what, m) in managers {
+            if let Some(m) = m.as_deref().filter(|m| !valid_manager(m)) {
+                errs.push(format!(
+                    "{what}: managed_by '{}': 1-64 of A-Z a-z 0-9 . _ - : / @",
+                    m.escape_debug()
+                ));
+            }
         }
         if g.fdb_capacity < 64 || g.fdb_capacity > (1 << 26) {
             errs.push(format!(
@@ -786,8 +816,32 @@ vtep = "172.30.0.12"
     }
 
     #[test]
+    fn who_manages_a_vni_or_service_is_kept_and_checked() {
+        let base = GOOD.replace(
+            "gateway_ip = \"10.255.0.1\"",
+            "gateway_ip = \"10.255.0.1\"\nmanaged_by = \"vxgw-swarm\"",
+        );
+        let c = Config::parse(&base).expect("valid");
+        assert_eq!(c.vnis[0].managed_by.as_deref(), Some("vxgw-swarm"));
+        assert_eq!(Config::parse(&c.to_toml()).unwrap(), c, "round trip");
+        for bad in ["", "two words", "tab\\t", &"x".repeat(65)] {
+            let text = GOOD.replace(
+                "gateway_ip = \"10.255.0.1\"",
+                &format!("gateway_ip = \"10.255.0.1\"\nmanaged_by = \"{bad}\""),
+            );
+            let all = Config::parse(&text).unwrap_err().join("\n");
+            assert!(all.contains("vni 4096: managed_by"), "{bad:?}: {all}");
+        }
+    }
+
+    #[test]
     fn shipped_sample_configs_are_valid() {
-        for f in ["lab.toml", "appliance.toml"] {
+        for f in [
+            "lab.toml",
+            "appliance.toml",
+            "bench-overlay.toml",
+            "bench-mesh.toml",
+        ] {
             let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../configs")
                 .join(f);

@@ -132,6 +132,7 @@ fn service_config(s: vxgw_api::ServiceAdd) -> ServiceConfig {
             })
             .collect(),
         new_connection_rate: s.new_connection_rate,
+        managed_by: s.managed_by,
     }
 }
 
@@ -383,6 +384,7 @@ fn service_row(
         },
         backends,
         connections: total,
+        managed_by: sv.managed_by.clone(),
     }
 }
 
