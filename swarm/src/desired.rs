@@ -160,7 +160,7 @@ pub fn desired(swarm: &Swarm, opts: &Options) -> (State, Vec<String>) {
                     target: p.target,
                     vni,
                     ingress_ip: s.ingress_ip,
-                    mode: opts.mode,
+                    mode: svc.mode_label.unwrap_or(opts.mode),
                     backends: backends.clone(),
                 },
             );

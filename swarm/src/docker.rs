@@ -14,6 +14,7 @@ use bollard::query_parameters::{
     ListServicesOptions, ListTasksOptions,
 };
 use bollard::Docker;
+use vxgw_api::Mode;
 
 use crate::model::{parse_publish, Network, Publish, Service, Swarm, Task, TaskPhase};
 
@@ -23,6 +24,8 @@ const VNI_OPTION: &str = "com.docker.network.driver.overlay.vxlanid_list";
 pub const PUBLISH_LABEL: &str = "vxgw.publish";
 /// The network a service is reached in, when it is attached to several.
 pub const NETWORK_LABEL: &str = "vxgw.network";
+/// A service's NAT mode.
+pub const MODE_LABEL: &str = "vxgw.mode";
 
 /// Connects to the Docker API at `socket` (`unix:///var/run/docker.sock` or a
 /// path), agreeing on the API version with the daemon (Docker 20.10 speaks 1.41).
@@ -138,12 +141,24 @@ pub async fn read_swarm(
                     .map_or(target, |n| n.id.clone())
             })
             .collect();
+        let mode_label = match labels.get(MODE_LABEL).map(String::as_str) {
+            None => None,
+            Some("snat") => Some(Mode::Snat),
+            Some("preserve") => Some(Mode::Preserve),
+            Some(other) => {
+                warnings.push(format!(
+                    "service {name}: label {MODE_LABEL}: '{other}' (snat or preserve)"
+                ));
+                None
+            }
+        };
         swarm.services.push(Service {
             id,
             name,
             publish,
             networks: attached,
             network_label: labels.get(NETWORK_LABEL).cloned(),
+            mode_label,
         });
     }
     for t in docker.list_tasks(None::<ListTasksOptions>).await? {

@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use vxgw_api::Proto;
+use vxgw_api::{Mode, Proto};
 
 /// An overlay network.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub struct Service {
     /// The network vxgw reaches its tasks in, by name (label `vxgw.network`; else
     /// the first attached network that vxgw serves).
     pub network_label: Option<String>,
+    /// NAT mode (label `vxgw.mode`: snat or preserve; none: vxgw-swarm's --mode).
+    pub mode_label: Option<Mode>,
 }
 
 /// Where a task is in its life, as far as vxgw cares.

@@ -42,6 +42,7 @@ fn swarm(tasks: Vec<Task>, peers: Vec<Ipv4Addr>) -> Swarm {
             }],
             networks: vec!["net-1".into()],
             network_label: None,
+            mode_label: None,
         }],
         tasks,
     }
@@ -200,6 +201,13 @@ fn a_changed_port_remakes_the_service_and_unserved_things_are_left_alone() {
     assert_eq!(
         cmds(&plan(&have, &want, &BTreeSet::new())),
         ["service.del web-tcp-80", "service.add web-tcp-80"]
+    );
+    // A service labelled vxgw.mode=preserve keeps its clients' addresses.
+    let mut s3 = s.clone();
+    s3.services[0].mode_label = Some(Mode::Preserve);
+    assert_eq!(
+        desired(&s3, &opts()).0.services["web-tcp-80"].mode,
+        Mode::Preserve
     );
     // A network vxgw does not serve: nothing, and a warning for the service.
     let mut other = opts();

@@ -15,8 +15,10 @@
 #   vxgw's backends equal the running tasks within seconds of each change (3 -> 6 ->
 #   2, a task killed); curl from the client reaches every task, with zero failed
 #   requests while the service scales and while a task is killed; the tasks ping
-#   vxgw's gateway address; a 20 MiB download intact; vxgw-swarm restarted mid-run
-#   with no failed request and no change made; its metrics.
+#   vxgw's gateway address; a 20 MiB download intact; a preserve-mode service whose
+#   tasks see the client's address; vxgw-swarm restarted mid-run with no failed
+#   request and no change made; the Docker API unreachable (tables kept, said,
+#   counted); its metrics.
 # Last line: "N passed, M failed"; exit status non-zero on any failure.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -142,7 +144,7 @@ d 2 swarm join --token "$(d 1 swarm join-token -q worker)" --advertise-addr 172.
 check "a swarm of two nodes" test "$(d 1 node ls -q | wc -l)" = 2
 mkdir -p "$DIR/img/bin"
 cp "$(command -v busybox)" "$DIR/img/bin/"
-for c in sh httpd hostname dd mkdir ping; do ln -sf busybox "$DIR/img/bin/$c"; done
+for c in sh httpd hostname dd mkdir ping ip chmod printf; do ln -sf busybox "$DIR/img/bin/$c"; done
 for n in 1 2; do tar -C "$DIR/img" -c . | d "$n" import - vxgw/busybox:lab >/dev/null; done
 d 1 network create -d overlay --subnet 10.0.1.0/24 apps >/dev/null
 vni=$(d 1 network inspect apps --format '{{index .Options "com.docker.network.driver.overlay.vxlanid_list"}}')
@@ -251,6 +253,27 @@ got=$(in_ns cl curl -s --noproxy '*' -m 30 http://192.0.2.1/big | sha256sum | cu
 want=$(head -c $((20 * 1024 * 1024)) /dev/zero | sha256sum | cut -d' ' -f1)
 check "20 MiB download intact" test "$got" = "$want"
 
+# --- a preserve-mode service: the tasks see the client's own address --------------------
+# The smallest recipe: the task routes the client network via vxgw's gateway address
+# (it needs NET_ADMIN for that); a CGI answers the address it saw.
+# shellcheck disable=SC2016  # $REMOTE_ADDR is the CGI's, expanded in the task
+d 1 service create -d --name who --network apps --endpoint-mode dnsrr --replicas 2 \
+    --cap-add NET_ADMIN --label vxgw.publish=tcp/8080:80 --label vxgw.mode=preserve \
+    vxgw/busybox:lab sh -c 'ip route add 192.0.2.0/24 via 10.0.1.254 && mkdir -p /www/cgi-bin && printf "#!/bin/sh\necho Content-Type: text/plain\necho\necho \$REMOTE_ADDR\n" > /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && exec httpd -f -p 80 -h /www' \
+    >/dev/null
+seen_ip=""
+for _ in $(seq 1 150); do
+    seen_ip=$(in_ns cl curl -s --noproxy '*' -m 2 http://192.0.2.1:8080/cgi-bin/ip 2>/dev/null)
+    seen_ip=${seen_ip#"[::ffff:"} seen_ip=${seen_ip%]}   # busybox httpd listens dual-stack
+    [[ $seen_ip == 192.0.2.10 ]] && break
+    sleep 0.2
+done
+check "preserve mode (label vxgw.mode): the task saw the client's address ($seen_ip)" \
+    test "$seen_ip" = 192.0.2.10
+check "preserve mode: vxgw's service who-tcp-8080 is in preserve mode" bash -c \
+    "$VXGWCTL -s $SOCK service show who-tcp-8080 | grep -q ' preserve '"
+d 1 service rm who >/dev/null
+
 # --- scale up and down under traffic --------------------------------------------------
 curl_loop "$DIR/scale.out" 25 &
 loop=$!
@@ -303,7 +326,32 @@ changes=$(grep -c ' {' "$DIR/sync2.log")
 check "vxgw-swarm restarted: nothing changed in vxgw ($changes changes)" \
     bash -c "test $changes = 0 && test '$(backend_set "$before")' = '$(backend_set "$after")'"
 
+# --- the Docker API unreachable: vxgw's tables stay, traffic flows, it is said ---------
+stop_pid "$SYNC_PID"
+before=$(ctl -j service show web-tcp-80)
+spawn "$DIR/sync3.log" "$VXGW_SWARM" sync --docker "unix://$DIR/gone.sock" --vxgw "$SOCK" \
+    --network "apps=10.0.1.250,gateway=10.0.1.254" --published-ip 192.0.2.1 --resync 1 \
+    --metrics-addr "$METRICS"
+OUTAGE_PID=${PIDS[-1]}
+curl_loop "$DIR/outage.out" 4
+after=$(ctl -j service show web-tcp-80)
+check "Docker API unreachable: vxgw's tables as they were, zero failed requests ($(wc -l <"$DIR/outage.out") requests)" \
+    bash -c "test '$(backend_set "$before")' = '$(backend_set "$after")' && test $(fails "$DIR/outage.out") = 0"
+check "Docker API unreachable: vxgw-swarm says so" grep -q "left as they are" "$DIR/sync3.log"
 curl -s --noproxy '*' -m 5 "http://$METRICS/metrics" >"$DIR/metrics.txt"
-check "vxgw-swarm metrics: up, a lag, 2 backends, no sync error" bash -c \
-    "grep -q '^vxgw_swarm_up 1' $DIR/metrics.txt && grep -q '^vxgw_swarm_sync_lag_seconds ' $DIR/metrics.txt && grep -q '^vxgw_swarm_backends 2' $DIR/metrics.txt && grep -q '^vxgw_swarm_sync_errors_total 0' $DIR/metrics.txt"
+check "Docker API unreachable: vxgw_swarm_up 0, errors counted" bash -c \
+    "grep -q '^vxgw_swarm_up 0' $DIR/metrics.txt && ! grep -q '^vxgw_swarm_sync_errors_total 0' $DIR/metrics.txt"
+stop_pid "$OUTAGE_PID"
+spawn "$DIR/sync4.log" "$VXGW_SWARM" "${sync_args[@]}"
+SYNC_PID=${PIDS[-1]}
+for _ in $(seq 1 50); do
+    curl -s --noproxy '*' -m 1 "http://$METRICS/metrics" 2>/dev/null | grep -q '^vxgw_swarm_up 1' && break
+    sleep 0.2
+done
+# A change, so that the lag is measured.
+d 1 service scale -d web=3 >/dev/null
+check "back in sync after the outage: 3 tasks" converge 3
+curl -s --noproxy '*' -m 5 "http://$METRICS/metrics" >"$DIR/metrics.txt"
+check "vxgw-swarm metrics: up, a lag, 3 backends, no sync error" bash -c \
+    "grep -q '^vxgw_swarm_up 1' $DIR/metrics.txt && grep -q '^vxgw_swarm_sync_lag_seconds ' $DIR/metrics.txt && grep -q '^vxgw_swarm_backends 3' $DIR/metrics.txt && grep -q '^vxgw_swarm_sync_errors_total 0' $DIR/metrics.txt"
 ctl stats | sed -n '/drops/,$p' | head -12
