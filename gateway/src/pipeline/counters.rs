@@ -44,6 +44,7 @@ events! {
     MeshNewConnections => "mesh_new_connections",
     MeshRepicked => "mesh_repicked",
     MeshRepickedGone => "mesh_repicked_backend_gone",
+    MeshRepickedRefused => "mesh_repicked_backend_refused",
     MeshToBackend => "mesh_to_backend",
     MeshToClient => "mesh_to_client",
     MssClamped => "mss_clamped",

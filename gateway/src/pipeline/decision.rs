@@ -167,6 +167,7 @@ drop_reasons! {
     BadTcpDataOffset => "bad_tcp_data_offset",
     NewConnectionRate => "new_connection_rate",
     VniIsolation => "vni_isolation",
+    BackendRefused => "backend_refused",
 }
 
 impl DropReason {

@@ -234,6 +234,15 @@ fn syn_rebalances(flags: u8, h: &CtHit, svc: &ServiceView) -> bool {
                 && !svc.backends.iter().any(|b| b.ip == *h.conn().backend.ip())))
 }
 
+/// Whether `h`, a finished connection that a SYN of the same 5-tuple finds, was
+/// refused by backend `pick` before it was ever answered: closed (by a RST)
+/// while unassured. Mostly the RST to a SYN that `another_may_answer` withheld;
+/// also a client's reset of a half-open connection, where another backend is as
+/// good a choice.
+fn refused_by(h: &CtHit, pick: &BackendView) -> bool {
+    h.state == CtState::Closed && !h.assured && *h.conn().backend.ip() == pick.ip
+}
+
 /// Creates the connection of a packet with no state (service `svc`, snapshot index
 /// `si`): admission, Maglev pick, SNAT port, insert. The connection, and its entry
 /// when this call made it (not when another worker or an earlier packet just did).
@@ -259,7 +268,7 @@ fn new_connection(
     };
     // A SYN warmed with its burst comes with its flow hash and first SNAT port.
     let warmed = m.cache.warmed_syn(&PackedKey::of(key));
-    let pick = admission_check(ctx, m, si, svc, || {
+    let mut pick = admission_check(ctx, m, si, svc, || {
         warmed.map_or_else(|| FlowSeed::DEFAULT.hash_flow(key), |w| w.flow_hash)
     })?;
     let admission = m.admission;
@@ -296,7 +305,12 @@ fn new_connection(
         });
         return Ok((conn, None));
     }
-    for _ in 0..tries {
+    // The entry of a finished connection on the same 5-tuple, removed below, costs
+    // no try (in preserve mode there is only one).
+    let mut tries = tries;
+    let mut rebalanced = false;
+    while tries > 0 {
+        tries -= 1;
         if !svc.preserve_client {
             let port = first_port.take().unwrap_or_else(|| ports.candidate());
             conn.snat = Some(SocketAddrV4::new(svc.ingress_ip, port));
@@ -318,11 +332,27 @@ fn new_connection(
             // A new connection reusing the 5-tuple of a finished one is balanced
             // afresh (a drained backend takes no new connections, even on a reused
             // client port): the old entry goes, the insert is tried again.
-            Err(CtInsertError::Exists(h)) if syn_rebalances(flags, &h, svc) => {
+            Err(CtInsertError::Exists(h)) if !rebalanced && syn_rebalances(flags, &h, svc) => {
+                rebalanced = true;
+                tries += 1;
                 if !h.state.is_finished() {
                     ctx.counters.event(Event::MeshRepickedGone);
                 }
                 m.conntrack.remove(h.idx, h.gen);
+                let refused = *h.conn().backend.ip();
+                if refused_by(&h, pick) {
+                    // Its backend refused the SYN this one retransmits (the RST was
+                    // withheld, see `another_may_answer`): Maglev's next other one.
+                    let hash =
+                        warmed.map_or_else(|| FlowSeed::DEFAULT.hash_flow(key), |w| w.flow_hash);
+                    if let Some(other) = svc.pick_other(hash, refused).filter(|b| {
+                        svc.preserve_client || !admission.snat_exhausted(b.slot, ctx.now)
+                    }) {
+                        ctx.counters.event(Event::MeshRepickedRefused);
+                        pick = other;
+                        conn = new_conn(key, svc, pick, ports.worker());
+                    }
+                }
             }
             Err(CtInsertError::Exists(h)) => {
                 ctx.note(|| Step::Conntrack {
@@ -509,6 +539,9 @@ pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
         _ => return Decision::Drop(DropReason::NoConnection),
     };
     let c = hit.conn();
+    if flags & tcp::RST != 0 && hit.state == CtState::SynSent && another_may_answer(ctx, &c) {
+        return Decision::Drop(DropReason::BackendRefused);
+    }
     let ip = &mut buf.data_mut()[ETH..];
     if fragments::is_first_fragment(ip) {
         m.cache
@@ -530,6 +563,22 @@ pub(super) fn from_backend<B: PacketBuf>(ctx: &Ctx, buf: &mut B) -> Decision {
     m.backends.packet(c.backend_id, false, total);
     ctx.counters.event(Event::MeshToClient);
     to_external(ext, *c.client.ip(), buf)
+}
+
+/// Whether connection `c`, refused by its backend (a RST to the client's SYN), can
+/// be retried on another backend of its service instead of failing: then the RST
+/// is withheld from the client (`backend_refused`), the connection is left
+/// closed, and the client's retransmitted SYN is balanced afresh to another
+/// backend ([`new_connection`]). A task killed, or a server not listening yet or
+/// any more, costs the client one SYN retransmission instead of a refused
+/// connection, as a proxy's retry on another upstream would. With no other
+/// backend the RST goes through: the client learns at once.
+fn another_may_answer(ctx: &Ctx, c: &Conn) -> bool {
+    ctx.snap
+        .services
+        .iter()
+        .find(|s| s.id == c.service)
+        .is_some_and(|s| s.has_other_backend(*c.backend.ip()))
 }
 
 /// What a later fragment's datagram is: its first fragment's connection, observed

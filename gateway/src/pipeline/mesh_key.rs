@@ -57,16 +57,17 @@ pub(super) struct Plain {
 /// The checks both directions make of an Ethernet frame `f`: IPv4 without options,
 /// TCP or UDP, unfragmented (first fragments too go the general way), TTL above 1,
 /// the packet inside the frame and long enough for its L4 header, and no SYN (the
-/// MSS clamp is the general path's); and the edge's checks of a packet
+/// MSS clamp is the general path's) or RST (a backend's refusal of a SYN is the
+/// general path's: `mesh::another_may_answer`); and the edge's checks of a packet
 /// (`edge::check_packet`): the header checksum, TCP's data offset inside the
 /// segment, UDP's length inside the packet. A packet failing those goes the general
 /// way, which drops it with its reason.
 #[inline(always)]
 pub(super) fn plain_ipv4(f: &[u8]) -> Option<Plain> {
-    plain_ipv4_any(f).filter(|p| p.flags & tcp::SYN == 0)
+    plain_ipv4_any(f).filter(|p| p.flags & (tcp::SYN | tcp::RST) == 0)
 }
 
-/// [`plain_ipv4`], SYNs included.
+/// [`plain_ipv4`], SYNs and RSTs included.
 #[inline(always)]
 pub(super) fn plain_ipv4_any(f: &[u8]) -> Option<Plain> {
     const IP_MIN: usize = ipv4::MIN_HEADER_LEN;

@@ -816,6 +816,89 @@ fn a_syn_retransmitted_after_its_backend_is_gone_is_balanced_afresh() {
     assert_eq!((e.len(), e[0].state), (1, CtState::SynSent));
 }
 
+/// The RST+ACK backend `i` answers a SYN with when nothing listens (its task is
+/// being killed), to `to`:`to_port`.
+fn backend_refusal(i: usize, to: Ipv4Addr, to_port: u16) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2(backend_mac(i), UL_MAC)
+        .ipv4(BACKENDS[i], to.octets(), 64)
+        .tcp(80, to_port, 0, 0)
+        .rst()
+        .ack(1001)
+        .write(&mut v, &[])
+        .unwrap();
+    v
+}
+
+fn backend_index(ip: Ipv4Addr) -> usize {
+    BACKENDS
+        .iter()
+        .position(|b| Ipv4Addr::from(*b) == ip)
+        .expect("a backend")
+}
+
+#[test]
+fn a_syn_refused_by_its_backend_is_retried_on_another() {
+    for mode in ["snat", "preserve"] {
+        let m = Mesh::new(mode);
+        let syn = client_tcp(6200, true, false, &[]);
+        let (_, b) = m.ingress(EXT, &syn);
+        let first = tcp_of(b.data());
+        let i = backend_index(first.dst);
+        // Nothing listens on that backend: its RST is withheld from the client.
+        let (d, _) = m.ingress(UL, &from_node1(&backend_refusal(i, first.src, first.sport)));
+        assert_eq!(d, Decision::Drop(DropReason::BackendRefused), "{mode}");
+        let e = m.ct.entries(&CtFilter::all(), 10);
+        assert_eq!((e.len(), e[0].state), (1, CtState::Closed));
+        // The client's retransmission goes to the other backend, and stays there.
+        for _ in 0..2 {
+            let (d, b) = m.ingress(EXT, &syn);
+            assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+            let again = tcp_of(b.data());
+            assert_eq!(backend_index(again.dst), 1 - i, "{mode}");
+        }
+        assert_eq!(m.counters.events(Event::MeshRepickedRefused), 1);
+        let e = m.ct.entries(&CtFilter::all(), 10);
+        assert_eq!((e.len(), e[0].state), (1, CtState::SynSent));
+        // That one answers; its SYN-ACK reaches the client.
+        let (_, b) = m.ingress(EXT, &syn);
+        let to = tcp_of(b.data());
+        let reply = backend_reply(BACKENDS[1 - i], 1 - i, to.src.octets(), to.sport, true);
+        let (d, _) = m.ingress(UL, &from_node1(&reply));
+        assert!(matches!(d, Decision::Route { port: EXT, .. }), "{d:?}");
+        // It refuses too: the first backend is tried again (the others' turn
+        // comes round; the client gives up on its own schedule).
+        let (d, _) = m.ingress(UL, &from_node1(&backend_refusal(1 - i, to.src, to.sport)));
+        assert!(
+            matches!(d, Decision::Route { port: EXT, .. }),
+            "answered: {d:?}"
+        );
+    }
+}
+
+#[test]
+fn a_refusal_goes_through_when_no_other_backend_may_answer() {
+    let mut m = Mesh::new("snat");
+    let text = config("snat").replace(
+        r#"backends = [{ ip = "10.255.0.11" }, { ip = "10.255.0.12" }]"#,
+        r#"backends = [{ ip = "10.255.0.11" }, { ip = "10.255.0.12", weight = 0 }]"#,
+    );
+    m.snap = Snapshot::build(&Config::parse(&text).unwrap(), &resolve_port, 2).unwrap();
+    let syn = client_tcp(6300, true, false, &[]);
+    let (_, b) = m.ingress(EXT, &syn);
+    let first = tcp_of(b.data());
+    assert_eq!(backend_index(first.dst), 0);
+    let (d, b) = m.ingress(UL, &from_node1(&backend_refusal(0, first.src, first.sport)));
+    assert!(matches!(d, Decision::Route { port: EXT, .. }), "{d:?}");
+    let p = SlicedPacket::from_ethernet(b.data()).unwrap();
+    let Some(TransportSlice::Tcp(t)) = p.transport else {
+        panic!("not TCP")
+    };
+    assert!(t.rst(), "the client learns at once");
+    assert_eq!(t.destination_port(), 6300);
+    assert_eq!(m.counters.events(Event::MeshRepickedRefused), 0);
+}
+
 /// How many seed frames [`mesh_corpus`] has.
 pub(super) const MESH_SEEDS: usize = 6;
 

@@ -226,6 +226,12 @@ impl Eq for Turn {}
 
 const EMPTY_SLOT: u32 = u32::MAX;
 
+/// How far [`MaglevTable::lookup_other`] looks for a slot of another backend. Slot
+/// owners are spread like random draws: with `k` equal backends the walk stops
+/// after `k / (k - 1)` slots on average, and a run of 256 slots of one backend out
+/// of two has probability 2^-256.
+pub const OTHER_SLOT_STEPS: u32 = 256;
+
 impl MaglevTable {
     /// Builds the table of `size` slots for `backends` (any order; see the module docs).
     pub fn build(backends: &[Backend], size: u32) -> Result<Self, MaglevError> {
@@ -281,6 +287,22 @@ impl MaglevTable {
     #[inline]
     pub fn lookup(&self, flow_hash: u64) -> Option<u32> {
         self.slot(self.slot_of(flow_hash))
+    }
+
+    /// The backend id for a flow hash when backend `avoid` may not take it: the
+    /// owner of the first slot after the flow's slot (wrapping) that another
+    /// backend owns, looking at most [`OTHER_SLOT_STEPS`] slots on. Deterministic,
+    /// so every retry of one flow lands on the same other backend; `None` when no
+    /// other backend is active (or, with weights near all on `avoid`, none owns a
+    /// slot in reach).
+    pub fn lookup_other(&self, flow_hash: u64, avoid: u32) -> Option<u32> {
+        if self.ids.len() < 2 {
+            return None;
+        }
+        let start = self.slot_of(flow_hash);
+        (1..=OTHER_SLOT_STEPS.min(self.size))
+            .filter_map(|step| self.slot((start + step) % self.size))
+            .find(|&id| id != avoid)
     }
 
     /// The slot a flow hash falls in: `flow_hash mod M`.
@@ -494,6 +516,28 @@ mod tests {
         assert!(t.is_empty());
         assert!((0..1000u64).all(|h| t.lookup(h * 7919).is_none()));
         assert!(t.slot_counts().is_empty());
+    }
+
+    #[test]
+    fn another_backend_is_the_owner_of_a_later_slot() {
+        let t = MaglevTable::build(&equal(3), 251).unwrap();
+        for h in 0..2000u64 {
+            let first = t.lookup(h).unwrap();
+            let other = t.lookup_other(h, first).unwrap();
+            assert_ne!(other, first);
+            // The first slot on that another backend owns, so retries agree.
+            let s = t.slot_of(h);
+            let step = (1..251)
+                .find(|k| t.slot((s + k) % 251) != Some(first))
+                .unwrap();
+            assert_eq!(Some(other), t.slot((s + step) % 251));
+        }
+        let one = MaglevTable::build(&equal(1), 251).unwrap();
+        assert_eq!(one.lookup_other(7, one.lookup(7).unwrap()), None);
+        assert_eq!(
+            MaglevTable::build(&[], 251).unwrap().lookup_other(7, 0),
+            None
+        );
     }
 
     #[test]

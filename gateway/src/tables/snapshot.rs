@@ -247,6 +247,23 @@ impl ServiceView {
             .lookup(flow_hash)
             .and_then(|i| self.backends.get(i as usize))
     }
+
+    /// The backend a flow of hash `flow_hash` goes to when the backend at `avoid`
+    /// refused it: Maglev's next other owner ([`MaglevTable::lookup_other`]);
+    /// `None` when no other backend takes new connections.
+    pub fn pick_other(&self, flow_hash: u64, avoid: Ipv4Addr) -> Option<&BackendView> {
+        let Some(i) = self.backends.iter().position(|b| b.ip == avoid) else {
+            return self.pick(flow_hash);
+        };
+        self.maglev
+            .lookup_other(flow_hash, i as u32)
+            .and_then(|i| self.backends.get(i as usize))
+    }
+
+    /// Whether a backend other than `ip` takes new connections (weight > 0).
+    pub fn has_other_backend(&self, ip: Ipv4Addr) -> bool {
+        self.backends.iter().any(|b| b.ip != ip && b.weight > 0)
+    }
 }
 
 /// One complete, immutable view of the configuration.
