@@ -45,7 +45,7 @@ use buf::Buf;
 use vxgw::control::config::Config;
 use vxgw::pipeline::fast_path::{self, FastPort};
 use vxgw::pipeline::{
-    ingress, warm_burst, Admission, BackendCounters, Ctx, Decision, DropReason, EncapCache,
+    ingress, warm_burst, Admission, BackendCounters, Ctx, Decision, DropReason, EncapCache, Event,
     LearnCache, MeshCache, MeshTables, PipelineCounters,
 };
 use vxgw::tables::conntrack::{Conn, Conntrack, CtState, Timeouts};
@@ -530,6 +530,15 @@ fn main() {
     println!(
         "# conntrack: created {} evicted {} (early {}) refused {} conflicts {}",
         s.created, s.evicted, s.early_evicted, s.refused, s.conflicts
+    );
+    let f = fdb.stats();
+    println!(
+        "# fdb: learned {} limit hits {} table full {} dynamic entries {} of {}",
+        f.learned,
+        counters.events(Event::FdbLimitHit),
+        counters.events(Event::FdbTableFull),
+        f.dynamic_entries,
+        fdb.capacity()
     );
     for r in DropReason::ALL {
         if counters.drops(r) > 0 {

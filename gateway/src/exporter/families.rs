@@ -435,6 +435,7 @@ impl Reading {
         };
         let hz = self.tsc_hz.max(1) as f64;
         let one = |v: f64| vec![(None, v)];
+        let event = |e: Event| self.events.get(e as usize).copied().unwrap_or(0) as f64;
         let fdb = &self.fdb;
         vec![
             family(&PORT_RX_PACKETS, per_port(&|s| s.rx_packets)),
@@ -494,10 +495,14 @@ impl Reading {
             family(&FDB_MOVED, one(fdb.moved as f64)),
             family(&FDB_AGED, one(fdb.aged as f64)),
             family(&FDB_FLUSHED, one(fdb.flushed as f64)),
-            family(&FDB_LIMIT_HITS, one(fdb.limit_hits as f64)),
-            family(&FDB_TABLE_FULL, one(fdb.table_full as f64)),
-            family(&FDB_STATIC_KEPT, one(fdb.static_kept as f64)),
-            family(&FDB_NOT_UNICAST, one(fdb.not_unicast as f64)),
+            // The FDB's refusals, counted by the workers (tables::fdb::counters).
+            family(&FDB_LIMIT_HITS, one(event(Event::FdbLimitHit))),
+            family(&FDB_TABLE_FULL, one(event(Event::FdbTableFull))),
+            family(&FDB_STATIC_KEPT, one(event(Event::FdbStaticKept))),
+            family(
+                &FDB_NOT_UNICAST,
+                one(self.drops[DropReason::InvalidSourceMac.index()] as f64),
+            ),
             family(
                 &NEIGHBOURS,
                 ["static", "resolved", "incomplete"]

@@ -66,6 +66,11 @@ fn sums_workers_and_exports_every_reason() {
     assert!(text.contains("vxgw_port_link_up{port=\"0000:01:00.0\"} 0\n"));
     assert!(text.contains("vxgw_fdb_entries{kind=\"static\"} 1\n"));
     assert!(text.contains("vxgw_fdb_entries{kind=\"dynamic\"} 0\n"));
+    // The FDB's refusals are the workers' counts (the table counts its changes).
+    assert!(text.contains("vxgw_fdb_limit_hits_total 9\n"), "{text}");
+    assert!(text.contains("vxgw_fdb_static_kept_total 1\n"));
+    assert!(text.contains("vxgw_fdb_table_full_total 0\n"));
+    assert!(text.contains("vxgw_fdb_not_unicast_total 6\n"));
     assert!(text.contains("vxgw_neighbours{state=\"static\"} 1\n"));
     assert!(text.contains("vxgw_neighbours{state=\"resolved\"} 1\n"));
     assert!(text.contains("vxgw_neighbours{state=\"incomplete\"} 0\n"));

@@ -35,6 +35,10 @@ pub(super) fn reading() -> Reading {
     workers[0].pipeline.drop(DropReason::UnknownVtep);
     workers[1].pipeline.drop_n(DropReason::UnknownVtep, 2);
     workers[1].pipeline.event_n(Event::Encapsulated, 7);
+    workers[0].pipeline.event_n(Event::FdbLimitHit, 4);
+    workers[1].pipeline.event_n(Event::FdbLimitHit, 5);
+    workers[1].pipeline.event(Event::FdbStaticKept);
+    workers[0].pipeline.drop_n(DropReason::InvalidSourceMac, 6);
     let fdb = Fdb::new(1024, 16);
     let mac = |b| MacAddr([2, 0, 0, 0, 0, b]);
     fdb.add_static(4096, mac(1), FdbDest::Vtep(Ipv4Addr::new(172, 30, 0, 11)))

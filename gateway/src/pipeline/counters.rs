@@ -35,6 +35,7 @@ events! {
     FdbMoved => "fdb_moved",
     FdbLimitHit => "fdb_limit_hit",
     FdbTableFull => "fdb_table_full",
+    FdbStaticKept => "fdb_static_kept",
     ArpReplied => "arp_replied",
     ArpSuppressed => "arp_suppressed",
     EchoReplied => "echo_replied",

@@ -72,6 +72,7 @@ fn learn_in_fdb(ctx: &Ctx, vni: u16, src: MacAddr, dest: FdbDest) {
         }
         LearnOutcome::LimitHit => ctx.counters.event(Event::FdbLimitHit),
         LearnOutcome::TableFull => ctx.counters.event(Event::FdbTableFull),
+        LearnOutcome::StaticRefused => ctx.counters.event(Event::FdbStaticKept),
         _ => {}
     }
 }

@@ -196,6 +196,27 @@ fn decap_learns_and_floods_unknown_to_access_only() {
     assert_eq!(lab.counters.events(Event::FdbLearned), 1);
 }
 
+/// A static MAC claimed from another VTEP is not moved, and the refusal is the
+/// worker's count (`fdb_static_kept`), not the FDB's: a spoofer makes it per packet.
+#[test]
+fn a_static_mac_seen_elsewhere_is_kept_and_counted_by_the_worker() {
+    let lab = Lab::new();
+    lab.fdb
+        .add_static(4096, MacAddr(C1), FdbDest::Vtep(Ipv4Addr::from(NODE1)))
+        .unwrap();
+    let before = lab.fdb.stats();
+    // From its own VTEP: nothing to count; from the access port: kept, counted.
+    lab.ingress(UL, &vxlan_from(NODE1, 4096, 0x08, &inner_udp(C1, SRV, 1)));
+    assert_eq!(lab.counters.events(Event::FdbStaticKept), 0);
+    lab.ingress(ACC, &inner_udp(C1, SRV, 2));
+    assert_eq!(lab.counters.events(Event::FdbStaticKept), 1);
+    assert_eq!(
+        lab.fdb.lookup(4096, MacAddr(C1)),
+        Some(FdbDest::Vtep(Ipv4Addr::from(NODE1)))
+    );
+    assert_eq!(lab.fdb.stats(), before, "the FDB counts no refusal");
+}
+
 /// A VNI's frames are untagged. A decapsulated frame that still carries a tag (here
 /// VLAN 200, VNI 5000's on the access port) would leave the access port in that
 /// VLAN, in another VNI; it is dropped and its source not learned. The same for an

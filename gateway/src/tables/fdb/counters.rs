@@ -1,18 +1,19 @@
-//! The counters of the FDB's events ([`Fdb::stats`]).
+//! The counters of the changes the FDB makes ([`Fdb::stats`]).
 //!
-//! The table counts its rare events itself: learned, moved, aged, flushed, and,
-//! because a MAC flood or a misbehaving host makes them per packet, limit hits,
-//! table-full, refused sources and attempts to move a static MAC. Each count is a
-//! Relaxed `fetch_add` on one of 16 counter stripes (each its own 128 bytes) chosen
-//! by the key's primary bucket, so workers hit by a flood of random MACs spread over
-//! the stripes instead of bouncing one line. A static MAC seen on its own
-//! destination is reported as [`LearnOutcome::StaticKept`] but not counted (that
-//! would be per packet). Per-VNI entry counts take `fetch_add`/`fetch_sub` only when
-//! an entry is created or removed; at the limit, `learn` answers `LimitHit` after a
-//! plain load of the count, before any lock or read-modify-write. Refreshes count
-//! nothing: the caller sees the outcome and may count it in its own per-worker counters.
+//! The table counts what it changes: learned, moved, aged, flushed. Each is a Relaxed
+//! `fetch_add` on one of 16 counter stripes (each its own 128 bytes) chosen by the
+//! key's primary bucket, next to a change that took the bucket locks anyway. What it
+//! refuses ([`LearnOutcome`]: the VNI at its limit, no room, a static entry kept, a
+//! source that is not unicast) it does not count: a MAC flood or a misbehaving host
+//! makes those per packet, and a read-modify-write of a line the workers share, per
+//! packet, is what the data plane must not do. The caller counts the outcome in its
+//! own counters (the pipeline: its per-worker `fdb_limit_hit`, `fdb_table_full`,
+//! `fdb_static_kept` events). At the limit, `learn` answers `LimitHit` after a plain
+//! load of the VNI's count, before any lock or write; per-VNI entry counts take
+//! `fetch_add`/`fetch_sub` only when an entry is created or removed. Refreshes count
+//! nothing.
 //!
-//! [`LearnOutcome::StaticKept`]: super::LearnOutcome::StaticKept
+//! [`LearnOutcome`]: super::LearnOutcome
 
 use super::Fdb;
 use std::sync::atomic::AtomicU64;
@@ -23,11 +24,7 @@ pub(super) const C_LEARNED: usize = 0;
 pub(super) const C_MOVED: usize = 1;
 pub(super) const C_AGED: usize = 2;
 pub(super) const C_FLUSHED: usize = 3;
-pub(super) const C_LIMIT: usize = 4;
-pub(super) const C_FULL: usize = 5;
-pub(super) const C_STATIC_KEPT: usize = 6;
-pub(super) const C_NOT_UNICAST: usize = 7;
-const N_COUNTERS: usize = 8;
+const N_COUNTERS: usize = 4;
 
 /// The event counters of one stripe.
 pub(super) type CounterBlock = [AtomicU64; N_COUNTERS];
@@ -43,14 +40,6 @@ pub struct FdbStats {
     pub aged: u64,
     /// Entries removed by flushes.
     pub flushed: u64,
-    /// New MACs not learned because their VNI was at its limit.
-    pub limit_hits: u64,
-    /// New MACs not learned because their probe window (or the VNI table) was full.
-    pub table_full: u64,
-    /// Learn attempts that would have moved a static entry.
-    pub static_kept: u64,
-    /// Multicast/broadcast/zero source MACs refused.
-    pub not_unicast: u64,
     /// Dynamic entries now.
     pub dynamic_entries: usize,
     /// Static entries now.
@@ -86,10 +75,6 @@ impl Fdb {
             moved: sum(C_MOVED),
             aged: sum(C_AGED),
             flushed: sum(C_FLUSHED),
-            limit_hits: sum(C_LIMIT),
-            table_full: sum(C_FULL),
-            static_kept: sum(C_STATIC_KEPT),
-            not_unicast: sum(C_NOT_UNICAST),
             dynamic_entries: dynamic,
             static_entries: statics,
             vnis: self.vnis_in_use(),

@@ -16,7 +16,7 @@
 //! signed differences, so the u32 clock may wrap.
 
 use super::bucket::{summary_bit, Pos, PRIMARY_FILL};
-use super::counters::{C_FULL, C_LEARNED, C_LIMIT, C_MOVED, C_NOT_UNICAST, C_STATIC_KEPT};
+use super::counters::{C_LEARNED, C_MOVED};
 use super::entry::{entry_vni, FdbDest, ALT, DEST_MASK, STATIC};
 use super::vni::VniSlot;
 use super::{Fdb, MAX_VNI, SLOTS};
@@ -35,14 +35,26 @@ pub enum LearnOutcome {
     Learned,
     /// The dynamic entry now points to the new destination.
     Moved,
-    /// A static entry exists; learning does not touch it.
+    /// A static entry on the same destination exists; learning does not touch it.
     StaticKept,
+    /// A static entry on another destination exists; learning does not move it.
+    StaticRefused,
     /// The VNI already has `limit` learned entries; not learned.
     LimitHit,
     /// No free slot in the key's probe window (or no free VNI slot); not learned.
     TableFull,
     /// Multicast, broadcast or all-zero source MAC; never learned.
     NotUnicast,
+}
+
+/// What learning does to a static entry of value `v` for destination `want`: nothing.
+#[inline]
+fn static_outcome(v: u64, want: u64) -> LearnOutcome {
+    if v & DEST_MASK == want {
+        LearnOutcome::StaticKept
+    } else {
+        LearnOutcome::StaticRefused
+    }
 }
 
 impl Fdb {
@@ -69,7 +81,6 @@ impl Fdb {
     ) -> LearnOutcome {
         let m = mac.to_u64();
         if mac.is_multicast() || m == 0 {
-            self.count(m as usize, C_NOT_UNICAST);
             return LearnOutcome::NotUnicast;
         }
         debug_assert!(vni <= MAX_VNI, "VNI {vni:#x} wider than 24 bits");
@@ -82,12 +93,7 @@ impl Fdb {
             None
         };
         let known = match found {
-            Some((_, _, v)) if v & STATIC != 0 => {
-                if v & DEST_MASK != want {
-                    self.count(p.b1, C_STATIC_KEPT);
-                }
-                return LearnOutcome::StaticKept;
-            }
+            Some((_, _, v)) if v & STATIC != 0 => return static_outcome(v, want),
             Some((bi, i, v)) if v & DEST_MASK == want => {
                 self.touch(bi, i, now);
                 return LearnOutcome::Refreshed;
@@ -102,7 +108,6 @@ impl Fdb {
                 .vni_slot(vni & MAX_VNI, false)
                 .is_some_and(|s| s.dynamic.load(Relaxed) >= limit)
         {
-            self.count(p.b1, C_LIMIT);
             return LearnOutcome::LimitHit;
         }
         self.learn_slow(&p, vni & MAX_VNI, want, now, limit, known)
@@ -119,12 +124,10 @@ impl Fdb {
         known: bool,
     ) -> LearnOutcome {
         let Some(slot) = self.vni_slot(vni, true) else {
-            self.count(p.b1, C_FULL);
             return LearnOutcome::TableFull;
         };
         // At the limit a flood costs a load: no lock, no read-modify-write.
         if !known && slot.dynamic.load(Relaxed) >= limit {
-            self.count(p.b1, C_LIMIT);
             return LearnOutcome::LimitHit;
         }
         self.lock_pair(p);
@@ -133,8 +136,6 @@ impl Fdb {
         match out {
             LearnOutcome::Learned => self.count(p.b1, C_LEARNED),
             LearnOutcome::Moved => self.count(p.b1, C_MOVED),
-            LearnOutcome::LimitHit => self.count(p.b1, C_LIMIT),
-            LearnOutcome::TableFull => self.count(p.b1, C_FULL),
             _ => {}
         }
         out
@@ -151,10 +152,7 @@ impl Fdb {
     ) -> LearnOutcome {
         if let Some((bi, i, v)) = self.find(p) {
             if v & STATIC != 0 {
-                if v & DEST_MASK != want {
-                    self.count(p.b1, C_STATIC_KEPT);
-                }
-                return LearnOutcome::StaticKept;
+                return static_outcome(v, want);
             }
             if v & DEST_MASK == want {
                 self.touch(bi, i, now);

@@ -96,5 +96,4 @@ fn vni_table_full() {
         f.learn(3, mac(1), vtep(1), 1, NO_LIMIT),
         LearnOutcome::TableFull
     );
-    assert_eq!(f.stats().table_full, 2);
 }
