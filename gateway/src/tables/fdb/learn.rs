@@ -212,8 +212,9 @@ impl Fdb {
         // The summary bit before the slot, so that no reader finds the slot published
         // while the bit is still clear (a learn that misses an entry being published
         // by another worker goes to the locked path, which finds it).
-        let sum = &self.summary[bi];
-        sum.store(sum.load(Relaxed) | summary_bit(p.x1), Relaxed);
+        let (w, bit) = summary_bit(p.x1);
+        let sum = self.summary_word(bi, w);
+        sum.store(sum.load(Relaxed) | bit, Relaxed);
         let b = &self.buckets[bi];
         b.header.begin_write();
         self.last_seen[bi].0[i].store(last_seen, Relaxed);

@@ -44,8 +44,10 @@ impl Fdb {
     /// False when the summaries say that neither of the key's buckets holds it.
     #[inline(always)]
     pub(super) fn may_hold(&self, p: &Pos) -> bool {
-        let words = self.summary[p.b1].load(Relaxed) | self.summary[p.b2()].load(Relaxed);
-        words & summary_bit(p.x1) != 0
+        let (w, bit) = summary_bit(p.x1);
+        let words =
+            self.summary_word(p.b1, w).load(Relaxed) | self.summary_word(p.b2(), w).load(Relaxed);
+        words & bit != 0
     }
 
     /// Where frames to `mac` in `vni` go, if known. Lock-free; never writes.

@@ -125,7 +125,8 @@ const SLOTS: usize = SLOTS_PER_BUCKET;
 /// writers. `Send + Sync`; share it by `Arc`.
 pub struct Fdb {
     buckets: Box<[Bucket]>,
-    /// Per bucket, a bit per key it holds ([`summary_bit`](bucket::summary_bit)).
+    /// Per bucket, two words with a bit per key it holds
+    /// ([`summary_bit`](bucket::summary_bit)).
     summary: Box<[AtomicU64]>,
     last_seen: Box<[LastSeen]>,
     k0: u64,
@@ -177,7 +178,7 @@ impl Fdb {
         let mix = |x: u64| folded_mul(x ^ 0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344) | 1;
         Fdb {
             buckets: huge_table(n_buckets, Bucket::default),
-            summary: huge_table(n_buckets, AtomicU64::default),
+            summary: huge_table(n_buckets * bucket::SUMMARY_WORDS, AtomicU64::default),
             last_seen: huge_table(n_buckets, LastSeen::default),
             k0: mix(seed),
             k1: mix(seed.rotate_left(32) ^ 0xa409_3822_299f_31d0),

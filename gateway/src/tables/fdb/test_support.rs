@@ -87,10 +87,10 @@ pub(super) fn validate(f: &Fdb) -> Result<(), String> {
     }
     for (bi, b) in f.buckets.iter().enumerate() {
         let bits = f.summary_of(bi);
-        if f.summary[bi].load(Relaxed) != bits {
-            let got = f.summary[bi].load(Relaxed);
+        let got = [0, 1].map(|w| f.summary_word(bi, w).load(Relaxed));
+        if got != bits {
             return Err(format!(
-                "bucket {bi}: summary {got:#x}, keys' bits {bits:#x}"
+                "bucket {bi}: summary {got:x?}, keys' bits {bits:x?}"
             ));
         }
         let got = Header::overflow(b.header.load());
