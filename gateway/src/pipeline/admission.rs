@@ -13,6 +13,8 @@
 //! - **SNAT exhaustion per backend**: when every SNAT port this worker tried
 //!   towards a backend was busy, further new flows to that backend are refused
 //!   (`snat_ports_exhausted`) without a search until the next second.
+//!   When that holds for every backend of a service, the service is marked too,
+//!   and its new flows are refused before the flow hash and the Maglev pick.
 //! - **A full table**: when the conntrack had no free entry and nothing it may
 //!   evict, new flows are refused (`conntrack_full`) without an insert until the
 //!   next second.
@@ -43,6 +45,17 @@ struct Budget {
     left: u32,
 }
 
+/// A service all of whose backends had no SNAT port left on this worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ServiceExhausted {
+    /// Service id (the slot's owner).
+    service: u32,
+    /// The snapshot it was true in: another may add a backend.
+    generation: u64,
+    /// The second it holds for.
+    second: u32,
+}
+
 /// One worker's admission state (see the module docs).
 #[derive(Debug)]
 pub struct Admission {
@@ -51,6 +64,8 @@ pub struct Admission {
     /// Per backend counter slot: the second in which no SNAT port towards it was
     /// free (new flows to it are refused for the rest of that second).
     snat_exhausted_in: Box<[Cell<Option<u32>>]>,
+    /// Per service (by snapshot index): every backend exhausted, as above.
+    service_exhausted: Box<[Cell<Option<ServiceExhausted>>]>,
     /// The second in which the table had no room (new flows are refused for the
     /// rest of it).
     table_full_in: Cell<Option<u32>>,
@@ -65,6 +80,7 @@ impl Admission {
             workers: u32::from(workers.max(1)),
             budgets: (0..SERVICE_SLOTS).map(|_| Cell::default()).collect(),
             snat_exhausted_in: (0..MAX_BACKEND_SLOTS).map(|_| Cell::new(None)).collect(),
+            service_exhausted: (0..SERVICE_SLOTS).map(|_| Cell::new(None)).collect(),
             table_full_in: Cell::new(None),
             refused_in: Cell::new(None),
         }
@@ -134,6 +150,50 @@ impl Admission {
         self.refused_in.set(Some(now));
     }
 
+    /// Notes that no SNAT port towards backend `slot` of service `svc` (snapshot
+    /// index `index`, snapshot `generation`) was free at `now`, and the service too
+    /// when that now holds for every backend it has.
+    pub fn note_service_backend_exhausted(
+        &self,
+        index: u16,
+        svc: &ServiceView,
+        generation: u64,
+        slot: u32,
+        now: u32,
+    ) {
+        self.note_snat_exhausted(slot, now);
+        if svc
+            .backends
+            .iter()
+            .all(|b| self.snat_exhausted(b.slot, now))
+        {
+            self.service_exhausted[index as usize % SERVICE_SLOTS].set(Some(ServiceExhausted {
+                service: svc.id,
+                generation,
+                second: now,
+            }));
+        }
+    }
+
+    /// Is every backend of service `svc` (snapshot index `index`) known to have no
+    /// SNAT port left on this worker in snapshot `generation`, second `now`? Then any
+    /// backend a new flow would be given is one of them.
+    #[inline]
+    pub fn service_exhausted(
+        &self,
+        index: u16,
+        svc: &ServiceView,
+        generation: u64,
+        now: u32,
+    ) -> bool {
+        self.service_exhausted[index as usize % SERVICE_SLOTS].get()
+            == Some(ServiceExhausted {
+                service: svc.id,
+                generation,
+                second: now,
+            })
+    }
+
     /// Is the connection table known to be full of connections it may not evict?
     #[inline]
     pub fn table_full(&self, now: u32) -> bool {
@@ -187,6 +247,34 @@ mod tests {
         // Unlimited.
         let u = service(3, 0);
         assert!((0..100_000).all(|_| a.take(1, &u, 101)));
+    }
+
+    #[test]
+    fn a_service_is_exhausted_when_every_backend_is() {
+        let a = Admission::new(1);
+        let mut s = service(1, 0);
+        for slot in [3, 4] {
+            s.backends.push(crate::tables::snapshot::BackendView {
+                ip: std::net::Ipv4Addr::new(10, 0, 0, slot as u8),
+                weight: 1,
+                slot,
+            });
+        }
+        a.note_service_backend_exhausted(0, &s, 9, 3, 50);
+        assert!(a.snat_exhausted(3, 50));
+        assert!(!a.service_exhausted(0, &s, 9, 50), "backend 4 has ports");
+        a.note_service_backend_exhausted(0, &s, 9, 4, 50);
+        assert!(a.service_exhausted(0, &s, 9, 50));
+        assert!(!a.service_exhausted(0, &s, 9, 51), "for that second only");
+        assert!(
+            !a.service_exhausted(0, &s, 10, 50),
+            "for that snapshot only"
+        );
+        assert!(
+            !a.service_exhausted(0, &service(2, 0), 9, 50),
+            "another service"
+        );
+        assert!(!a.service_exhausted(1, &s, 9, 50), "another index");
     }
 
     #[test]

@@ -196,10 +196,20 @@ fn snat_exhaustion_is_decided_once_a_second_not_per_packet() {
         let (d, _) = m.ingress(EXT, &client_udp(sport));
         assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
     }
+    let (web, dns) = (&m.snap.services[0], &m.snap.services[1]);
+    let exhausted = |si: u16, svc| {
+        m.admission
+            .service_exhausted(si, svc, m.snap.generation, 10)
+    };
+    assert!(!exhausted(1, dns));
     let (d, _) = m.ingress(EXT, &client_udp(102));
     assert_eq!(d, Decision::Drop(DropReason::SnatPortsExhausted));
     let walked = m.ct.stats().conflicts;
     assert!(walked > 0, "the first refusal searched");
+    // Its one backend exhausted, the service is: new flows are refused before the
+    // flow hash and the pick.
+    assert!(exhausted(1, dns));
+    assert!(!exhausted(0, web));
     for sport in 103..200 {
         let (d, _) = m.ingress(EXT, &client_udp(sport));
         assert_eq!(d, Decision::Drop(DropReason::SnatPortsExhausted));
@@ -495,7 +505,14 @@ fn the_early_refusal_refuses_as_the_general_path_does() {
     );
     let mut seen = std::collections::HashSet::new();
     let mut refused = 0;
-    for state in ["none", "spent", "snat_exhausted", "table_full"] {
+    let states = [
+        "none",
+        "spent",
+        "snat_exhausted",
+        "service_exhausted",
+        "table_full",
+    ];
+    for state in states {
         for (name, frame) in refusal_frames() {
             let m = Mesh::with_config(&guarded);
             // A tracked connection: client port 40001 to web (takes web's budget).
@@ -512,6 +529,17 @@ fn the_early_refusal_refuses_as_the_general_path_does() {
                         for b in &s.backends {
                             m.admission.note_snat_exhausted(b.slot, now);
                         }
+                    }
+                }
+                "service_exhausted" => {
+                    let generation = m.snap.generation;
+                    for (si, s) in m.snap.services.iter().enumerate() {
+                        for b in &s.backends {
+                            m.admission.note_service_backend_exhausted(
+                                si as u16, s, generation, b.slot, now,
+                            );
+                        }
+                        assert!(m.admission.service_exhausted(si as u16, s, generation, now));
                     }
                 }
                 "table_full" => m.admission.note_table_full(now),

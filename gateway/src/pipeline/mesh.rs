@@ -43,7 +43,9 @@ use crate::wire::ipv4::{protocol, MIN_HEADER_LEN as IP_MIN};
 use crate::wire::tcp::field::{DST_PORT, FLAGS as TCP_FLAGS, SRC_PORT};
 use crate::wire::tcp::flags as tcp;
 
-use super::mesh_key::{key_of, packed_at, plain_client, plain_client_any, KEY_LEN};
+use super::mesh_key::{
+    key_of, packed_at, plain_client, plain_client_any, total_and_flags, KEY_LEN,
+};
 use super::nat::{self, NatError};
 
 /// Largest inner IPv4 packet that fits the underlay MTU once encapsulated.
@@ -209,6 +211,10 @@ fn admission_check<'s>(
     if admission.spent(si, svc, ctx.now) {
         admission.note_refused(ctx.now);
         return Err(DropReason::NewConnectionRate);
+    }
+    // Whichever backend the pick gives has no SNAT port: no hash, no pick.
+    if !svc.preserve_client && admission.service_exhausted(si, svc, ctx.snap.generation, ctx.now) {
+        return Err(DropReason::SnatPortsExhausted);
     }
     let hash = flow_hash();
     ctx.note(|| Step::Maglev {
@@ -377,7 +383,7 @@ fn new_connection(
     if svc.preserve_client {
         return Err(DropReason::ConntrackConflict);
     }
-    admission.note_snat_exhausted(pick.slot, ctx.now);
+    admission.note_service_backend_exhausted(si, svc, ctx.snap.generation, pick.slot, ctx.now);
     Err(DropReason::SnatPortsExhausted)
 }
 
@@ -389,7 +395,8 @@ fn new_connection(
 /// instructions a packet). It makes the general path's checks in the general
 /// path's order, so it refuses exactly what that path would refuse, for the same
 /// reason (`edge_tests.rs` compares the two): the frame is a plain client packet
-/// (`mesh_fast::plain_client_any`: the edge's MAC, header and L4 checks), its
+/// (`mesh_key::plain_client_any`: the edge's MAC, header and L4 checks, made by
+/// the warm-up already for most), its
 /// addresses are no martians, its service exists, it fits the overlay, it is a
 /// SYN or the burst's warm-up looked it up and found nothing, and then
 /// [`admission_check`] refuses it. `None` leaves the frame to the general path.
@@ -399,7 +406,17 @@ pub(super) fn refusal(ctx: &Ctx, ext: &ExternalView, f: &[u8]) -> Option<DropRea
     if !m.admission.refusing(ctx.now) {
         return None;
     }
-    let (key, flags, total) = plain_client_any(f, ext.mac.to_u64())?;
+    // A plain client packet that the warm-up looked up in vain was checked there
+    // (`plain_client`: those of `plain_client_any`, and no SYN or RST) and needs no
+    // second parse: a flood of new non-SYN flows (spoofed ACKs, UDP) is mostly that.
+    let miss = m.cache.plain_miss();
+    let (key, flags, total) = match miss {
+        Some(key) => {
+            let (total, flags) = total_and_flags(f, key.proto())?;
+            (key, flags, total)
+        }
+        None => plain_client_any(f, ext.mac.to_u64())?,
+    };
     if let Err(r) = edge::check_addresses(ext, f.get(ETH..)?) {
         return Some(r);
     }
@@ -414,7 +431,7 @@ pub(super) fn refusal(ctx: &Ctx, ext: &ExternalView, f: &[u8]) -> Option<DropRea
         return None;
     }
     let syn_only = key.proto() == protocol::TCP && flags & (tcp::SYN | tcp::ACK) == tcp::SYN;
-    if !syn_only && m.cache.warmed_lookup(&key) != Some(None) {
+    if !syn_only && miss.is_none() && m.cache.warmed_lookup(&key) != Some(None) {
         return None;
     }
     let warmed = syn_only.then(|| m.cache.warmed_syn(&key)).flatten();

@@ -231,6 +231,22 @@ impl MeshCache {
         }
     }
 
+    /// The current packet's key, if the warm-up found it a plain client packet
+    /// ([`plain_client`](super::mesh_key::plain_client)'s checks, made there) and its
+    /// lookup found no connection: what the early refusal would otherwise parse again.
+    #[inline(always)]
+    pub(super) fn plain_miss(&self) -> Option<PackedKey> {
+        let i = self.current.get();
+        let b = self.burst.borrow();
+        if i >= b.len || b.plain >> i & 1 == 0 {
+            return None;
+        }
+        match (b.keys.get(i), b.hits.get(i)) {
+            (Some(k), Some(None)) => Some(*k),
+            _ => None,
+        }
+    }
+
     /// `f` of the current packet's key and connection, if the warm-up found it a
     /// plain client packet ([`super::mesh_fast`]'s checks, made once there, not
     /// again) and looked it up with a hit. The packet is the one warmed at the

@@ -25,30 +25,16 @@ use super::decision::{Decision, Target};
 use super::egress::write_outer;
 use super::flow::inner_flow_hash;
 use super::learn::learn_mac;
-use super::mesh_key::{plain_ipv4, FRAME_MIN};
+use super::mesh_key::{plain_ipv4, total_and_flags};
 use super::{Ctx, Event, MeshTables, PacketBuf};
 use crate::tables::conntrack::{CtHit, Dir, PackedKey};
 use crate::tables::fdb::FdbDest;
 use crate::tables::snapshot::{VniView, ENCAP_LEN};
 use crate::wire::ethernet::field::{DST, SRC};
 use crate::wire::ethernet::{dst_mac_u64, src_mac_u64, GROUP_BIT_U64, HEADER_LEN};
-use crate::wire::frame::field as at;
 use crate::wire::ipv4::{self, protocol};
 
 use super::nat::{rewrite_checked, CHECKED_TCP_LEN, CHECKED_UDP_LEN};
-
-/// The total length and TCP flags (0 for UDP) of an IPv4 packet of protocol
-/// `proto` after the Ethernet header of `f`, which [`plain_client`](super::mesh_key::plain_client) has accepted.
-#[inline(always)]
-fn total_and_flags(f: &[u8], proto: u8) -> Option<(usize, u8)> {
-    let h = f.first_chunk::<FRAME_MIN>()?;
-    let total = u16::from_be_bytes([h[at::IP_TOTAL_LEN], h[at::IP_TOTAL_LEN + 1]]) as usize;
-    let flags = match proto {
-        protocol::TCP => *f.get(at::TCP_FLAGS)?,
-        _ => 0,
-    };
-    Some((total, flags))
-}
 
 /// [`rewrite_checked`] of the IPv4 packet after the Ethernet header `ip`, which
 /// [`plain_ipv4`] has accepted (so its L4 header is there).

@@ -136,6 +136,19 @@ pub(super) fn plain_client(f: &[u8], ext_mac: u64) -> Option<PackedKey> {
     plain_ipv4(f).map(|p| p.key)
 }
 
+/// The total length and TCP flags (0 for UDP) of an IPv4 packet of protocol
+/// `proto` after the Ethernet header of `f`, which [`plain_client`] has accepted.
+#[inline(always)]
+pub(super) fn total_and_flags(f: &[u8], proto: u8) -> Option<(usize, u8)> {
+    let h = f.first_chunk::<FRAME_MIN>()?;
+    let total = u16::from_be_bytes([h[at::IP_TOTAL_LEN], h[at::IP_TOTAL_LEN + 1]]) as usize;
+    let flags = match proto {
+        protocol::TCP => *f.get(at::TCP_FLAGS)?,
+        _ => 0,
+    };
+    Some((total, flags))
+}
+
 /// A client's packet `f` on the external port (MAC `ext_mac`) that passes the
 /// checks of [`plain_client`], SYNs included: its key, TCP flags and total length.
 /// (The early refusal's parse: `mesh::refusal`.)
