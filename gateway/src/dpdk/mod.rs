@@ -28,7 +28,7 @@ pub use mempool::Mempool;
 pub use port::{
     LinkStatus, MtuRefusal, Port, PortConfig, PortStats, RxQueue, StartedPort, TxQueue,
 };
-pub use prefetch::prefetch;
+pub use prefetch::{prefetch, prefetch_ptr};
 pub use ring::Ring;
 pub use rss::{rss_field_names, RssState, RSS_IPV4_TCP_UDP, RSS_IPV4_UDP, RSS_KEY};
 pub use telemetry::{register as register_telemetry, TelValue};

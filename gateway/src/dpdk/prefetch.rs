@@ -12,7 +12,7 @@ pub fn prefetch<T>(r: &T) {
 
 /// Prefetches the cache line at `p` (any address; a prefetch never faults).
 #[inline(always)]
-pub(crate) fn prefetch_ptr(p: *const u8) {
+pub fn prefetch_ptr(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetch is a hint; it never faults and reads nothing, whatever the address.
     unsafe {

@@ -11,7 +11,7 @@ use super::{
     LOOKUP_BURST, OCC_MASK, OCC_SHIFT, SLOTS, SLOT_IDX_MASK, SLOT_REPLY, SLOT_TAG_MASK, ST_ASSURED,
     ST_AUX, ST_DYING, ST_STATE,
 };
-use crate::dpdk::prefetch;
+use crate::dpdk::{prefetch, prefetch_ptr};
 use crate::tables::buckets::header::{backoff, SEQ_MASK};
 use crate::tables::seconds::is_later;
 use std::sync::atomic::fence;
@@ -195,16 +195,16 @@ impl Conntrack {
     }
 
     /// [`Conntrack::lookup`] of every key of `keys` (at most [`LOOKUP_BURST`]) into
-    /// `out` (same length), with their cache misses overlapped, in three passes over
-    /// the burst: hash every key and prefetch the first line of its primary bucket;
-    /// scan that line for the key's tag and prefetch the entry it names (or, when the
+    /// `out` (same length), with their cache misses overlapped, in passes over the
+    /// burst: hash every key and prefetch its buckets' summaries; read those, and
+    /// prefetch the first line of the primary bucket of each key they may hold
+    /// (most absent keys end here); scan that line for the key's tag and prefetch the entry it names (or, when the
     /// tag is not there, the bucket's second line if it holds keys and the secondary
     /// bucket if keys overflowed into it); then look up as `lookup` does, now from
     /// the cache, starting with the slot the scan found. One line per key in the
     /// first pass, not two: 32 keys' lines are about as many misses as a core keeps
     /// in flight, and 94 % of the keys of a half-full table are in the first line
-    /// (perf/RESULTS.md, section 4). The first two
-    /// passes only give hints (their unsynchronised reads decide nothing), so the
+    /// (perf/RESULTS.md, section 4). The passes before the last only give hints (their unsynchronised reads decide nothing), so the
     /// results are those of one `lookup` per key. While one pass runs, the misses it
     /// asked for in the previous one are in flight together instead of one or two at
     /// a time.
@@ -231,26 +231,27 @@ impl Conntrack {
             prefetch(&self.summary[p.b1]);
             prefetch(&self.summary[p.b2]);
         }
-        // SLOTS: search from the first slot; ABSENT: the summaries say no bucket
-        // holds the key (or it is not looked up): no search.
-        const ABSENT: usize = SLOTS + 1;
-        let mut hint = [SLOTS; LOOKUP_BURST];
-        for ((p, h), k) in pos[..n].iter().zip(hint.iter_mut()).zip(keys) {
-            // A new flow (a flood's) is mostly answered here: in a full table
-            // (11-12 keys a bucket, ~6 of them in the word read) ~84 % of absent
-            // keys find their bit clear in both.
-            if *k == PackedKey::NONE
-                || !(self.summary[p.b1].holds(p.tag) | self.summary[p.b2].holds(p.tag))
-            {
-                *h = ABSENT;
-                continue;
-            }
-            prefetch(&self.buckets[p.b1].header);
+        // The keys to search (a summary holds their bit), as a mask made without a
+        // branch per key: a flood's new flows (~84 % absent in a full table, at
+        // random places in the burst) made a mispredicted branch at every change
+        // between the two kinds in each pass below. The prefetch too is branch-free:
+        // for a key not searched it asks for the summary just read (in the cache).
+        let mut live = 0u32;
+        for (i, (p, k)) in pos[..n].iter().zip(keys).enumerate() {
+            // A key not looked up has no place (`pos` 0): its summary read is only
+            // a hint; `&` keeps both sides without a branch.
+            let held = self.summary[p.b1].holds(p.tag) | self.summary[p.b2].holds(p.tag);
+            let search = (*k != PackedKey::NONE) & held;
+            live |= u32::from(search) << i;
+            let header = &self.buckets[p.b1].header as *const _ as *const u8;
+            let summary = &self.summary[p.b1] as *const _ as *const u8;
+            prefetch_ptr(if search { header } else { summary });
         }
-        for (p, h) in pos[..n].iter().zip(hint.iter_mut()) {
-            if *h == ABSENT {
-                continue;
-            }
+        // Where to start the search: the slot of the first line whose tag matched,
+        // or SLOTS (from the first slot).
+        let mut hint = [SLOTS; LOOKUP_BURST];
+        for i in bits(live) {
+            let (p, h) = (&pos[i], &mut hint[i]);
             let b = &self.buckets[p.b1];
             // Every slot of the line is compared and the matches kept as bits: a
             // scan that stops at the match ends at a different slot for every key,
@@ -287,12 +288,16 @@ impl Conntrack {
                 prefetch(&b2.slots[SLOTS - 1]);
             }
         }
-        for (((k, p), h), o) in keys.iter().zip(&pos).zip(&hint).zip(out.iter_mut()) {
-            *o = if *h == ABSENT {
-                None
-            } else {
-                self.find_hinted(k, p, *h)
-            };
+        let all = if n == LOOKUP_BURST {
+            u32::MAX
+        } else {
+            (1u32 << n) - 1
+        };
+        for i in bits(!live & all) {
+            out[i] = None;
+        }
+        for i in bits(live) {
+            out[i] = self.find_hinted(&keys[i], &pos[i], hint[i]);
         }
     }
 
@@ -356,6 +361,18 @@ impl Conntrack {
             }
         }
     }
+}
+
+/// The positions of the set bits of `mask`, lowest first.
+#[inline(always)]
+fn bits(mut mask: u32) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            i
+        })
+    })
 }
 
 #[cfg(test)]

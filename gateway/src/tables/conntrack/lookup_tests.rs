@@ -77,11 +77,32 @@ fn lookup_burst_matches_lookup() {
             }
         })
         .collect();
-    let mut out = vec![None; keys.len()];
+    // Whatever `out` held before is overwritten, misses too.
+    let stale = t.lookup(&conn(0, false).original_key());
+    assert!(stale.is_some());
+    let mut out = vec![stale; keys.len()];
     t.lookup_burst(&keys, &mut out);
     let want: Vec<Option<CtHit>> = keys.iter().map(|k| t.lookup(k)).collect();
     assert_eq!(out, want);
     assert_eq!(out.iter().filter(|h| h.is_some()).count(), 50);
+    // A key not looked up (NONE) finds nothing, beside keys that do.
+    let packed: Vec<PackedKey> = keys[..LOOKUP_BURST]
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            if i % 4 == 1 {
+                PackedKey::NONE
+            } else {
+                pack_key(k)
+            }
+        })
+        .collect();
+    let mut out = vec![stale; packed.len()];
+    t.lookup_packed_burst(&packed, &mut out);
+    for (i, (o, k)) in out.iter().zip(&keys).enumerate() {
+        let want = if i % 4 == 1 { None } else { t.lookup(k) };
+        assert_eq!(*o, want, "key {i}");
+    }
     t.lookup_burst(&[], &mut []);
     // Every key of the table, including those the burst's scan of first lines
     // does not see: in a bucket's second line, or in the secondary bucket.
