@@ -395,11 +395,11 @@ fn new_connection(
 /// instructions a packet). It makes the general path's checks in the general
 /// path's order, so it refuses exactly what that path would refuse, for the same
 /// reason (`edge_tests.rs` compares the two): the frame is a plain client packet
-/// (`mesh_key::plain_client_any`: the edge's MAC, header and L4 checks, made by
-/// the warm-up already for most), its
-/// addresses are no martians, its service exists, it fits the overlay, it is a
-/// SYN or the burst's warm-up looked it up and found nothing, and then
-/// [`admission_check`] refuses it. `None` leaves the frame to the general path.
+/// (`mesh_key::plain_client_any`: the edge's MAC, header and L4 checks; the
+/// warm-up made them already for most), its addresses are no martians, its
+/// service exists, it fits the overlay, it is a SYN or the burst's warm-up looked
+/// it up and found nothing, and then [`admission_check`] refuses it. `None` leaves
+/// the frame to the general path.
 #[inline(never)]
 pub(super) fn refusal(ctx: &Ctx, ext: &ExternalView, f: &[u8]) -> Option<DropReason> {
     let m = ctx.mesh.as_ref()?;
