@@ -5,9 +5,9 @@
 use super::decision::{Decision, DropReason};
 use super::{decap, local, Ctx, Event, PacketBuf};
 use crate::tables::snapshot::PortView;
-use crate::wire::ethernet::{ethertype, MacAddr};
+use crate::wire::ethernet::field::ETHERTYPE;
+use crate::wire::ethernet::{dst_mac_u64, ethertype, MacAddr, HEADER_LEN};
 use crate::wire::frame::{field as at, L4};
-use crate::wire::EthernetFrame;
 
 pub(super) fn ingress<B: PacketBuf>(
     ctx: &Ctx,
@@ -17,10 +17,12 @@ pub(super) fn ingress<B: PacketBuf>(
 ) -> Option<Decision> {
     let ul = ctx.snap.underlay.as_ref().filter(|u| u.port == rx_port)?;
     let frame = buf.data();
-    let eth = EthernetFrame::new_unchecked(frame);
-    let dst = eth.dst_addr();
-    match eth.ethertype() {
-        ethertype::IPV4 if dst == port.mac => {
+    // The caller checked that a whole Ethernet header is there; the MACs as words.
+    let h = frame.first_chunk::<HEADER_LEN>()?;
+    let dst = dst_mac_u64(h);
+    let to_port = dst == port.mac.to_u64();
+    match u16::from_be_bytes([h[ETHERTYPE], h[ETHERTYPE + 1]]) {
+        ethertype::IPV4 if to_port => {
             // Only traffic to our VTEP address is ours; the rest may be access traffic
             // on a shared port.
             if frame.len() < L4 || frame[at::IP_DST_ADDR] != ul.vtep_ip.octets() {
@@ -40,7 +42,7 @@ pub(super) fn ingress<B: PacketBuf>(
             }
             Some(decap::decap(ctx, ul, buf))
         }
-        ethertype::ARP if dst == port.mac || dst == MacAddr::BROADCAST => {
+        ethertype::ARP if to_port || dst == MacAddr::BROADCAST.to_u64() => {
             let vtep_ip = ul.vtep_ip;
             Some(local::arp_on_link(
                 ctx,

@@ -13,7 +13,7 @@ use super::{mesh, Ctx};
 use crate::tables::snapshot::ENCAP_LEN;
 use crate::wire::encap::field as outer;
 use crate::wire::ethernet::field::ETHERTYPE;
-use crate::wire::ethernet::{dst_mac_u64, ethertype, GROUP_BIT_U64, HEADER_LEN};
+use crate::wire::ethernet::{dst_mac_u64, ethertype, src_mac_u64, GROUP_BIT_U64, HEADER_LEN};
 use crate::wire::vlan;
 
 /// Warms the tables the frames of one burst received on `rx_port` will look up.
@@ -49,7 +49,7 @@ where
     mesh::warm_conntrack(ctx, rx_port, frames);
 }
 
-/// An access frame: its VLAN's VNI and its destination MAC.
+/// An access frame: its VLAN's VNI and its MACs.
 #[inline]
 fn warm_access(ctx: &Ctx, map: &[u16; 4096], f: &[u8]) {
     let Some(h) = f.first_chunk::<HEADER_LEN>() else {
@@ -67,20 +67,24 @@ fn warm_access(ctx: &Ctx, map: &[u16; 4096], f: &[u8]) {
         .checked_sub(1)
         .and_then(|i| ctx.snap.vnis.get(i))
     {
-        prefetch_unicast(ctx, v.vni, dst_mac_u64(h));
+        prefetch_lookups(ctx, v.vni, src_mac_u64(h), dst_mac_u64(h));
     }
 }
 
-/// Prefetches `dst`'s bucket unless it is a group address: those are flooded without
-/// a lookup, and a flood of broadcasts would only fetch lines nobody reads.
+/// What a frame of `vni` from `src` to `dst` will look up in the FDB: `dst`'s bucket,
+/// or for a broadcast or multicast, which is flooded without a lookup,
+/// what learning `src` reads (a MAC flood is broadcasts from new sources, each a
+/// learn the worker's learn cache cannot answer).
 #[inline]
-fn prefetch_unicast(ctx: &Ctx, vni: u32, dst: u64) {
+fn prefetch_lookups(ctx: &Ctx, vni: u32, src: u64, dst: u64) {
     if dst & GROUP_BIT_U64 == 0 {
         ctx.fdb.prefetch(vni, dst);
+    } else {
+        ctx.fdb.prefetch_learn(vni, src);
     }
 }
 
-/// A VXLAN frame without outer IP options: its VNI and its inner destination MAC.
+/// A VXLAN frame without outer IP options: its VNI and its inner MACs.
 #[inline]
 fn warm_vxlan(ctx: &Ctx, f: &[u8]) {
     let Some(h) = f.first_chunk::<{ ENCAP_LEN + HEADER_LEN }>() else {
@@ -91,6 +95,6 @@ fn warm_vxlan(ctx: &Ctx, f: &[u8]) {
     }
     let vni = u32::from_be_bytes([0, h[outer::VNI], h[outer::VNI + 1], h[outer::VNI + 2]]);
     if let Some(inner) = h[ENCAP_LEN..].first_chunk::<HEADER_LEN>() {
-        prefetch_unicast(ctx, vni, dst_mac_u64(inner));
+        prefetch_lookups(ctx, vni, src_mac_u64(inner), dst_mac_u64(inner));
     }
 }

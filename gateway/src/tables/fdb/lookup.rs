@@ -77,6 +77,16 @@ impl Fdb {
         prefetch(&b.values[SLOTS / 2 + 1]);
     }
 
+    /// Hints the CPU to load what learning `mac` of `vni` reads first: the summary
+    /// words of its two buckets (a new MAC mostly reads nothing else).
+    #[inline]
+    pub fn prefetch_learn(&self, vni: u32, mac: u64) {
+        let p = self.pos(vni, mac);
+        let (w, _) = summary_bit(p.x1);
+        prefetch(self.summary_word(p.b1, w));
+        prefetch(self.summary_word(p.b2(), w));
+    }
+
     /// Like [`Fdb::lookup`], also telling whether the entry is static.
     #[inline]
     pub fn lookup_hit(&self, vni: u32, mac: MacAddr) -> Option<FdbHit> {
