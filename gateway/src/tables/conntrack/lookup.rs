@@ -243,9 +243,11 @@ impl Conntrack {
             let held = self.summary[p.b1].holds(p.tag) | self.summary[p.b2].holds(p.tag);
             let search = (*k != PackedKey::NONE) & held;
             live |= u32::from(search) << i;
-            let header = &self.buckets[p.b1].header as *const _ as *const u8;
-            let summary = &self.summary[p.b1] as *const _ as *const u8;
-            prefetch_ptr(if search { header } else { summary });
+            // Selected by a mask: LLVM made a branch of an `if` here.
+            let header = &self.buckets[p.b1].header as *const _ as usize;
+            let summary = &self.summary[p.b1] as *const _ as usize;
+            let pick = usize::from(search).wrapping_neg();
+            prefetch_ptr((summary ^ ((header ^ summary) & pick)) as *const u8);
         }
         // Where to start the search: the slot of the first line whose tag matched,
         // or SLOTS (from the first slot).
