@@ -257,6 +257,42 @@ fn a_table_full_of_assured_connections_refuses_in_constant_time() {
 }
 
 #[test]
+fn a_window_of_assured_connections_refuses_its_flow_not_the_table() {
+    // Several seeds: which windows hold the stranger depends on the table's hash.
+    for seed in 1..=4 {
+        let mut m = Mesh::new("snat");
+        m.ct = Conntrack::with_seed(64, Timeouts::default(), seed);
+        let cap = m.ct.capacity();
+        for sport in 0..cap as u16 - 1 {
+            assured_connection(&m, 20000 + sport);
+        }
+        // One stranger: a SYN never answered, evictable.
+        let (d, _) = m.ingress(EXT, &client_tcp(30000, true, false, &[]));
+        assert!(matches!(d, Decision::Forward { .. }), "{d:?}");
+        assert_eq!((m.ct.len(), m.ct.stats().unassured()), (cap, 1));
+        let now = m.ctx().now;
+        let (mut full, mut admitted_after) = (0, 0);
+        for sport in 31000..32000 {
+            let (d, _) = m.ingress(EXT, &client_tcp(sport, true, false, &[]));
+            match d {
+                Decision::Drop(DropReason::ConntrackFull) => {
+                    full += 1;
+                    // The flow's window held only assured connections; the
+                    // table still holds a stranger that another flow may evict.
+                    assert!(!m.admission.table_full(now), "seed {seed}: table marked full");
+                }
+                Decision::Forward { .. } if full > 0 => admitted_after += 1,
+                Decision::Forward { .. } => {}
+                d => panic!("seed {seed}: {d:?}"),
+            }
+            assert_eq!(m.ct.stats().unassured(), 1, "seed {seed}");
+        }
+        assert!(full > 0, "seed {seed}: no window was all assured");
+        assert!(admitted_after > 0, "seed {seed}: nothing admitted after a refusal");
+    }
+}
+
+#[test]
 fn the_flood_guard_sheds_new_connections_not_established_ones() {
     let text = config("snat").replacen(
         "name = \"web\"",

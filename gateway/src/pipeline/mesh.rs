@@ -31,7 +31,9 @@ use super::decision::{Decision, DropReason, MeshSide, Origin, Target};
 use super::fragments;
 use super::mesh_cache::WarmedSyn;
 use super::{edge, Ctx, Event, MeshTables, PacketBuf, Step};
-use crate::tables::conntrack::{Conn, CtHit, CtInsertError, CtState, Dir, FlowKey, PackedKey};
+use crate::tables::conntrack::{
+    Conn, Conntrack, CtHit, CtInsertError, CtState, Dir, FlowKey, PackedKey,
+};
 use crate::tables::fdb::FdbDest;
 use crate::tables::flow_hash::FlowSeed;
 use crate::tables::snapshot::{BackendView, ExternalView, ServiceView, ENCAP_LEN};
@@ -370,9 +372,7 @@ fn new_connection(
                 return Ok((h.conn(), None));
             }
             Err(CtInsertError::Full) => {
-                // Only a table without a free entry stays full for a while; a
-                // crowded window is this flow's bad luck.
-                if !m.conntrack.has_free_entry() {
+                if table_stays_full(m.conntrack) {
                     admission.note_table_full(ctx.now);
                 }
                 return Err(DropReason::ConntrackFull);
@@ -385,6 +385,22 @@ fn new_connection(
     }
     admission.note_service_backend_exhausted(si, svc, ctx.snap.generation, pick.slot, ctx.now);
     Err(DropReason::SnatPortsExhausted)
+}
+
+/// After an insert found no room: is the table full of connections no new one may
+/// evict (so that new flows are refused without an insert for the rest of the
+/// second)? Only when it has no free entry and no unassured or finished connection
+/// anywhere: an insert's window of assured connections is that flow's bad luck,
+/// and marking the table for it refused every new client for a second while a
+/// flood of strangers (evictable, each) filled the rest. Out of the packet path:
+/// it sums the table's gauges.
+#[cold]
+fn table_stays_full(ct: &Conntrack) -> bool {
+    if ct.has_free_entry() {
+        return false;
+    }
+    let s = ct.stats();
+    s.unassured() + s.in_state(CtState::TimeWait) + s.in_state(CtState::Closed) == 0
 }
 
 /// The early refusal of a client's frame `f` on the external port: while the
