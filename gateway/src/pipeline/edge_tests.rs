@@ -279,7 +279,10 @@ fn a_window_of_assured_connections_refuses_its_flow_not_the_table() {
                     full += 1;
                     // The flow's window held only assured connections; the
                     // table still holds a stranger that another flow may evict.
-                    assert!(!m.admission.table_full(now), "seed {seed}: table marked full");
+                    assert!(
+                        !m.admission.table_full(now),
+                        "seed {seed}: table marked full"
+                    );
                 }
                 Decision::Forward { .. } if full > 0 => admitted_after += 1,
                 Decision::Forward { .. } => {}
@@ -288,7 +291,10 @@ fn a_window_of_assured_connections_refuses_its_flow_not_the_table() {
             assert_eq!(m.ct.stats().unassured(), 1, "seed {seed}");
         }
         assert!(full > 0, "seed {seed}: no window was all assured");
-        assert!(admitted_after > 0, "seed {seed}: nothing admitted after a refusal");
+        assert!(
+            admitted_after > 0,
+            "seed {seed}: nothing admitted after a refusal"
+        );
     }
 }
 
