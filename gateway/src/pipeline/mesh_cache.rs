@@ -168,6 +168,11 @@ impl MeshCache {
         }
         b.len = n;
         b.plain = plain;
+        if b.keys[..n].iter().all(|k| *k == PackedKey::NONE) {
+            // Nothing to look up (a burst of ARP: a MAC flood's).
+            b.hits[..n].fill(None);
+            return;
+        }
         // In chunks: one chunk's misses are about as many as a core keeps in flight.
         let chunks = b.keys[..n].chunks(LOOKUP_BURST);
         for (k, h) in chunks.zip(b.hits[..n].chunks_mut(LOOKUP_BURST)) {
