@@ -198,13 +198,14 @@ impl Conntrack {
     /// `out` (same length), with their cache misses overlapped, in passes over the
     /// burst: hash every key and prefetch its buckets' summaries; read those, and
     /// prefetch the first line of the primary bucket of each key they may hold
-    /// (most absent keys end here); scan that line for the key's tag and prefetch the entry it names (or, when the
-    /// tag is not there, the bucket's second line if it holds keys and the secondary
-    /// bucket if keys overflowed into it); then look up as `lookup` does, now from
-    /// the cache, starting with the slot the scan found. One line per key in the
-    /// first pass, not two: 32 keys' lines are about as many misses as a core keeps
-    /// in flight, and 94 % of the keys of a half-full table are in the first line
-    /// (perf/RESULTS.md, section 4). The passes before the last only give hints (their unsynchronised reads decide nothing), so the
+    /// (most absent keys end here); scan that line for the key's tag and prefetch
+    /// the entry it names (or, when the tag is not there, the bucket's second line
+    /// if it holds keys and the secondary bucket if keys overflowed into it); then
+    /// look up as `lookup` does, now from the cache, starting with the slot the
+    /// scan found. One bucket line per key, not two: 32 keys' lines are about as
+    /// many misses as a core keeps in flight, and 94 % of the keys of a half-full
+    /// table are in the first line (perf/RESULTS.md, section 4). The passes before
+    /// the last only give hints (their unsynchronised reads decide nothing), so the
     /// results are those of one `lookup` per key. While one pass runs, the misses it
     /// asked for in the previous one are in flight together instead of one or two at
     /// a time.
