@@ -152,7 +152,8 @@ impl Admission {
 
     /// Notes that no SNAT port towards backend `slot` of service `svc` (snapshot
     /// index `index`, snapshot `generation`) was free at `now`, and the service too
-    /// when that now holds for every backend it has.
+    /// when that now holds for every backend the pick may give (weight > 0: a
+    /// drained one, as during a rolling update, takes no new flow).
     pub fn note_service_backend_exhausted(
         &self,
         index: u16,
@@ -165,6 +166,7 @@ impl Admission {
         if svc
             .backends
             .iter()
+            .filter(|b| b.weight > 0)
             .all(|b| self.snat_exhausted(b.slot, now))
         {
             self.service_exhausted[index as usize % SERVICE_SLOTS].set(Some(ServiceExhausted {
@@ -253,10 +255,11 @@ mod tests {
     fn a_service_is_exhausted_when_every_backend_is() {
         let a = Admission::new(1);
         let mut s = service(1, 0);
-        for slot in [3, 4] {
+        // Backend 5 is drained: never picked, so its ports do not matter.
+        for (slot, weight) in [(3, 1), (4, 1), (5, 0)] {
             s.backends.push(crate::tables::snapshot::BackendView {
                 ip: std::net::Ipv4Addr::new(10, 0, 0, slot as u8),
-                weight: 1,
+                weight,
                 slot,
             });
         }
