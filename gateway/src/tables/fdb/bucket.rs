@@ -1,5 +1,5 @@
-//! The buckets of the FDB, their summaries and `last_seen` lines, and a key's place
-//! in them ([`Fdb::pos`]).
+//! The buckets of the FDB, their `last_seen` lines, and a key's place in them
+//! ([`Fdb::pos`]).
 //!
 //! * **Buckets** of [`SLOTS_PER_BUCKET`] = 15 slots, 256 bytes, 128-byte aligned:
 //!   - lines 0-1 (one 128-byte adjacent-line-prefetch pair): the bucket `header`
@@ -9,24 +9,23 @@
 //!   The **header** packs a 32-bit sequence number (odd = a write is in progress),
 //!   the writer-lock bit (bit 32), and (bits 33-63) the *overflow count*: how many
 //!   entries whose primary bucket this is are stored in their (various) secondaries.
-//! * **summary**: a parallel array, two `u64` words per bucket (128 bits) with a
-//!   bit per key the bucket holds (7 bits of the key's hash pick the word and the
-//!   bit, [`summary_bit`]). [`Fdb::learn`] reads the key's word of each of its two
-//!   buckets before any bucket line: when its bit is clear in both, the MAC is not
-//!   in the table (a MAC flood's every frame; about 84 % of new keys with 11 entries
-//!   a bucket, against 71 % with one word a bucket: a new key whose bit is set
-//!   costs the search of both buckets, four lines), and the learn goes on without
-//!   searching the buckets.
-//!   The bit is set before an entry is published and recomputed from the bucket's
-//!   keys after one is removed, by the holder of the bucket's lock (a load and a
-//!   store, no read-modify-write).
+//! * **fingerprints**: a parallel array, 32 bytes per bucket, a 16-bit fingerprint
+//!   of the key in each slot (`fingerprints.rs`). [`Fdb::learn`] reads those of the
+//!   key's two buckets before any bucket line: when neither holds the key's
+//!   fingerprint, the MAC is not in the table (a MAC flood's every frame but
+//!   ~0.03 %), and the learn goes on without searching the buckets.
 //! * **last_seen**: a parallel array, one 64-byte line of `AtomicU32` per bucket,
 //!   never read by [`Fdb::lookup`]. Refreshing a MAC's `last_seen` therefore never
 //!   invalidates a line that other workers' lookups read.
 //!
 //! [`SLOTS_PER_BUCKET`]: super::SLOTS_PER_BUCKET
 
-use super::entry::{entry_vni, ALT, KEY_VNI_SHIFT, KIND_MASK, MAC_MASK, VNI_HI_MASK, VNI_HI_SHIFT};
+use super::entry::{ALT, KEY_VNI_SHIFT, KIND_MASK, VNI_HI_MASK, VNI_HI_SHIFT};
+#[cfg(test)]
+use super::{
+    entry::{entry_vni, MAC_MASK},
+    fingerprints::fingerprint,
+};
 use super::{Fdb, MAX_VNI, SLOTS};
 use crate::tables::buckets::header::BucketHeader;
 use crate::tables::buckets::placement;
@@ -141,17 +140,6 @@ impl Pos {
     }
 }
 
-/// Summary words per bucket.
-pub(super) const SUMMARY_WORDS: usize = 2;
-
-/// A key's word (0 or 1) of its bucket's two summary words, and its bit there, from
-/// hash bits that neither the bucket (the top bits) nor the home slot (bits 0-31)
-/// is chosen by.
-#[inline(always)]
-pub(super) fn summary_bit(x1: u64) -> (usize, u64) {
-    (((x1 >> 38) & 1) as usize, 1 << ((x1 >> 32) & 63))
-}
-
 impl Fdb {
     // Always inlined: the secondary bucket is then only computed where it is used.
     #[inline(always)]
@@ -171,31 +159,17 @@ impl Fdb {
         }
     }
 
-    /// The summary words bucket `bi`'s keys make (unsynchronised: lock held, or
-    /// quiescent).
-    pub(super) fn summary_of(&self, bi: usize) -> [u64; SUMMARY_WORDS] {
+    /// The fingerprints bucket `bi`'s keys make, a lane per slot (validation).
+    #[cfg(test)]
+    pub(super) fn fingerprints_of(&self, bi: usize) -> [u16; SLOTS] {
         let b = &self.buckets[bi];
-        (0..SLOTS).fold([0; SUMMARY_WORDS], |mut m, i| {
+        std::array::from_fn(|i| {
             let (k, v) = (b.keys[i].load(Relaxed), b.values[i].load(Relaxed));
-            if k != 0 {
-                let (w, bit) = summary_bit(self.pos(entry_vni(k, v), k & MAC_MASK).x1);
-                m[w] |= bit;
+            if k == 0 {
+                return 0;
             }
-            m
+            fingerprint(self.pos(entry_vni(k, v), k & MAC_MASK).x1)
         })
-    }
-
-    /// The summary word `w` of bucket `bi`.
-    #[inline(always)]
-    pub(super) fn summary_word(&self, bi: usize, w: usize) -> &AtomicU64 {
-        &self.summary[bi * SUMMARY_WORDS + w]
-    }
-
-    /// Recomputes bucket `bi`'s summary from its keys (lock held) after a removal.
-    pub(super) fn resummarize(&self, bi: usize) {
-        for (w, bits) in self.summary_of(bi).into_iter().enumerate() {
-            self.summary_word(bi, w).store(bits, Relaxed);
-        }
     }
 
     /// Entries stored in their primary bucket (the others sit in their secondary):

@@ -15,9 +15,10 @@
 //! clock is a tick behind never moves `last_seen` backwards. Ages are wrapping,
 //! signed differences, so the u32 clock may wrap.
 
-use super::bucket::{summary_bit, Pos, PRIMARY_FILL};
+use super::bucket::{Pos, PRIMARY_FILL};
 use super::counters::{C_LEARNED, C_MOVED};
 use super::entry::{entry_vni, FdbDest, ALT, DEST_MASK, STATIC};
+use super::fingerprints::fingerprint;
 use super::vni::VniSlot;
 use super::{Fdb, MAX_VNI, SLOTS};
 use crate::tables::buckets::locking::{lock_in_order, unlock_in_order};
@@ -86,7 +87,7 @@ impl Fdb {
         debug_assert!(vni <= MAX_VNI, "VNI {vni:#x} wider than 24 bits");
         let p = self.pos(vni, m);
         let want = dest.encode();
-        // A new MAC is mostly ruled out by the summaries, without a bucket line.
+        // A new MAC is mostly ruled out by the fingerprints, without a bucket line.
         let found = if self.may_hold(&p) {
             self.find(&p)
         } else {
@@ -209,12 +210,10 @@ impl Fdb {
         } else {
             value
         };
-        // The summary bit before the slot, so that no reader finds the slot published
-        // while the bit is still clear (a learn that misses an entry being published
-        // by another worker goes to the locked path, which finds it).
-        let (w, bit) = summary_bit(p.x1);
-        let sum = self.summary_word(bi, w);
-        sum.store(sum.load(Relaxed) | bit, Relaxed);
+        // The fingerprint before the slot, so that no reader finds the slot published
+        // while its fingerprint is still absent (a learn that misses an entry being
+        // published by another worker goes to the locked path, which finds it).
+        self.fingerprints[bi].set(i, fingerprint(p.x1));
         let b = &self.buckets[bi];
         b.header.begin_write();
         self.last_seen[bi].0[i].store(last_seen, Relaxed);
@@ -234,7 +233,7 @@ impl Fdb {
         b.values[i].store(0, Relaxed);
         b.set_occupied(i, false);
         b.header.end_write();
-        self.resummarize(bi);
+        self.fingerprints[bi].set(i, 0);
         self.changes.0.fetch_add(1, Release);
         if value & ALT != 0 {
             self.buckets[p.b1].header.add_overflow(-1);

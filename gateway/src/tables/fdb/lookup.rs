@@ -4,12 +4,12 @@
 //! [`Fdb::lookup`] returns the destination only (what forwarding needs);
 //! [`Fdb::lookup_hit`] also says whether the entry is static.
 
-use super::bucket::{summary_bit, Header, Pos};
+use super::bucket::{Header, Pos};
 use super::entry::{FdbDest, STATIC};
+use super::fingerprints::fingerprint;
 use super::{Fdb, SLOTS};
 use crate::dpdk::prefetch;
 use crate::wire::ethernet::MacAddr;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// A lookup result with the entry's kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,13 +41,12 @@ impl Fdb {
         r.map(|(i, v)| (b2, i, v))
     }
 
-    /// False when the summaries say that neither of the key's buckets holds it.
+    /// False when the fingerprints say that neither of the key's buckets holds it.
     #[inline(always)]
     pub(super) fn may_hold(&self, p: &Pos) -> bool {
-        let (w, bit) = summary_bit(p.x1);
-        let words =
-            self.summary_word(p.b1, w).load(Relaxed) | self.summary_word(p.b2(), w).load(Relaxed);
-        words & bit != 0
+        let fp = fingerprint(p.x1);
+        // Both read, no branch between: a flood's keys are mostly in neither.
+        self.fingerprints[p.b1].may_hold(fp) | self.fingerprints[p.b2()].may_hold(fp)
     }
 
     /// Where frames to `mac` in `vni` go, if known. Lock-free; never writes.
@@ -77,14 +76,13 @@ impl Fdb {
         prefetch(&b.values[SLOTS / 2 + 1]);
     }
 
-    /// Hints the CPU to load what learning `mac` of `vni` reads first: the summary
-    /// words of its two buckets (a new MAC mostly reads nothing else).
+    /// Hints the CPU to load what learning `mac` of `vni` reads first: the
+    /// fingerprints of its two buckets (a new MAC mostly reads nothing else).
     #[inline]
     pub fn prefetch_learn(&self, vni: u32, mac: u64) {
         let p = self.pos(vni, mac);
-        let (w, _) = summary_bit(p.x1);
-        prefetch(self.summary_word(p.b1, w));
-        prefetch(self.summary_word(p.b2(), w));
+        prefetch(self.fingerprints[p.b1].line());
+        prefetch(self.fingerprints[p.b2()].line());
     }
 
     /// Like [`Fdb::lookup`], also telling whether the entry is static.

@@ -17,8 +17,10 @@
 //! allocates, locks, or makes a syscall. One concept a file:
 //!
 //! * `entry.rs`: the key and value words of a slot, and [`FdbDest`];
-//! * `bucket.rs`: the buckets of [`SLOTS_PER_BUCKET`] = 15 slots, their summaries and
-//!   `last_seen` lines, and a key's place (its hash);
+//! * `bucket.rs`: the buckets of [`SLOTS_PER_BUCKET`] = 15 slots, their `last_seen`
+//!   lines, and a key's place (its hash);
+//! * `fingerprints.rs`: a 16-bit fingerprint per slot, what a learn of a new MAC
+//!   reads instead of the buckets;
 //! * `vni.rs`: the per-VNI count slots (what the learn limit counts);
 //! * `lookup.rs`: the lock-free lookups;
 //! * `learn.rs`: learning, and the locked writes every change of an entry goes through;
@@ -26,8 +28,9 @@
 //! * `filter.rs`: which entries a flush or a listing selects;
 //! * `counters.rs`: the event counters and [`Fdb::stats`].
 //!
-//! Memory: (256 + 64 + 8) bytes per 15 slots = 21.9 bytes per slot. [`Fdb::new`] makes
-//! `capacity * 4/3` slots (whole buckets), i.e. about 29.2 bytes per requested entry.
+//! Memory: (256 + 64 + 32) bytes per 15 slots = 23.5 bytes per slot (bucket,
+//! `last_seen` line, fingerprints). [`Fdb::new`] makes `capacity * 4/3` slots (whole
+//! buckets), i.e. about 31.3 bytes per requested entry.
 //!
 //! # Hashing, placement and the probe bound
 //!
@@ -81,6 +84,7 @@ mod control;
 mod counters;
 mod entry;
 mod filter;
+mod fingerprints;
 mod learn;
 mod lookup;
 mod vni;
@@ -105,6 +109,7 @@ use crate::dpdk::huge_table;
 use bucket::{Bucket, LastSeen};
 use core::fmt;
 use counters::CounterBlock;
+use fingerprints::Fingerprints;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize};
@@ -125,9 +130,8 @@ const SLOTS: usize = SLOTS_PER_BUCKET;
 /// writers. `Send + Sync`; share it by `Arc`.
 pub struct Fdb {
     buckets: Box<[Bucket]>,
-    /// Per bucket, two words with a bit per key it holds
-    /// ([`summary_bit`](bucket::summary_bit)).
-    summary: Box<[AtomicU64]>,
+    /// Per bucket, a fingerprint of the key in each slot (`fingerprints.rs`).
+    fingerprints: Box<[Fingerprints]>,
     last_seen: Box<[LastSeen]>,
     k0: u64,
     k1: u64,
@@ -178,7 +182,7 @@ impl Fdb {
         let mix = |x: u64| folded_mul(x ^ 0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344) | 1;
         Fdb {
             buckets: huge_table(n_buckets, Bucket::default),
-            summary: huge_table(n_buckets * bucket::SUMMARY_WORDS, AtomicU64::default),
+            fingerprints: huge_table(n_buckets, Fingerprints::default),
             last_seen: huge_table(n_buckets, LastSeen::default),
             k0: mix(seed),
             k1: mix(seed.rotate_left(32) ^ 0xa409_3822_299f_31d0),

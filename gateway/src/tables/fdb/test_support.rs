@@ -86,11 +86,11 @@ pub(super) fn validate(f: &Fdb) -> Result<(), String> {
         }
     }
     for (bi, b) in f.buckets.iter().enumerate() {
-        let bits = f.summary_of(bi);
-        let got = [0, 1].map(|w| f.summary_word(bi, w).load(Relaxed));
-        if got != bits {
+        let want = f.fingerprints_of(bi);
+        let got: [u16; SLOTS] = std::array::from_fn(|i| f.fingerprints[bi].get(i));
+        if got != want {
             return Err(format!(
-                "bucket {bi}: summary {got:x?}, keys' bits {bits:x?}"
+                "bucket {bi}: fingerprints {got:x?}, keys' {want:x?}"
             ));
         }
         let got = Header::overflow(b.header.load());
