@@ -1,6 +1,7 @@
-//! FDB timing (`lookup`): lookups (hits, misses) and learn refreshes in tables of
-//! 1,000 and 100,000 entries, beside a std HashMap of the same keys, with the share
-//! of entries in their primary bucket. And the load at which the first `TableFull`
+//! FDB timing (`lookup`): lookups (hits, misses), learn refreshes and learns of new
+//! MACs refused at the VNI's limit (a MAC flood's) in tables of 1,000 and 100,000
+//! entries, beside a std HashMap of the same keys, with the share of entries in
+//! their primary bucket. And the load at which the first `TableFull`
 //! comes (`fill`): the probe bound's figure in the `tables::fdb` docs.
 //!
 //!   cargo bench -p vxgw --bench fdb [-- lookup|fill]   (default: both)
@@ -60,6 +61,15 @@ fn lookup() {
             black_box(f.learn(v, m, vtep(1), 1, NO_LIMIT));
         }
         let learn_ns = t.elapsed().as_nanos() as f64 / order.len() as f64;
+        // New MACs in a VNI at its learn limit (every key's VNI holds ~n/16 entries).
+        let t = Instant::now();
+        for j in 0..order.len() {
+            let (_, m) = misses[j & 0xffff];
+            let out = f.learn(black_box(1), black_box(m), vtep(1), 1, 1);
+            debug_assert_eq!(out, LearnOutcome::LimitHit);
+            black_box(out);
+        }
+        let flood_ns = t.elapsed().as_nanos() as f64 / order.len() as f64;
         let map: HashMap<(u32, MacAddr), FdbDest> = keys.iter().map(|&k| (k, vtep(1))).collect();
         let t = Instant::now();
         for &i in &order {
@@ -68,7 +78,7 @@ fn lookup() {
         let std_ns = t.elapsed().as_nanos() as f64 / order.len() as f64;
         let in_primary = f.entries_in_primary();
         println!(
-            "{n} entries ({} slots, {:.0}% in primary): lookup hit {hit_ns:.1} ns, miss {miss_ns:.1} ns, learn refresh {learn_ns:.1} ns; std HashMap (SipHash) get {std_ns:.1} ns",
+            "{n} entries ({} slots, {:.0}% in primary): lookup hit {hit_ns:.1} ns, miss {miss_ns:.1} ns, learn refresh {learn_ns:.1} ns, new MAC at the limit {flood_ns:.1} ns; std HashMap (SipHash) get {std_ns:.1} ns",
             f.capacity(),
             100.0 * in_primary as f64 / n as f64
         );

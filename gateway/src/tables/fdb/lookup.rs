@@ -45,8 +45,9 @@ impl Fdb {
     #[inline(always)]
     pub(super) fn may_hold(&self, p: &Pos) -> bool {
         let fp = fingerprint(p.x1);
-        // Both read, no branch between: a flood's keys are mostly in neither.
-        self.fingerprints[p.b1].may_hold(fp) | self.fingerprints[p.b2()].may_hold(fp)
+        // The secondary's only when the primary's do not hold it: a known MAC is
+        // mostly in its primary (a learn refresh then reads one line of them).
+        self.fingerprints[p.b1].may_hold(fp) || self.fingerprints[p.b2()].may_hold(fp)
     }
 
     /// Where frames to `mac` in `vni` go, if known. Lock-free; never writes.
