@@ -1,7 +1,9 @@
 //! Event counters striped over cache lines: a table's writers (learning workers,
 //! connection set-up) count with a relaxed `fetch_add` on one of [`STRIPES`]
-//! blocks of 128 bytes chosen by what they touched (a bucket, an entry), so that
-//! workers busy on different keys do not bounce one line; a reader sums the stripes.
+//! blocks of 128 bytes, so that workers do not all bounce one line; a reader sums
+//! the stripes. The table picks the stripe: the FDB by bucket (a learn is once a
+//! MAC), the conntrack by the connection's owner worker (a worker's inserts then
+//! write its own line).
 
 use std::ops::Index;
 

@@ -89,9 +89,16 @@ impl Conn {
             snat: snat_of(w),
             service: (w[3] >> 32) as u32,
             backend_id: w[3] as u32,
-            owner: w[4] as u16,
+            owner: owner_of(w),
         }
     }
+}
+
+/// The owner worker of a packed connection (see [`Conn::owner`]): the counter
+/// stripe of its events.
+#[inline(always)]
+pub(super) fn owner_of(w: &[u64; 5]) -> u16 {
+    w[4] as u16
 }
 
 /// The fields of a conn packed by `Conn::pack`, one decoder each.

@@ -118,10 +118,10 @@ impl Conntrack {
         let last = latest(e.last_seen[0].load(Relaxed), e.last_seen[1].load(Relaxed));
         match self.rank(st, last, now) {
             Some(r) => {
-                self.remove_claimed(idx, st);
-                self.count(idx as usize, if r == 0 { C_EXPIRED } else { C_EVICTED }, 1);
+                let stripe = self.remove_claimed(idx, st).owner as usize;
+                self.count(stripe, if r == 0 { C_EXPIRED } else { C_EVICTED }, 1);
                 if r == 1 {
-                    self.count(idx as usize, C_EARLY_EVICTED, 1);
+                    self.count(stripe, C_EARLY_EVICTED, 1);
                 }
                 true
             }
@@ -162,9 +162,9 @@ impl Conntrack {
             e.state.store(st, Release);
             return false;
         }
-        self.remove_claimed(holder.idx, st);
-        self.count(holder.idx as usize, C_EVICTED, 1);
-        self.count(holder.idx as usize, C_EARLY_EVICTED, 1);
+        let stripe = self.remove_claimed(holder.idx, st).owner as usize;
+        self.count(stripe, C_EVICTED, 1);
+        self.count(stripe, C_EARLY_EVICTED, 1);
         true
     }
 }

@@ -77,8 +77,10 @@ impl Conntrack {
         let rk = entry_key(&w, true);
         let pf = self.pos(&fk);
         let pr = self.pos(&rk);
+        // Counted on the stripe of the worker inserting (the new connection's owner).
+        let stripe = conn.owner as usize;
         if fk == rk {
-            self.count(pf.b1, C_CONFLICT, 1);
+            self.count(stripe, C_CONFLICT, 1);
             return Err(CtInsertError::KeyConflict);
         }
         let mut locks = [pf.b1, pf.b2, pr.b1, pr.b2];
@@ -103,19 +105,19 @@ impl Conntrack {
             self.unlock_all(&locks);
             match r {
                 Attempt::Done(hit) => {
-                    self.count(hit.idx as usize, C_CREATED, 1);
-                    self.gauge(hit.idx as usize, state, 1);
+                    self.count(stripe, C_CREATED, 1);
+                    self.gauge(stripe, state, 1);
                     return Ok(hit);
                 }
                 Attempt::Exists(hit) => {
-                    self.count(pf.b1, C_EXISTS, 1);
+                    self.count(stripe, C_EXISTS, 1);
                     return Err(CtInsertError::Exists(hit));
                 }
                 Attempt::Conflict(holder) => {
                     let taken = evictions < MAX_EVICTIONS
                         && holder.is_some_and(|h| self.take_over(&h, now));
                     if !taken {
-                        self.count(pf.b1, C_CONFLICT, 1);
+                        self.count(stripe, C_CONFLICT, 1);
                         return Err(CtInsertError::KeyConflict);
                     }
                     evictions += 1;
@@ -123,7 +125,7 @@ impl Conntrack {
                 Attempt::NoRoom(need) => {
                     let evicted = evictions < MAX_EVICTIONS && self.evict_one(&pf, &pr, need, now);
                     if !evicted {
-                        self.count(pf.b1, C_REFUSED, 1);
+                        self.count(stripe, C_REFUSED, 1);
                         return Err(CtInsertError::Full);
                     }
                     evictions += 1;

@@ -4,6 +4,7 @@
 //! state machine).
 
 use super::bucket::Bucket;
+use super::conn::owner_of;
 use super::key::{entry_key, pack_key, Pos};
 use super::state::{steady, step};
 use super::{
@@ -350,12 +351,13 @@ impl Conntrack {
             }
             match e.state.compare_exchange(s, n, AcqRel, Acquire) {
                 Ok(_) => {
+                    let stripe = owner_of(&hit.words) as usize;
                     if nst != st {
-                        self.gauge(hit.idx as usize, nst, 1);
-                        self.gauge(hit.idx as usize, st, -1);
+                        self.gauge(stripe, nst, 1);
+                        self.gauge(stripe, st, -1);
                     }
                     if assured != was_assured {
-                        self.assured_gauge(hit.idx as usize, if assured { 1 } else { -1 });
+                        self.assured_gauge(stripe, if assured { 1 } else { -1 });
                     }
                     return Some(nst);
                 }

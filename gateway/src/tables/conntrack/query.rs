@@ -8,9 +8,13 @@
 //! those, early-evicted: unassured), refused, removed (by `remove`/`flush`), insert
 //! races ([`CtInsertError::Exists`](super::CtInsertError::Exists)) and key
 //! conflicts, plus a gauge per state and one of assured connections. Each is a
-//! Relaxed `fetch_add` on one of 16 counter stripes (128 bytes each) chosen by entry
-//! index (or bucket, for refusals), so workers spread over lines;
-//! [`Conntrack::stats`] sums them. Nothing is counted per packet.
+//! Relaxed `fetch_add` on one of 16 counter stripes (128 bytes each): the stripe of
+//! the connection's owner, the worker that inserted it (for an insert refused, the
+//! worker inserting). A worker's inserts therefore count on a line no other worker
+//! counts its own on (with up to 16 workers); only the other direction's worker
+//! writes it, on the few state changes it makes. (Stripes by entry index, as before,
+//! had every worker's inserts write every stripe.) [`Conntrack::stats`] sums them;
+//! a stripe's gauges alone may be negative. Nothing is counted per packet.
 
 use super::{
     Conn, Conntrack, CtEntry, CtFilter, CtState, C_CONFLICT, C_CREATED, C_EARLY_EVICTED, C_EVICTED,

@@ -54,9 +54,10 @@ impl Conntrack {
         e.meta.store(m & !LIVE, Relaxed);
         fence(Release);
         let conn = Conn::unpack(&w);
-        self.gauge(idx as usize, CtState::from_word(st), -1);
+        let stripe = conn.owner as usize;
+        self.gauge(stripe, CtState::from_word(st), -1);
         if st & ST_ASSURED != 0 {
-            self.assured_gauge(idx as usize, -1);
+            self.assured_gauge(stripe, -1);
         }
         self.push_free(conn.owner as usize, idx);
         if let Some(release) = &self.release {
@@ -97,7 +98,7 @@ impl Conntrack {
     pub fn remove(&self, idx: u32, gen: u32) -> Option<Conn> {
         let st = self.claim(idx, gen)?;
         let conn = self.remove_claimed(idx, st);
-        self.count(idx as usize, C_REMOVED, 1);
+        self.count(conn.owner as usize, C_REMOVED, 1);
         Some(conn)
     }
 
@@ -125,8 +126,8 @@ impl Conntrack {
                     .compare_exchange(st, st | ST_DYING, AcqRel, Relaxed)
                     .is_ok()
                 {
-                    self.remove_claimed(i as u32, st);
-                    self.count(i, C_REMOVED, 1);
+                    let conn = self.remove_claimed(i as u32, st);
+                    self.count(conn.owner as usize, C_REMOVED, 1);
                     removed += 1;
                     break;
                 }

@@ -65,7 +65,7 @@ impl Conntrack {
                 continue;
             }
             let conn = self.remove_claimed(i as u32, st);
-            self.count(i, C_EXPIRED, 1);
+            self.count(conn.owner as usize, C_EXPIRED, 1);
             removed += 1;
             on_removed(&conn);
         }
