@@ -4,7 +4,7 @@
 //! `evict.rs`) and tries again.
 
 use super::key::{entry_key, PackedKey, Pos};
-use super::summary::{summary_bit, summary_of};
+use super::summary::{summary_bits, summary_of};
 use super::{
     Conn, Conntrack, CtHit, CtState, Dir, C_CONFLICT, C_CREATED, C_EXISTS, C_REFUSED, FREE_STRIPES,
     LIVE, LO32, SLOTS, SLOT_REPLY,
@@ -216,9 +216,9 @@ impl Conntrack {
         // The summary bit before the slot: a lookup that finds the bit clear never
         // misses a key already in the slot. One writer per bucket (its lock): a
         // load and a store, not a read-modify-write.
-        let (w, bit) = summary_bit(word);
+        let (w, bits) = summary_bits(word);
         let sum = &self.summary[bi].0[w];
-        sum.store(sum.load(Relaxed) | bit, Relaxed);
+        sum.store(sum.load(Relaxed) | bits, Relaxed);
         self.buckets[bi].write_slot(si, word);
     }
 

@@ -233,8 +233,8 @@ impl Conntrack {
             prefetch(&self.summary[p.b1]);
             prefetch(&self.summary[p.b2]);
         }
-        // The keys to search (a summary holds their bit), as a mask made without a
-        // branch per key: a flood's new flows (~84 % absent in a full table, at
+        // The keys to search (a summary holds their bits), as a mask made without a
+        // branch per key: a flood's new flows (~95 % ruled out in a full table, at
         // random places in the burst) made a mispredicted branch at every change
         // between the two kinds in each pass below. The prefetch too is branch-free:
         // for a key not searched it asks for the summary just read (in the cache).

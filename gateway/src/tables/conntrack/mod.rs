@@ -38,11 +38,13 @@
 //!   bucket's load in the header instead of loading 15 slots).
 //! * **Summaries**: two `u64` per bucket, in an array of their own (16 bytes a
 //!   bucket: a 1M table's fit in 2.8 MB, a 128k table's in 380 KB, i.e. in a
-//!   core's L2), with bit `tag >> 33 & 63` of word `tag >> 39 & 1` set for every
-//!   key the bucket holds. A burst's lookup reads the key's word of each of its two
-//!   buckets first and searches no bucket when its bit is clear in both (~84 % of
-//!   absent keys in a full table; one word a bucket ruled out ~70 %): a flood of new flows (spoofed ACKs, UDP) is
-//!   answered "absent" mostly from L2 instead of from two to four bucket lines.
+//!   core's L2), with bits `tag >> 33 & 63` and `tag >> 39 & 63` of word
+//!   `tag >> 45 & 1` set for every key the bucket holds. A burst's lookup reads the
+//!   key's word of each of its two buckets first and searches no bucket when one of
+//!   its two bits is clear in both (~95 % of absent keys in a full table; one bit a
+//!   key ruled out ~84 %, one word a bucket ~70 %): a flood of new flows (spoofed
+//!   ACKs, UDP) is answered "absent" mostly from L2 instead of from two to four
+//!   bucket lines.
 //!   Set before a slot is published, recomputed from the slots after one is
 //!   cleared, by the bucket's lock holder (a load and a store).
 //! * **Free entries**: 16 Treiber stacks (tagged head words, each its own 128

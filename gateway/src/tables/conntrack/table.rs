@@ -19,8 +19,8 @@ pub type ReleaseHook = Box<dyn Fn(&Conn) + Send + Sync>;
 pub struct Conntrack {
     pub(super) entries: Box<[Entry]>,
     pub(super) buckets: Box<[Bucket]>,
-    /// Per bucket, a bit per key it holds ([`summary_bit`](super::summary::summary_bit)
-    /// of the key's tag): a key whose bit is clear in the words of both its buckets
+    /// Per bucket, two bits per key it holds ([`summary_bits`](super::summary::summary_bits)
+    /// of the key's tag): a key with a bit clear in the word of each of its buckets
     /// is in neither, and a burst's lookup answers it from one word of each instead
     /// of the buckets' lines.
     pub(super) summary: Box<[Summary]>,
