@@ -213,8 +213,8 @@ impl Conntrack {
         if bi != p.b1 {
             self.buckets[p.b1].header.add_overflow(1);
         }
-        // The summary bit before the slot: a lookup that finds the bit clear never
-        // misses a key already in the slot. One writer per bucket (its lock): a
+        // The summary bits before the slot: a lookup that finds one of them clear
+        // never misses a key already in the slot. One writer per bucket (its lock): a
         // load and a store, not a read-modify-write.
         let (w, bits) = summary_bits(word);
         let sum = &self.summary[bi].0[w];
