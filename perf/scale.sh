@@ -21,6 +21,10 @@
 # Rates are packets per second out of the output port, all queues; cycles/packet is
 # the workers' mean. Prints RESULT lines and a Markdown table for perf/RESULTS.md with
 # the machine's description.
+#
+# VXGW_KIT=DIR runs the programs of a kit made by perf/scale_kit.sh (a machine with no
+# DPDK packages and no Rust): no build, the kit's vxgw and testpmd, its libraries and
+# PMD plugins.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 CPUS=$(nproc)
@@ -35,11 +39,20 @@ SECS=${2:-12}
 CASES=${3:-"decap encap fwd rev"}
 FLOWS=${4:-100000}
 
-cargo build --release -q -p vxgw --manifest-path "$ROOT/Cargo.toml"
-VXGW=$ROOT/target/release/vxgw
+if [ -n "${VXGW_KIT:-}" ]; then
+  VXGW=$VXGW_KIT/bin/vxgw TESTPMD=$VXGW_KIT/bin/dpdk-testpmd
+  export LD_LIBRARY_PATH=$VXGW_KIT/lib
+  EAL_KIT=(-d "$VXGW_KIT/pmds" --iova-mode=va)
+  DPDK_VERSION="$(cat "$VXGW_KIT/dpdk-version" 2>/dev/null || echo '?') (kit)"
+else
+  cargo build --release -q -p vxgw --manifest-path "$ROOT/Cargo.toml"
+  VXGW=$ROOT/target/release/vxgw TESTPMD=dpdk-testpmd
+  EAL_KIT=()
+  DPDK_VERSION=$(pkg-config --modversion libdpdk 2>/dev/null || echo '?')
+fi
 MBUFS=262143
 MEM=$(eal_mem_args 1024 4096)
-MACHINE="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $CPUS CPUs"
+MACHINE="$( (lscpu 2>/dev/null || true) | sed -n 's/^Model name: *//p' | head -1), $CPUS CPUs"
 echo "# scale: $MACHINE; EAL mem: $MEM; workers: $WORKERS; $SECS s per program per point"
 
 # lcores N: EAL's lcore argument for a main lcore and N forwarding lcores.
@@ -107,13 +120,13 @@ for mode in $CASES; do
     esac
     P=perf_tp_$$
     # shellcheck disable=SC2086
-    run_for "$SECS" "$OUT/scale_tp_${mode}_$n.log" dpdk-testpmd --no-pci $MEM --file-prefix=$P "${LC[@]}" "${TP_VDEVS[@]}" -- \
+    run_for "$SECS" "$OUT/scale_tp_${mode}_$n.log" "$TESTPMD" --no-pci $MEM "${EAL_KIT[@]}" --file-prefix=$P "${LC[@]}" "${TP_VDEVS[@]}" -- \
       --forward-mode=io --nb-cores="$n" --rxq="$n" --txq="$n" --stats-period=1 --total-num-mbufs=$((MBUFS + 1)) --no-flush-rx
     cleanup_prefix $P
     P=perf_vx_$$
     # shellcheck disable=SC2086
     run_for "$SECS" "$OUT/scale_vx_${mode}_$n.log" "$VXGW" --config "$TOML" --socket "$OUT/perf.sock" \
-      --state none --metrics-addr none --stats-period 1 --mbufs $MBUFS -- --no-pci $MEM --file-prefix=$P "${LC[@]}" "${VX_VDEVS[@]}"
+      --state none --metrics-addr none --stats-period 1 --mbufs $MBUFS -- --no-pci $MEM "${EAL_KIT[@]}" --file-prefix=$P "${LC[@]}" "${VX_VDEVS[@]}"
     cleanup_prefix $P
     t=$(testpmd_rate "$OUT/scale_tp_${mode}_$n.log" 1)
     read -r v cy < <(vxgw_rate_all "$OUT/scale_vx_${mode}_$n.log" 1)
@@ -136,7 +149,7 @@ PY
 done
 
 echo
-echo "Machine: $MACHINE ($(date -u +%F)), DPDK $(pkg-config --modversion libdpdk 2>/dev/null || echo '?'), EAL $MEM"
+echo "Machine: $MACHINE ($(date -u +%F)), DPDK $DPDK_VERSION, EAL $MEM"
 echo
 echo "| path | workers | testpmd io, Mpps | vxgw, Mpps | ratio | cycles/packet | note |"
 echo "|---|---|---|---|---|---|---|"
