@@ -5,6 +5,10 @@ PERF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$PERF_DIR/.." && pwd)
 OUT=${OUT:-$PERF_DIR/out}
 mkdir -p "$OUT"
+# The system's Python (not a venv's); a machine without one at /usr/bin (the lent
+# bigger machine) uses the first on PATH.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
 
 # EAL memory arguments: hugepages when at least PAGES (default 256) free 2 MiB pages
 # exist (the deployment case), else --no-huge with MB (default 1536) MiB (slower: TLB
@@ -36,7 +40,7 @@ cleanup_prefix() { rm -rf "/var/run/dpdk/$1"; rm -f /dev/hugepages/"$1"map_* 2>/
 
 # 64-byte UDP frames (60 B + FCS on the wire), 64 flows, as a pcap.
 make_udp64_pcap() {
-  /usr/bin/python3 - "$1" <<'PY'
+  "$PY" - "$1" <<'PY'
 import sys
 from scapy.all import Ether, IP, UDP, Raw, wrpcap
 wrpcap(sys.argv[1], [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") /
@@ -48,7 +52,7 @@ PY
 # Median steady-state rate from a testpmd --stats-period=1 log: Tx-pps of port PORT,
 # skipping the first 2 prints and the last one.
 testpmd_rate() {
-  /usr/bin/python3 - "$1" "$2" <<'PY'
+  "$PY" - "$1" "$2" <<'PY'
 import re, statistics, sys
 log, want = sys.argv[1], int(sys.argv[2])
 samples, port = [], None
@@ -65,7 +69,7 @@ PY
 # Median steady-state rate from vxgw --stats-period 1 JSON lines: tx_pps of port
 # PORT, skipping the first 2 lines and the last one. Also prints cycles/packet.
 vxgw_rate() {
-  /usr/bin/python3 - "$1" "$2" <<'PY'
+  "$PY" - "$1" "$2" <<'PY'
 import json, statistics, sys
 log, want = sys.argv[1], int(sys.argv[2])
 rows = []

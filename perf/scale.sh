@@ -75,7 +75,7 @@ rx_list() {
 # Median total tx pps of port PORT and the workers' mean cycles/packet, from vxgw's
 # --stats-period 1 JSON lines (first 2 and last skipped).
 vxgw_rate_all() {
-  /usr/bin/python3 - "$1" "$2" <<'PY'
+  "$PY" - "$1" "$2" <<'PY'
 import json, statistics, sys
 log, want = sys.argv[1], int(sys.argv[2])
 rows = []
@@ -94,10 +94,10 @@ TABLE=()
 for mode in $CASES; do
   case $mode in
     decap|encap)
-      /usr/bin/python3 "$PERF_DIR/mk_overlay_inputs.py" "$mode" 1000 "$OUT/scale_${mode}.pcap" "$OUT/scale_${mode}.toml"
+      "$PY" "$PERF_DIR/mk_overlay_inputs.py" "$mode" 1000 "$OUT/scale_${mode}.pcap" "$OUT/scale_${mode}.toml"
       TOML=$OUT/scale_${mode}.toml ;;
     fwd|rev)
-      /usr/bin/python3 "$PERF_DIR/mk_mesh_inputs.py" "$mode" "$FLOWS" "$OUT"
+      "$PY" "$PERF_DIR/mk_mesh_inputs.py" "$mode" "$FLOWS" "$OUT"
       TOML=$OUT/$mode.toml ;;
     *) echo "unknown case $mode"; exit 2 ;;
   esac
@@ -109,12 +109,12 @@ for mode in $CASES; do
         TP_VDEVS=(--vdev="net_pcap0$(rx_list "$OUT/scale_in_q" "$n"),infinite_rx=1" "--vdev=net_null0,no-rx=1")
         VX_VDEVS=("${TP_VDEVS[@]}") ;;
       fwd)
-        /usr/bin/python3 "$PERF_DIR/split_pcap.py" "$OUT/fwd.pcap" "$n" "$OUT/scale_in_q"
+        "$PY" "$PERF_DIR/split_pcap.py" "$OUT/fwd.pcap" "$n" "$OUT/scale_in_q"
         TP_VDEVS=(--vdev="net_pcap0$(rx_list "$OUT/scale_in_q" "$n"),infinite_rx=1" "--vdev=net_null0,no-rx=1")
         VX_VDEVS=("${TP_VDEVS[@]}") ;;
       rev)
-        /usr/bin/python3 "$PERF_DIR/split_pcap.py" "$OUT/rev.pcap" "$n" "$OUT/scale_in_q"
-        /usr/bin/python3 "$PERF_DIR/split_pcap.py" "$OUT/rev_warm.pcap" "$n" "$OUT/scale_warm_q"
+        "$PY" "$PERF_DIR/split_pcap.py" "$OUT/rev.pcap" "$n" "$OUT/scale_in_q"
+        "$PY" "$PERF_DIR/split_pcap.py" "$OUT/rev_warm.pcap" "$n" "$OUT/scale_warm_q"
         TP_VDEVS=(--vdev="net_pcap0$(rx_list "$OUT/scale_in_q" "$n"),infinite_rx=1" "--vdev=net_null0,no-rx=1")
         VX_VDEVS=(--vdev="net_pcap0$(rx_list "$OUT/scale_in_q" "$n"),infinite_rx=1"
                   --vdev="net_pcap1$(rx_list "$OUT/scale_warm_q" "$n")") ;;
@@ -134,7 +134,7 @@ for mode in $CASES; do
     read -r v cy < <(vxgw_rate_all "$OUT/scale_vx_${mode}_$n.log" 1)
     over=""
     ((n + 1 > CPUS)) && over=" oversubscribed"
-    line=$(/usr/bin/python3 - "$mode" "$n" "$t" "$v" "$cy" "${tcy:-NA}" "$over" <<'PY'
+    line=$("$PY" - "$mode" "$n" "$t" "$v" "$cy" "${tcy:-NA}" "$over" <<'PY'
 import sys
 mode, n, t, v, cy, tcy, over = sys.argv[1:8]
 if "NA" in (t, v):
@@ -156,7 +156,7 @@ echo
 echo "| path | workers | testpmd io, Mpps | vxgw, Mpps | ratio | cycles/packet | testpmd cycles/packet | note |"
 echo "|---|---|---|---|---|---|---|---|"
 for l in "${TABLE[@]}"; do
-  /usr/bin/python3 - "$l" <<'PY'
+  "$PY" - "$l" <<'PY'
 import sys
 w = sys.argv[1].split()
 kv = dict(x.split("=", 1) for x in w if "=" in x)

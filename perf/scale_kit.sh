@@ -83,7 +83,11 @@ case ${1:-} in
   test)
     # Here the system's plugins would load beside the kit's and EAL panics: hide them
     # in a private mount namespace, as on a machine without DPDK packages.
-    kit=${2:-$ROOT/.kit}
+    kit=$(cd "${2:-$ROOT/.kit}" && pwd)
+    # every library resolves inside the kit, but glibc's
+    missing=$(LD_LIBRARY_PATH=$kit/lib ldd "$kit"/bin/* "$kit"/pmds/* | awk '/=>/ {print $3}' |
+      sort -u | grep -v -E "^$kit/lib/|/(libc|libm|libpthread|libdl|librt)\.so|ld-linux" || true)
+    [ -z "$missing" ] || { echo "FAIL: libraries outside the kit: $missing" >&2; exit 1; }
     empty=$(mktemp -d)
     results=$(mktemp -d)
     # shellcheck disable=SC2016 # expanded by the inner shell
