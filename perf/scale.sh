@@ -20,8 +20,8 @@
 # with N workers (one queue pair each on every port), on the same vdevs and lcores.
 # Rates are packets per second out of the output port, all queues; cycles/packet is
 # the workers' mean, beside testpmd's (--record-core-cycles: its busy cycles over the
-# run / packets): what grows in vxgw's and not in testpmd's is vxgw's own. Prints RESULT lines and a Markdown table for perf/RESULTS.md with
-# the machine's description.
+# run / packets): what grows in vxgw's and not in testpmd's is vxgw's own. Prints
+# RESULT lines and a Markdown table for perf/RESULTS.md with the machine's description.
 #
 # VXGW_KIT=DIR runs the programs of a kit made by perf/scale_kit.sh (a machine with no
 # DPDK packages and no Rust): no build, the kit's vxgw and testpmd, its libraries and
