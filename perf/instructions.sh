@@ -66,12 +66,12 @@ for c in $CASES; do
     encap | decap)
       PCAP=$OUT/${mode}_${macs}.pcap TOML=$OUT/${mode}_${macs}.toml MBUFS=16383
       /usr/bin/python3 "$PERF_DIR/mk_overlay_inputs.py" "$mode" "$macs" "$PCAP" "$TOML"
-      VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" --vdev=net_null0,no-rx=1)
+      VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" "--vdev=net_null0,no-rx=1")
       VX_VDEVS=("${VDEVS[@]}") ;;
     fwd | rev)
       /usr/bin/python3 "$PERF_DIR/mk_mesh_inputs.py" "$mode" "$macs" "$OUT" >/dev/null
       PCAP=$OUT/$mode.pcap TOML=$OUT/$mode.toml MBUFS=$((macs + 16384))
-      VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" --vdev=net_null0,no-rx=1)
+      VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" "--vdev=net_null0,no-rx=1")
       VX_VDEVS=("${VDEVS[@]}")
       [ "$mode" = rev ] && VX_VDEVS=("${VDEVS[0]}" --vdev="net_pcap1,rx_pcap=$OUT/rev_warm.pcap") ;;
     *) echo "unknown case $c" >&2; exit 2 ;;

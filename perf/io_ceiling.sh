@@ -18,7 +18,7 @@ VXGW=$ROOT/target/release/vxgw
 PCAP=$OUT/udp64.pcap
 make_udp64_pcap "$PCAP"
 MEM=$(eal_mem_args)
-VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" --vdev=net_null0,no-rx=1)
+VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" "--vdev=net_null0,no-rx=1")
 echo "# io ceiling: net_pcap(infinite_rx, 64 B) -> net_null, 1 forwarding core, EAL mem: $MEM"
 
 tp=() vx=() cyc=()

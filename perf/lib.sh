@@ -1,7 +1,9 @@
+# shellcheck shell=bash
 # Shared helpers of the perf scripts (sourced). Every helper stops only what it
 # started, by PID, and removes the EAL runtime directories it created.
 
 PERF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # ROOT: for the scripts that source this
 ROOT=$(cd "$PERF_DIR/.." && pwd)
 OUT=${OUT:-$PERF_DIR/out}
 mkdir -p "$OUT"

@@ -36,10 +36,10 @@ for mode in $CASES; do
   /usr/bin/python3 "$PERF_DIR/mk_mesh_inputs.py" "$mode" "$FLOWS" "$OUT"
   TOML=$OUT/$mode.toml
   if [ "$mode" = fwd ]; then
-    TP_VDEVS=(--vdev="net_pcap0,rx_pcap=$OUT/fwd.pcap,infinite_rx=1" --vdev=net_null0,no-rx=1)
+    TP_VDEVS=(--vdev="net_pcap0,rx_pcap=$OUT/fwd.pcap,infinite_rx=1" "--vdev=net_null0,no-rx=1")
     VX_VDEVS=("${TP_VDEVS[@]}")
   else
-    TP_VDEVS=(--vdev="net_pcap0,rx_pcap=$OUT/rev.pcap,infinite_rx=1" --vdev=net_null0,no-rx=1)
+    TP_VDEVS=(--vdev="net_pcap0,rx_pcap=$OUT/rev.pcap,infinite_rx=1" "--vdev=net_null0,no-rx=1")
     VX_VDEVS=(--vdev="net_pcap0,rx_pcap=$OUT/rev.pcap,infinite_rx=1" --vdev="net_pcap1,rx_pcap=$OUT/rev_warm.pcap")
   fi
   tp=() vx=() cyc=()

@@ -26,7 +26,7 @@ for c in $CASES; do
   mode=${c%%:*} macs=${c##*:}
   PCAP=$OUT/${mode}_${macs}.pcap TOML=$OUT/${mode}_${macs}.toml
   /usr/bin/python3 "$PERF_DIR/mk_overlay_inputs.py" "$mode" "$macs" "$PCAP" "$TOML"
-  VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" --vdev=net_null0,no-rx=1)
+  VDEVS=(--vdev="net_pcap0,rx_pcap=$PCAP,infinite_rx=1" "--vdev=net_null0,no-rx=1")
   tp=() vx=() cyc=()
   for r in $(seq 1 "$RUNS"); do
     P=perf_tp_$$

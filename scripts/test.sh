@@ -41,6 +41,12 @@ grep -q 'cycle among: a, b' <<<"$layers_out" || layers_rc=1
 rm -rf "$cyc"; record $layers_rc "scripts/check_layers.py passed a tree with import cycles"
 python3 scripts/check_sizes.py; record $? "scripts/check_sizes.py (a source file above 800 lines of code)"
 bash scripts/check_header_literals.sh >/dev/null; record $? "scripts/check_header_literals.sh (a header offset written as a number outside wire/)"
+# Every shell script of the repo, perf/ included (a perf script runs on a lent
+# machine once, with no second try), at warning level; a warning must fail it.
+mapfile -t shell_scripts < <(git ls-files '*.sh' .ci/run)
+shellcheck -x -S warning "${shell_scripts[@]}"; record $? "shellcheck (a warning in a shell script)"
+if printf '#!/bin/bash\nv=(a,b)\n' | shellcheck -S warning - >/dev/null; then sc_rc=1; else sc_rc=0; fi
+record $sc_rc "shellcheck passed a script with a warning"
 
 step "cargo test (unit, property, DPDK in-process, vxgw binary)"
 # One test at a time: DPDK tests busy-poll lcores, and this machine has two cores.
