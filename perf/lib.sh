@@ -26,11 +26,20 @@ eal_mem_args() {
 }
 
 # run_for SECS LOG CMD...: runs CMD with stdout+stderr to LOG, SIGINT after SECS, KILL
-# if it has not exited RUN_FOR_GRACE seconds later (default 10).
+# if it has not exited RUN_FOR_GRACE seconds later (default 10). With RUN_FOR_READY (an
+# extended regex), SECS count from when LOG first matches it (at most 120 s of start):
+# a start that fills a large pool without hugepages then eats no samples.
 run_for() {
   local secs=$1 log=$2; shift 2
   "$@" >"$log" 2>&1 &
   local pid=$!
+  if [ -n "${RUN_FOR_READY:-}" ]; then
+    for _ in $(seq 1 1200); do
+      grep -q -E "$RUN_FOR_READY" "$log" 2>/dev/null && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
   sleep "$secs"
   kill -INT "$pid" 2>/dev/null || true
   for _ in $(seq 1 $((${RUN_FOR_GRACE:-10} * 10))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

@@ -7,8 +7,8 @@
 #          CPUs, and CPUs - 1: one CPU is the main lcore's). On a machine with fewer
 #          CPUs than N + 1 the lcores share CPUs (--lcores), and the line says
 #          "oversubscribed": a smoke test of the multi-queue setup, not a figure.
-# SECS:    seconds per program per point (default 12; the median skips the first 2
-#          and the last second).
+# SECS:    seconds of forwarding per program per point, from when it starts forwarding
+#          (default 12; the median skips the first 2 and the last second).
 # CASES:   decap encap fwd rev (default all):
 #   decap/encap: perf/overlay.sh's inputs (1000 MACs, 64-byte inner frames); every
 #          rx queue of net_pcap0 replays the same capture (infinite_rx) -> net_null0.
@@ -121,12 +121,12 @@ for mode in $CASES; do
     esac
     P=perf_tp_$$
     # shellcheck disable=SC2086
-    run_for "$SECS" "$OUT/scale_tp_${mode}_$n.log" "$TESTPMD" --no-pci $MEM "${EAL_KIT[@]}" --file-prefix=$P "${LC[@]}" "${TP_VDEVS[@]}" -- \
+    RUN_FOR_READY='packet forwarding - ports=' run_for "$SECS" "$OUT/scale_tp_${mode}_$n.log" "$TESTPMD" --no-pci $MEM "${EAL_KIT[@]}" --file-prefix=$P "${LC[@]}" "${TP_VDEVS[@]}" -- \
       --forward-mode=io --nb-cores="$n" --rxq="$n" --txq="$n" --stats-period=1 --record-core-cycles --total-num-mbufs=$((MBUFS + 1)) --no-flush-rx
     cleanup_prefix $P
     P=perf_vx_$$
     # shellcheck disable=SC2086
-    run_for "$SECS" "$OUT/scale_vx_${mode}_$n.log" "$VXGW" --config "$TOML" --socket "$OUT/perf.sock" \
+    RUN_FOR_READY='gateway running on' run_for "$SECS" "$OUT/scale_vx_${mode}_$n.log" "$VXGW" --config "$TOML" --socket "$OUT/perf.sock" \
       --state none --metrics-addr none --stats-period 1 --mbufs $MBUFS -- --no-pci $MEM "${EAL_KIT[@]}" --file-prefix=$P "${LC[@]}" "${VX_VDEVS[@]}"
     cleanup_prefix $P
     t=$(testpmd_rate "$OUT/scale_tp_${mode}_$n.log" 1)
@@ -165,3 +165,32 @@ print(f"| {w[2]} | {kv.get('workers')} | {kv.get('testpmd_io_mpps', '-')} | {kv.
       f"{kv.get('ratio', '-')} | {kv.get('cycles_per_pkt', '-')} | {kv.get('testpmd_cycles_per_pkt', '-')} | {note} |")
 PY
 done
+
+# The issue's goal, per path: the ratio at each worker count against the ratio at 1
+# worker (within 10 % at 8 workers), and how much of the cycles per packet that vxgw
+# adds over testpmd's grew with the workers (its own sharing, not the I/O's).
+echo
+"$PY" - "${TABLE[@]}" <<'PY'
+import sys
+rows = {}
+for l in sys.argv[1:]:
+    w = l.split()
+    kv = dict(x.split("=", 1) for x in w if "=" in x)
+    if "ratio" in kv:
+        rows.setdefault(w[2], {})[int(kv["workers"])] = kv
+for path, by_n in rows.items():
+    one = by_n.get(1)
+    if not one:
+        continue
+    own1 = float(one["cycles_per_pkt"]) - float(one["testpmd_cycles_per_pkt"]) if one["testpmd_cycles_per_pkt"] != "NA" else None
+    for n, kv in sorted(by_n.items()):
+        if n == 1:
+            continue
+        rel = float(kv["ratio"]) / float(one["ratio"])
+        verdict = "" if n < 8 else (" within 10 %" if rel >= 0.9 else " NOT within 10 %")
+        own = ""
+        if own1 is not None and kv["testpmd_cycles_per_pkt"] != "NA":
+            ownn = float(kv["cycles_per_pkt"]) - float(kv["testpmd_cycles_per_pkt"])
+            own = f"; vxgw's own cycles/packet {own1:.1f} -> {ownn:.1f}"
+        print(f"GOAL {path} workers={n}: ratio {rel:.3f} of 1 worker's{verdict}{own}")
+PY
