@@ -10,13 +10,13 @@
 #   perf/scale_kit.sh test [KIT]                  here: `run` with the system's PMD plugin
 #                                                 directory hidden, as it is there
 #
-# The kit (about 25 MB) holds vxgw and dpdk-testpmd, every shared library they and the
+# The kit (about 19 MB) holds vxgw and dpdk-testpmd, every shared library they and the
 # PMD plugins need except glibc's, and the plugins (net_pcap, net_null, net_ring, the
 # mempool drivers) named *.so.23.0 so that EAL's `-d DIR` loads them. The inputs are
 # generated there by perf/mk_*_inputs.py (struct only). With the device tool:
-#   run(command="perf/scale_kit.sh run \$OUT '1 4 8 15' 10", carry=[".kit"], timeout_s=560)
-# fits one call: 4 cases x 4 points x 2 programs x ~12 s, plus the inputs. SECS under 10
-# leaves no samples (the median skips the first two seconds and the last).
+#   run(command="perf/scale_kit.sh run \"\$OUT\" '1 4 8 15' 10", carry=[".kit"], timeout_s=560)
+# fits one call: 4 cases x 4 points x 2 programs x ~12 s, plus the inputs. SECS count
+# from when a program forwards; the median skips the first two seconds and the last.
 set -euo pipefail
 PERF_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$PERF_DIR/.." && pwd)
