@@ -23,6 +23,8 @@ ROOT=$(cd "$PERF_DIR/.." && pwd)
 LIBDIR=/usr/lib/x86_64-linux-gnu
 PMD_DIR=$LIBDIR/dpdk/pmds-23.0
 PLUGINS="net_pcap net_null net_ring mempool_ring mempool_stack"
+# glibc's own libraries: every machine has them, and they must match its loader
+GLIBC='/(libc|libm|libpthread|libdl|librt)\.so|ld-linux'
 
 make_kit() {
   local kit=$1 p f b
@@ -37,7 +39,7 @@ make_kit() {
   for p in $PLUGINS; do plugins+=("$LIBDIR/librte_$p.so.23"); done
   # every library the programs and plugins load, except glibc's own
   for f in $(ldd "$kit"/bin/* "${plugins[@]}" | awk '/=>/ {print $3}' | sort -u |
-    grep -v -E '/(libc|libm|libpthread|libdl|librt)\.so|ld-linux'); do
+    grep -v -E "$GLIBC"); do
     cp -L "$f" "$kit/lib/"
   done
   for f in "${plugins[@]}"; do
@@ -86,7 +88,7 @@ case ${1:-} in
     kit=$(cd "${2:-$ROOT/.kit}" && pwd)
     # every library resolves inside the kit, but glibc's
     missing=$(LD_LIBRARY_PATH=$kit/lib ldd "$kit"/bin/* "$kit"/pmds/* | awk '/=>/ {print $3}' |
-      sort -u | grep -v -E "^$kit/lib/|/(libc|libm|libpthread|libdl|librt)\.so|ld-linux" || true)
+      sort -u | grep -v -E "^$kit/lib/|$GLIBC" || true)
     [ -z "$missing" ] || { echo "FAIL: libraries outside the kit: $missing" >&2; exit 1; }
     empty=$(mktemp -d)
     results=$(mktemp -d)
